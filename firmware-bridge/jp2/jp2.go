@@ -1,0 +1,132 @@
+// Package jp2 encodes and decodes 8-bit grey images as JPEG 2000 with
+// OpenJPEG (libopenjp2, Debian package libopenjp2-7-dev), entirely in
+// memory. Lossless uses the reversible 5/3 wavelet, lossy the irreversible
+// 9/7 wavelet with a target compression ratio: what ISO/IEC 19794-4
+// compression codes 5 and 4 mean.
+package jp2
+
+/*
+#cgo pkg-config: libopenjp2
+#include <stdlib.h>
+#include "codec.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"unsafe"
+)
+
+// Format is the container written by Encode.
+type Format int
+
+const (
+	// JP2 is the JPEG 2000 file format (boxes around the codestream), what
+	// MOSIP's records carry.
+	JP2 Format = iota
+	// J2K is the bare codestream.
+	J2K
+)
+
+// Options control encoding.
+type Options struct {
+	Lossless bool
+	// Ratio is the target compression ratio for lossy encoding; 0 means 10.
+	// MOSIP allows at most 15:1 for authentication images.
+	Ratio  float32
+	Format Format
+}
+
+// MaxPixels bounds what Decode accepts by default: larger than any
+// fingerprint image, small enough that a hostile header cannot make the
+// decoder allocate gigabytes.
+const MaxPixels = 4096 * 4096
+
+// Info describes a decoded image.
+type Info struct {
+	Width, Height int
+	Components    int
+	Precision     int  // bits per sample of component 0
+	Signed        bool // component 0 is signed
+	// Reversible is true for the 5/3 (lossless) wavelet and false for 9/7.
+	Reversible bool
+	// ReversibleKnown is false when the codestream did not say.
+	ReversibleKnown bool
+	Layers          int
+	Resolutions     int
+}
+
+// Encode compresses img.
+func Encode(img *image.Gray, opt Options) ([]byte, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 || w*h > MaxPixels {
+		return nil, fmt.Errorf("jp2: cannot encode a %dx%d image", w, h)
+	}
+	ratio := opt.Ratio
+	if ratio == 0 {
+		ratio = 10
+	}
+	if !opt.Lossless && (ratio < 1 || ratio > 1000) {
+		return nil, fmt.Errorf("jp2: compression ratio %v out of range", ratio)
+	}
+	pix := img.Pix
+	if img.Stride != w || len(img.Pix) != w*h {
+		pix = make([]byte, 0, w*h)
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			off := img.PixOffset(b.Min.X, y)
+			pix = append(pix, img.Pix[off:off+w]...)
+		}
+	}
+	lossless := C.int(0)
+	if opt.Lossless {
+		lossless = 1
+	}
+	var out *C.uint8_t
+	var outlen C.size_t
+	var cerr [C.ET_ERRLEN]C.char
+	ok := C.et_encode((*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), lossless, C.float(ratio),
+		C.int(opt.Format), &out, &outlen, &cerr[0])
+	if ok == 0 {
+		return nil, fmt.Errorf("jp2: encode: %s", C.GoString(&cerr[0]))
+	}
+	defer C.et_free(unsafe.Pointer(out))
+	return C.GoBytes(unsafe.Pointer(out), C.int(outlen)), nil
+}
+
+// ErrFormat is returned for data that is neither a JP2 file nor a J2K codestream.
+var ErrFormat = errors.New("jp2: not a JP2 file or J2K codestream")
+
+// Decode decompresses a JP2 file or J2K codestream and returns component 0
+// as 8-bit grey, refusing images over maxPixels (0 means MaxPixels).
+func Decode(data []byte, maxPixels int) (*image.Gray, Info, error) {
+	if maxPixels <= 0 || maxPixels > MaxPixels {
+		maxPixels = MaxPixels
+	}
+	if len(data) < 4 {
+		return nil, Info{}, ErrFormat
+	}
+	var pix *C.uint8_t
+	var ci C.et_info
+	var cerr [C.ET_ERRLEN]C.char
+	ok := C.et_decode((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.long(maxPixels), &pix, &ci, &cerr[0])
+	if ok == 0 {
+		msg := C.GoString(&cerr[0])
+		if msg == "not a JP2 file or J2K codestream" {
+			return nil, Info{}, ErrFormat
+		}
+		return nil, Info{}, fmt.Errorf("jp2: decode: %s", msg)
+	}
+	defer C.et_free(unsafe.Pointer(pix))
+	info := Info{
+		Width: int(ci.width), Height: int(ci.height), Components: int(ci.comps),
+		Precision: int(ci.prec), Signed: ci.sgnd != 0,
+		Reversible: ci.reversible == 1, ReversibleKnown: ci.reversible >= 0,
+		Layers: int(ci.layers), Resolutions: int(ci.resolutions),
+	}
+	img := image.NewGray(image.Rect(0, 0, info.Width, info.Height))
+	copy(img.Pix, unsafe.Slice((*byte)(unsafe.Pointer(pix)), info.Width*info.Height))
+	return img, info, nil
+}
