@@ -1,0 +1,34 @@
+// Package sbi implements the MOSIP Secure Biometric Interface 0.9.5 wire
+// protocol: message types, JWS signing and verification, digital IDs, the
+// capture hash chain, bioValue encryption, the request rules, answer
+// builders for a device service, and a verifier that checks answers the way
+// MOSIP servers and the CTK do.
+//
+// Input is read tolerantly (numbers or strings for counts, ids, timeouts and
+// scores; previousHash "", null or absent; MOSIPDINFO, MOSIPINFO and SBIINFO)
+// and written exactly as the CTK schemas expect (strings for scores and
+// deviceSubId, {"errorCode":"0","errorInfo":"Success"}, yyyy-MM-ddTHH:mm:ssZ
+// timestamps, upper-case hex hashes, no bioSubType on Face entries).
+//
+// Signing goes through any crypto.Signer and decryption through any
+// crypto.Decrypter, so TPM-held keys plug in directly. Every parser bounds
+// its input; see the Max* constants. Builder and Verifier hold no mutable
+// state and may be shared between goroutines.
+//
+// A device service answers a capture like this:
+//
+//	req, err := sbi.ParseCaptureRequest(body)
+//	if err != nil { /* answer sbi.ErrorCapture(purpose, "", sbi.NewError(sbi.CodeMalformedRequest)) */ }
+//	if e := sbi.ValidateCaptureRequest(sbi.PurposeAuth, req); !e.OK() { /* answer sbi.ErrorCapture(...e) */ }
+//	segs := capture(sbi.Segments(sbi.PurposeAuth, &req.Bio[0])) // []sbi.Segment with ISO records
+//	resp, err := builder.Capture(req, segs, idaCert)
+//
+// and a server checks it with
+//
+//	res, problems := verifier.VerifyCapture(raw, sbi.Expect{Request: req, Device: info})
+//
+// where every Problem names its Check, so callers can branch on it.
+//
+// Subpackages: iso parses ISO/IEC 19794-4/-5/-6:2011 record headers;
+// client discovers and calls device services on 127.0.0.1:4501-4600.
+package sbi

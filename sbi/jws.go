@@ -1,0 +1,262 @@
+package sbi
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/cryptosigner"
+)
+
+// RSA key size limits for signing and verification.
+const (
+	MinRSABits = 2048
+	MaxRSABits = 8192
+)
+
+// JWS errors.
+var (
+	ErrJWSFormat    = errors.New("sbi: malformed JWS")
+	ErrAlgorithm    = errors.New("sbi: JWS alg is not RS256")
+	ErrX5C          = errors.New("sbi: bad x5c header")
+	ErrKey          = errors.New("sbi: unacceptable public key")
+	ErrSignature    = errors.New("sbi: signature does not verify")
+	ErrUntrusted    = errors.New("sbi: certificate does not chain to a trusted root")
+	ErrExpired      = errors.New("sbi: certificate expired")
+	ErrNotYetValid  = errors.New("sbi: certificate not yet valid")
+	ErrUnsignedForm = errors.New("sbi: not an unsigned base64url value")
+)
+
+// b64 is strict unpadded base64url: non-canonical trailing bits are
+// rejected, so the decoded bytes re-encode to exactly the received segment.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Identity is a signing key and its certificate chain, leaf first. Signer
+// may be any crypto.Signer (a TPM key, a software key) with an RSA public key.
+type Identity struct {
+	Signer crypto.Signer
+	Chain  []*x509.Certificate
+}
+
+// Sign returns the compact JWS of payload with header
+// {"alg":"RS256","typ":"JWT","x5c":[...]}.
+func (id Identity) Sign(payload []byte) (string, error) {
+	return SignJWS(id.Signer, id.Chain, payload)
+}
+
+// SignJWS signs payload with RS256 and embeds chain (leaf first) as x5c,
+// standard base64 DER per RFC 7515.
+func SignJWS(s crypto.Signer, chain []*x509.Certificate, payload []byte) (string, error) {
+	if s == nil || len(chain) == 0 || chain[0] == nil {
+		return "", fmt.Errorf("%w: signer and leaf certificate required", ErrKey)
+	}
+	if len(chain) > MaxX5C {
+		return "", fmt.Errorf("%w: chain longer than %d", ErrX5C, MaxX5C)
+	}
+	pub, ok := s.Public().(*rsa.PublicKey)
+	if !ok {
+		return "", fmt.Errorf("%w: signer is not RSA", ErrKey)
+	}
+	if pub.N.BitLen() < MinRSABits {
+		return "", fmt.Errorf("%w: RSA key shorter than %d bits", ErrKey, MinRSABits)
+	}
+	if !pub.Equal(chain[0].PublicKey) {
+		return "", fmt.Errorf("%w: signer does not match leaf certificate", ErrKey)
+	}
+	x5c := make([]string, len(chain))
+	for i, c := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("x5c", x5c)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: cryptosigner.Opaque(s)}, opts)
+	if err != nil {
+		return "", err
+	}
+	obj, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// EncodeUnsigned returns the unsigned form: base64url (no padding) of payload.
+func EncodeUnsigned(payload []byte) string { return b64.EncodeToString(payload) }
+
+// DecodeUnsigned decodes the unsigned form. Trailing "=" padding is
+// accepted, as Java's URL decoder (used by the CTK) accepts it.
+func DecodeUnsigned(s string) ([]byte, error) {
+	if len(s) > MaxJWSSize || strings.Contains(s, ".") {
+		return nil, ErrUnsignedForm
+	}
+	if len(s)%4 == 0 {
+		s = strings.TrimSuffix(strings.TrimSuffix(s, "="), "=")
+	}
+	b, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, ErrUnsignedForm
+	}
+	return b, nil
+}
+
+// JWSHeader is the decoded protected header.
+type JWSHeader struct {
+	Alg string   `json:"alg"`
+	Typ string   `json:"typ"`
+	X5C []string `json:"x5c"`
+}
+
+// JWS is a parsed compact JWS. Payload holds the decoded payload segment,
+// the exact bytes that were signed; it is never re-serialized.
+type JWS struct {
+	Header  JWSHeader
+	Payload []byte
+	Chain   []*x509.Certificate // parsed x5c, leaf first
+	obj     *jose.JSONWebSignature
+}
+
+// ParseJWS parses a compact RS256 JWS with an x5c header. It checks shape
+// and bounds and parses the certificates; it does not verify anything.
+func ParseJWS(s string) (*JWS, error) {
+	if len(s) > MaxJWSSize {
+		return nil, ErrTooLarge
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+		return nil, fmt.Errorf("%w: want 3 non-empty segments", ErrJWSFormat)
+	}
+	if len(parts[0]) > maxHeaderSize {
+		return nil, ErrTooLarge
+	}
+	hb, err := b64.DecodeString(parts[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrJWSFormat)
+	}
+	payload, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not base64url", ErrJWSFormat)
+	}
+	if _, err := b64.DecodeString(parts[2]); err != nil {
+		return nil, fmt.Errorf("%w: signature is not base64url", ErrJWSFormat)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hb, &raw); err != nil || raw == nil {
+		return nil, fmt.Errorf("%w: header is not a JSON object", ErrJWSFormat)
+	}
+	for _, k := range []string{"b64", "crit"} {
+		// RFC 7797 unencoded payloads would make the signed bytes differ from Payload.
+		if _, ok := raw[k]; ok {
+			return nil, fmt.Errorf("%w: %q header not allowed", ErrJWSFormat, k)
+		}
+	}
+	j := &JWS{Payload: payload}
+	if err := json.Unmarshal(raw["alg"], &j.Header.Alg); err != nil || j.Header.Alg != "RS256" {
+		return nil, ErrAlgorithm
+	}
+	if t, ok := raw["typ"]; ok {
+		_ = json.Unmarshal(t, &j.Header.Typ)
+	}
+	x5c, ok := raw["x5c"]
+	if !ok {
+		return nil, fmt.Errorf("%w: missing", ErrX5C)
+	}
+	if err := json.Unmarshal(x5c, &j.Header.X5C); err != nil {
+		return nil, fmt.Errorf("%w: not an array of strings", ErrX5C)
+	}
+	if len(j.Header.X5C) == 0 || len(j.Header.X5C) > MaxX5C {
+		return nil, fmt.Errorf("%w: %d certificates", ErrX5C, len(j.Header.X5C))
+	}
+	for i, c := range j.Header.X5C {
+		if base64.StdEncoding.DecodedLen(len(c)) > MaxCertSize {
+			return nil, fmt.Errorf("%w: certificate %d too large", ErrX5C, i)
+		}
+		der, err := base64.StdEncoding.DecodeString(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: certificate %d is not standard base64", ErrX5C, i)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("%w: certificate %d does not parse", ErrX5C, i)
+		}
+		j.Chain = append(j.Chain, cert)
+	}
+	obj, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrJWSFormat, err)
+	}
+	if len(obj.Signatures) != 1 {
+		return nil, ErrJWSFormat
+	}
+	j.obj = obj
+	return j, nil
+}
+
+// Leaf returns x5c[0].
+func (j *JWS) Leaf() *x509.Certificate { return j.Chain[0] }
+
+// VerifySignature checks the RS256 signature with the leaf public key.
+func (j *JWS) VerifySignature() error {
+	pub, ok := j.Leaf().PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%w: leaf key is not RSA", ErrKey)
+	}
+	if n := pub.N.BitLen(); n < MinRSABits || n > MaxRSABits {
+		return fmt.Errorf("%w: RSA key of %d bits", ErrKey, n)
+	}
+	if _, err := j.obj.Verify(pub); err != nil {
+		return ErrSignature
+	}
+	return nil
+}
+
+// CheckValidity checks the leaf's validity period at t.
+func (j *JWS) CheckValidity(t time.Time) error {
+	return checkValidity(j.Leaf(), t)
+}
+
+func checkValidity(c *x509.Certificate, t time.Time) error {
+	if t.Before(c.NotBefore) {
+		return ErrNotYetValid
+	}
+	if t.After(c.NotAfter) {
+		return ErrExpired
+	}
+	return nil
+}
+
+// VerifyChain builds a path from the leaf to roots, using the other x5c
+// certificates as intermediates. The path is checked at t, clamped into the
+// leaf's validity period so that an expired leaf is reported once, by
+// CheckValidity, and not again here.
+func (j *JWS) VerifyChain(roots *x509.CertPool, t time.Time) ([][]*x509.Certificate, error) {
+	if roots == nil {
+		return nil, fmt.Errorf("%w: no roots configured", ErrUntrusted)
+	}
+	leaf := j.Leaf()
+	if t.Before(leaf.NotBefore) {
+		t = leaf.NotBefore
+	}
+	if t.After(leaf.NotAfter) {
+		t = leaf.NotAfter
+	}
+	inter := x509.NewCertPool()
+	for _, c := range j.Chain[1:] {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         roots,
+		Intermediates: inter,
+		CurrentTime:   t,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
+	}
+	return chains, nil
+}
