@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,15 @@ type Builder struct {
 	DeviceKey Identity
 	FTMKey    Identity
 	Now       func() time.Time
+	// DigitalIDMaxAge, when positive, lets answers reuse a signed digital
+	// ID until its dateTime is this old, so a capture costs one signature
+	// per biometric instead of one more for the digital ID. Keep it well
+	// under the 60 s IDA allows.
+	DigitalIDMaxAge time.Duration
+
+	mu       sync.Mutex
+	cachedID string
+	cachedAt time.Time
 }
 
 // Segment is one captured segment handed to Builder.Capture.
@@ -73,6 +83,25 @@ func (b *Builder) digitalID() DigitalID {
 // SignedDigitalID returns a fresh digital ID JWS: FTM key for L1, device
 // key for L0.
 func (b *Builder) SignedDigitalID() (string, error) {
+	if b.DigitalIDMaxAge <= 0 {
+		return b.signDigitalID()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if b.cachedID != "" && !now.Before(b.cachedAt) && now.Sub(b.cachedAt) < b.DigitalIDMaxAge {
+		return b.cachedID, nil
+	}
+	s, err := b.signDigitalID()
+	if err != nil {
+		return "", err
+	}
+	// dateTime has second precision: age the cache from the value signed.
+	b.cachedID, b.cachedAt = s, now.Truncate(time.Second)
+	return s, nil
+}
+
+func (b *Builder) signDigitalID() (string, error) {
 	id := b.DeviceKey
 	if b.Device.Certification == CertL1 {
 		if b.FTMKey.Signer == nil {

@@ -1,7 +1,9 @@
 package sbi
 
 import (
+	"crypto"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +213,55 @@ func TestBuilderErrors(t *testing.T) {
 	req.Bio[0].PreviousHash = "xyz"
 	if _, err := b.Capture(req, []Segment{{ISO: []byte{1}}}, p.encCert); err == nil {
 		t.Error("bad previousHash")
+	}
+}
+
+type countSigner struct {
+	crypto.Signer
+	n *int
+}
+
+func (c countSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	*c.n++
+	return c.Signer.Sign(r, d, o)
+}
+
+func TestDigitalIDCache(t *testing.T) {
+	p := getPKI(t)
+	b := newBuilder(p, TypeFinger, PurposeAuth, CertL1)
+	signs := 0
+	b.FTMKey.Signer = countSigner{b.FTMKey.Signer, &signs}
+	now := testNow
+	b.Now = func() time.Time { return now }
+	b.DigitalIDMaxAge = 20 * time.Second
+	first, err := b.SignedDigitalID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(10 * time.Second)
+	again, _ := b.SignedDigitalID()
+	if again != first || signs != 1 {
+		t.Fatalf("digital ID re-signed within its maximum age (%d signatures)", signs)
+	}
+	now = now.Add(11 * time.Second)
+	fresh, _ := b.SignedDigitalID()
+	if fresh == first || signs != 2 {
+		t.Fatalf("digital ID reused past its maximum age (%d signatures)", signs)
+	}
+	d, _, err := DecodeDigitalID(fresh)
+	if err != nil || d.DateTime != FormatTime(now) {
+		t.Fatalf("fresh digital ID dateTime %v, want %s (%v)", d, FormatTime(now), err)
+	}
+	// A clock that goes backwards must not serve an ID from the future.
+	now = now.Add(-time.Minute)
+	if back, _ := b.SignedDigitalID(); back == fresh || signs != 3 {
+		t.Fatal("cached digital ID served after the clock went back")
+	}
+	// Without a maximum age every call signs anew.
+	b.DigitalIDMaxAge = 0
+	b.SignedDigitalID()
+	b.SignedDigitalID()
+	if signs != 5 {
+		t.Fatalf("%d signatures, want 5", signs)
 	}
 }

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetrust/edgetrust/agent/sensors"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// The control socket is a Unix socket in the state directory (mode 0600),
+// for operators and test tools on the device: it is deliberately not an
+// HTTP endpoint, so nothing a browser page can reach may change the device.
+// The protocol is one JSON request per line and one JSON answer per line.
+
+// ControlSocket is the socket's file name inside the state directory.
+const ControlSocket = "control.sock"
+
+// ControlRequest is one control command.
+type ControlRequest struct {
+	Op      string `json:"op"`               // list, set-status, rotate-key, finger, hold-busy
+	Device  string `json:"device,omitempty"` // device id
+	Status  string `json:"status,omitempty"` // set-status: Ready, Not Ready, Not Registered
+	Present *bool  `json:"present,omitempty"`
+	Millis  int    `json:"ms,omitempty"` // hold-busy
+}
+
+// ControlDevice describes a device in a list answer.
+type ControlDevice struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	SubType  string `json:"subType"`
+	Purpose  string `json:"purpose"`
+	Status   string `json:"status"`
+	Firmware string `json:"firmware"`
+	CertSHA  string `json:"deviceCertificate,omitempty"` // thumbprint of the device-key certificate
+}
+
+// ControlResponse answers a ControlRequest.
+type ControlResponse struct {
+	OK      bool            `json:"ok"`
+	Error   string          `json:"error,omitempty"`
+	Port    int             `json:"port,omitempty"`
+	Devices []ControlDevice `json:"devices,omitempty"`
+}
+
+func (s *Service) startControl() error {
+	path := filepath.Join(s.cfg.State, ControlSocket)
+	os.Remove(path) // a stale socket from a crash; the state dir is ours
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	s.ctl = ln
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serveControl(c)
+		}
+	}()
+	return nil
+}
+
+func (s *Service) serveControl(c net.Conn) {
+	defer c.Close()
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), 64<<10)
+	enc := json.NewEncoder(c)
+	for sc.Scan() {
+		c.SetDeadline(time.Now().Add(2 * time.Minute))
+		var req ControlRequest
+		var resp ControlResponse
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			resp.Error = "not a JSON control request: " + err.Error()
+		} else if err := s.control(&req, &resp); err != nil {
+			resp.Error = err.Error()
+		} else {
+			resp.OK = true
+		}
+		if err := enc.Encode(resp); err != nil {
+			return
+		}
+	}
+}
+
+func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
+	resp.Port = s.port
+	var d *Device
+	if req.Op != "list" {
+		if d = s.Device(req.Device); d == nil {
+			return fmt.Errorf("no device %q (op list shows them)", req.Device)
+		}
+	}
+	switch req.Op {
+	case "list":
+	case "set-status":
+		if err := d.SetStatus(req.Status); err != nil {
+			return err
+		}
+		s.log.Info("device status set by operator", "device", d.cfg.ID, "status", req.Status)
+	case "rotate-key":
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := s.RotateKey(ctx, d.cfg.ID); err != nil {
+			return err
+		}
+	case "finger":
+		f, ok := d.sensor.(*sensors.Finger)
+		if !ok || f.Emulator() == nil || req.Present == nil {
+			return errors.New("finger needs an emulated fingerprint device and present: true|false")
+		}
+		f.Emulator().SetFinger(*req.Present)
+	case "hold-busy":
+		if req.Millis <= 0 || req.Millis > 60000 {
+			return errors.New("hold-busy needs ms between 1 and 60000")
+		}
+		if _, e := d.begin(); !e.OK() {
+			return fmt.Errorf("device cannot be made busy: %s", e.Info)
+		}
+		time.AfterFunc(time.Duration(req.Millis)*time.Millisecond, d.end)
+	default:
+		return fmt.Errorf("unknown op %q: want list, set-status, rotate-key, finger or hold-busy", req.Op)
+	}
+	for _, x := range s.devices {
+		cd := ControlDevice{ID: x.cfg.ID, Type: x.cfg.Type, SubType: x.cfg.SubType, Purpose: x.cfg.Purpose,
+			Status: x.Status(), Firmware: x.sensor.Firmware()}
+		x.mu.Lock()
+		if x.deviceCrt != nil {
+			cd.CertSHA = sbi.Thumbprint(x.deviceCrt)
+		}
+		x.mu.Unlock()
+		resp.Devices = append(resp.Devices, cd)
+	}
+	return nil
+}
+
+// Control sends one request to a running agent's control socket.
+func Control(ctx context.Context, state string, req ControlRequest) (*ControlResponse, error) {
+	var dl net.Dialer
+	c, err := dl.DialContext(ctx, "unix", filepath.Join(state, ControlSocket))
+	if err != nil {
+		return nil, fmt.Errorf("no agent is running with state %s (%w)", state, err)
+	}
+	defer c.Close()
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return nil, err
+	}
+	var resp ControlResponse
+	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&resp); err != nil {
+		return nil, fmt.Errorf("reading control answer: %w", err)
+	}
+	if !resp.OK {
+		return &resp, errors.New(resp.Error)
+	}
+	return &resp, nil
+}

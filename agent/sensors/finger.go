@@ -1,0 +1,140 @@
+package sensors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"log/slog"
+	"sync"
+
+	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
+	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
+	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// FingerConfig opens a fingerprint module.
+type FingerConfig struct {
+	// Port is a serial device, "usb:VID:PID", "auto", or "emulated" to start
+	// the R30x emulator on a pseudo-terminal and talk to it through the
+	// real driver.
+	Port string
+	Baud int
+	// Firmware is what an emulated module reports.
+	Firmware   string
+	MinVersion firmware.MinVersionStore
+	PCR        firmware.PCRExtender
+	PCRIndex   int
+	Logger     *slog.Logger
+}
+
+// Finger is a fingerprint module behind the firmware bridge.
+type Finger struct {
+	mu  sync.Mutex // one conversation with the module at a time
+	dev *capture.Device
+	emu *emulator.Emulator
+	fw  string
+}
+
+// OpenFinger opens (and for "emulated", first starts) the module. Opening
+// measures the firmware into the PCR and refuses it below the pinned minimum.
+func OpenFinger(ctx context.Context, c FingerConfig) (*Finger, error) {
+	f := &Finger{}
+	port := c.Port
+	if port == "emulated" {
+		fw := c.Firmware
+		if fw == "" {
+			fw = "1.0.0"
+		}
+		emu, err := emulator.Start(emulator.Config{Firmware: fw, Logger: c.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("starting the sensor emulator: %w", err)
+		}
+		f.emu, port = emu, emu.Path()
+	}
+	dev, err := capture.Open(ctx, capture.Config{
+		Port: port, Baud: c.Baud, MinVersion: c.MinVersion, PCR: c.PCR, PCRIndex: c.PCRIndex, Logger: c.Logger,
+	})
+	if err != nil {
+		if f.emu != nil {
+			f.emu.Close()
+		}
+		return nil, err
+	}
+	f.dev, f.fw = dev, dev.Info().Firmware
+	return f, nil
+}
+
+// Emulator returns the emulated module, or nil for real hardware. Tests and
+// the control socket use it to take the finger off the glass.
+func (f *Finger) Emulator() *emulator.Emulator { return f.emu }
+
+// Firmware implements Sensor.
+func (f *Finger) Firmware() string { return f.fw }
+
+// Capture implements Sensor: one finger at a time, in order, retrying each
+// until it meets the requested score or the context ends.
+func (f *Finger) Capture(ctx context.Context, s Spec) ([]sbi.Segment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	purpose := capture.Auth
+	if s.Purpose == sbi.PurposeRegistration {
+		purpose = capture.Registration
+	}
+	out := make([]sbi.Segment, 0, len(s.SubTypes))
+	for _, sub := range s.SubTypes {
+		pos := fingerPosition(sub)
+		var best *capture.Result
+		for {
+			dl, _ := ctx.Deadline()
+			res, err := f.dev.Capture(ctx, capture.Request{Purpose: purpose, Position: pos, Timeout: timeUntil(dl)})
+			if err != nil {
+				if best != nil && (ctx.Err() != nil || errors.Is(err, capture.ErrNoFinger)) {
+					break // keep the best frame seen
+				}
+				if errors.Is(err, capture.ErrNoFinger) || ctx.Err() != nil {
+					return nil, fmt.Errorf("%w (%s)", ErrNoBiometric, sub)
+				}
+				return nil, err
+			}
+			if best == nil || res.Quality > best.Quality {
+				best = res
+			}
+			if float64(best.Quality) >= s.RequestedScore || ctx.Err() != nil {
+				break
+			}
+		}
+		out = append(out, sbi.Segment{Type: sbi.TypeFinger, SubType: sub, ISO: best.Record, Quality: float64(best.Quality)})
+	}
+	return out, nil
+}
+
+// Frame implements Sensor with a live image from the module.
+func (f *Finger) Frame(ctx context.Context) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.dev.Sensor()
+	if err := s.GenImg(ctx); err != nil {
+		return nil, err
+	}
+	img, err := s.UpImage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 75}); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Close implements Sensor.
+func (f *Finger) Close() error {
+	err := f.dev.Close()
+	if f.emu != nil {
+		err = errors.Join(err, f.emu.Close())
+	}
+	return err
+}
