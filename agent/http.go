@@ -406,4 +406,3 @@ func (s *Service) stream(ctx context.Context, w http.ResponseWriter, body []byte
 		}
 	}
 }
-
