@@ -21,7 +21,8 @@ test: deps ## run the whole test suite with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 demo: deps ## run the main job end to end on embedded defaults
-	$(GO) run ./internal/demo
+	@$(MAKE) --no-print-directory build >/dev/null
+	$(GO) run ./internal/demo --bin $(BIN)
 
 fuzz: deps ## run every fuzz target briefly (FUZZTIME=10s each)
 	@bash scripts/fuzz.sh

@@ -36,7 +36,7 @@ type authServer struct {
 	path string
 }
 
-func newAuthServer(t *testing.T) *authServer {
+func newAuthServer(t testing.TB) *authServer {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -57,7 +57,7 @@ func newAuthServer(t *testing.T) *authServer {
 }
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *Service
 	ida  *authServer
 	cl   *client.Client
@@ -66,7 +66,7 @@ type harness struct {
 	port int
 }
 
-func startDev(t *testing.T, state string) *harness {
+func startDev(t testing.TB, state string) *harness {
 	t.Helper()
 	ida := newAuthServer(t)
 	cfg := Config{State: state, TPM: "sim", Dev: true, Devices: DevDevices("T"),

@@ -3,6 +3,7 @@
 # Safe to run again: it only installs what is absent. Used by `make test`,
 # `make demo` and CI, so a fresh Debian machine with Go needs nothing else.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # What each package is for:
 #   libssl-dev        the go-tpm-tools TPM simulator (cgo)
@@ -18,7 +19,18 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+install_npm_tools() {
+  # Independent verifiers used by interop tests (npm jose). Lock files pin them.
+  if command -v npm >/dev/null 2>&1; then
+    for d in agent/testdata/jose; do
+      if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
+        npm ci --prefix "$d" --no-audit --no-fund --loglevel=error >/dev/null
+      fi
+    done
+  fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then install_npm_tools; exit 0; fi
 
 echo "edgetrust: installing Debian packages: ${missing[*]}" >&2
 SUDO=""
@@ -31,3 +43,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_npm_tools

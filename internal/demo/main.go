@@ -22,18 +22,30 @@ import (
 
 func main() {
 	tpmURL := flag.String("tpm", "sim", "TPM to use: sim, swtpm://127.0.0.1:2321 or /dev/tpmrm0")
+	bin := flag.String("bin", "bin", "directory holding the edgetrust binaries (make build)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, `Usage: demo [--tpm URL]
 
-Runs the edgetrust demo: keys made inside a TPM sign and decrypt, a secret is
-sealed to PCR values and refused once a PCR changes, and a quote and a
-credential activation prove the TPM to a verifier.
+Runs the edgetrust demo on one machine with embedded defaults:
+
+ 1. the TPM layer: keys made inside a TPM sign and decrypt, a secret is sealed
+    to PCR values and refused once a PCR changes, a quote and a credential
+    activation prove the TPM to a verifier;
+ 2. the device side: edgetrust-agent serve --dev (simulated TPM, emulated
+    sensors) is discovered on 127.0.0.1:4501-4600, its signed device info and
+    an auth capture are verified against its CAs, and the capture is decrypted
+    and decoded.
 
 `)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(context.Background(), *tpmURL); err != nil {
+	ctx := context.Background()
+	if err := run(ctx, *tpmURL); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+	if err := runAgent(ctx, *bin); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
