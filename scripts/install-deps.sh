@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 #   tpm2-tools        interop: tpm2_sign / tpm2_verifysignature cross-checks
 #   libopenjp2-7-dev  JPEG 2000 (OpenJPEG, cgo) for ISO 19794 image records
 #   pkg-config        locating C libraries for cgo
-PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config)
+#   g++ libzxing-dev  ZXing-C++ QR decoding (cgo shim) for Claim 169 camera images
+#   libzbar-dev       zbar QR decoding (cgo), a stage of the QR pipeline
+#   zbar-tools        zbarimg, an independent decoder the QR tests cross-check with
+PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config g++ libzxing-dev libzbar-dev zbar-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,5 @@
+//go:build !asan
+
+package qrscan
+
+const asanBuild = false

@@ -1,0 +1,159 @@
+// Package qrscan reads the text of a QR code from a camera image. It is
+// built for MOSIP Claim 169 identity QRs — 1,000–1,500 Base45 characters
+// in alphanumeric mode, QR versions ~20–30 — and is independent of the
+// Claim 169 decoding itself: input is image bytes or an image.Image, output
+// is the QR text, which callers must still treat as untrusted.
+//
+// With cgo, the default Pipeline combines ZXing-C++ (libZXing) and zbar
+// (libzbar) with a preprocessing ladder; without cgo it falls back to
+// the pure-Go gozxing port with the same ladder. See
+// docs/decisions/0006-qr-decoding.md for the measurements behind it.
+package qrscan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"strings"
+)
+
+// Input limits. Images come from untrusted sources (uploads, cameras of
+// unknown provenance), so everything is bounded before pixels are
+// allocated.
+const (
+	MaxImageBytes  = 20 << 20   // encoded PNG/JPEG size
+	MaxImagePixels = 40_000_000 // width × height
+	MaxImageSide   = 1 << 15    // either dimension
+)
+
+var (
+	// ErrNotFound is matched (errors.Is) by every "no QR code" failure.
+	ErrNotFound = errors.New("qrscan: no QR code found in the image")
+	// ErrTooLarge reports input over MaxImageBytes, MaxImagePixels or MaxImageSide.
+	ErrTooLarge = errors.New("qrscan: image too large")
+	// ErrFormat reports bytes that are not a decodable PNG or JPEG.
+	ErrFormat = errors.New("qrscan: not a PNG or JPEG image")
+	// ErrUnavailable is returned by decoders not compiled into this
+	// binary (ZXingCPP and Zbar need cgo).
+	ErrUnavailable = errors.New("qrscan: decoder not available in this build (needs cgo)")
+)
+
+// NotFoundError lists what was tried; it matches ErrNotFound.
+type NotFoundError struct {
+	Tried []string
+}
+
+func (e *NotFoundError) Error() string {
+	return "qrscan: no QR code found in the image (tried " + strings.Join(e.Tried, ", ") + ")"
+}
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Decoder reads one QR code from an image.
+type Decoder interface {
+	// Name identifies the decoder in errors and benchmark tables.
+	Name() string
+	// Decode returns the text of a QR code in img, or an error matching
+	// ErrNotFound, ErrTooLarge or ErrUnavailable.
+	Decode(img image.Image) (string, error)
+}
+
+// grayDecoder is implemented by every decoder in this package so that the
+// Pipeline converts to grey once and shares the buffer between stages.
+type grayDecoder interface {
+	Decoder
+	decodeGray(g *image.Gray) (string, error)
+}
+
+// Decode reads a QR code from img with the default Pipeline.
+func Decode(img image.Image) (string, error) {
+	return Pipeline{}.Decode(img)
+}
+
+// DecodeBytes decodes a PNG or JPEG (at most MaxImageBytes, MaxImagePixels)
+// and reads a QR code from it with the default Pipeline.
+func DecodeBytes(b []byte) (string, error) {
+	img, err := DecodeImage(b)
+	if err != nil {
+		return "", err
+	}
+	return Decode(img)
+}
+
+// DecodeImage decodes PNG or JPEG bytes after checking the limits. Only
+// these two formats are accepted, whatever image decoders the binary
+// registers elsewhere.
+func DecodeImage(b []byte) (img image.Image, err error) {
+	if len(b) > MaxImageBytes {
+		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxImageBytes)
+	}
+	var (
+		decodeConfig func([]byte) (image.Config, error)
+		decode       func([]byte) (image.Image, error)
+	)
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+	case bytes.HasPrefix(b, []byte("\xff\xd8")):
+		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+	default:
+		return nil, ErrFormat
+	}
+	// The header is checked first so that a small file declaring a huge
+	// image cannot make the decoder allocate it.
+	cfg, err := decodeConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return nil, err
+	}
+	defer func() {
+		// The standard decoders are not expected to panic; this is a
+		// last line of defence for untrusted input.
+		if r := recover(); r != nil {
+			img, err = nil, fmt.Errorf("%w: decoder panic: %v", ErrFormat, r)
+		}
+	}()
+	img, err = decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	return img, nil
+}
+
+func checkSize(w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%w: empty image %dx%d", ErrFormat, w, h)
+	}
+	if w > MaxImageSide || h > MaxImageSide || w*h > MaxImagePixels {
+		return fmt.Errorf("%w: %dx%d pixels (limits: %d pixels, %d per side)", ErrTooLarge, w, h, MaxImagePixels, MaxImageSide)
+	}
+	return nil
+}
+
+// decodeVia checks the image, converts it to grey and calls d.
+func decodeVia(d grayDecoder, img image.Image) (string, error) {
+	g, err := toGrayChecked(img)
+	if err != nil {
+		return "", err
+	}
+	return d.decodeGray(g)
+}
+
+func toGrayChecked(img image.Image) (*image.Gray, error) {
+	if img == nil {
+		return nil, fmt.Errorf("%w: nil image", ErrFormat)
+	}
+	b := img.Bounds()
+	if err := checkSize(b.Dx(), b.Dy()); err != nil {
+		return nil, err
+	}
+	return toGray(img), nil
+}
