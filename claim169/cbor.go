@@ -1,0 +1,189 @@
+package claim169
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// CBOR limits on untrusted input. Real credentials nest 5 deep (CWT map,
+// claim 169 map, biometric array, biometric map, value) and hold tens of
+// items; the decompressed-size limit bounds everything else.
+const (
+	MaxCBORDepth    = 16
+	MaxCBORArray    = 1024
+	MaxCBORMapPairs = 256
+)
+
+var (
+	// encMode is RFC 8949 core deterministic encoding: shortest integers,
+	// definite lengths, map keys sorted bytewise.
+	encMode cbor.EncMode
+	// decMode rejects duplicate map keys, indefinite lengths, invalid UTF-8
+	// and anything past the limits above.
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		IndefLength:      cbor.IndefLengthForbidden,
+		MaxNestedLevels:  MaxCBORDepth,
+		MaxArrayElements: MaxCBORArray,
+		MaxMapPairs:      MaxCBORMapPairs,
+		IntDec:           cbor.IntDecConvertSignedOrFail,
+		UTF8:             cbor.UTF8RejectInvalid,
+		// Byte strings are never text: a bstr where a tstr belongs is an error.
+		ByteStringToString: cbor.ByteStringToStringForbidden,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// CBOR major types, as found in the top 3 bits of an item's first byte.
+const (
+	majorUint   = 0
+	majorNegInt = 1
+	majorBytes  = 2
+	majorText   = 3
+	majorArray  = 4
+	majorMap    = 5
+	majorTag    = 6
+	majorSimple = 7
+)
+
+var majorNames = [8]string{"unsigned integer", "negative integer", "byte string", "text string", "array", "map", "tag", "simple value or float"}
+
+func major(raw []byte) int {
+	if len(raw) == 0 {
+		return -1
+	}
+	return int(raw[0] >> 5)
+}
+
+func majorName(raw []byte) string {
+	if m := major(raw); m >= 0 {
+		return majorNames[m]
+	}
+	return "nothing"
+}
+
+// typeError describes a value of the wrong CBOR type. what may be empty
+// when the caller adds the context.
+func typeError(what, want string, raw []byte) error {
+	return label(what, fmt.Errorf("want %s, got %s", want, majorName(raw)))
+}
+
+func label(what string, err error) error {
+	if what == "" || err == nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// The scalar decoders below read leaves out of RawMessage values that
+// fxamacker has already split out and validated (limits, duplicate keys,
+// definite lengths). Reading the head directly instead of calling Unmarshal
+// per field halves the cost of the CWT and claim 169 stages.
+
+// readHead returns the major type and argument of the single item in b and
+// the length of its head. ok is false for indefinite lengths, reserved
+// values and truncated input.
+func readHead(b []byte) (maj int, arg uint64, n int, ok bool) {
+	if len(b) == 0 {
+		return -1, 0, 0, false
+	}
+	maj, ai := int(b[0]>>5), b[0]&0x1f
+	switch {
+	case ai < 24:
+		return maj, uint64(ai), 1, true
+	case ai == 24 && len(b) >= 2:
+		return maj, uint64(b[1]), 2, true
+	case ai == 25 && len(b) >= 3:
+		return maj, uint64(binary.BigEndian.Uint16(b[1:])), 3, true
+	case ai == 26 && len(b) >= 5:
+		return maj, uint64(binary.BigEndian.Uint32(b[1:])), 5, true
+	case ai == 27 && len(b) >= 9:
+		return maj, binary.BigEndian.Uint64(b[1:]), 9, true
+	}
+	return maj, 0, 0, false
+}
+
+// stringBody returns the content of a definite-length byte or text string
+// that fills raw exactly.
+func stringBody(raw []byte, want int) ([]byte, bool) {
+	maj, arg, n, ok := readHead(raw)
+	if !ok || maj != want || arg != uint64(len(raw)-n) {
+		return nil, false
+	}
+	return raw[n:], true
+}
+
+func decodeText(what string, raw []byte) (string, error) {
+	b, ok := stringBody(raw, majorText)
+	if !ok {
+		return "", typeError(what, "text string", raw)
+	}
+	if !utf8.Valid(b) {
+		return "", label(what, errors.New("invalid UTF-8"))
+	}
+	return string(b), nil
+}
+
+// decodeBytes returns a byte string's content. It aliases raw, which is
+// always a private copy made by fxamacker.
+func decodeBytes(what string, raw []byte) ([]byte, error) {
+	b, ok := stringBody(raw, majorBytes)
+	if !ok {
+		return nil, typeError(what, "byte string", raw)
+	}
+	return b[:len(b):len(b)], nil
+}
+
+// decodeUint decodes an unsigned integer no larger than max.
+func decodeUint(what string, raw []byte, max uint64) (uint64, error) {
+	maj, v, n, ok := readHead(raw)
+	if !ok || maj != majorUint || n != len(raw) {
+		return 0, typeError(what, "unsigned integer", raw)
+	}
+	if v > max {
+		return 0, label(what, fmt.Errorf("%d is out of range (max %d)", v, max))
+	}
+	return v, nil
+}
+
+// decodeInt decodes a signed or unsigned integer that fits in an int64.
+func decodeInt(what string, raw []byte) (int64, error) {
+	maj, v, n, ok := readHead(raw)
+	if !ok || (maj != majorUint && maj != majorNegInt) || n != len(raw) {
+		return 0, typeError(what, "integer", raw)
+	}
+	if v > math.MaxInt64 {
+		return 0, label(what, errors.New("integer overflows int64"))
+	}
+	if maj == majorNegInt {
+		return -1 - int64(v), nil
+	}
+	return int64(v), nil
+}
+
+// checkRaw validates an opaque value kept for re-encoding: well-formed,
+// within limits, no duplicate keys at any depth.
+func checkRaw(raw []byte) error {
+	var v any
+	return decMode.Unmarshal(raw, &v)
+}
+
+// marshalMap encodes pairs as one CBOR map; fxamacker sorts the keys.
+func marshalMap[K comparable](m map[K]cbor.RawMessage) ([]byte, error) {
+	return encMode.Marshal(m)
+}
