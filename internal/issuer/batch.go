@@ -1,0 +1,274 @@
+package issuer
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetrust/edgetrust/claim169"
+	"github.com/edgetrust/edgetrust/claim169/qr"
+)
+
+// MaxRecord bounds one input record (a photo in base64 fits comfortably).
+const MaxRecord = 1 << 20
+
+// Record is one credential to issue, with its position in the input.
+type Record struct {
+	Line int
+	In   claim169.ClaimsJSON
+}
+
+// Read yields the records of r: format "json" (one object), "jsonl" (one
+// object per line) or "csv" (a header row of field names: the claim169
+// names such as id, fullName, dateOfBirth, gender, plus issuer, subject,
+// expiresAt, notBefore, issuedAt).
+func Read(r io.Reader, format string, yield func(Record) error) error {
+	switch format {
+	case "json":
+		var in claim169.ClaimsJSON
+		dec := json.NewDecoder(io.LimitReader(r, MaxRecord))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return fmt.Errorf("input: %w", err)
+		}
+		return yield(Record{Line: 1, In: in})
+	case "jsonl":
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), MaxRecord)
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" {
+				continue
+			}
+			var in claim169.ClaimsJSON
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&in); err != nil {
+				return fmt.Errorf("input line %d: %w", n, err)
+			}
+			if err := yield(Record{Line: n, In: in}); err != nil {
+				return err
+			}
+		}
+		return sc.Err()
+	case "csv":
+		return readCSV(r, yield)
+	}
+	return fmt.Errorf("input format %q: want json, jsonl or csv", format)
+}
+
+var intFields = map[string]bool{"gender": true, "maritalStatus": true, "photoFormat": true}
+var cwtFields = map[string]bool{"issuer": true, "subject": true, "expiresAt": true, "notBefore": true, "issuedAt": true}
+
+func readCSV(r io.Reader, yield func(Record) error) error {
+	cr := csv.NewReader(io.LimitReader(r, 1<<34))
+	cr.ReuseRecord = false
+	header, err := cr.Read()
+	if err != nil {
+		return fmt.Errorf("input: CSV header: %w", err)
+	}
+	for n := 2; ; n++ {
+		row, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("input line %d: %w", n, err)
+		}
+		id := map[string]any{}
+		var in claim169.ClaimsJSON
+		for i, v := range row {
+			name := strings.TrimSpace(header[i])
+			if v == "" {
+				continue
+			}
+			switch {
+			case cwtFields[name]:
+				switch name {
+				case "issuer":
+					in.Issuer = v
+				case "subject":
+					in.Subject = v
+				default:
+					t, err := parseTime(v)
+					if err != nil {
+						return fmt.Errorf("input line %d: %s: %w", n, name, err)
+					}
+					switch name {
+					case "expiresAt":
+						in.ExpiresAt = &t
+					case "notBefore":
+						in.NotBefore = &t
+					case "issuedAt":
+						in.IssuedAt = &t
+					}
+				}
+			case intFields[name]:
+				x, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return fmt.Errorf("input line %d: %s must be a number", n, name)
+				}
+				id[name] = x
+			default:
+				id[name] = v
+			}
+		}
+		if in.Claim169, err = json.Marshal(id); err != nil {
+			return err
+		}
+		if err := yield(Record{Line: n, In: in}); err != nil {
+			return err
+		}
+	}
+}
+
+// parseTime takes Unix seconds or an RFC 3339 time.
+func parseTime(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, errors.New("want Unix seconds or an RFC 3339 time")
+	}
+	return t.Unix(), nil
+}
+
+// Options control a batch.
+type Options struct {
+	OutDir string
+	PNG    bool // also write a QR PNG per credential
+	SVG    bool
+	// Defaults applied to records that do not set them.
+	Issuer   string
+	Validity time.Duration // expiresAt = issuedAt + Validity
+	Now      func() time.Time
+	Progress io.Writer // nil: no progress bar
+	Total    int       // records expected, for the bar; 0 if unknown
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Summary counts what a batch did.
+type Summary struct {
+	Issued  int
+	Elapsed time.Duration
+}
+
+// Issue signs every record and writes <n>-<id>.txt (Base45) and optionally
+// .png/.svg into OutDir. It stops at the first bad record, saying which.
+func Issue(ctx context.Context, is *claim169.Issuer, in io.Reader, format string, o Options) (Summary, error) {
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return Summary{}, err
+	}
+	start := time.Now()
+	bar := newBar(o.Progress, o.Total)
+	var s Summary
+	err := Read(in, format, func(r Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c, err := r.In.Claims()
+		if err != nil {
+			return fmt.Errorf("record on line %d: %w", r.Line, err)
+		}
+		if c.Issuer == "" {
+			c.Issuer = o.Issuer
+		}
+		if c.IssuedAt.IsZero() {
+			c.IssuedAt = now().UTC().Truncate(time.Second)
+		}
+		if c.ExpiresAt.IsZero() && o.Validity > 0 {
+			c.ExpiresAt = c.IssuedAt.Add(o.Validity)
+		}
+		text, err := is.Issue(c)
+		if err != nil {
+			return fmt.Errorf("record on line %d: %w", r.Line, err)
+		}
+		s.Issued++
+		name := fmt.Sprintf("%06d", s.Issued)
+		if c.Identity.ID != "" {
+			name += "-" + unsafeName.ReplaceAllString(c.Identity.ID, "_")
+		}
+		base := filepath.Join(o.OutDir, name)
+		if err := os.WriteFile(base+".txt", []byte(text+"\n"), 0o644); err != nil {
+			return err
+		}
+		if o.PNG || o.SVG {
+			code, err := qr.New(text)
+			if err != nil {
+				return fmt.Errorf("record on line %d: QR: %w", r.Line, err)
+			}
+			if o.PNG {
+				png, err := code.PNG(4)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(base+".png", png, 0o644); err != nil {
+					return err
+				}
+			}
+			if o.SVG {
+				if err := os.WriteFile(base+".svg", code.SVG(), 0o644); err != nil {
+					return err
+				}
+			}
+		}
+		bar.step(s.Issued)
+		return nil
+	})
+	s.Elapsed = time.Since(start)
+	bar.done(s.Issued)
+	return s, err
+}
+
+// bar is a one-line progress bar on a terminal (or any writer).
+type bar struct {
+	w     io.Writer
+	total int
+	start time.Time
+	last  time.Time
+}
+
+func newBar(w io.Writer, total int) *bar { return &bar{w: w, total: total, start: time.Now()} }
+
+func (b *bar) step(n int) {
+	if b.w == nil || time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	b.draw(n)
+}
+
+func (b *bar) draw(n int) {
+	rate := float64(n) / time.Since(b.start).Seconds()
+	if b.total > 0 {
+		const width = 30
+		filled := min(width, n*width/b.total)
+		fmt.Fprintf(b.w, "\r[%s%s] %d/%d  %.0f/s ", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, b.total, rate)
+		return
+	}
+	fmt.Fprintf(b.w, "\r%d issued  %.0f/s ", n, rate)
+}
+
+func (b *bar) done(n int) {
+	if b.w == nil {
+		return
+	}
+	b.draw(n)
+	fmt.Fprintln(b.w)
+}

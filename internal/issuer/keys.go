@@ -1,0 +1,207 @@
+// Package issuer is central's Claim 169 issuer: issuer keys kept encrypted at
+// rest (age, scrypt passphrase), batch issuance from JSON, JSONL or CSV to
+// Base45 text and QR PNGs, and the export of signed trust and revocation
+// lists for offline verifiers.
+package issuer
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+)
+
+// Files in the issuer directory.
+const (
+	KeyFile  = "issuer.key.age" // PKCS#8 PEM, age-encrypted with the passphrase
+	PubFile  = "issuer.pub.pem"
+	MetaFile = "issuer.json"
+)
+
+// Meta describes the issuer key; it is public.
+type Meta struct {
+	KID       string    `json:"kid"` // hex of the kid bytes credentials carry
+	Alg       string    `json:"alg"` // EdDSA or ES256
+	Issuer    string    `json:"issuer"`
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+}
+
+// KIDBytes returns the kid bytes.
+func (m Meta) KIDBytes() []byte {
+	b, _ := hex.DecodeString(m.KID)
+	return b
+}
+
+// Key is an unlocked issuer key.
+type Key struct {
+	Meta
+	Signer crypto.Signer
+}
+
+// scryptWorkFactor is age's default (2^18, about a second): the cost of each
+// passphrase guess. Tests lower it.
+var scryptWorkFactor = 18
+
+// MinPassphrase is the shortest passphrase Init accepts.
+const MinPassphrase = 12
+
+// Init creates an issuer key in dir: alg "EdDSA" (default) or "ES256". The
+// private key is written only encrypted. It refuses to overwrite a key.
+func Init(dir, alg, issuerURI string, passphrase []byte, validity time.Duration, now time.Time) (*Meta, error) {
+	if len(passphrase) < MinPassphrase {
+		return nil, fmt.Errorf("issuer: the passphrase must be at least %d characters", MinPassphrase)
+	}
+	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
+		return nil, fmt.Errorf("issuer: %s already holds an issuer key; refusing to replace it", dir)
+	}
+	var signer crypto.Signer
+	switch alg {
+	case "", "EdDSA":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		signer, alg = k, "EdDSA"
+	case "ES256":
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		signer = k
+	default:
+		return nil, fmt.Errorf("issuer: algorithm %q: want EdDSA or ES256", alg)
+	}
+	spki, err := x509.MarshalPKIXPublicKey(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(spki)
+	m := &Meta{KID: hex.EncodeToString(h[:8]), Alg: alg, Issuer: issuerURI,
+		NotBefore: now.UTC().Truncate(time.Second), NotAfter: now.Add(validity).UTC().Truncate(time.Second)}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(signer)
+	if err != nil {
+		return nil, err
+	}
+	rcpt, err := age.NewScryptRecipient(string(passphrase))
+	if err != nil {
+		return nil, err
+	}
+	rcpt.SetWorkFactor(scryptWorkFactor)
+	var enc bytes.Buffer
+	w, err := age.Encrypt(&enc, rcpt)
+	if err != nil {
+		return nil, err
+	}
+	if err := pem.Encode(w, &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	meta, _ := json.MarshalIndent(m, "", "  ")
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{KeyFile, enc.Bytes(), 0o600},
+		{PubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}), 0o644},
+		{MetaFile, append(meta, '\n'), 0o644},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// ErrPassphrase means the passphrase does not open the key.
+var ErrPassphrase = errors.New("issuer: wrong passphrase for the issuer key")
+
+// Load unlocks the issuer key in dir.
+func Load(dir string, passphrase []byte) (*Key, error) {
+	meta, err := LoadMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w (run issuer init first)", err)
+	}
+	defer f.Close()
+	id, err := age.NewScryptIdentity(string(passphrase))
+	if err != nil {
+		return nil, err
+	}
+	r, err := age.Decrypt(f, id)
+	if err != nil {
+		return nil, ErrPassphrase
+	}
+	pemBytes, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, ErrPassphrase
+	}
+	blk, _ := pem.Decode(pemBytes)
+	if blk == nil {
+		return nil, errors.New("issuer: the decrypted key file holds no PEM key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("issuer: not a signing key")
+	}
+	spki, _ := x509.MarshalPKIXPublicKey(s.Public())
+	h := sha256.Sum256(spki)
+	if hex.EncodeToString(h[:8]) != meta.KID {
+		return nil, errors.New("issuer: issuer.json does not describe the key in issuer.key.age")
+	}
+	return &Key{Meta: *meta, Signer: s}, nil
+}
+
+// LoadMeta reads the public description of the issuer key.
+func LoadMeta(dir string) (*Meta, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w (run issuer init first)", err)
+	}
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("issuer: %s: %w", MetaFile, err)
+	}
+	return &m, nil
+}
+
+// PublicKey reads the issuer's public key.
+func PublicKey(dir string) (crypto.PublicKey, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PubFile))
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, errors.New("issuer: no PEM public key")
+	}
+	return x509.ParsePKIXPublicKey(blk.Bytes)
+}
