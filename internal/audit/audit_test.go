@@ -114,7 +114,9 @@ func TestTPMSignedCheckpointsAndTamperDetection(t *testing.T) {
 		t.Fatalf("clean log: %+v %v", rep, err)
 	}
 	// Someone with the files rewrites entry 3.
-	db.Update(func(txn *badger.Txn) error { return txn.Set(seqKey(prefixEntry, 3), []byte(`{"n":3,"decision":"auth-failed"}`)) })
+	db.Update(func(txn *badger.Txn) error {
+		return txn.Set(seqKey(prefixEntry, 3), []byte(`{"n":3,"decision":"auth-failed"}`))
+	})
 	rep, _ = l.Verify(key.Public())
 	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "signed root is not the root") {
 		t.Fatalf("rewritten entry not detected: %+v", rep)
