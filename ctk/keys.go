@@ -1,0 +1,214 @@
+package ctk
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// Key file names inside the key directory.
+const (
+	EncryptionKeyFile  = "encryption-key.pem"
+	EncryptionCertFile = "encryption-cert.pem"
+)
+
+// EncryptionKey is the ctk's own key pair. A device under test encrypts auth
+// bioValues to its certificate (edgetrust-ctk cert prints it), in place of
+// MOSIP's IDA partner certificate, so the ctk can decrypt and check every
+// bioValue.
+type EncryptionKey struct {
+	Cert *x509.Certificate
+	Key  *rsa.PrivateKey
+}
+
+// DecryptionKey is the key as the sbi verifier takes it.
+func (k *EncryptionKey) DecryptionKey() sbi.DecryptionKey {
+	return sbi.DecryptionKey{Cert: k.Cert, Key: k.Key}
+}
+
+// CertPEM is the certificate in PEM form.
+func (k *EncryptionKey) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.Cert.Raw})
+}
+
+// DefaultKeyDir is where the key pair lives unless told otherwise:
+// $EDGETRUST_CTK_HOME, else <user config dir>/edgetrust-ctk.
+func DefaultKeyDir() (string, error) {
+	if d := os.Getenv("EDGETRUST_CTK_HOME"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no key directory: set EDGETRUST_CTK_HOME or pass --key-dir (%w)", err)
+	}
+	return filepath.Join(base, "edgetrust-ctk"), nil
+}
+
+// LoadOrCreateKey reads the key pair from dir, creating an RSA-2048 key and
+// a self-signed certificate (valid two years) the first time. The key file
+// is written with mode 0600.
+func LoadOrCreateKey(dir string, now time.Time) (*EncryptionKey, error) {
+	keyPath, certPath := filepath.Join(dir, EncryptionKeyFile), filepath.Join(dir, EncryptionCertFile)
+	k, err := loadKey(keyPath, certPath)
+	if err == nil {
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"edgetrust-ctk"}, CommonName: "edgetrust-ctk bioValue encryption (" + host + ")"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(2 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(priv)})
+	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeNew(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, err
+	}
+	return loadKey(keyPath, certPath)
+}
+
+func mustPKCS8(k *rsa.PrivateKey) []byte {
+	b, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err) // cannot fail for an RSA key
+	}
+	return b
+}
+
+// writeNew writes a file atomically, refusing to replace an existing one
+// (two ctk processes creating keys at once keep the first).
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Remove(tmp)
+}
+
+func loadKey(keyPath, certPath string) (*EncryptionKey, error) {
+	kb, err := readSmall(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := readSmall(certPath)
+	if err != nil {
+		return nil, err
+	}
+	kblk, _ := pem.Decode(kb)
+	if kblk == nil {
+		return nil, fmt.Errorf("%s: no PEM block", keyPath)
+	}
+	anyKey, err := x509.ParsePKCS8PrivateKey(kblk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
+	}
+	priv, ok := anyKey.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an RSA key", keyPath)
+	}
+	cert, err := ParseCertPEM(cb)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	if !priv.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s does not certify the key in %s", certPath, keyPath)
+	}
+	return &EncryptionKey{Cert: cert, Key: priv}, nil
+}
+
+func readSmall(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > 1<<20 {
+		return nil, fmt.Errorf("%s: larger than 1 MiB", path)
+	}
+	return os.ReadFile(path)
+}
+
+// ParseCertPEM parses the first certificate of a PEM file.
+func ParseCertPEM(b []byte) (*x509.Certificate, error) {
+	certs, err := ParseCertsPEM(b)
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
+}
+
+// ParseCertsPEM parses every CERTIFICATE block (at most 64).
+func ParseCertsPEM(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for len(b) > 0 && len(out) < 64 {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM CERTIFICATE block")
+	}
+	return out, nil
+}
+
+// LoadPool reads a PEM file of CA certificates into a pool.
+func LoadPool(path string) (*x509.CertPool, error) {
+	b, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertsPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p, nil
+}
