@@ -313,6 +313,12 @@ func TestBadInput(t *testing.T) {
 		{"unknown device", "CAPTURE", "/capture", good(func(r *sbi.CaptureRequest) { r.Bio[0].DeviceID = "nope" }), sbi.CodeDeviceNotFound},
 		{"wrong path", "CAPTURE", "/info", good(func(*sbi.CaptureRequest) {}), sbi.CodeMalformedRequest},
 		{"bad discovery type", "MOSIPDISC", "/device", `{"type":"Palm"}`, sbi.CodeInvalidType},
+		{"missing timeout", "CAPTURE", "/capture", strings.Replace(good(func(*sbi.CaptureRequest) {}), `"timeout"`, `"timeoutXXX"`, 1), sbi.CodeMalformedRequest},
+		{"missing specVersion", "CAPTURE", "/capture", strings.Replace(good(func(*sbi.CaptureRequest) {}), `"specVersion"`, `"specVersionXXX"`, 1), sbi.CodeMalformedRequest},
+		{"rcapture missing deviceSubId", "RCAPTURE", "/capture", func() string {
+			b, _ := json.Marshal(regReq("TFR000000001", sbi.TypeFinger, 1, 4))
+			return strings.Replace(string(b), `"deviceSubId"`, `"deviceSubIdXXX"`, 1)
+		}(), sbi.CodeMalformedRequest},
 		{"iris count 3", "CAPTURE", "/capture", func() string {
 			r := authReq("TIA000000001", sbi.TypeIris, 3, "UNKNOWN", "UNKNOWN", "UNKNOWN")
 			b, _ := json.Marshal(r)

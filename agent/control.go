@@ -25,7 +25,7 @@ const ControlSocket = "control.sock"
 
 // ControlRequest is one control command.
 type ControlRequest struct {
-	Op      string `json:"op"`               // list, set-status, rotate-key, finger, hold-busy
+	Op      string `json:"op"`               // list, set-status, rotate-key, present (alias finger), hold-busy
 	Device  string `json:"device,omitempty"` // device id
 	Status  string `json:"status,omitempty"` // set-status: Ready, Not Ready, Not Registered
 	Present *bool  `json:"present,omitempty"`
@@ -118,12 +118,21 @@ func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
 		if _, err := s.RotateKey(ctx, d.cfg.ID); err != nil {
 			return err
 		}
-	case "finger":
-		f, ok := d.sensor.(*sensors.Finger)
-		if !ok || f.Emulator() == nil || req.Present == nil {
-			return errors.New("finger needs an emulated fingerprint device and present: true|false")
+	case "present", "finger":
+		if req.Present == nil {
+			return errors.New("present needs present: true|false")
 		}
-		f.Emulator().SetFinger(*req.Present)
+		switch sn := d.sensor.(type) {
+		case *sensors.Finger:
+			if sn.Emulator() == nil {
+				return errors.New("present works only on emulated sensors; this is a real module")
+			}
+			sn.Emulator().SetFinger(*req.Present)
+		case *sensors.Samples:
+			sn.SetPresent(*req.Present)
+		default:
+			return errors.New("present works only on emulated sensors")
+		}
 	case "hold-busy":
 		if req.Millis <= 0 || req.Millis > 60000 {
 			return errors.New("hold-busy needs ms between 1 and 60000")
@@ -133,7 +142,7 @@ func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
 		}
 		time.AfterFunc(time.Duration(req.Millis)*time.Millisecond, d.end)
 	default:
-		return fmt.Errorf("unknown op %q: want list, set-status, rotate-key, finger or hold-busy", req.Op)
+		return fmt.Errorf("unknown op %q: want list, set-status, rotate-key, present or hold-busy", req.Op)
 	}
 	for _, x := range s.devices {
 		cd := ControlDevice{ID: x.cfg.ID, Type: x.cfg.Type, SubType: x.cfg.SubType, Purpose: x.cfg.Purpose,

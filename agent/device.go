@@ -150,7 +150,8 @@ func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *C
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.cfg.ID, err)
 	}
-	if pki != nil {
+	// --dev certifies keys with the development PKI, unless central did.
+	if _, central := enrolledWithCentral(c.State, d.cfg.ID); pki != nil && !central {
 		if devCrt == nil || now.After(devCrt.NotAfter.Add(-24*time.Hour)) {
 			if devCrt, err = d.issue(pki.Provider, devKey, c.Provider, certValidity, now); err != nil {
 				return err
@@ -220,10 +221,15 @@ func (d *Device) newBuilder(c *Config, port int, devKey, ftmKey *tpm.Key, devCrt
 }
 
 // rotate makes a new device key in the TPM and a certificate for it, then
-// switches to it. The FTM key is permanent and is not rotated.
+// switches to it: through central when central enrolled the device (the AK
+// proves the new key), else with the --dev PKI. The FTM key is permanent
+// and is not rotated.
 func (d *Device) rotate(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *Config, port int, now time.Time) (*x509.Certificate, error) {
+	if ce, ok := enrolledWithCentral(c.State, d.cfg.ID); ok {
+		return d.rotateCentral(ctx, t, ce, c, port)
+	}
 	if pki == nil {
-		return nil, errors.New("key rotation needs central (not yet available) or --dev")
+		return nil, errors.New("key rotation needs enrolment with central (edgetrust-agent enrol) or --dev")
 	}
 	d.mu.Lock()
 	old := d.deviceCrt

@@ -247,6 +247,24 @@ func (s *Service) capture(ctx context.Context, w http.ResponseWriter, verb strin
 		fail(e)
 		return
 	}
+	// Fields every MOSIP client sends: a request without them is malformed
+	// (often a misspelt key), not an invitation to guess.
+	missing := ""
+	switch {
+	case req.Timeout == "":
+		missing = "timeout"
+	case req.SpecVersion == "":
+		missing = "specVersion"
+	}
+	for _, b := range req.Bio {
+		if missing == "" && b.DeviceSubID == "" && purpose == sbi.PurposeRegistration {
+			missing = "bio[].deviceSubId"
+		}
+	}
+	if missing != "" {
+		fail(sbi.Error{Code: sbi.CodeMalformedRequest, Info: "Missing " + missing})
+		return
+	}
 	if req.Env != s.cfg.Env {
 		fail(sbi.Error{Code: sbi.CodeEnvMismatch, Info: "Device is registered for env " + s.cfg.Env})
 		return

@@ -20,35 +20,12 @@ import (
 // of them to fail (so a fixed agent makes the test name the entry to
 // delete) and every other applicable case to pass or be skipped for a
 // reason in allowedSkips.
-var knownAgentFailures = map[string]string{
-	// Emulated iris and face sensors answer at once with qualityScore
-	// "80.0" although requestedScore is 100; MOSIP's TimeoutValidator wants
-	// the device to keep trying until the 10 s timeout.
-	"SBI1049/ETCR000000001": "face registration answers in ms, not at the timeout",
-	"SBI1050/ETIR000000001": "double iris registration answers in ms, not at the timeout",
-	"SBI1054/ETCR000000001": "exception photo answers in ms, not at the timeout",
-	"SBI1055/ETCA000000001": "face auth answers in ms, not at the timeout",
-	"SBI1056/ETIA000000001": "iris auth answers in ms, not at the timeout",
-	// Multi-finger capture with an unreachable requestedScore: the first
-	// finger uses the whole timeout, the next ones find the context done,
-	// and the agent answers error 101 instead of the best frames.
-	"SBI1051/ETFR000000001": "left slap, requestedScore 100: error 101 instead of 4 best frames",
-	"SBI1052/ETFR000000001": "right slap, requestedScore 100: error 101 instead of 4 best frames",
-	"SBI1053/ETFR000000001": "two thumbs, requestedScore 100: error 101 instead of 2 best frames",
-	"SBI1058/ETFA000000001": "10 fingers, requestedScore 100: error 101 instead of 10 best frames",
-	// RCAPTURE with a required attribute renamed (timeoutXXX,
-	// specVersionXXX, bio[0].deviceSubIdXXX) succeeds; MOSIP expects an
-	// error answer (ErrorCaptureResponseSchema).
-	"SBI1095/ETFR000000001": "missing timeout accepted",
-	"SBI1096/ETFR000000001": "missing specVersion accepted",
-	"SBI1100/ETCR000000001": "missing bio[0].deviceSubId accepted",
-}
+var knownAgentFailures = map[string]string{}
 
 // allowedSkips are the reasons a case may be skipped against the agent.
 var allowedSkips = []string{
 	"quality assessment needs 10 different persons",                  // SBI1112-1195: real people of a demographic group
 	"needs an adopter biometric SDK",                                 // BiometricsQualityCheck without MOSIP's BioSDK
-	"the control hook could not do it: control hook refused finger:", // iris/face: the agent cannot withhold them
 }
 
 // TestAgentPassesCTK builds edgetrust-agent, starts it in --dev mode with

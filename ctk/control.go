@@ -43,7 +43,7 @@ func ParseControl(spec string) (Controller, error) {
 //	→ {"op":"set-status","device":"ID","status":"Not Ready"}
 //	← {"ok":true}   or   {"ok":false,"error":"..."}
 //
-// Ops: set-status, rotate-key, finger (with "present"), hold-busy (with "ms").
+// Ops: set-status, rotate-key, present (with "present"), hold-busy (with "ms").
 type UnixControl struct {
 	Path string
 	mu   sync.Mutex // one request at a time keeps answers in order
@@ -117,7 +117,7 @@ func (u *UnixControl) RotateKey(ctx context.Context, device string) error {
 
 // Present implements Controller.
 func (u *UnixControl) Present(ctx context.Context, device string, present bool) error {
-	return u.do(ctx, controlRequest{Op: "finger", Device: device, Present: &present})
+	return u.do(ctx, controlRequest{Op: "present", Device: device, Present: &present})
 }
 
 // HoldBusy implements Controller.

@@ -222,7 +222,7 @@ func TestUnixControl(t *testing.T) {
 				var m map[string]any
 				json.Unmarshal(sc.Bytes(), &m)
 				got <- m
-				if m["op"] == "finger" {
+				if m["op"] == "present" {
 					c.Write([]byte(`{"ok":false,"error":"finger needs an emulated fingerprint device"}` + "\n"))
 				} else {
 					c.Write([]byte(`{"ok":true}` + "\n"))

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
 	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
@@ -74,8 +75,11 @@ func (f *Finger) Emulator() *emulator.Emulator { return f.emu }
 // Firmware implements Sensor.
 func (f *Finger) Firmware() string { return f.fw }
 
-// Capture implements Sensor: one finger at a time, in order, retrying each
-// until it meets the requested score or the context ends.
+// Capture implements Sensor: one finger at a time, in order. Each finger gets
+// an equal share of the time left and is re-captured until it meets the
+// requested score or its share ends, keeping its best frame; so an
+// unreachable score still yields the best frame of every finger at about
+// the timeout. A finger never presented is waited for until the deadline.
 func (f *Finger) Capture(ctx context.Context, s Spec) ([]sbi.Segment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,28 +87,36 @@ func (f *Finger) Capture(ctx context.Context, s Spec) ([]sbi.Segment, error) {
 	if s.Purpose == sbi.PurposeRegistration {
 		purpose = capture.Registration
 	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
 	out := make([]sbi.Segment, 0, len(s.SubTypes))
-	for _, sub := range s.SubTypes {
+	for i, sub := range s.SubTypes {
 		pos := fingerPosition(sub)
+		share := time.Now().Add(time.Until(deadline) / time.Duration(len(s.SubTypes)-i))
 		var best *capture.Result
 		for {
-			dl, _ := ctx.Deadline()
-			res, err := f.dev.Capture(ctx, capture.Request{Purpose: purpose, Position: pos, Timeout: timeUntil(dl)})
-			if err != nil {
-				if best != nil && (ctx.Err() != nil || errors.Is(err, capture.ErrNoFinger)) {
-					break // keep the best frame seen
-				}
-				if errors.Is(err, capture.ErrNoFinger) || ctx.Err() != nil {
-					return nil, fmt.Errorf("%w (%s)", ErrNoBiometric, sub)
-				}
+			wait := share
+			if best == nil {
+				wait = deadline // no frame yet: keep waiting for the finger
+			}
+			res, err := f.dev.Capture(ctx, capture.Request{Purpose: purpose, Position: pos, Timeout: timeUntil(wait)})
+			if err != nil && !errors.Is(err, capture.ErrNoFinger) && ctx.Err() == nil {
 				return nil, err
 			}
-			if best == nil || res.Quality > best.Quality {
+			if err == nil && (best == nil || res.Quality > best.Quality) {
 				best = res
 			}
-			if float64(best.Quality) >= s.RequestedScore || ctx.Err() != nil {
+			if best != nil && (float64(best.Quality) >= s.RequestedScore || !time.Now().Before(share)) {
 				break
 			}
+			if ctx.Err() != nil || !time.Now().Before(deadline) {
+				break
+			}
+		}
+		if best == nil {
+			return nil, fmt.Errorf("%w (%s)", ErrNoBiometric, sub)
 		}
 		out = append(out, sbi.Segment{Type: sbi.TypeFinger, SubType: sub, ISO: best.Record, Quality: float64(best.Quality)})
 	}

@@ -21,7 +21,12 @@ type Samples struct {
 	quality float64
 	delay   time.Duration
 	frame   atomic.Int64
+	absent  atomic.Bool
 }
+
+// SetPresent puts an eye or face in front of the emulated camera (true,
+// the default) or takes it away, for tests and compliance runs.
+func (s *Samples) SetPresent(present bool) { s.absent.Store(!present) }
 
 // NewSamples returns an emulated sensor for sbi.TypeIris or sbi.TypeFace.
 // delay is how long a capture takes, like a camera settling.
@@ -55,12 +60,22 @@ func (s *Samples) record(purpose, sub string, exceptions []string) ([]byte, erro
 	return samples.ReadFile("samples/" + prefix + name + ".iso")
 }
 
-// Capture implements Sensor.
+// Capture implements Sensor. Like a camera that keeps trying for a better
+// frame, it waits until the deadline when its quality is below the requested
+// score, then returns what it has; with nothing presented it waits until
+// the deadline and fails.
 func (s *Samples) Capture(ctx context.Context, sp Spec) ([]sbi.Segment, error) {
 	select {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w (%s)", ErrNoBiometric, s.typ)
 	case <-time.After(s.delay):
+	}
+	if s.absent.Load() {
+		<-ctx.Done()
+		return nil, fmt.Errorf("%w (%s)", ErrNoBiometric, s.typ)
+	}
+	if s.quality < sp.RequestedScore {
+		<-ctx.Done()
 	}
 	out := make([]sbi.Segment, 0, len(sp.SubTypes))
 	for _, sub := range sp.SubTypes {

@@ -120,3 +120,47 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// An unreachable requested score still yields the best frame of every
+// finger, at about the timeout (MOSIP's timeout cases with score 100).
+func TestUnreachableScoreReturnsBestFramesAtTimeout(t *testing.T) {
+	ctx := context.Background()
+	f, err := OpenFinger(ctx, FingerConfig{Port: "emulated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	segs, err := f.Capture(c, Spec{Purpose: sbi.PurposeRegistration, RequestedScore: 101,
+		SubTypes: []string{"Left IndexFinger", "Left MiddleFinger", "Left RingFinger", "Left LittleFinger"}})
+	took := time.Since(start)
+	if err != nil || len(segs) != 4 {
+		t.Fatalf("%d segments, %v", len(segs), err)
+	}
+	if took < 1200*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("answered after %v; want about the 1.5 s timeout", took)
+	}
+}
+
+func TestSamplesHonourScoreAndPresence(t *testing.T) {
+	s, _ := NewSamples(sbi.TypeIris, 0)
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	segs, err := s.Capture(c, Spec{Purpose: sbi.PurposeAuth, SubTypes: []string{"UNKNOWN"}, RequestedScore: 100})
+	if err != nil || len(segs) != 1 || time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("score above quality: %v after %v", err, time.Since(start))
+	}
+	s.SetPresent(false)
+	c2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, err := s.Capture(c2, Spec{Purpose: sbi.PurposeAuth, SubTypes: []string{"UNKNOWN"}}); !errors.Is(err, ErrNoBiometric) {
+		t.Fatalf("absent eye: %v", err)
+	}
+	s.SetPresent(true)
+	if _, err := s.Capture(context.Background(), Spec{Purpose: sbi.PurposeAuth, SubTypes: []string{"UNKNOWN"}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -31,10 +31,15 @@ Usage:
   edgetrust-agent serve [flags]        run the SBI service on 127.0.0.1:4501-4600
   edgetrust-agent status [--state DIR] list the running agent's devices and status
   edgetrust-agent set-status --device ID --status "Ready"|"Not Ready"|"Not Registered"
+  edgetrust-agent enrol --central URL --token T [--config F | --dev] --state DIR
+                                       enrol the devices with central (TPM-attested);
+                                       run it while serve is stopped (enrol --help)
   edgetrust-agent rotate-key --device ID
-                                       make a new device key in the TPM and certify it
-  edgetrust-agent finger --device ID --present=true|false
-                                       put the emulated finger on the glass or take it off
+                                       make a new device key in the TPM and have it
+                                       certified (by central once enrolled, else --dev PKI)
+  edgetrust-agent present --device ID --present=true|false
+                                       put the finger, eye or face in front of an emulated
+                                       sensor or take it away ("finger" is an alias)
   edgetrust-agent version
 
 Try it with no hardware at all (simulated TPM, emulated sensors, development PKI):
@@ -65,7 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = serve(args[1:], stdout, stderr)
-	case "status", "set-status", "rotate-key", "finger":
+	case "enrol":
+		err = enrolCmd(args[1:], stdout, stderr)
+	case "status", "set-status", "rotate-key", "present", "finger":
 		err = control(args[0], args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "edgetrust-agent", agent.ServiceVersion)
@@ -270,12 +277,12 @@ func control(cmd string, args []string, stdout, stderr io.Writer) error {
 		req.Op, req.Status = "set-status", *status
 	case "rotate-key":
 		req.Op = "rotate-key"
-	case "finger":
+	case "present", "finger":
 		p, err := strconv.ParseBool(*present)
 		if err != nil {
 			return usageError{errors.New("--present must be true or false")}
 		}
-		req.Op, req.Present = "finger", &p
+		req.Op, req.Present = "present", &p
 	}
 	if req.Op != "list" && *device == "" {
 		return usageError{errors.New("--device ID is required (edgetrust-agent status lists them)")}

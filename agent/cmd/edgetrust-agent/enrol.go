@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgetrust/edgetrust/agent"
+)
+
+const enrolHelp = `Usage: edgetrust-agent enrol --central URL --token TOKEN [flags]
+
+Enrols this agent's devices with central. The TPM proves itself: its
+endorsement key (EK) must be trusted by central (manufacturer certificate, or
+the fingerprint on central's --ek-allow list: print it with --show-ek), a new
+attestation key (AK) is bound to the EK by credential activation, and the AK
+certifies each device's FTM and device keys. Central then issues the FTM and
+device certificates, which are stored beside the key blobs in
+STATE/devices/<id>/; "serve" loads them and the devices report Ready.
+Key rotation (rotate-key) then goes through the same central.
+
+Stop a running agent first: the simulator and swtpm serve one client.
+The token is one-use and short-lived: ask a central admin
+(edgetrust-central token create --vendor ID). The config's provider and
+providerId must be the vendor's name and id at central.
+
+Flags:
+`
+
+func enrolCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "JSON config file (devices, provider, providerId, tpm, state)")
+	state := fs.String("state", "", "state directory (as for serve)")
+	tpmURL := fs.String("tpm", "", "TPM: swtpm://127.0.0.1:2321, /dev/tpmrm0 or sim?seed=N")
+	dev := fs.Bool("dev", false, "the --dev device set and simulated TPM of serve --dev")
+	central := fs.String("central", "", "central's URL, e.g. https://central.example.org")
+	token := fs.String("token", "", "one-use enrolment token (or EDGETRUST_AGENT_TOKEN, or --token-file)")
+	tokenFile := fs.String("token-file", "", "file holding the enrolment token")
+	ekCert := fs.String("ek-cert", "", "PEM or DER EK certificate to send when the TPM holds none in NV")
+	showEK := fs.Bool("show-ek", false, "print the TPM's EK fingerprint (for central's --ek-allow list) and exit")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var devices stringList
+	fs.Var(&devices, "device", "enrol only this device id; repeatable (default: every configured device)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, enrolHelp)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nExample:\n  edgetrust-agent enrol --config agent.json --central https://central:8443 --token-file token.txt\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := envDefault(fs, set); err != nil {
+		return usageError{err}
+	}
+	var cfg agent.Config
+	if *configPath != "" {
+		c, err := agent.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = *c
+	}
+	if set["state"] {
+		cfg.State = *state
+	}
+	if set["tpm"] {
+		cfg.TPM = *tpmURL
+	}
+	if *dev {
+		cfg.Dev = true
+	}
+	if cfg.State == "" {
+		return usageError{errors.New("--state DIR is required (the agent's state directory)")}
+	}
+	if cfg.Dev {
+		if len(cfg.Devices) == 0 {
+			cfg.Devices = agent.DevDevices(cfg.SerialPrefix)
+		}
+		if cfg.TPM == "" {
+			u, err := agent.DevTPMURL(cfg.State)
+			if err != nil {
+				return err
+			}
+			cfg.TPM = u
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if *showEK {
+		ek, err := agent.ShowEK(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(ek)
+		}
+		fmt.Fprintln(stdout, ek.Fingerprint)
+		if !ek.HasCertificate {
+			fmt.Fprintln(stderr, "this TPM holds no EK certificate: central must have the fingerprint above on its --ek-allow list")
+		}
+		return nil
+	}
+	tok := *token
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if *central == "" || tok == "" {
+		return usageError{errors.New("--central URL and --token TOKEN (or --token-file) are required")}
+	}
+	o := agent.EnrolOptions{Central: *central, Token: tok, Devices: devices}
+	if *ekCert != "" {
+		b, err := os.ReadFile(*ekCert)
+		if err != nil {
+			return err
+		}
+		if blk, _ := pem.Decode(b); blk != nil {
+			b = blk.Bytes
+		}
+		o.EKCert = b
+	}
+	r, err := agent.Enrol(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	fmt.Fprintf(stdout, "enrolled %d device(s) with %s (vendor %s, EK %s):\n", len(r.Devices), r.Central, r.VendorID, r.EKFingerprint)
+	for _, id := range r.Devices {
+		fmt.Fprintf(stdout, "  %-16s device certificate %s\n", id, r.DeviceCerts[id])
+	}
+	fmt.Fprintln(stdout, "start the agent (edgetrust-agent serve) to use them")
+	return nil
+}
