@@ -24,8 +24,8 @@ var knownAgentFailures = map[string]string{}
 
 // allowedSkips are the reasons a case may be skipped against the agent.
 var allowedSkips = []string{
-	"quality assessment needs 10 different persons",                  // SBI1112-1195: real people of a demographic group
-	"needs an adopter biometric SDK",                                 // BiometricsQualityCheck without MOSIP's BioSDK
+	"quality assessment needs 10 different persons", // SBI1112-1195: real people of a demographic group
+	"needs an adopter biometric SDK",                // BiometricsQualityCheck without MOSIP's BioSDK
 }
 
 // TestAgentPassesCTK builds edgetrust-agent, starts it in --dev mode with
