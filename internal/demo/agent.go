@@ -28,12 +28,12 @@ type agentProc struct {
 	FTMCA string `json:"ftmCA"`
 }
 
-func startAgent(ctx context.Context, bin, state string) (*agentProc, error) {
+func startAgent(ctx context.Context, bin, state, encCert string) (*agentProc, error) {
 	exe := filepath.Join(bin, "edgetrust-agent")
 	if _, err := os.Stat(exe); err != nil {
 		return nil, fmt.Errorf("%s not found: run make build (make demo does)", exe)
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--dev", "--state", state, "--log-level", "error")
+	cmd := exec.CommandContext(ctx, exe, "serve", "--dev", "--state", state, "--log-level", "error", "--encryption-cert", encCert)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -118,12 +118,23 @@ func runAgent(ctx context.Context, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(state)
-	a, err := startAgent(ctx, bin, state)
+	// The compliance tool kit plays the auth server: captures are encrypted
+	// to its certificate, so both it and this demo can decrypt them.
+	ctkKeys := filepath.Join(state, "ctk")
+	certOut, err := exec.CommandContext(ctx, filepath.Join(bin, "edgetrust-ctk"), "cert", "--key-dir", ctkKeys).Output()
+	if err != nil {
+		return fmt.Errorf("edgetrust-ctk cert: %w", err)
+	}
+	encPath := filepath.Join(state, "auth-server.pem")
+	if err := os.WriteFile(encPath, certOut, 0o644); err != nil {
+		return err
+	}
+	a, err := startAgent(ctx, bin, filepath.Join(state, "agent"), encPath)
 	if err != nil {
 		return err
 	}
 	defer a.stop()
-	step("agent started with a simulated TPM and emulated sensors (state in %s)", state)
+	step("agent started with a simulated TPM and emulated sensors; auth captures encrypted to the auth server's certificate")
 
 	cl := &client.Client{App: "edgetrust-demo"}
 	start := time.Now()
@@ -153,11 +164,11 @@ func runAgent(ctx context.Context, bin string) error {
 	if err != nil {
 		return err
 	}
-	encKey, err := readKey(filepath.Join(state, "dev-pki", "dev-encryption.key"))
+	encKey, err := readKey(filepath.Join(ctkKeys, "encryption-key.pem"))
 	if err != nil {
 		return err
 	}
-	ec, err := readCert(filepath.Join(state, "dev-pki", "dev-encryption.pem"))
+	ec, err := readCert(encPath)
 	if err != nil {
 		return err
 	}
@@ -205,6 +216,31 @@ func runAgent(ctx context.Context, bin string) error {
 	step("bioValue decrypted (AES-256-GCM, session key RSA-OAEP-SHA256): ISO/IEC 19794-4 %s record, %d bytes, %dx%d px, compression %s, quality %s",
 		seg.Record.Modality, len(seg.ISO), r.Width, r.Height, compressionName(r.Compression), seg.Data.QualityScore)
 	fmt.Printf("      timestamp %s  bioSubType %q\n", seg.Data.Timestamp, seg.Data.BioSubType)
+
+	fmt.Println("\nCompliance: edgetrust-ctk runs MOSIP's SBI test suite against the agent")
+	reportDir, err := filepath.Abs(filepath.Join("demo-out", "ctk-report"))
+	if err != nil {
+		return err
+	}
+	os.RemoveAll(reportDir)
+	start = time.Now()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "edgetrust-ctk"), "run",
+		"--target", a.URL, "--device-ca", a.DevCA, "--ftm-ca", a.FTMCA,
+		"--control", "unix:"+filepath.Join(state, "agent", "control.sock"), "--key-dir", ctkKeys,
+		"--non-interactive", "--parallel", "--report-dir", reportDir)
+	runErr := cmd.Run()
+	var rep struct {
+		Summary struct{ Total, Passed, Failed, Skipped int }
+	}
+	if b, err := os.ReadFile(filepath.Join(reportDir, "report.json")); err == nil {
+		json.Unmarshal(b, &rep)
+	}
+	if runErr != nil {
+		return fmt.Errorf("edgetrust-ctk run: %w (%d of %d cases failed; report in %s)", runErr, rep.Summary.Failed, rep.Summary.Total, reportDir)
+	}
+	step("%d applicable cases in %v: %d passed, %d failed, %d skipped with a stated reason (quality SDK, 10-person groups)",
+		rep.Summary.Total, time.Since(start).Round(time.Second), rep.Summary.Passed, rep.Summary.Failed, rep.Summary.Skipped)
+	fmt.Printf("      open the report: %s\n", filepath.Join(reportDir, "report.html"))
 	return nil
 }
 
