@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgetrust/edgetrust/internal/enrol"
+)
+
+// adminClient calls the admin API.
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (a *adminClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rsp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("reaching central at %s: %w", a.base, err)
+	}
+	defer rsp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(rsp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if rsp.StatusCode != http.StatusOK {
+		var e struct {
+			Error *enrol.Error `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != nil {
+			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
+		}
+		return fmt.Errorf("central answered %s", rsp.Status)
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = b
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(group+" "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	centralURL := fs.String("central", envOr("EDGETRUST_CENTRAL_URL", "http://127.0.0.1:8443"), "central's URL")
+	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
+	asJSON := fs.Bool("json", false, "print the API's JSON answer")
+	id := fs.String("id", "", "vendor, appliance or relying-party id")
+	name := fs.String("name", "", "vendor or relying-party name")
+	vendor := fs.String("vendor", "", "vendor id")
+	status := fs.String("status", "", "filter: active, suspended or revoked")
+	after := fs.String("after", "", "list after this serial (devices) or audit sequence number")
+	subject := fs.String("subject", "", "audit subject, e.g. device:SN1 or vendor:ACME")
+	reason := fs.String("reason", "", "why (kept in the registry, the audit log and the trust feed)")
+	ttl := fs.String("ttl", "", "token lifetime, e.g. 15m (default 15m, at most 24h)")
+	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id")
+	var serials, attrs stringList
+	fs.Var(&serials, "serial", "device serial; repeatable for revoke/suspend/reinstate")
+	fs.Var(&attrs, "attr", "identity attribute a relying party may receive; repeatable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	tok := strings.TrimSpace(os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN"))
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	if tok == "" {
+		return usageError{errors.New("no admin token: pass --admin-token-file FILE (serve wrote STATE/admin-token) or set EDGETRUST_CENTRAL_ADMIN_TOKEN")}
+	}
+	u, err := url.Parse(*centralURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageError{fmt.Errorf("--central %q: want http(s)://host:port", *centralURL)}
+	}
+	c := &adminClient{base: strings.TrimRight(*centralURL, "/"), token: tok, http: &http.Client{Timeout: 60 * time.Second}}
+	ctx := context.Background()
+	need := func(v, flagName string) error {
+		if v == "" {
+			return usageError{fmt.Errorf("--%s is required", flagName)}
+		}
+		return nil
+	}
+	var raw json.RawMessage
+	show := func(table func(w *tabwriter.Writer) error) error {
+		if *asJSON {
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		w := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		if err := table(w); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	statusVerb := map[string]string{"revoke": "revoked", "suspend": "suspended", "reinstate": "active"}
+
+	switch group + " " + verb {
+	case "vendor add":
+		if err := errors.Join(need(*id, "id"), need(*name, "name")); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/vendors", map[string]string{"id": *id, "name": *name}, &raw); err != nil {
+			return err
+		}
+		var v vendorJSON
+		json.Unmarshal(raw, &v)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "vendor %s (%s) added; provider CA SHA-256 %s\n", v.ID, v.Name, sha(v.CACert))
+			return nil
+		})
+	case "vendor list":
+		if err := c.call(ctx, "GET", "/v1/admin/vendors", nil, &raw); err != nil {
+			return err
+		}
+		var vs []vendorJSON
+		json.Unmarshal(raw, &vs)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "ID\tNAME\tSTATUS\tCA SHA-256\tREASON")
+			for _, v := range vs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", v.ID, v.Name, v.Status, sha(v.CACert)[:16]+"…", v.Reason)
+			}
+			return nil
+		})
+	case "vendor revoke", "vendor suspend", "vendor reinstate":
+		if err := need(*id, "id"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/vendors/"+url.PathEscape(*id)+"/status",
+			map[string]string{"status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "vendor %s is now %s (every device under its CA with it)\n", *id, statusVerb[verb])
+			return nil
+		})
+	case "device list":
+		q := url.Values{}
+		for k, v := range map[string]string{"vendor": *vendor, "status": *status, "after": *after} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		if err := c.call(ctx, "GET", "/v1/admin/devices?"+q.Encode(), nil, &raw); err != nil {
+			return err
+		}
+		var ds []deviceJSON
+		json.Unmarshal(raw, &ds)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "SERIAL\tVENDOR\tTYPE\tSUBTYPE\tSTATUS\tEFFECTIVE\tENROLLED")
+			for _, d := range ds {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Serial, d.VendorID, d.Type, d.SubType, d.Status, d.Effective, d.Enrolled.Format(time.RFC3339))
+			}
+			return nil
+		})
+	case "device show":
+		if len(serials) != 1 {
+			return usageError{errors.New("--serial SN is required (once)")}
+		}
+		if err := c.call(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(serials[0]), nil, &raw); err != nil {
+			return err
+		}
+		var d deviceJSON
+		json.Unmarshal(raw, &d)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "serial\t%s\nvendor\t%s\nmake/model\t%s / %s\ntype\t%s %s\nstatus\t%s (effective %s)\t%s\nEK\t%s\ndevice cert\t%s\nFTM cert\t%s\nenrolled\t%s\n",
+				d.Serial, d.VendorID, d.Make, d.Model, d.Type, d.SubType, d.Status, d.Effective, d.Reason, d.EKFingerprint,
+				sha(d.DeviceCert), sha(d.FTMCert), d.Enrolled.Format(time.RFC3339))
+			fmt.Fprintln(w, "history:")
+			for _, e := range d.History {
+				fmt.Fprintf(w, "  %d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, e.Actor, e.Detail)
+			}
+			return nil
+		})
+	case "device revoke", "device suspend", "device reinstate":
+		if len(serials) == 0 {
+			return usageError{errors.New("--serial SN is required (repeatable)")}
+		}
+		for start := 0; start < len(serials); start += 1000 {
+			chunk := serials[start:min(start+1000, len(serials))]
+			if err := c.call(ctx, "POST", "/v1/admin/devices/status",
+				map[string]any{"serials": chunk, "status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+				return err
+			}
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "%d device(s) now %s: %s\n", len(serials), statusVerb[verb], strings.Join(serials, ", "))
+			return nil
+		})
+	case "token create":
+		q := map[string]string{"ttl": *ttl}
+		switch {
+		case *appliance != "":
+			q["kind"], q["appliance"] = "appliance", *appliance
+		case *vendor != "":
+			q["kind"], q["vendorId"] = "device", *vendor
+		default:
+			return usageError{errors.New("--vendor ID (device token) or --appliance ID (appliance token) is required")}
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/tokens", q, &raw); err != nil {
+			return err
+		}
+		var t struct {
+			Token   string    `json:"token"`
+			Kind    string    `json:"kind"`
+			Expires time.Time `json:"expires"`
+		}
+		json.Unmarshal(raw, &t)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, t.Token)
+			fmt.Fprintf(stderr, "one-use %s enrolment token; expires %s. It is shown once: pass it to the enrolling agent or appliance.\n", t.Kind, t.Expires.Format(time.RFC3339))
+			return nil
+		})
+	case "appliance list":
+		if err := c.call(ctx, "GET", "/v1/admin/appliances", nil, &raw); err != nil {
+			return err
+		}
+		var as []applianceJSON
+		json.Unmarshal(raw, &as)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "ID\tSTATUS\tEK\tENROLLED\tREASON")
+			for _, a := range as {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Status, a.EKFingerprint[:min(16, len(a.EKFingerprint))]+"…", a.Enrolled.Format(time.RFC3339), a.Reason)
+			}
+			return nil
+		})
+	case "appliance show":
+		if err := need(*id, "id"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "GET", "/v1/admin/appliances/"+url.PathEscape(*id), nil, &raw); err != nil {
+			return err
+		}
+		var a applianceJSON
+		json.Unmarshal(raw, &a)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "id\t%s\nstatus\t%s\t%s\nEK\t%s\nencryption cert\t%s\nsigning cert\t%s\nenrolled\t%s\n", a.ID, a.Status, a.Reason,
+				a.EKFingerprint, sha(a.EncryptionCert), sha(a.SigningCert), a.Enrolled.Format(time.RFC3339))
+			for _, e := range a.History {
+				fmt.Fprintf(w, "  %d\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Action, e.Actor)
+			}
+			return nil
+		})
+	case "appliance revoke", "appliance suspend", "appliance reinstate":
+		if err := need(*id, "id"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/appliances/"+url.PathEscape(*id)+"/status",
+			map[string]string{"status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "appliance %s is now %s\n", *id, statusVerb[verb])
+			return nil
+		})
+	case "rp add":
+		if err := errors.Join(need(*id, "id"), need(*name, "name")); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/relying-parties", map[string]any{"id": *id, "name": *name, "attributes": attrs}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "relying party %s added (attributes: %s)\n", *id, strings.Join(attrs, ", "))
+			return nil
+		})
+	case "rp list":
+		if err := c.call(ctx, "GET", "/v1/admin/relying-parties", nil, &raw); err != nil {
+			return err
+		}
+		var rps []struct {
+			ID, Name, Status string
+			Attributes       []string
+		}
+		json.Unmarshal(raw, &rps)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "ID\tNAME\tSTATUS\tATTRIBUTES")
+			for _, r := range rps {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Status, strings.Join(r.Attributes, ","))
+			}
+			return nil
+		})
+	case "audit list":
+		q := url.Values{}
+		if *subject != "" {
+			q.Set("subject", *subject)
+		}
+		if *after != "" {
+			q.Set("after", *after)
+		}
+		if err := c.call(ctx, "GET", "/v1/admin/audit?"+q.Encode(), nil, &raw); err != nil {
+			return err
+		}
+		var rows []auditJSON
+		json.Unmarshal(raw, &rows)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "SEQ\tTIME\tACTOR\tACTION\tSUBJECT\tDETAIL")
+			for _, e := range rows {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format(time.RFC3339), e.Actor, e.Action, e.Subject, e.Detail)
+			}
+			return nil
+		})
+	case "audit verify":
+		if err := c.call(ctx, "POST", "/v1/admin/audit/verify", nil, &raw); err != nil {
+			return err
+		}
+		var r struct {
+			Rows uint64 `json:"rows"`
+		}
+		json.Unmarshal(raw, &r)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "audit log intact: %d rows, hash chain verified\n", r.Rows)
+			return nil
+		})
+	}
+	return usageError{fmt.Errorf("unknown command %q; see edgetrust-central help", group+" "+verb)}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func sha(der []byte) string {
+	if len(der) == 0 {
+		return "-"
+	}
+	h := sha256.Sum256(der)
+	return strings.ToUpper(hex.EncodeToString(h[:]))
+}
+
+type vendorJSON struct {
+	ID, Name, Status, Reason string
+	CACert                   []byte `json:"caCert"`
+}
+
+type auditJSON struct {
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`
+	Action  string          `json:"action"`
+	Subject string          `json:"subject"`
+	Detail  json.RawMessage `json:"detail"`
+}
+
+type deviceJSON struct {
+	Serial        string      `json:"serial"`
+	VendorID      string      `json:"vendorId"`
+	Make          string      `json:"make"`
+	Model         string      `json:"model"`
+	Type          string      `json:"type"`
+	SubType       string      `json:"subType"`
+	Status        string      `json:"status"`
+	Effective     string      `json:"effectiveStatus"`
+	Reason        string      `json:"reason"`
+	EKFingerprint string      `json:"ekFingerprint"`
+	DeviceCert    []byte      `json:"deviceCert"`
+	FTMCert       []byte      `json:"ftmCert"`
+	Enrolled      time.Time   `json:"enrolled"`
+	History       []auditJSON `json:"history"`
+}
+
+type applianceJSON struct {
+	ID             string      `json:"id"`
+	Status         string      `json:"status"`
+	Reason         string      `json:"reason"`
+	EKFingerprint  string      `json:"ekFingerprint"`
+	EncryptionCert []byte      `json:"encryptionCert"`
+	SigningCert    []byte      `json:"signingCert"`
+	Enrolled       time.Time   `json:"enrolled"`
+	History        []auditJSON `json:"history"`
+}

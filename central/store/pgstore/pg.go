@@ -1,0 +1,629 @@
+// Package pgstore is central's PostgreSQL store, for several central
+// replicas sharing one database. Every query is parameterised (pgx prepares
+// and caches the statements). Writers are serialised across replicas by a
+// transaction-scoped advisory lock taken at the start of each Update, and
+// feed and audit heads are additionally read FOR UPDATE, so a feed entry, its
+// Merkle root and the new head are written in the same transaction as the
+// registry change they describe. The audit and feed tables are insert-only:
+// triggers refuse UPDATE, DELETE and TRUNCATE.
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/internal/feed"
+)
+
+// writerLock is the advisory lock key that serialises writers.
+const writerLock = 0x6564676574727573 // "edgetrus"
+
+// notifyChannel is the LISTEN/NOTIFY channel for feed appends.
+const notifyChannel = "edgetrust_feed"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS vendors (id text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (serial text PRIMARY KEY, vendor_id text NOT NULL, status text NOT NULL, doc bytea NOT NULL, keys bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS devices_vendor ON devices (vendor_id, serial);
+CREATE TABLE IF NOT EXISTS appliances (id text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS relying_parties (id text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (id text PRIMARY KEY, kind text NOT NULL, revoked boolean NOT NULL, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, subject text NOT NULL, doc bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);
+CREATE TABLE IF NOT EXISTS audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash bytea NOT NULL);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '\x0000000000000000000000000000000000000000000000000000000000000000') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS feed_entries (feed text NOT NULL, seq bigint NOT NULL, root bytea NOT NULL, body bytea NOT NULL, PRIMARY KEY (feed, seq));
+CREATE TABLE IF NOT EXISTS feed_heads (feed text PRIMARY KEY, size bigint NOT NULL, head bytea NOT NULL);
+CREATE OR REPLACE FUNCTION edgetrust_insert_only() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'edgetrust: table % is insert-only', TG_TABLE_NAME; END $$;
+DROP TRIGGER IF EXISTS audit_insert_only ON audit;
+CREATE TRIGGER audit_insert_only BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION edgetrust_insert_only();
+DROP TRIGGER IF EXISTS audit_no_truncate ON audit;
+CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION edgetrust_insert_only();
+DROP TRIGGER IF EXISTS feed_insert_only ON feed_entries;
+CREATE TRIGGER feed_insert_only BEFORE UPDATE OR DELETE ON feed_entries FOR EACH ROW EXECUTE FUNCTION edgetrust_insert_only();
+DROP TRIGGER IF EXISTS feed_no_truncate ON feed_entries;
+CREATE TRIGGER feed_no_truncate BEFORE TRUNCATE ON feed_entries FOR EACH STATEMENT EXECUTE FUNCTION edgetrust_insert_only();
+`
+
+// Store is a PostgreSQL-backed store.Store.
+type Store struct {
+	pool    *pgxpool.Pool
+	changed *store.Notifier
+	cancel  context.CancelFunc
+	done    chan struct{}
+	log     *slog.Logger
+}
+
+// Open connects to dsn (a libpq URL or key=value string), creates the
+// schema if needed and starts listening for feed appends by any replica.
+func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: bad DSN: %w", redact(err))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", redact(err))
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s := &Store{pool: pool, changed: store.NewNotifier(), cancel: cancel, done: make(chan struct{}), log: log}
+	// LISTEN before returning, so no append committed after Open is missed.
+	c, err := s.listenConn(ctx)
+	if err != nil {
+		cancel()
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: LISTEN: %w", err)
+	}
+	go s.listen(lctx, c)
+	return s, nil
+}
+
+// redact drops the DSN (which may hold a password) from connection errors.
+func redact(err error) error {
+	var pe *pgconn.ConnectError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("cannot connect to PostgreSQL: %v", pe.Unwrap())
+	}
+	var pa *pgconn.ParseConfigError
+	if errors.As(err, &pa) {
+		return errors.New("cannot parse the PostgreSQL DSN")
+	}
+	return err
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", redact(err))
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writerLock)); err != nil {
+		return fmt.Errorf("pgstore: migration lock: %w", err)
+	}
+	// Simple protocol: several statements in one string carry no parameters.
+	if _, err := tx.Exec(ctx, schema, pgx.QueryExecModeSimpleProtocol); err != nil {
+		return fmt.Errorf("pgstore: creating schema: %w", err)
+	}
+	return tx.Commit(ctx)
+}
+
+func (s *Store) listenConn(ctx context.Context) (*pgxpool.Conn, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		c.Release()
+		return nil, err
+	}
+	return c, nil
+}
+
+// listen holds one connection in LISTEN and signals Changed on every
+// notification, reconnecting with back-off.
+func (s *Store) listen(ctx context.Context, c *pgxpool.Conn) {
+	defer close(s.done)
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.wait(ctx, c)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("feed notifications interrupted; reconnecting", "err", err)
+		s.changed.Notify() // waiters re-read: nothing is lost but latency
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			if c, err = s.listenConn(ctx); err == nil {
+				backoff = 100 * time.Millisecond
+				s.changed.Notify()
+				break
+			}
+		}
+	}
+}
+
+func (s *Store) wait(ctx context.Context, c *pgxpool.Conn) error {
+	defer func() {
+		// The connection may be mid-protocol: never return it to the pool.
+		c.Conn().Close(context.Background())
+		c.Release()
+	}()
+	for {
+		if _, err := c.Conn().WaitForNotification(ctx); err != nil {
+			return err
+		}
+		s.changed.Notify()
+	}
+}
+
+// Close stops listening and closes the pool.
+func (s *Store) Close() error {
+	s.cancel()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
+
+// Changed implements store.Store.
+func (s *Store) Changed() <-chan struct{} { return s.changed.C() }
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, f func(store.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.update(ctx, f); err == nil || !retryable(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %v", store.ErrConflict, err)
+}
+
+func (s *Store) update(ctx context.Context, f func(store.Tx) error) error {
+	ptx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", redact(err))
+	}
+	defer ptx.Rollback(ctx)
+	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writerLock)); err != nil {
+		return err
+	}
+	t := &tx{tx: ptx}
+	if err := f(t); err != nil {
+		return err
+	}
+	return ptx.Commit(ctx)
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, f func(store.Tx) error) error {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return fmt.Errorf("pgstore: %w", redact(err))
+	}
+	defer ptx.Rollback(ctx)
+	return f(&tx{tx: ptx, ro: true})
+}
+
+// ReadFeed implements store.Store.
+func (s *Store) ReadFeed(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, error) {
+	var recs []store.FeedRecord
+	var size uint64
+	err := s.View(ctx, func(st store.Tx) error {
+		t := st.(*tx)
+		var err error
+		if size, err = t.size(ctx, name); err != nil {
+			return err
+		}
+		if after >= size || limit <= 0 {
+			return nil
+		}
+		rows, err := t.tx.Query(ctx, "SELECT seq, root, body FROM feed_entries WHERE feed = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+			name, int64(after), min(int64(limit), int64(size-after)))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r store.FeedRecord
+			var seq int64
+			if err := rows.Scan(&seq, &r.Root, &r.Body); err != nil {
+				return err
+			}
+			r.Seq = uint64(seq)
+			if r.Seq != after+uint64(len(recs))+1 {
+				return fmt.Errorf("pgstore: feed %s is missing entry %d", name, after+uint64(len(recs))+1)
+			}
+			recs = append(recs, r)
+		}
+		return rows.Err()
+	})
+	return recs, size, err
+}
+
+// FeedRoot implements store.Store.
+func (s *Store) FeedRoot(ctx context.Context, name string, seq uint64) ([]byte, error) {
+	if seq == 0 {
+		return feed.Head{}.Root()
+	}
+	var root []byte
+	err := s.pool.QueryRow(ctx, "SELECT root FROM feed_entries WHERE feed = $1 AND seq = $2", name, int64(seq)).Scan(&root)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return root, err
+}
+
+type tx struct {
+	tx pgx.Tx
+	ro bool
+}
+
+func (t *tx) getDoc(ctx context.Context, q string, id string, v any) error {
+	var doc []byte
+	err := t.tx.QueryRow(ctx, q, id).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(doc, v)
+}
+
+func listDocs[T any](ctx context.Context, t *tx, q string, args ...any) ([]T, error) {
+	rows, err := t.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var x T
+		if err := json.Unmarshal(doc, &x); err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) error {
+	if t.ro {
+		return errors.New("pgstore: write in a read-only transaction")
+	}
+	_, err := t.tx.Exec(ctx, q, args...)
+	return err
+}
+
+func (t *tx) putDoc(ctx context.Context, q string, id string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, q, id, b)
+}
+
+func (t *tx) Vendor(ctx context.Context, id string) (*store.Vendor, error) {
+	var v store.Vendor
+	return &v, t.getDoc(ctx, "SELECT doc FROM vendors WHERE id = $1", id, &v)
+}
+
+func (t *tx) PutVendor(ctx context.Context, v *store.Vendor) error {
+	return t.putDoc(ctx, "INSERT INTO vendors (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc", v.ID, v)
+}
+
+func (t *tx) Vendors(ctx context.Context) ([]store.Vendor, error) {
+	return listDocs[store.Vendor](ctx, t, "SELECT doc FROM vendors ORDER BY id")
+}
+
+// listDevices runs a query selecting (doc, keys) of devices.
+func (t *tx) listDevices(ctx context.Context, q string, args ...any) ([]store.Device, error) {
+	rows, err := t.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Device
+	for rows.Next() {
+		var doc, keys []byte
+		if err := rows.Scan(&doc, &keys); err != nil {
+			return nil, err
+		}
+		var d store.Device
+		if err := json.Unmarshal(doc, &d); err != nil {
+			return nil, err
+		}
+		if err := store.DecodeDeviceKeys(keys, &d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Device(ctx context.Context, serial string) (*store.Device, error) {
+	ds, err := t.listDevices(ctx, "SELECT doc, keys FROM devices WHERE serial = $1", serial)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return &ds[0], nil
+}
+
+// PutDevices upserts devices in one statement; a device never changes vendor.
+func (t *tx) PutDevices(ctx context.Context, ds ...*store.Device) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	serials, vendors, statuses := make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
+	docs, keys := make([][]byte, len(ds)), make([][]byte, len(ds))
+	for i, d := range ds {
+		b, err := json.Marshal(store.WithoutKeys(d))
+		if err != nil {
+			return err
+		}
+		serials[i], vendors[i], statuses[i], docs[i], keys[i] = d.Serial, d.VendorID, d.Status, b, store.EncodeDeviceKeys(d)
+	}
+	if t.ro {
+		return errors.New("pgstore: write in a read-only transaction")
+	}
+	// Key material is rewritten only when it changed (enrolment, rotation).
+	tag, err := t.tx.Exec(ctx, `INSERT INTO devices (serial, vendor_id, status, doc, keys)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])
+		ON CONFLICT (serial) DO UPDATE SET status = EXCLUDED.status, doc = EXCLUDED.doc,
+			keys = CASE WHEN devices.keys = EXCLUDED.keys THEN devices.keys ELSE EXCLUDED.keys END
+		WHERE devices.vendor_id = EXCLUDED.vendor_id`, serials, vendors, statuses, docs, keys)
+	if err != nil {
+		return err
+	}
+	if int(tag.RowsAffected()) != len(ds) {
+		return errors.New("pgstore: a device cannot move to another vendor")
+	}
+	return nil
+}
+
+func (t *tx) DevicesBySerial(ctx context.Context, serials []string) (map[string]*store.Device, error) {
+	ds, err := t.listDevices(ctx, "SELECT doc, keys FROM devices WHERE serial = ANY($1)", serials)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*store.Device, len(ds))
+	for i := range ds {
+		out[ds[i].Serial] = &ds[i]
+	}
+	return out, nil
+}
+
+func (t *tx) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	return t.listDevices(ctx, `SELECT doc, keys FROM devices
+		WHERE ($1 = '' OR vendor_id = $1) AND ($2 = '' OR status = $2) AND serial > $3
+		ORDER BY serial LIMIT $4`, f.VendorID, f.Status, f.After, limit)
+}
+
+func (t *tx) Appliance(ctx context.Context, id string) (*store.Appliance, error) {
+	var a store.Appliance
+	return &a, t.getDoc(ctx, "SELECT doc FROM appliances WHERE id = $1", id, &a)
+}
+
+func (t *tx) PutAppliance(ctx context.Context, a *store.Appliance) error {
+	return t.putDoc(ctx, "INSERT INTO appliances (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc", a.ID, a)
+}
+
+func (t *tx) Appliances(ctx context.Context) ([]store.Appliance, error) {
+	return listDocs[store.Appliance](ctx, t, "SELECT doc FROM appliances ORDER BY id")
+}
+
+func (t *tx) RelyingParty(ctx context.Context, id string) (*store.RelyingParty, error) {
+	var r store.RelyingParty
+	return &r, t.getDoc(ctx, "SELECT doc FROM relying_parties WHERE id = $1", id, &r)
+}
+
+func (t *tx) PutRelyingParty(ctx context.Context, r *store.RelyingParty) error {
+	return t.putDoc(ctx, "INSERT INTO relying_parties (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc", r.ID, r)
+}
+
+func (t *tx) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) {
+	return listDocs[store.RelyingParty](ctx, t, "SELECT doc FROM relying_parties ORDER BY id")
+}
+
+func (t *tx) Token(ctx context.Context, id string) (*store.Token, error) {
+	var k store.Token
+	return &k, t.getDoc(ctx, "SELECT doc FROM tokens WHERE id = $1", id, &k)
+}
+
+func (t *tx) PutToken(ctx context.Context, k *store.Token) error {
+	b, err := json.Marshal(k)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, `INSERT INTO tokens (id, kind, revoked, doc) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET revoked = EXCLUDED.revoked, doc = EXCLUDED.doc`, k.ID, k.Kind, k.Revoked, b)
+}
+
+func (t *tx) CountTokens(ctx context.Context, kind string) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE kind = $1 AND NOT revoked", kind).Scan(&n)
+	return n, err
+}
+
+func (t *tx) Session(ctx context.Context, id string) (*store.Session, error) {
+	var s store.Session
+	return &s, t.getDoc(ctx, "SELECT doc FROM sessions WHERE id = $1", id, &s)
+}
+
+func (t *tx) PutSession(ctx context.Context, s *store.Session) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, `INSERT INTO sessions (id, expires, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET expires = EXCLUDED.expires, doc = EXCLUDED.doc`, s.ID, s.Expires, b)
+}
+
+func (t *tx) DeleteSession(ctx context.Context, id string) error {
+	if t.ro {
+		return errors.New("pgstore: write in a read-only transaction")
+	}
+	tag, err := t.tx.Exec(ctx, "DELETE FROM sessions WHERE id = $1", id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	if t.ro {
+		return 0, errors.New("pgstore: write in a read-only transaction")
+	}
+	tag, err := t.tx.Exec(ctx, "DELETE FROM sessions WHERE expires < $1", now)
+	return int(tag.RowsAffected()), err
+}
+
+func (t *tx) AuditHead(ctx context.Context) (uint64, []byte, error) {
+	var seq int64
+	var hash []byte
+	q := "SELECT seq, hash FROM audit_head WHERE id = 1"
+	if !t.ro {
+		q += " FOR UPDATE"
+	}
+	err := t.tx.QueryRow(ctx, q).Scan(&seq, &hash)
+	return uint64(seq), hash, err
+}
+
+func (t *tx) InsertAudit(ctx context.Context, es []*store.AuditEvent) error {
+	if len(es) == 0 {
+		return nil
+	}
+	seq, _, err := t.AuditHead(ctx)
+	if err != nil {
+		return err
+	}
+	seqs, subjects, docs := make([]int64, len(es)), make([]string, len(es)), make([][]byte, len(es))
+	for i, e := range es {
+		if e.Seq != seq+uint64(i)+1 {
+			return fmt.Errorf("pgstore: audit row %d does not follow %d", e.Seq, seq+uint64(i))
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		seqs[i], subjects[i], docs[i] = int64(e.Seq), e.Subject, b
+	}
+	if err := t.exec(ctx, "INSERT INTO audit (seq, subject, doc) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])",
+		seqs, subjects, docs); err != nil {
+		return err
+	}
+	last := es[len(es)-1]
+	return t.exec(ctx, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", int64(last.Seq), last.Hash)
+}
+
+func (t *tx) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	if f.Subject != "" {
+		return listDocs[store.AuditEvent](ctx, t, "SELECT doc FROM audit WHERE subject = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+			f.Subject, int64(f.After), limit)
+	}
+	return listDocs[store.AuditEvent](ctx, t, "SELECT doc FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2", int64(f.After), limit)
+}
+
+func (t *tx) size(ctx context.Context, name string) (uint64, error) {
+	var n int64
+	err := t.tx.QueryRow(ctx, "SELECT size FROM feed_heads WHERE feed = $1", name).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(n), err
+}
+
+// FeedHead locks the feed's head row (creating it) until the transaction ends.
+func (t *tx) FeedHead(ctx context.Context, name string) (feed.Head, error) {
+	if t.ro {
+		return feed.Head{}, errors.New("pgstore: FeedHead locks; use it in Update")
+	}
+	if err := t.exec(ctx, `INSERT INTO feed_heads (feed, size, head) VALUES ($1, 0, '{"size":0,"hashes":null}') ON CONFLICT DO NOTHING`, name); err != nil {
+		return feed.Head{}, err
+	}
+	var b []byte
+	if err := t.tx.QueryRow(ctx, "SELECT head FROM feed_heads WHERE feed = $1 FOR UPDATE", name).Scan(&b); err != nil {
+		return feed.Head{}, err
+	}
+	var h feed.Head
+	return h, json.Unmarshal(b, &h)
+}
+
+func (t *tx) PutFeed(ctx context.Context, name string, recs []store.FeedRecord, h feed.Head) error {
+	old, err := t.FeedHead(ctx, name)
+	if err != nil {
+		return err
+	}
+	if h.Size != old.Size+uint64(len(recs)) {
+		return fmt.Errorf("pgstore: feed %s head %d does not follow %d + %d entries", name, h.Size, old.Size, len(recs))
+	}
+	if len(recs) > 0 {
+		seqs := make([]int64, len(recs))
+		roots := make([][]byte, len(recs))
+		bodies := make([][]byte, len(recs))
+		for i, r := range recs {
+			if r.Seq != old.Size+uint64(i)+1 || len(r.Root) != 32 {
+				return fmt.Errorf("pgstore: feed %s entry %d is out of order", name, r.Seq)
+			}
+			seqs[i], roots[i], bodies[i] = int64(r.Seq), r.Root, r.Body
+		}
+		if err := t.exec(ctx, `INSERT INTO feed_entries (feed, seq, root, body)
+			SELECT $1, s, r, b FROM unnest($2::bigint[], $3::bytea[], $4::bytea[]) AS u(s, r, b)`, name, seqs, roots, bodies); err != nil {
+			return err
+		}
+	}
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(ctx, "UPDATE feed_heads SET size = $2, head = $3 WHERE feed = $1", name, int64(h.Size), hb); err != nil {
+		return err
+	}
+	return t.exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, name)
+}

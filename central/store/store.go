@@ -1,0 +1,393 @@
+// Package store is central's storage: one interface, Store, with two
+// implementations that pass the same test suite (storetest): badger, the
+// embedded single-node default (package badgerstore), and PostgreSQL for
+// several central replicas behind a load balancer (package pgstore).
+//
+// Everything that changes the registry runs in one Update transaction, so a
+// registry change, its audit row and its feed entry land together or not at
+// all. Feed appends are serialised across replicas: Tx.FeedHead locks the
+// feed's head until the transaction ends.
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/edgetrust/edgetrust/internal/feed"
+)
+
+// Errors.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+	// ErrConflict is returned by Update when a concurrent transaction won;
+	// Update retries it a few times before giving up.
+	ErrConflict = errors.New("store: conflicting concurrent update")
+)
+
+// Vendor is a device provider and its provider CA.
+type Vendor struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Status  string    `json:"status"`
+	Reason  string    `json:"reason,omitempty"`
+	CACert  []byte    `json:"caCert"`  // DER
+	CAKey   []byte    `json:"caKey"`   // PKCS#8, encrypted to central's keyring (age)
+	Created time.Time `json:"created"` // UTC
+	Updated time.Time `json:"updated"`
+}
+
+// CertRecord is one certificate central issued, kept for history.
+type CertRecord struct {
+	Role      string    `json:"role"`   // device, ftm, encryption, signing
+	SHA256    string    `json:"sha256"` // upper-hex SHA-256 of the DER (the SBI thumbprint)
+	Issued    time.Time `json:"issued"`
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+}
+
+// Device is an enrolled biometric device.
+type Device struct {
+	Serial           string       `json:"serial"`
+	VendorID         string       `json:"vendorId"`
+	Make             string       `json:"make"`
+	Model            string       `json:"model"`
+	Type             string       `json:"type"`
+	SubType          string       `json:"subType"`
+	DeviceProvider   string       `json:"deviceProvider"`
+	DeviceProviderID string       `json:"deviceProviderId"`
+	Status           string       `json:"status"`
+	Reason           string       `json:"reason,omitempty"`
+	EKPublic         []byte       `json:"ekPublic"`
+	EKCert           []byte       `json:"ekCert,omitempty"`
+	EKFingerprint    string       `json:"ekFingerprint"`
+	AKPublic         []byte       `json:"akPublic"`
+	DeviceCert       []byte       `json:"deviceCert"` // current, DER
+	FTMCert          []byte       `json:"ftmCert"`
+	Certs            []CertRecord `json:"certs"` // every certificate issued, oldest first
+	Enrolled         time.Time    `json:"enrolled"`
+	Updated          time.Time    `json:"updated"`
+}
+
+// Appliance is an enrolled edge appliance.
+type Appliance struct {
+	ID             string       `json:"id"`
+	Status         string       `json:"status"`
+	Reason         string       `json:"reason,omitempty"`
+	EKPublic       []byte       `json:"ekPublic"`
+	EKCert         []byte       `json:"ekCert,omitempty"`
+	EKFingerprint  string       `json:"ekFingerprint"`
+	AKPublic       []byte       `json:"akPublic"`
+	EncryptionCert []byte       `json:"encryptionCert"`
+	SigningCert    []byte       `json:"signingCert"`
+	Certs          []CertRecord `json:"certs"`
+	Enrolled       time.Time    `json:"enrolled"`
+	Updated        time.Time    `json:"updated"`
+}
+
+// RelyingParty is a service that asks appliances for authentication.
+type RelyingParty struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Status     string    `json:"status"`
+	Attributes []string  `json:"attributes,omitempty"` // identity attributes it may receive
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// Token kinds.
+const (
+	TokenAdmin     = "admin"
+	TokenDevice    = "device"    // enrols devices of VendorID
+	TokenAppliance = "appliance" // enrols one appliance
+)
+
+// Token is an admin or enrolment token. Only the SHA-256 of its secret is
+// stored.
+type Token struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	SecretHash []byte    `json:"secretHash"`
+	VendorID   string    `json:"vendorId,omitempty"`
+	Name       string    `json:"name,omitempty"` // admin token label
+	Created    time.Time `json:"created"`
+	CreatedBy  string    `json:"createdBy,omitempty"`
+	Expires    time.Time `json:"expires,omitzero"` // zero: never (admin tokens)
+	Used       time.Time `json:"used,omitzero"`    // enrolment tokens: when consumed
+	Revoked    bool      `json:"revoked,omitempty"`
+}
+
+// Session is server-side enrolment or rotation state between two round trips.
+type Session struct {
+	ID            string    `json:"id"`
+	Kind          string    `json:"kind"` // device, appliance, rotate
+	TokenID       string    `json:"tokenId,omitempty"`
+	Serial        string    `json:"serial,omitempty"` // rotation
+	EKPublic      []byte    `json:"ekPublic,omitempty"`
+	EKCert        []byte    `json:"ekCert,omitempty"`
+	EKFingerprint string    `json:"ekFingerprint,omitempty"`
+	AKPublic      []byte    `json:"akPublic,omitempty"`
+	SecretHash    []byte    `json:"secretHash,omitempty"`
+	Nonce         []byte    `json:"nonce"`
+	Expires       time.Time `json:"expires"`
+}
+
+// AuditEvent is one row of the insert-only, hash-chained audit log.
+type AuditEvent struct {
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`   // "admin:<token id>", "enrol:<token id>", "device:<serial>", "system"
+	Action  string          `json:"action"`  // e.g. vendor.add, device.revoke
+	Subject string          `json:"subject"` // e.g. device:SN1, vendor:ACME
+	Detail  json.RawMessage `json:"detail,omitempty"`
+	Prev    []byte          `json:"prev"` // hash of the previous row (32 zero bytes for the first)
+	Hash    []byte          `json:"hash"` // SHA-256(prev || canonical row)
+}
+
+// Device key material (EK, AK, certificates) is stored apart from the
+// registry fields by both stores: a status change then neither re-encodes
+// nor rewrites kilobytes of certificates.
+
+func deviceKeyFields(d *Device) []*[]byte {
+	return []*[]byte{&d.EKPublic, &d.EKCert, &d.AKPublic, &d.DeviceCert, &d.FTMCert}
+}
+
+// EncodeDeviceKeys encodes a device's key material, length-prefixed.
+func EncodeDeviceKeys(d *Device) []byte {
+	var b []byte
+	for _, f := range deviceKeyFields(d) {
+		b = binary.AppendUvarint(b, uint64(len(*f)))
+		b = append(b, *f...)
+	}
+	return b
+}
+
+// DecodeDeviceKeys fills d's key material from EncodeDeviceKeys's output.
+func DecodeDeviceKeys(b []byte, d *Device) error {
+	for _, f := range deviceKeyFields(d) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return fmt.Errorf("store: device %s: corrupt key material", d.Serial)
+		}
+		*f = b[k : k+int(n) : k+int(n)]
+		b = b[k+int(n):]
+	}
+	return nil
+}
+
+// WithoutKeys returns a copy of d without its key material.
+func WithoutKeys(d *Device) *Device {
+	c := *d
+	for _, f := range deviceKeyFields(&c) {
+		*f = nil
+	}
+	return &c
+}
+
+// AuditHash is the chain hash of e given the previous row's hash.
+func AuditHash(prev []byte, e AuditEvent) []byte {
+	c := e
+	c.Prev, c.Hash = nil, nil
+	c.Time = c.Time.UTC()
+	b, _ := json.Marshal(c)
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// VerifyAuditChain checks that events (consecutive, from seq first) chain
+// from prev. It returns the last hash.
+func VerifyAuditChain(prev []byte, events []AuditEvent) ([]byte, error) {
+	for _, e := range events {
+		if !bytes.Equal(e.Prev, prev) {
+			return nil, fmt.Errorf("store: audit row %d does not follow the previous row", e.Seq)
+		}
+		if !bytes.Equal(AuditHash(prev, e), e.Hash) {
+			return nil, fmt.Errorf("store: audit row %d was altered", e.Seq)
+		}
+		prev = e.Hash
+	}
+	return prev, nil
+}
+
+// FeedRecord is one stored feed entry: its canonical bytes and the Merkle
+// root of the feed after it.
+type FeedRecord struct {
+	Seq  uint64
+	Body []byte
+	Root []byte
+}
+
+// DeviceFilter selects devices to list.
+type DeviceFilter struct {
+	VendorID string
+	Status   string
+	After    string // serial to continue after
+	Limit    int    // 0: 1000
+}
+
+// AuditFilter selects audit rows.
+type AuditFilter struct {
+	Subject string
+	After   uint64
+	Limit   int // 0: 1000
+}
+
+// Tx is a transaction. Reads see the transaction's own writes.
+type Tx interface {
+	Vendor(ctx context.Context, id string) (*Vendor, error)
+	PutVendor(ctx context.Context, v *Vendor) error
+	Vendors(ctx context.Context) ([]Vendor, error)
+
+	Device(ctx context.Context, serial string) (*Device, error)
+	// PutDevices stores devices; a device never moves to another vendor.
+	PutDevices(ctx context.Context, ds ...*Device) error
+	// DevicesBySerial returns the stored devices among serials.
+	DevicesBySerial(ctx context.Context, serials []string) (map[string]*Device, error)
+	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
+
+	Appliance(ctx context.Context, id string) (*Appliance, error)
+	PutAppliance(ctx context.Context, a *Appliance) error
+	Appliances(ctx context.Context) ([]Appliance, error)
+
+	RelyingParty(ctx context.Context, id string) (*RelyingParty, error)
+	PutRelyingParty(ctx context.Context, rp *RelyingParty) error
+	RelyingParties(ctx context.Context) ([]RelyingParty, error)
+
+	Token(ctx context.Context, id string) (*Token, error)
+	PutToken(ctx context.Context, t *Token) error
+	// CountTokens counts tokens of a kind (to know whether an admin exists).
+	CountTokens(ctx context.Context, kind string) (int, error)
+
+	Session(ctx context.Context, id string) (*Session, error)
+	PutSession(ctx context.Context, s *Session) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteExpiredSessions removes sessions that expired before now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// AuditHead returns the last audit row's seq and hash (0 and 32 zero
+	// bytes when empty). In PostgreSQL it locks the chain until commit.
+	AuditHead(ctx context.Context) (uint64, []byte, error)
+	// InsertAudit inserts rows following the head, in order; a row with
+	// an existing seq is never replaced.
+	InsertAudit(ctx context.Context, es []*AuditEvent) error
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// FeedHead returns a feed's head, locking it against concurrent
+	// appends (across replicas) until the transaction ends.
+	FeedHead(ctx context.Context, name string) (feed.Head, error)
+	// PutFeed stores entries (consecutive seqs following the old head) and
+	// the new head.
+	PutFeed(ctx context.Context, name string, recs []FeedRecord, head feed.Head) error
+}
+
+// Store is central's storage.
+type Store interface {
+	// Update runs f in a read-write transaction and commits if f returns
+	// nil. f may run more than once (on ErrConflict), so it must not have
+	// side effects outside tx.
+	Update(ctx context.Context, f func(tx Tx) error) error
+	// View runs f in a read-only transaction.
+	View(ctx context.Context, f func(tx Tx) error) error
+	// ReadFeed returns up to limit entries after seq, and the feed's size.
+	ReadFeed(ctx context.Context, name string, after uint64, limit int) ([]FeedRecord, uint64, error)
+	// FeedRoot returns the root after entry seq (the empty root for 0).
+	FeedRoot(ctx context.Context, name string, seq uint64) ([]byte, error)
+	// Changed is signalled (best effort, never blocking) after a feed
+	// append is committed, by this process or — for PostgreSQL — any
+	// replica. It has one consumer (central's feed broadcaster) and carries
+	// no data: waiters re-read the feed.
+	Changed() <-chan struct{}
+	Close() error
+}
+
+// AppendAudit chains events after the current audit head and inserts
+// them, returning the stored rows.
+func AppendAudit(ctx context.Context, tx Tx, events ...AuditEvent) ([]AuditEvent, error) {
+	seq, prev, err := tx.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditEvent, len(events))
+	ptrs := make([]*AuditEvent, len(events))
+	for i, e := range events {
+		seq++
+		e.Seq = seq
+		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+		e.Prev = prev
+		e.Hash = AuditHash(prev, e)
+		prev = e.Hash
+		out[i] = e
+		ptrs[i] = &out[i]
+	}
+	return out, tx.InsertAudit(ctx, ptrs)
+}
+
+// NewEntry is an entry to append to a feed.
+type NewEntry struct {
+	Kind string
+	Data any // JSON-marshalled
+}
+
+// AppendFeed appends entries to a feed inside tx: it locks the head,
+// encodes the entries canonically with consecutive seqs, computes the root
+// after each one and stores them with the new head. It returns the new size.
+func AppendFeed(ctx context.Context, tx Tx, name string, now time.Time, entries ...NewEntry) (uint64, error) {
+	head, err := tx.FeedHead(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	recs := make([]FeedRecord, 0, len(entries))
+	leaves := make([][]byte, 0, len(entries))
+	for i, ne := range entries {
+		data, err := json.Marshal(ne.Data)
+		if err != nil {
+			return 0, err
+		}
+		e := feed.Entry{Seq: head.Size + uint64(i) + 1, Time: now.UTC().Truncate(time.Second), Kind: ne.Kind, Data: data}
+		body, err := e.Encode()
+		if err != nil {
+			return 0, err
+		}
+		recs = append(recs, FeedRecord{Seq: e.Seq, Body: body})
+		leaves = append(leaves, feed.LeafHash(body))
+	}
+	newHead, roots, err := head.Append(leaves...)
+	if err != nil {
+		return 0, err
+	}
+	for i := range recs {
+		recs[i].Root = roots[i]
+	}
+	if err := tx.PutFeed(ctx, name, recs, newHead); err != nil {
+		return 0, err
+	}
+	return newHead.Size, nil
+}
+
+// Notifier is a signal that never blocks its sender: Notify leaves at most
+// one pending wake-up for C's single reader.
+type Notifier struct {
+	ch chan struct{}
+}
+
+// NewNotifier makes a Notifier.
+func NewNotifier() *Notifier { return &Notifier{ch: make(chan struct{}, 1)} }
+
+// C is signalled after Notify; at most one pending signal is kept.
+func (n *Notifier) C() <-chan struct{} { return n.ch }
+
+// Notify signals C without blocking.
+func (n *Notifier) Notify() {
+	select {
+	case n.ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,219 @@
+package enrol
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/edgetrust/edgetrust/internal/tpm"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// Client speaks the enrolment API of one central.
+type Client struct {
+	// URL is central's base URL, e.g. https://central.example.org.
+	URL string
+	// HTTP is the client to use; nil means one with a 30 s timeout.
+	HTTP *http.Client
+}
+
+// maxResponse bounds what the client reads from central.
+const maxResponse = 1 << 20
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("enrol: central URL %q: want http(s)://host[:port]", c.URL)
+	}
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.URL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	rsp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("enrol: reaching central: %w", err)
+	}
+	defer rsp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(rsp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("enrol: reading central's answer: %w", err)
+	}
+	if rsp.StatusCode != http.StatusOK {
+		var e struct {
+			Error *Error `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != nil && e.Error.Code != "" {
+			e.Error.Status = rsp.StatusCode
+			return e.Error
+		}
+		return fmt.Errorf("enrol: central answered %s", rsp.Status)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("enrol: central's answer is not what %s returns: %w", path, err)
+	}
+	return nil
+}
+
+// Start sends a start request.
+func (c *Client) Start(ctx context.Context, q *StartRequest) (*StartResponse, error) {
+	var r StartResponse
+	return &r, c.post(ctx, PathStart, q, &r)
+}
+
+// Finish sends a finish request.
+func (c *Client) Finish(ctx context.Context, q *FinishRequest) (*FinishResponse, error) {
+	var r FinishResponse
+	return &r, c.post(ctx, PathFinish, q, &r)
+}
+
+// RotateStart sends a rotation start request.
+func (c *Client) RotateStart(ctx context.Context, q *RotateStartRequest) (*RotateStartResponse, error) {
+	var r RotateStartResponse
+	return &r, c.post(ctx, PathRotateStart, q, &r)
+}
+
+// RotateFinish sends a rotation finish request.
+func (c *Client) RotateFinish(ctx context.Context, q *RotateFinishRequest) (*RotateFinishResponse, error) {
+	var r RotateFinishResponse
+	return &r, c.post(ctx, PathRotateFinish, q, &r)
+}
+
+// Prover is the TPM side of enrolment: a TPM and the AK central will know
+// it by. Keep the AK (its blob) after enrolment: rotation needs it.
+type Prover struct {
+	TPM *tpm.TPM
+	AK  *tpm.Key
+	// EKCert overrides the EK certificate read from the TPM (DER); for TPMs
+	// whose certificate is distributed out of band.
+	EKCert []byte
+}
+
+// DeviceKeys are one device's digital ID and TPM keys to certify.
+type DeviceKeys struct {
+	DigitalID sbi.DigitalID
+	FTM       *tpm.Key
+	Device    *tpm.Key
+}
+
+// StartRequest builds the start request for token.
+func (p *Prover) StartRequest(ctx context.Context, token string) (*StartRequest, error) {
+	if p.AK == nil || p.AK.Kind() != tpm.AttestationKey {
+		return nil, errors.New("enrol: the prover needs an attestation key")
+	}
+	ek, err := p.TPM.EndorsementKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := &StartRequest{Token: token, EKPublic: ek.PublicArea(), AKPublic: p.AK.PublicArea(), EKCert: p.EKCert}
+	if q.EKCert == nil && ek.Certificate != nil {
+		q.EKCert = ek.Certificate.Raw
+	}
+	return q, nil
+}
+
+// Activate recovers the credential secret of a start response.
+func (p *Prover) Activate(ctx context.Context, r *StartResponse) ([]byte, error) {
+	return p.TPM.ActivateCredential(ctx, p.AK, r.CredentialBlob, r.EncryptedSecret)
+}
+
+// Prove makes a certify proof for key bound to nonce, role and subject.
+func (p *Prover) Prove(ctx context.Context, key *tpm.Key, nonce []byte, role string, subject []byte) (KeyProof, error) {
+	a, err := p.TPM.Certify(ctx, key, p.AK, CertifyNonce(nonce, role, subject))
+	if err != nil {
+		return KeyProof{}, err
+	}
+	return KeyProof{PublicArea: key.PublicArea(), Certify: *a}, nil
+}
+
+// EnrolDevices runs both round trips for devices under a device token.
+func (p *Prover) EnrolDevices(ctx context.Context, c *Client, token string, devs []DeviceKeys) (*FinishResponse, error) {
+	if len(devs) == 0 || len(devs) > MaxDevices {
+		return nil, fmt.Errorf("enrol: 1–%d devices per enrolment", MaxDevices)
+	}
+	q, err := p.StartRequest(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Start(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if r.Kind != KindDevice {
+		return nil, fmt.Errorf("enrol: the token is for an %s, not for devices", r.Kind)
+	}
+	secret, err := p.Activate(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	f := &FinishRequest{Session: r.Session, Secret: secret}
+	for _, d := range devs {
+		subj := DigitalIDSubject(d.DigitalID)
+		dr := DeviceRequest{DigitalID: d.DigitalID}
+		if dr.FTMKey, err = p.Prove(ctx, d.FTM, r.Nonce, RoleFTM, subj); err != nil {
+			return nil, err
+		}
+		if dr.DeviceKey, err = p.Prove(ctx, d.Device, r.Nonce, RoleDevice, subj); err != nil {
+			return nil, err
+		}
+		f.Devices = append(f.Devices, dr)
+	}
+	return c.Finish(ctx, f)
+}
+
+// EnrolAppliance runs both round trips for an appliance under an appliance
+// token: enc must be an RSA2048Decrypt key, sign a signing key.
+func (p *Prover) EnrolAppliance(ctx context.Context, c *Client, token, id string, enc, sign *tpm.Key) (*FinishResponse, error) {
+	q, err := p.StartRequest(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Start(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if r.Kind != KindAppliance {
+		return nil, fmt.Errorf("enrol: the token is for a %s, not for an appliance", r.Kind)
+	}
+	secret, err := p.Activate(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	subj := ApplianceSubject(id)
+	a := &ApplianceRequest{ID: id}
+	if a.EncryptionKey, err = p.Prove(ctx, enc, r.Nonce, RoleApplianceEncrypt, subj); err != nil {
+		return nil, err
+	}
+	if a.SigningKey, err = p.Prove(ctx, sign, r.Nonce, RoleApplianceSign, subj); err != nil {
+		return nil, err
+	}
+	return c.Finish(ctx, &FinishRequest{Session: r.Session, Secret: secret, Appliance: a})
+}
+
+// RotateDevice has central certify newKey as serial's device key.
+func (p *Prover) RotateDevice(ctx context.Context, c *Client, serial string, newKey *tpm.Key) (*RotateFinishResponse, error) {
+	r, err := c.RotateStart(ctx, &RotateStartRequest{Serial: serial})
+	if err != nil {
+		return nil, err
+	}
+	kp, err := p.Prove(ctx, newKey, r.Nonce, RoleRotateDevice, SerialSubject(serial))
+	if err != nil {
+		return nil, err
+	}
+	return c.RotateFinish(ctx, &RotateFinishRequest{Session: r.Session, DeviceKey: kp})
+}
