@@ -1,0 +1,323 @@
+// Package api is the appliance's HTTP interface:
+//
+//	POST /v1/captures/verify   verify an SBI capture answer (capture.Request → capture.Result)
+//	GET  /v1/devices/{serial}  what the trust feed says about a device
+//	GET  /v1/status            feed position, staleness, sync health, decryption key
+//	GET  /healthz              liveness (200 while serving), with the stale flag
+//	GET  /metrics              Prometheus
+//
+// The verify endpoint is bounded: bodies over capture.MaxRequestSize are
+// refused (413), requests over the rate limit get 429, and at most
+// MaxInFlight verifications run at once (the rest wait briefly, then 503).
+// Logs name devices, results and reason codes, never biometric data.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/feedsync"
+	"github.com/edgetrust/edgetrust/appliance/trust"
+)
+
+// Config configures the API. Verifier and Trust are required.
+type Config struct {
+	Verifier *capture.Verifier
+	Trust    *trust.Registry
+	Syncer   *feedsync.Syncer // nil when no central is configured
+	// Thumbprint of the SBI encryption certificate ("" without a TPM key).
+	Thumbprint string
+	Version    string
+	Logger     *slog.Logger
+	// Gatherer is served on /metrics; Registerer receives the API's own
+	// metrics. Either may be nil.
+	Gatherer   prometheus.Gatherer
+	Registerer prometheus.Registerer
+	// RateLimit is verifications per second (burst: one second's worth);
+	// 0 means the default 5000, negative means unlimited.
+	RateLimit float64
+	// MaxInFlight verifications at once (default 4 × GOMAXPROCS).
+	MaxInFlight int
+	// QueueWait is how long a request waits for a free slot (default 2s).
+	QueueWait time.Duration
+}
+
+// Default limits.
+const (
+	DefaultRateLimit = 5000
+	DefaultQueueWait = 2 * time.Second
+)
+
+// API is the HTTP handler.
+type API struct {
+	cfg  Config
+	log  *slog.Logger
+	mux  *http.ServeMux
+	lim  *limiter
+	sem  chan struct{}
+	mRes *prometheus.CounterVec
+	mWhy *prometheus.CounterVec
+	mDur prometheus.Histogram
+}
+
+// New makes the API handler.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
+	}
+	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sem: make(chan struct{}, cfg.MaxInFlight)}
+	if cfg.RateLimit > 0 {
+		a.lim = &limiter{rate: cfg.RateLimit, burst: max(cfg.RateLimit, 1), tokens: max(cfg.RateLimit, 1)}
+	}
+	a.mRes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_verifications_total",
+		Help: "Capture verifications by result: valid, invalid, bad-request, too-large, rate-limited, busy, error."}, []string{"result"})
+	a.mWhy = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_verification_reasons_total",
+		Help: "Reasons captures were found invalid, by reason code."}, []string{"reason"})
+	a.mDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgetrust_appliance_verification_seconds",
+		Help: "Time to verify a capture (parsing and checks, TPM decryption included).", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 14)})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(a.mRes, a.mWhy, a.mDur)
+	}
+	a.mux.HandleFunc("POST /v1/captures/verify", a.verify)
+	a.mux.HandleFunc("GET /v1/devices/{serial}", a.device)
+	a.mux.HandleFunc("GET /v1/status", a.status)
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	if cfg.Gatherer != nil {
+		a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	a.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (a *API) verify(w http.ResponseWriter, r *http.Request) {
+	if a.lim != nil && !a.lim.allow(time.Now()) {
+		a.mRes.WithLabelValues("rate-limited").Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "rate limit exceeded; retry shortly")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			a.mRes.WithLabelValues("bad-request").Inc()
+			writeError(w, http.StatusUnsupportedMediaType, "send the request as application/json")
+			return
+		}
+	}
+	t := time.NewTimer(a.cfg.QueueWait)
+	select {
+	case a.sem <- struct{}{}:
+		t.Stop()
+	case <-t.C:
+		a.mRes.WithLabelValues("busy").Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many verifications in progress; retry shortly")
+		return
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
+	defer func() { <-a.sem }()
+
+	start := time.Now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, capture.MaxRequestSize))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		a.mRes.WithLabelValues("too-large").Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, "request body over "+strconv.Itoa(capture.MaxRequestSize)+" bytes")
+		return
+	case err != nil:
+		a.mRes.WithLabelValues("bad-request").Inc()
+		writeError(w, http.StatusBadRequest, "could not read the request body")
+		return
+	}
+	p, err := capture.ParseRequest(body)
+	if err != nil {
+		a.mRes.WithLabelValues("bad-request").Inc()
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	res, err := a.cfg.Verifier.Verify(p)
+	if err != nil {
+		a.mRes.WithLabelValues("error").Inc()
+		a.log.Error("verification failed", "err", err.Error())
+		writeError(w, http.StatusInternalServerError, "internal error; see the appliance log")
+		return
+	}
+	dur := time.Since(start)
+	a.mDur.Observe(dur.Seconds())
+	result := "invalid"
+	if res.Valid {
+		result = "valid"
+	}
+	a.mRes.WithLabelValues(result).Inc()
+	for _, c := range res.Codes {
+		a.mWhy.WithLabelValues(c).Inc()
+	}
+	attrs := []any{"valid", res.Valid, "stale", res.Stale, "reasons", res.Codes, "ms", float64(dur.Microseconds()) / 1000}
+	if d := res.Device; d != nil {
+		attrs = append(attrs, "device", d.Serial, "vendor", d.Vendor, "deviceStatus", d.Status)
+	}
+	a.log.Info("capture verified", attrs...)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// DeviceInfo is the answer of GET /v1/devices/{serial}.
+type DeviceInfo struct {
+	Serial           string    `json:"serial"`
+	Vendor           string    `json:"vendor"`
+	Status           string    `json:"status"`
+	VendorStatus     string    `json:"vendorStatus,omitempty"`
+	Type             string    `json:"type,omitempty"`
+	SubType          string    `json:"subType,omitempty"`
+	DeviceCertSHA256 string    `json:"deviceCertSha256,omitempty"`
+	FTMCertSHA256    string    `json:"ftmCertSha256,omitempty"`
+	Reason           string    `json:"reason,omitempty"`
+	Seq              uint64    `json:"seq"`
+	Time             time.Time `json:"time"`
+}
+
+func (a *API) device(w http.ResponseWriter, r *http.Request) {
+	serial := r.PathValue("serial")
+	if serial == "" || len(serial) > 128 {
+		writeError(w, http.StatusBadRequest, "serial must be 1-128 characters")
+		return
+	}
+	d, err := a.cfg.Trust.Device(serial)
+	if err != nil {
+		a.log.Error("reading device", "device", serial, "err", err.Error())
+		writeError(w, http.StatusInternalServerError, "internal error; see the appliance log")
+		return
+	}
+	if d == nil {
+		writeError(w, http.StatusNotFound, "device not enrolled")
+		return
+	}
+	info := DeviceInfo{Serial: d.Serial, Vendor: d.VendorID, Status: d.Status, Type: d.Type, SubType: d.SubType,
+		DeviceCertSHA256: d.DeviceCertSHA256, FTMCertSHA256: d.FTMCertSHA256, Reason: d.Reason, Seq: d.Seq, Time: d.Time}
+	if v := a.cfg.Trust.Snapshot().Vendors[d.VendorID]; v != nil {
+		info.VendorStatus = v.Status
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// Status is the answer of GET /v1/status.
+type Status struct {
+	Version     string            `json:"version,omitempty"`
+	Trust       capture.TrustInfo `json:"trust"`
+	Applied     uint64            `json:"applied"` // entries applied to the store, each exactly once
+	Stale       bool              `json:"stale"`
+	StalePolicy string            `json:"stalePolicy"`
+	Vendors     int               `json:"vendors"`
+	Anchors     int               `json:"trustAnchors"` // CA certificates of active vendors
+	Sync        *feedsync.Status  `json:"sync"`         // null without central
+	Decryption  Decryption        `json:"decryption"`
+}
+
+// Decryption says whether auth captures can be decrypted here.
+type Decryption struct {
+	Configured bool   `json:"configured"`
+	Thumbprint string `json:"thumbprint,omitempty"`
+}
+
+// CurrentStatus computes the status.
+func (a *API) CurrentStatus() Status {
+	v := a.cfg.Verifier
+	snap := a.cfg.Trust.Snapshot()
+	ti, stale := v.Staleness(snap, nowOf(v))
+	st := Status{Version: a.cfg.Version, Trust: ti, Stale: stale, StalePolicy: string(policy(v)), Vendors: len(snap.Vendors), Anchors: snap.Anchors,
+		Decryption: Decryption{Configured: a.cfg.Thumbprint != "", Thumbprint: a.cfg.Thumbprint}}
+	if n, err := a.cfg.Trust.Applied(); err == nil {
+		st.Applied = n
+	}
+	if a.cfg.Syncer != nil {
+		s := a.cfg.Syncer.Status()
+		st.Sync = &s
+	}
+	return st
+}
+
+func nowOf(v *capture.Verifier) time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func policy(v *capture.Verifier) capture.StalePolicy {
+	if v.StalePolicy == "" {
+		return capture.StaleReject
+	}
+	return v.StalePolicy
+}
+
+func (a *API) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.CurrentStatus())
+}
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
+	snap := a.cfg.Trust.Snapshot()
+	_, stale := a.cfg.Verifier.Staleness(snap, nowOf(a.cfg.Verifier))
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stale": stale, "size": snap.Size})
+}
+
+// limiter is a token bucket.
+type limiter struct {
+	mu                  sync.Mutex
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (l *limiter) allow(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	}
+	l.last = now
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}

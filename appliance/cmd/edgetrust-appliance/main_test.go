@@ -1,0 +1,156 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/edgetrust/edgetrust/appliance"
+	"github.com/edgetrust/edgetrust/appliance/api"
+	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/internal/trustfeed"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"edgetrust-appliance": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// feeds holds each script's test feed server (the network boundary to
+// central, see appliance/internal/feedtest).
+var feeds sync.Map
+
+func feedOf(ts *testscript.TestScript) *feedtest.Server {
+	v, ok := feeds.Load(ts)
+	if !ok {
+		ts.Fatalf("no feedserver started in this script")
+	}
+	return v.(*feedtest.Server)
+}
+
+func caDER(ts *testscript.TestScript) []byte {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vendor CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	return der
+}
+
+// status polls a running appliance's /v1/status until cond holds.
+func waitStatus(ts *testscript.TestScript, state string, what string, cond func(api.Status) bool) {
+	var last api.Status
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(filepath.Join(state, appliance.APIFile))
+		if err != nil {
+			continue
+		}
+		var f struct{ URL string }
+		json.Unmarshal(b, &f)
+		resp, err := http.Get(f.URL + "/v1/status")
+		if err != nil {
+			continue
+		}
+		json.NewDecoder(resp.Body).Decode(&last)
+		resp.Body.Close()
+		if cond(last) {
+			return
+		}
+	}
+	ts.Fatalf("%s: not within 30s (last status %+v)", what, last)
+}
+
+// TestScripts pins the command-line behaviour in testdata/*.txt.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 1 {
+					ts.Fatalf("usage: waitfile path")
+				}
+				path := ts.MkAbs(args[0])
+				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+					if _, err := os.Stat(path); err == nil {
+						return
+					}
+				}
+				ts.Fatalf("%s did not appear within 60s", path)
+			},
+			// feedserver: start a test feed server; sets $CENTRAL and writes feed.pem.
+			"feedserver": func(ts *testscript.TestScript, neg bool, args []string) {
+				srv, err := feedtest.New(trustfeed.Name)
+				if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				ts.Defer(srv.Close)
+				feeds.Store(ts, srv)
+				ts.Setenv("CENTRAL", srv.URL())
+				if err := os.WriteFile(ts.MkAbs("feed.pem"), srv.PublicKeyPEM(), 0o644); err != nil {
+					ts.Fatalf("%v", err)
+				}
+			},
+			// feedvendor ID STATUS: append a vendor (with a fresh CA certificate).
+			"feedvendor": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: feedvendor ID STATUS")
+				}
+				feedOf(ts).Append(trustfeed.KindVendor, trustfeed.Vendor{ID: args[0], Name: args[0], Status: args[1], CACert: caDER(ts)})
+			},
+			// feeddevice SERIAL VENDOR STATUS: append a device.
+			"feeddevice": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: feeddevice SERIAL VENDOR STATUS")
+				}
+				feedOf(ts).Append(trustfeed.KindDevice, trustfeed.Device{Serial: args[0], VendorID: args[1], Status: args[2],
+					DeviceCertSHA256: "AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01AB01"})
+			},
+			// feedfault none|badsig|unknownkey|oldtime|future: make the server misbehave.
+			"feedfault": func(ts *testscript.TestScript, neg bool, args []string) {
+				faults := map[string]feedtest.Fault{"none": feedtest.None, "badsig": feedtest.BadSignature,
+					"unknownkey": feedtest.UnknownKey, "oldtime": feedtest.OldTime, "future": feedtest.FutureTime}
+				f, ok := faults[args[0]]
+				if len(args) != 1 || !ok {
+					ts.Fatalf("usage: feedfault none|badsig|unknownkey|oldtime|future")
+				}
+				feedOf(ts).SetFault(f)
+			},
+			// feeddown / feedup: central unreachable / back.
+			"feeddown": func(ts *testscript.TestScript, neg bool, args []string) { feedOf(ts).Down() },
+			"feedup": func(ts *testscript.TestScript, neg bool, args []string) {
+				if err := feedOf(ts).Up(); err != nil {
+					ts.Fatalf("%v", err)
+				}
+			},
+			// waitsynced STATE N: the appliance with that state has applied N entries.
+			"waitsynced": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.ParseUint(args[1], 10, 64)
+				if len(args) != 2 || err != nil {
+					ts.Fatalf("usage: waitsynced STATE N")
+				}
+				waitStatus(ts, ts.MkAbs(args[0]), "synced to "+args[1], func(s api.Status) bool { return s.Trust.Size == n && !s.Stale })
+			},
+			// waitrefused STATE: the appliance has refused at least one batch.
+			"waitrefused": func(ts *testscript.TestScript, neg bool, args []string) {
+				waitStatus(ts, ts.MkAbs(args[0]), "a refused batch", func(s api.Status) bool { return s.Sync != nil && s.Sync.RefusedTotal > 0 })
+			},
+		},
+	})
+}

@@ -1,0 +1,194 @@
+package appliance
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/internal/feed"
+)
+
+// Config is the appliance's configuration: a JSON file, overridden by
+// EDGETRUST_APPLIANCE_* environment variables, overridden by flags (see
+// cmd/edgetrust-appliance).
+type Config struct {
+	// State is the directory for the database, TPM key blobs and
+	// certificates (required).
+	State string `json:"state"`
+	// Listen is the API address (default 127.0.0.1:8443; plain HTTP).
+	Listen string `json:"listen"`
+	// Central is central's base URL; without it the trust data is never
+	// refreshed and goes stale.
+	Central string `json:"central"`
+	// FeedKeys are PEM files with the Ed25519 public keys central signs
+	// feeds with (required with Central).
+	FeedKeys []string `json:"feedKeys"`
+	// CentralCA is a PEM file of CA certificates for central's TLS
+	// certificate (default: the system roots).
+	CentralCA string `json:"centralCA"`
+	// TPM holds the SBI decryption key (sim, swtpm://HOST:PORT,
+	// /dev/tpmrm0). Without it auth captures cannot be fully verified.
+	TPM string `json:"tpm"`
+	// Name goes into the appliance's certificates (default: the host name).
+	Name string `json:"name"`
+	// MaxStaleness is how old the trust data may be (default 10m).
+	MaxStaleness Duration `json:"maxStaleness"`
+	// StalePolicy is reject (default) or warn.
+	StalePolicy string `json:"stalePolicy"`
+	// PollWait is the long-poll wait asked of central (default 30s).
+	PollWait Duration `json:"pollWait"`
+	// CaptureMaxAge and CaptureMaxFuture bound capture timestamps
+	// (defaults 2m and 30s).
+	CaptureMaxAge    Duration `json:"captureMaxAge"`
+	CaptureMaxFuture Duration `json:"captureMaxFuture"`
+	// RateLimit is verifications per second (default 5000; negative: none).
+	RateLimit float64 `json:"rateLimit"`
+	// MaxInFlight is concurrent verifications (default 4 × cores).
+	MaxInFlight int `json:"maxInFlight"`
+}
+
+// Duration is a time.Duration written as "10m" in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON reads "10m", "30s", ...
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration string such as \"10m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// LoadConfig reads a JSON config file; unknown fields are errors, so a
+// typo does not silently fall back to a default.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Defaults.
+const (
+	DefaultListen       = "127.0.0.1:8443"
+	DefaultMaxStaleness = 10 * time.Minute
+	DefaultPollWait     = 30 * time.Second
+)
+
+// Validate checks the configuration and fills in defaults.
+func (c *Config) Validate() error {
+	if c.State == "" {
+		return errors.New("no state directory: pass --state DIR")
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen address %q: want HOST:PORT such as 127.0.0.1:8443", c.Listen)
+	}
+	if c.Central != "" {
+		u, err := url.Parse(c.Central)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("central %q: want a URL such as https://central.example.org", c.Central)
+		}
+		if len(c.FeedKeys) == 0 {
+			return errors.New("--central needs --feed-key FILE: the Ed25519 public key central signs its feeds with (PEM)")
+		}
+	}
+	if c.MaxStaleness == 0 {
+		c.MaxStaleness = Duration(DefaultMaxStaleness)
+	}
+	if c.MaxStaleness < 0 {
+		return errors.New("max staleness must be positive")
+	}
+	switch capture.StalePolicy(c.StalePolicy) {
+	case "":
+		c.StalePolicy = string(capture.StaleReject)
+	case capture.StaleReject, capture.StaleWarn:
+	default:
+		return fmt.Errorf("stale policy %q: want reject or warn", c.StalePolicy)
+	}
+	if c.PollWait == 0 {
+		c.PollWait = Duration(DefaultPollWait)
+	}
+	if c.PollWait < 0 || time.Duration(c.PollWait) > 5*time.Minute {
+		return errors.New("poll wait must be between 0 and 5m")
+	}
+	if time.Duration(c.PollWait) >= time.Duration(c.MaxStaleness) {
+		return fmt.Errorf("poll wait %s must be well under the maximum staleness %s", time.Duration(c.PollWait), time.Duration(c.MaxStaleness))
+	}
+	if c.CaptureMaxAge == 0 {
+		c.CaptureMaxAge = Duration(capture.DefaultMaxAge)
+	}
+	if c.CaptureMaxFuture == 0 {
+		c.CaptureMaxFuture = Duration(capture.DefaultMaxFuture)
+	}
+	if c.CaptureMaxAge < 0 || c.CaptureMaxFuture < 0 {
+		return errors.New("capture time windows must be positive")
+	}
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
+	}
+	return nil
+}
+
+// LoadFeedKeys reads Ed25519 public keys (PEM "PUBLIC KEY" blocks, several
+// per file allowed) and returns them by feed.KeyID.
+func LoadFeedKeys(paths []string) (map[string]ed25519.PublicKey, error) {
+	keys := map[string]ed25519.PublicKey{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("feed key: %w", err)
+		}
+		n := 0
+		for {
+			var blk *pem.Block
+			blk, b = pem.Decode(b)
+			if blk == nil {
+				break
+			}
+			if blk.Type != "PUBLIC KEY" {
+				continue
+			}
+			k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("feed key %s: %w", p, err)
+			}
+			pub, ok := k.(ed25519.PublicKey)
+			if !ok {
+				return nil, fmt.Errorf("feed key %s: not an Ed25519 key (feeds are signed with Ed25519)", p)
+			}
+			keys[feed.KeyID(pub)] = pub
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("feed key %s: no PEM \"PUBLIC KEY\" block", p)
+		}
+	}
+	return keys, nil
+}

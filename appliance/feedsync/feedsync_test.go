@@ -1,0 +1,186 @@
+package feedsync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/internal/feed"
+)
+
+// memSink is a Sink in memory.
+type memSink struct {
+	mu      sync.Mutex
+	st      feed.State
+	entries []feed.Entry
+	calls   int
+	fail    error
+}
+
+func (m *memSink) State() (feed.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.st, nil
+}
+
+func (m *memSink) Apply(es []feed.Entry, next feed.State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	if m.st.Head.Size+uint64(len(es)) != next.Head.Size {
+		return errors.New("does not continue")
+	}
+	m.st, m.entries, m.calls = next, append(m.entries, es...), m.calls+1
+	return nil
+}
+
+func newSyncer(t *testing.T, url string, sink Sink, cfg Config) *Syncer {
+	t.Helper()
+	cfg.Central, cfg.Feed = url, "trust"
+	if cfg.Keys == nil {
+		srv, _ := feedtest.New("trust")
+		t.Cleanup(srv.Close)
+		cfg.Keys = srv.Keys()
+	}
+	s, err := New(cfg, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPollAppliesAndChunks(t *testing.T) {
+	srv, _ := feedtest.New("trust")
+	defer srv.Close()
+	srv.MaxBatch = 50
+	for i := range 120 {
+		srv.Append("device", map[string]any{"serial": i})
+	}
+	sink := &memSink{}
+	reg := prometheus.NewRegistry()
+	s := newSyncer(t, srv.URL(), sink, Config{Keys: srv.Keys(), ChunkEntries: 20, Registerer: reg})
+	var res Result
+	var err error
+	for res.Size < 120 {
+		if res, err = s.Poll(t.Context(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sink.entries) != 120 || sink.calls != 6+1 || res.More {
+		// 3 batches of 50, 50, 20 entries in chunks of 20: 3+3+1 calls.
+		t.Fatalf("%d entries in %d calls, more %v", len(sink.entries), sink.calls, res.More)
+	}
+	if got := testutil.ToFloat64(s.m.size); got != 120 {
+		t.Fatalf("size metric %v", got)
+	}
+	if st := s.Status(); st.Size != 120 || st.AppliedSince != 120 || st.CheckpointAt.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestBadAnswersFromCentral(t *testing.T) {
+	var body atomic.Value
+	var code atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/prefix/v1/feeds/trust" || r.URL.Query().Get("after") != "0" || r.URL.Query().Get("wait") != "0s" {
+			http.Error(w, "bad path "+r.URL.String(), 400)
+			return
+		}
+		w.WriteHeader(int(code.Load()))
+		w.Write([]byte(body.Load().(string)))
+	}))
+	defer hs.Close()
+	s := newSyncer(t, hs.URL+"/prefix/", &memSink{}, Config{MaxBody: 1 << 10})
+	for _, c := range []struct {
+		code   int
+		body   string
+		reason string // "" for a transport error
+	}{
+		{503, "central \x00 is down", ""},
+		{404, "no such feed", ""},
+		{200, "not json", "malformed"},
+		{200, `{"feed":"trust","after":0,"entries":[],"checkpoint":{"body":"x","keyId":"00","signature":""}}`, "unknown-key"},
+		{200, `{"feed":"other","after":0,"entries":[]}`, "malformed"},
+		{200, strings.Repeat(" ", 2<<10), "malformed"},
+	} {
+		code.Store(int32(c.code))
+		body.Store(c.body)
+		_, err := s.Poll(t.Context(), 0)
+		var re *RefusedError
+		switch {
+		case err == nil:
+			t.Errorf("%d %.20q accepted", c.code, c.body)
+		case c.reason == "" && errors.As(err, &re):
+			t.Errorf("%d: transport error reported as refusal: %v", c.code, err)
+		case c.reason != "" && (!errors.As(err, &re) || re.Reason != c.reason):
+			t.Errorf("%d %.20q: want refusal %s, got %v", c.code, c.body, c.reason, err)
+		}
+		if strings.ContainsRune(err.Error(), 0) {
+			t.Errorf("error carries control characters: %q", err)
+		}
+	}
+}
+
+func TestRunDoesNotSpinWhenCentralIgnoresTheWait(t *testing.T) {
+	srv, _ := feedtest.New("trust")
+	defer srv.Close()
+	var n atomic.Int32
+	// A central that answers at once, whatever the wait.
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		q := r.URL.Query()
+		q.Set("wait", "0s")
+		r.URL.RawQuery = q.Encode()
+		srv.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	s := newSyncer(t, hs.URL, &memSink{}, Config{Keys: srv.Keys(), MinInterval: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	s.Run(ctx)
+	if got := n.Load(); got > 8 {
+		t.Fatalf("%d polls in 1s with a 200ms minimum interval", got)
+	}
+}
+
+func TestSinkErrors(t *testing.T) {
+	srv, _ := feedtest.New("trust")
+	defer srv.Close()
+	srv.Append("device", map[string]any{"serial": 1})
+	sink := &memSink{fail: errors.New("disk full")}
+	s := newSyncer(t, srv.URL(), sink, Config{Keys: srv.Keys()})
+	_, err := s.Poll(t.Context(), 0)
+	var re *RefusedError
+	if err == nil || errors.As(err, &re) {
+		t.Fatalf("a storage error is not a refusal: %v", err)
+	}
+	sink.fail = ErrRejected
+	if _, err := s.Poll(t.Context(), 0); !errors.As(err, &re) || re.Reason != "entry" {
+		t.Fatalf("want an entry refusal, got %v", err)
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	for _, c := range []Config{
+		{Central: "http://x", Feed: "a/b", Keys: map[string]ed25519.PublicKey{"k": nil}},
+		{Central: "http://x", Feed: "trust"},
+		{Central: "file:///x", Feed: "trust", Keys: map[string]ed25519.PublicKey{"k": nil}},
+	} {
+		if _, err := New(c, &memSink{}); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}

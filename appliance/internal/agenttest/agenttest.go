@@ -1,0 +1,167 @@
+// Package agenttest starts a real edgetrust agent in-process so appliance
+// tests verify genuine, TPM-signed SBI captures. It is imported by _test.go
+// files only, never by the appliance binary (daemons talk over wire formats;
+// only tests cross that line).
+//
+// The agent runs in --dev mode, but its development PKI directory is seeded
+// with one vendor CA standing in for the provider CA central issues: device
+// and FTM certificates both chain to it, as the trust feed expects.
+package agenttest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgetrust/edgetrust/agent"
+	"github.com/edgetrust/edgetrust/agent/devpki"
+	"github.com/edgetrust/edgetrust/sbi"
+	"github.com/edgetrust/edgetrust/sbi/client"
+)
+
+// Vendor is a device provider with the CA central would issue it.
+type Vendor struct {
+	ID   string
+	Key  *rsa.PrivateKey
+	Cert *x509.Certificate
+}
+
+// NewVendor makes a vendor CA.
+func NewVendor(t testing.TB, id string) *Vendor {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:   pkix.Name{CommonName: id + " provider CA (issued by central)", Organization: []string{id}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return &Vendor{ID: id, Key: k, Cert: c}
+}
+
+// Agent is a running agent.
+type Agent struct {
+	Svc    *agent.Service
+	Client *client.Client
+	Port   int
+	State  string
+}
+
+// Devices is the device set tests use: finger Single/Auth (TFA000000001),
+// finger Slap/Registration (TFR000000001), iris Single/Auth (TIA000000001).
+func Devices() []agent.DeviceConfig { return agent.DevDevices("T")[:3] }
+
+// Start starts an agent on the simulated TPM ("sim", shared with the
+// appliance under test) whose certificates v's CA issues, encrypting auth
+// captures to the certificate in encCertFile.
+func Start(t testing.TB, v *Vendor, encCertFile string, devices ...agent.DeviceConfig) *Agent {
+	t.Helper()
+	state := t.TempDir()
+	pki := filepath.Join(state, "dev-pki")
+	if err := os.MkdirAll(pki, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(v.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	for name, b := range map[string][]byte{
+		devpki.ProviderCACert: devpki.CertPEM(v.Cert), devpki.ProviderCAKey: keyPEM,
+		devpki.FTMCACert: devpki.CertPEM(v.Cert), devpki.FTMCAKey: keyPEM,
+	} {
+		if err := os.WriteFile(filepath.Join(pki, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(devices) == 0 {
+		devices = Devices()
+	}
+	cfg := agent.Config{State: state, TPM: "sim", Dev: true, Provider: v.ID, Devices: devices,
+		EncryptionCerts: map[string]string{"*": encCertFile}}
+	svc, err := agent.Start(context.Background(), cfg, agent.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return &Agent{Svc: svc, Port: svc.Port(), State: state,
+		Client: &client.Client{PortMin: svc.Port(), PortMax: svc.Port()}}
+}
+
+func readCert(t testing.TB, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := devpki.ParseCertPEM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// DeviceCert is a device's current device-key certificate.
+func (a *Agent) DeviceCert(t testing.TB, id string) *x509.Certificate {
+	return readCert(t, filepath.Join(a.State, "devices", id, "device.pem"))
+}
+
+// FTMCert is a device's FTM certificate.
+func (a *Agent) FTMCert(t testing.TB, id string) *x509.Certificate {
+	return readCert(t, filepath.Join(a.State, "devices", id, "ftm.pem"))
+}
+
+var txn atomic.Int64
+
+// TransactionID returns a fresh, valid transactionId.
+func TransactionID() string {
+	return fmt.Sprintf("txn-%d-%d", time.Now().UnixNano()%1e12, txn.Add(1))
+}
+
+// AuthRequest is a CAPTURE request for count segments of typ.
+func AuthRequest(dev, typ string, count int) *sbi.CaptureRequest {
+	return &sbi.CaptureRequest{Env: sbi.EnvDeveloper, Purpose: sbi.PurposeAuth, SpecVersion: sbi.SpecVersion,
+		Timeout: "10000", DomainURI: "https://appliance.example.org", TransactionID: TransactionID(),
+		Bio: []sbi.BioRequest{{Type: typ, Count: sbi.NumString(fmt.Sprint(count)), BioSubType: []string{sbi.SubtypeUnknown},
+			RequestedScore: "40", DeviceID: dev, DeviceSubID: "0"}}}
+}
+
+// RegRequest is an RCAPTURE request.
+func RegRequest(dev, typ string, subID, count int) *sbi.CaptureRequest {
+	return &sbi.CaptureRequest{Env: sbi.EnvDeveloper, Purpose: sbi.PurposeRegistration, SpecVersion: sbi.SpecVersion,
+		Timeout: "10000", TransactionID: TransactionID(),
+		Bio: []sbi.BioRequest{{Type: typ, Count: sbi.NumString(fmt.Sprint(count)), Exception: []string{},
+			RequestedScore: "40", DeviceID: dev, DeviceSubID: sbi.NumString(fmt.Sprint(subID))}}}
+}
+
+// Capture sends req and returns the raw answer.
+func (a *Agent) Capture(t testing.TB, req *sbi.CaptureRequest) []byte {
+	t.Helper()
+	var raw []byte
+	var err error
+	if req.Purpose == sbi.PurposeAuth {
+		_, raw, err = a.Client.Capture(context.Background(), a.Port, req)
+	} else {
+		_, raw, err = a.Client.RCapture(context.Background(), a.Port, req)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}

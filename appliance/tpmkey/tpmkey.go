@@ -1,0 +1,212 @@
+// Package tpmkey holds the appliance's SBI decryption key: an RSA-2048
+// RSA-OAEP-SHA256 key created in the TPM and saved as a TPM-wrapped blob in
+// the state directory, and the certificate agents encrypt auth captures to.
+//
+// Until central issues appliance certificates (with enrolment), the
+// certificate is issued by the appliance itself with a second TPM key (ECDSA
+// P-256, signing only), whose self-signed certificate is saved beside it.
+// Both certificates are made once and kept, so the thumbprint agents select
+// the key by does not change across restarts.
+package tpmkey
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/edgetrust/edgetrust/internal/tpm"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// Files under the state directory.
+const (
+	DecryptKeyFile = "tpm/sbi-decrypt.key"       // TPM blob of the decryption key
+	SigningKeyFile = "tpm/appliance-signing.key" // TPM blob of the certificate-signing key
+	CertFile       = "sbi-encryption.pem"        // the certificate agents encrypt to (--encryption-cert)
+	IssuerCertFile = "appliance-issuer.pem"      // self-signed certificate of the signing key
+	SimSeedFile    = "tpm-sim-seed"              // simulator seed (development only)
+)
+
+// Validity of the certificates made here.
+const certValidity = 2 * 365 * 24 * time.Hour
+
+// Keys are the appliance's TPM keys for SBI.
+type Keys struct {
+	TPM     *tpm.TPM
+	Decrypt *tpm.Key
+	Cert    *x509.Certificate // for Decrypt's public key
+	Issuer  *x509.Certificate // self-signed, for the signing key
+}
+
+// DevSimURL returns the URL of the in-process TPM simulator seeded from
+// the state directory, so key blobs saved there load again after a
+// restart. Insecure: development and tests only.
+func DevSimURL(state string) (string, error) {
+	p := filepath.Join(state, SimSeedFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		var s [8]byte
+		if _, err := rand.Read(s[:]); err != nil {
+			return "", err
+		}
+		b = []byte(strconv.FormatInt(int64(binary.BigEndian.Uint64(s[:])>>1), 10))
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	return "sim?seed=" + string(b), nil
+}
+
+// Open opens the TPM at tpmURL and loads (or creates) the decryption key and
+// its certificate under state. name goes into the certificates' subjects.
+func Open(ctx context.Context, tpmURL, state, name string, now time.Time) (*Keys, error) {
+	t, err := tpm.Open(ctx, tpmURL)
+	if err != nil {
+		return nil, err
+	}
+	k, err := load(ctx, t, state, name, now)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*Keys, error) {
+	dec, err := t.LoadOrCreateKey(ctx, filepath.Join(state, DecryptKeyFile), tpm.RSA2048Decrypt)
+	if err != nil {
+		return nil, fmt.Errorf("SBI decryption key: %w", err)
+	}
+	k := &Keys{TPM: t, Decrypt: dec}
+	certPath, issuerPath := filepath.Join(state, CertFile), filepath.Join(state, IssuerCertFile)
+	cert, cerr := readCert(certPath)
+	issuer, ierr := readCert(issuerPath)
+	if cerr == nil && ierr == nil {
+		if !samePublic(cert.PublicKey, dec.Public()) {
+			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", certPath, DecryptKeyFile)
+		}
+		if err := cert.CheckSignatureFrom(issuer); err != nil {
+			return nil, fmt.Errorf("%s is not issued by %s: %w", certPath, issuerPath, err)
+		}
+		k.Cert, k.Issuer = cert, issuer
+		return k, nil
+	}
+	if !errors.Is(cerr, os.ErrNotExist) && cerr != nil {
+		return nil, cerr
+	}
+	signer, err := t.LoadOrCreateKey(ctx, filepath.Join(state, SigningKeyFile), tpm.ECCP256Sign)
+	if err != nil {
+		return nil, fmt.Errorf("certificate-signing key: %w", err)
+	}
+	if name == "" {
+		name = "edgetrust-appliance"
+	}
+	itmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " self-issued CA", Organization: []string{"edgetrust appliance"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+		SubjectKeyId: keyID(signer.Public()),
+	}
+	ider, err := x509.CreateCertificate(rand.Reader, itmpl, itmpl, signer.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("issuer certificate: %w", err)
+	}
+	issuer, _ = x509.ParseCertificate(ider)
+	ltmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " SBI encryption", Organization: []string{"edgetrust appliance"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
+		KeyUsage: x509.KeyUsageKeyEncipherment, BasicConstraintsValid: true,
+		SubjectKeyId: keyID(dec.Public()), AuthorityKeyId: issuer.SubjectKeyId,
+	}
+	lder, err := x509.CreateCertificate(rand.Reader, ltmpl, issuer, dec.Public(), signer)
+	if err != nil {
+		return nil, fmt.Errorf("encryption certificate: %w", err)
+	}
+	cert, _ = x509.ParseCertificate(lder)
+	if err := writeAtomic(issuerPath, PEM(issuer)); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(certPath, PEM(cert)); err != nil {
+		return nil, err
+	}
+	k.Cert, k.Issuer = cert, issuer
+	return k, nil
+}
+
+// DecryptionKey is the key in the form sbi.Verifier takes.
+func (k *Keys) DecryptionKey() sbi.DecryptionKey {
+	return sbi.DecryptionKey{Cert: k.Cert, Key: k.Decrypt}
+}
+
+// Thumbprint is the SBI thumbprint of the encryption certificate.
+func (k *Keys) Thumbprint() string { return sbi.Thumbprint(k.Cert) }
+
+// Close releases the TPM.
+func (k *Keys) Close() error { return k.TPM.Close() }
+
+// PEM encodes a certificate.
+func PEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
+
+func samePublic(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(b)
+}
+
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err)
+	}
+	return n.Add(n, big.NewInt(1))
+}
+
+func keyID(pub crypto.PublicKey) []byte {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil
+	}
+	h := sha256.Sum256(der)
+	return h[:20]
+}
