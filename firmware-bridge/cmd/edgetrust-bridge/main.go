@@ -39,6 +39,7 @@ Commands:
   ports      list serial ports with their USB vendor and product IDs
   inspect    show an ISO/IEC 19794-4 finger record and check it against MOSIP rules
   firmware   verify, sign or pin fingerprint module firmware
+  synth      generate synthetic fingerprints (PNG) with known identity
 
 A first session without hardware:
   edgetrust-bridge emulate --link /tmp/sensor &
@@ -68,6 +69,7 @@ var commands = []command{
 	{"ports", runPorts},
 	{"inspect", runInspect},
 	{"firmware", runFirmware},
+	{"synth", runSynth},
 }
 
 // env carries the output streams so tests and scripts can capture them.
