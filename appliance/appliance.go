@@ -34,6 +34,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/edgetrust/edgetrust/appliance/api"
+	"github.com/edgetrust/edgetrust/appliance/qr"
+	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/store"
@@ -70,6 +72,7 @@ type Appliance struct {
 	syncer   *feedsync.Syncer
 	verifier *capture.Verifier
 	api      *api.API
+	qrLists  *qr.Lists
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
@@ -156,13 +159,27 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	a.api = api.New(api.Config{Verifier: a.verifier, Trust: a.trust, Syncer: a.syncer, Thumbprint: thumb,
 		Version: Version, Logger: a.log, Gatherer: a.reg, Registerer: a.reg,
 		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight})
+	qrv := &c169trust.Verifier{RejectStale: cfg.StalePolicy != string(capture.StaleWarn), Now: o.Now}
+	if cfg.QRTrustList != "" {
+		fk, err := LoadFeedKeys(cfg.FeedKeys)
+		if err != nil {
+			return nil, fmt.Errorf("Claim 169 lists are verified with the feed keys: %w", err)
+		}
+		a.qrLists = &qr.Lists{TrustFile: cfg.QRTrustList, RevocationsFile: cfg.QRRevocations, Keys: fk, Verifier: qrv, Logger: a.log}
+		if err := a.qrLists.Load(); err != nil {
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/qr/verify", &qr.Handler{Verifier: qrv, Logger: a.log})
+	mux.Handle("/", a.api)
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		a.log.Warn("the API is plain HTTP on a non-loopback address; TLS and mTLS for relying parties come with the auth API", "addr", cfg.Listen)
 	}
-	a.srv = &http.Server{Handler: a.api, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -170,6 +187,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	a.wg.Go(func() { a.srv.Serve(a.ln) })
 	if a.syncer != nil {
 		a.wg.Go(func() { a.syncer.Run(runCtx) })
+	}
+	if a.qrLists != nil {
+		a.wg.Go(func() { a.qrLists.Watch(runCtx, 2*time.Second) })
 	}
 	b, _ := json.Marshal(map[string]any{"url": a.URL(), "pid": os.Getpid()})
 	if err := os.WriteFile(filepath.Join(cfg.State, APIFile), append(b, '\n'), 0o600); err != nil {

@@ -54,6 +54,12 @@ type Config struct {
 	RateLimit float64 `json:"rateLimit"`
 	// MaxInFlight is concurrent verifications (default 4 × cores).
 	MaxInFlight int `json:"maxInFlight"`
+	// QRTrustList and QRRevocations are the signed Claim 169 trust list
+	// and revocation list (edgetrust-central trust export), verified with
+	// the feed keys and reloaded when they change. Without a trust list
+	// POST /v1/qr/verify answers that none is loaded.
+	QRTrustList   string `json:"qrTrustList"`
+	QRRevocations string `json:"qrRevocations"`
 }
 
 // Duration is a time.Duration written as "10m" in JSON.

@@ -63,6 +63,9 @@ type Verifier struct {
 	RejectStale bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// AnyKID, for ad-hoc checks against a one-key trust list, uses that
+	// key whatever kid the credential names (or none).
+	AnyKID bool
 
 	st atomic.Pointer[state]
 }
@@ -138,6 +141,11 @@ func (v *Verifier) Verify(text string) *Result {
 	d.Keys = claim169.KeyResolverFunc(func(q claim169.KeyQuery) (crypto.PublicKey, error) {
 		kid := hex.EncodeToString(q.KeyID)
 		k, ok := s.keys[kid]
+		if !ok && v.AnyKID && len(s.keys) == 1 {
+			for id, only := range s.keys {
+				kid, k, ok = id, only, true
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("%w: kid %s is not on the trust list", claim169.ErrUnknownKey, kid)
 		}

@@ -34,6 +34,8 @@ Usage:
   edgetrust-appliance status [flags]    feed position, staleness and sync health of a running appliance
   edgetrust-appliance verify [flags] CAPTURE.json
                                         ask a running appliance to verify an SBI capture answer
+  edgetrust-appliance verify-qr (--text T | --image FILE) (--trust FILE --list-key FILE | --issuer-key FILE)
+                                        verify a Claim 169 identity QR offline
   edgetrust-appliance version
 
 Try it with no hardware (simulated TPM):
@@ -80,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = status(args[1:], stdout, stderr)
 	case "verify":
 		err = verify(args[1:], stdout, stderr)
+	case "verify-qr":
+		err = verifyQR(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "edgetrust-appliance", appliance.Version)
 	case "help", "-h", "--help":
@@ -174,6 +178,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	maxFuture := fs.Duration("capture-max-future", capture.DefaultMaxFuture, "how far in the future a capture's timestamps may be (clock skew)")
 	rate := fs.Float64("rate-limit", api.DefaultRateLimit, "verifications per second the API accepts (burst: one second's worth); negative: unlimited")
 	inflight := fs.Int("max-in-flight", 0, "verifications running at once (default 4 × cores); more wait up to 2s, then 503")
+	qrTrust := fs.String("qr-trust", "", "`FILE`: signed Claim 169 trust list (edgetrust-central trust export) for POST /v1/qr/verify; reloaded when it changes")
+	qrRev := fs.String("qr-revocations", "", "`FILE`: signed Claim 169 revocation list; reloaded when it changes")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
 	fs.Usage = func() {
@@ -220,6 +226,8 @@ GET /healthz, GET /metrics. See docs/api/appliance.md.
 	str("tpm", &cfg.TPM, *tpmFlag)
 	str("name", &cfg.Name, *name)
 	str("stale-policy", &cfg.StalePolicy, *policy)
+	str("qr-trust", &cfg.QRTrustList, *qrTrust)
+	str("qr-revocations", &cfg.QRRevocations, *qrRev)
 	if set["feed-key"] {
 		cfg.FeedKeys = feedKeys
 	}

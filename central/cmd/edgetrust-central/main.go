@@ -51,6 +51,12 @@ Admin (over the API, authenticated by an admin token):
   edgetrust-central audit list [--subject device:SN] [--after N]
   edgetrust-central audit verify            check the audit log's hash chain
 
+Claim 169 identity QR codes (run where the state directory is):
+  edgetrust-central issuer init --state DIR [--alg EdDSA|ES256] [--issuer URI]
+  edgetrust-central credential issue --state DIR --in people.csv --out qr/ --png
+  edgetrust-central credential revoke --state DIR --id ID
+  edgetrust-central trust export --state DIR --out lists/   # for offline verifiers
+
 Admin commands find central with --central URL (EDGETRUST_CENTRAL_URL, default
 http://127.0.0.1:8443) and the token with --admin-token-file FILE
 (EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE) or EDGETRUST_CENTRAL_ADMIN_TOKEN; --json
@@ -94,6 +100,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	case "feed-key":
 		err = feedKey(args[1:], stdout, stderr)
+	case "issuer", "credential", "trust":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			err = usageError{fmt.Errorf("%s needs a subcommand\n\n%s", cmd, issuerUsage)}
+		} else {
+			cmd += " " + args[1]
+			err = issuerCommand(args[0], args[1], args[2:], stdout, stderr)
+		}
 	case "vendor", "device", "token", "appliance", "rp", "audit":
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 			err = usageError{fmt.Errorf("%s needs a subcommand; see edgetrust-central help", cmd)}
