@@ -34,13 +34,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/edgetrust/edgetrust/appliance/api"
-	"github.com/edgetrust/edgetrust/appliance/qr"
-	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
+	"github.com/edgetrust/edgetrust/appliance/qr"
 	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/appliance/trust"
+	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -163,7 +163,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if cfg.QRTrustList != "" {
 		fk, err := LoadFeedKeys(cfg.FeedKeys)
 		if err != nil {
-			return nil, fmt.Errorf("Claim 169 lists are verified with the feed keys: %w", err)
+			return nil, fmt.Errorf("the Claim 169 lists are verified with the feed keys: %w", err)
 		}
 		a.qrLists = &qr.Lists{TrustFile: cfg.QRTrustList, RevocationsFile: cfg.QRRevocations, Keys: fk, Verifier: qrv, Logger: a.log}
 		if err := a.qrLists.Load(); err != nil {
