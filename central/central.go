@@ -445,6 +445,10 @@ func (c *Central) vendorCA(v *store.Vendor) (*CA, error) {
 type StatusChange struct {
 	Status string `json:"status"` // active (reinstate), suspended, revoked
 	Reason string `json:"reason,omitempty"`
+	// UndoRevocation lets an admin reinstate a revoked subject, to correct
+	// a mistaken revocation. It needs a reason and is audited like any
+	// change; without it revocation is final.
+	UndoRevocation bool `json:"undoRevocation,omitempty"`
 }
 
 func (s StatusChange) check() error {
@@ -454,10 +458,18 @@ func (s StatusChange) check() error {
 	return checkText("reason", s.Reason, 256)
 }
 
-// transition checks a status change: revoked is final.
-func transition(what, id, from, to string) error {
+// transition checks a status change: revoked is final unless an admin
+// explicitly undoes a revocation, with a reason, back to active.
+func transition(what, id, from string, s StatusChange) error {
+	to := s.Status
 	if from == trustfeed.Revoked {
-		return fail(http.StatusConflict, enrol.CodeNotActive, "%s %s is revoked; revocation is final", what, id)
+		if !s.UndoRevocation || to != trustfeed.Active {
+			return fail(http.StatusConflict, enrol.CodeNotActive, "%s %s is revoked; revocation is final (to correct a mistaken revocation, reinstate with --undo-revocation and a --reason)", what, id)
+		}
+		if strings.TrimSpace(s.Reason) == "" {
+			return badRequest("undoing the revocation of %s %s needs a reason", what, id)
+		}
+		return nil
 	}
 	if from == to {
 		return fail(http.StatusConflict, enrol.CodeConflict, "%s %s is already %s", what, id, to)
@@ -490,7 +502,7 @@ func (c *Central) SetVendorStatus(ctx context.Context, a *Admin, id string, s St
 		if err != nil {
 			return err
 		}
-		if err := transition("vendor", id, v.Status, s.Status); err != nil {
+		if err := transition("vendor", id, v.Status, s); err != nil {
 			return err
 		}
 		old := v.Status
@@ -635,7 +647,7 @@ func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []strin
 				return badRequest("device %s is named twice", sn)
 			}
 			seen[sn] = true
-			if err := transition("device", sn, d.Status, s.Status); err != nil {
+			if err := transition("device", sn, d.Status, s); err != nil {
 				return err
 			}
 			detail, _ := json.Marshal(map[string]string{"from": d.Status, "to": s.Status, "reason": s.Reason})
@@ -717,7 +729,7 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 		if err != nil {
 			return err
 		}
-		if err := transition("appliance", id, ap.Status, s.Status); err != nil {
+		if err := transition("appliance", id, ap.Status, s); err != nil {
 			return err
 		}
 		old := ap.Status

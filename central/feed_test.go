@@ -164,3 +164,31 @@ func TestLongPoll(t *testing.T) {
 		t.Errorf("the timeout checkpoint is not fresher: %s, was %s", st.Time, fo.st.Time)
 	}
 }
+
+// TestUndoRevocation: revocation is final unless an admin undoes it
+// explicitly, with a reason; the undo is published and audited.
+func TestUndoRevocation(t *testing.T) {
+	h := newHarness(t)
+	fo := h.follower()
+	fo.sync(t, h)
+	if _, err := h.c.SetVendorStatus(ctx, h.admin, "ACME", StatusChange{Status: trustfeed.Revoked, Reason: "key leak"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []StatusChange{
+		{Status: trustfeed.Active},
+		{Status: trustfeed.Active, Reason: "mistake"},
+		{Status: trustfeed.Active, UndoRevocation: true},
+		{Status: trustfeed.Suspended, UndoRevocation: true, Reason: "x"},
+	} {
+		if _, err := h.c.SetVendorStatus(ctx, h.admin, "ACME", s); err == nil {
+			t.Errorf("%+v reinstated a revoked vendor", s)
+		}
+	}
+	if _, err := h.c.SetVendorStatus(ctx, h.admin, "ACME", StatusChange{Status: trustfeed.Active, UndoRevocation: true, Reason: "revoked by mistake"}); err != nil {
+		t.Fatal(err)
+	}
+	es := fo.sync(t, h)
+	if len(es) != 2 || !strings.Contains(string(es[1].Data), `"status":"active"`) || !strings.Contains(string(es[1].Data), "revoked by mistake") {
+		t.Fatalf("feed after undo: %d entries", len(es))
+	}
+}

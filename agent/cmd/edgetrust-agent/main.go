@@ -239,7 +239,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		defer ms.Close()
 	}
 	info := map[string]any{"url": svc.URL(), "port": svc.Port(), "state": cfg.State}
-	if cfg.Dev {
+	if ce, _ := agent.LoadCentralEnrolment(cfg.State); ce != nil && len(ce.Devices) > 0 {
+		// Enrolled: central's provider CA issued both device and FTM certificates.
+		ca := filepath.Join(cfg.State, "devices", ce.Devices[0], agent.ProviderCAFile)
+		info["deviceCA"], info["ftmCA"], info["central"] = ca, ca, ce.URL
+	} else if cfg.Dev {
 		info["deviceCA"] = filepath.Join(cfg.State, "dev-pki", devpki.ProviderCACert)
 		info["ftmCA"] = filepath.Join(cfg.State, "dev-pki", devpki.FTMCACert)
 	}

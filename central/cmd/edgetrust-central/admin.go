@@ -87,6 +87,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 	after := fs.String("after", "", "list after this serial (devices) or audit sequence number")
 	subject := fs.String("subject", "", "audit subject, e.g. device:SN1 or vendor:ACME")
 	reason := fs.String("reason", "", "why (kept in the registry, the audit log and the trust feed)")
+	undo := fs.Bool("undo-revocation", false, "reinstate: allow reinstating a revoked vendor, device or appliance (needs --reason; audited)")
 	ttl := fs.String("ttl", "", "token lifetime, e.g. 15m (default 15m, at most 24h)")
 	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id")
 	var serials, attrs stringList
@@ -172,7 +173,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if err := c.call(ctx, "POST", "/v1/admin/vendors/"+url.PathEscape(*id)+"/status",
-			map[string]string{"status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+			map[string]any{"status": statusVerb[verb], "reason": *reason, "undoRevocation": *undo}, &raw); err != nil {
 			return err
 		}
 		return show(func(w *tabwriter.Writer) error {
@@ -224,7 +225,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		for start := 0; start < len(serials); start += 1000 {
 			chunk := serials[start:min(start+1000, len(serials))]
 			if err := c.call(ctx, "POST", "/v1/admin/devices/status",
-				map[string]any{"serials": chunk, "status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+				map[string]any{"serials": chunk, "status": statusVerb[verb], "reason": *reason, "undoRevocation": *undo}, &raw); err != nil {
 				return err
 			}
 		}
@@ -291,7 +292,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if err := c.call(ctx, "POST", "/v1/admin/appliances/"+url.PathEscape(*id)+"/status",
-			map[string]string{"status": statusVerb[verb], "reason": *reason}, &raw); err != nil {
+			map[string]any{"status": statusVerb[verb], "reason": *reason, "undoRevocation": *undo}, &raw); err != nil {
 			return err
 		}
 		return show(func(w *tabwriter.Writer) error {

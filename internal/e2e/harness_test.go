@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string // directory with the freshly built binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "edgetrust-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/edgetrust/edgetrust/central/cmd/edgetrust-central",
+		"github.com/edgetrust/edgetrust/agent/cmd/edgetrust-agent",
+		"github.com/edgetrust/edgetrust/appliance/cmd/edgetrust-appliance")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building binaries:", err)
+		os.Exit(1)
+	}
+	bin = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is the environment every command gets.
+type env struct {
+	t    *testing.T
+	vars []string
+}
+
+func (e *env) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
+	c.Env = append(os.Environ(), e.vars...)
+	return c
+}
+
+// run runs a command to completion and returns its stdout; it fails the
+// test on a non-zero exit, showing stderr.
+func (e *env) run(name string, args ...string) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := e.cmd(ctx, name, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		e.t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// proc is a background process with its output kept for failure reports.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    bytes.Buffer // stdout and stderr
+	stdout bytes.Buffer
+	done   chan struct{}
+}
+
+type stdoutWriter struct{ p *proc }
+
+func (w stdoutWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	w.p.stdout.Write(b)
+	w.p.mu.Unlock()
+	return w.p.Write(b)
+}
+
+func (p *proc) Stdout() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stdout.String()
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *proc) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (e *env) start(name string, args ...string) *proc {
+	e.t.Helper()
+	c := e.cmd(context.Background(), name, args...)
+	p := &proc{cmd: c, done: make(chan struct{})}
+	c.Stdout, c.Stderr = stdoutWriter{p}, p
+	if err := c.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { c.Wait(); close(p.done) }()
+	e.t.Cleanup(func() { p.stop(syscall.SIGTERM) })
+	return p
+}
+
+func (p *proc) stop(sig syscall.Signal) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *proc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, p *proc, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		if p != nil && !p.alive() {
+			t.Fatalf("%s: the process exited:\n%s", what, p.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := ""
+	if p != nil {
+		out = p.Output()
+	}
+	t.Fatalf("%s: not within %v\n%s", what, timeout, out)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func httpOK(url string) bool {
+	r, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	r.Body.Close()
+	return r.StatusCode == http.StatusOK
+}
+
+func postJSON(t *testing.T, url string, v any, out any) int {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	r, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatalf("POST %s: %d %s", url, r.StatusCode, body)
+		}
+	}
+	return r.StatusCode
+}
+
+// firstLineJSON waits for a process's first stdout line that is a JSON object.
+func firstJSONLine(t *testing.T, p *proc, v any) {
+	t.Helper()
+	waitFor(t, "start-up line", 90*time.Second, p, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(p.Stdout()))
+		for sc.Scan() {
+			l := strings.TrimSpace(sc.Text())
+			if strings.HasPrefix(l, "{") && json.Unmarshal([]byte(l), v) == nil {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func parsePEM(b []byte) (*x509.Certificate, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("no PEM block")
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
