@@ -28,12 +28,12 @@ type agentProc struct {
 	FTMCA string `json:"ftmCA"`
 }
 
-func startAgent(ctx context.Context, bin, state, encCert string) (*agentProc, error) {
+func startAgent(ctx context.Context, bin, state string, extra ...string) (*agentProc, error) {
 	exe := filepath.Join(bin, "edgetrust-agent")
 	if _, err := os.Stat(exe); err != nil {
 		return nil, fmt.Errorf("%s not found: run make build (make demo does)", exe)
 	}
-	cmd := exec.CommandContext(ctx, exe, "serve", "--dev", "--state", state, "--log-level", "error", "--encryption-cert", encCert)
+	cmd := exec.CommandContext(ctx, exe, append([]string{"serve", "--dev", "--state", state, "--log-level", "error"}, extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -112,29 +112,17 @@ func readKey(path string) (*rsa.PrivateKey, error) {
 }
 
 func runAgent(ctx context.Context, bin string) error {
-	fmt.Println("\nThe device side: edgetrust-agent serve --dev")
-	state, err := os.MkdirTemp("", "edgetrust-demo-agent-")
+	state, err := os.MkdirTemp("", "edgetrust-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(state)
-	// The compliance tool kit plays the auth server: captures are encrypted
-	// to its certificate, so both it and this demo can decrypt them.
-	ctkKeys := filepath.Join(state, "ctk")
-	certOut, err := exec.CommandContext(ctx, filepath.Join(bin, "edgetrust-ctk"), "cert", "--key-dir", ctkKeys).Output()
-	if err != nil {
-		return fmt.Errorf("edgetrust-ctk cert: %w", err)
-	}
-	encPath := filepath.Join(state, "auth-server.pem")
-	if err := os.WriteFile(encPath, certOut, 0o644); err != nil {
-		return err
-	}
-	a, err := startAgent(ctx, bin, filepath.Join(state, "agent"), encPath)
+	ch, err := startChain(ctx, bin, state)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
-	step("agent started with a simulated TPM and emulated sensors; auth captures encrypted to the auth server's certificate")
+	defer ch.stop()
+	a, ctkKeys, encPath := ch.agent, ch.ctkKeys, ch.ctkCert
 
 	cl := &client.Client{App: "edgetrust-demo"}
 	start := time.Now()
@@ -217,6 +205,13 @@ func runAgent(ctx context.Context, bin string) error {
 		seg.Record.Modality, len(seg.ISO), r.Width, r.Height, compressionName(r.Compression), seg.Data.QualityScore)
 	fmt.Printf("      timestamp %s  bioSubType %q\n", seg.Data.Timestamp, seg.Data.BioSubType)
 
+	if err := ch.registryDemo(ctx); err != nil {
+		return err
+	}
+	if err := ch.claim169Demo(ctx); err != nil {
+		return err
+	}
+
 	fmt.Println("\nCompliance: edgetrust-ctk runs MOSIP's SBI test suite against the agent")
 	reportDir, err := filepath.Abs(filepath.Join("demo-out", "ctk-report"))
 	if err != nil {
@@ -226,7 +221,7 @@ func runAgent(ctx context.Context, bin string) error {
 	start = time.Now()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, "edgetrust-ctk"), "run",
 		"--target", a.URL, "--device-ca", a.DevCA, "--ftm-ca", a.FTMCA,
-		"--control", "unix:"+filepath.Join(state, "agent", "control.sock"), "--key-dir", ctkKeys,
+		"--control", "unix:"+filepath.Join(ch.state, "agent", "control.sock"), "--key-dir", ctkKeys,
 		"--non-interactive", "--parallel", "--report-dir", reportDir)
 	runErr := cmd.Run()
 	var rep struct {

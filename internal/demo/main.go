@@ -31,10 +31,18 @@ Runs the edgetrust demo on one machine with embedded defaults:
  1. the TPM layer: keys made inside a TPM sign and decrypt, a secret is sealed
     to PCR values and refused once a PCR changes, a quote and a credential
     activation prove the TPM to a verifier;
- 2. the device side: edgetrust-agent serve --dev (simulated TPM, emulated
-    sensors) is discovered on 127.0.0.1:4501-4600, its signed device info and
-    an auth capture are verified against its CAs, and the capture is decrypted
-    and decoded.
+ 2. the trust registry: edgetrust-central starts, a vendor is registered,
+    the agent's TPM is enrolled with a one-use token, an appliance follows
+    central's signed feed;
+ 3. the device side: edgetrust-agent serve (simulated TPM, emulated sensors)
+    is discovered on 127.0.0.1:4501-4600, its signed answers are verified and
+    an auth capture is decrypted and decoded;
+ 4. trust at the edge: the appliance verifies a capture, central revokes the
+    device, the appliance rejects its next capture;
+ 5. identity QR: central issues a Claim 169 credential as a QR PNG and the
+    appliance verifies it offline from the pixels;
+ 6. compliance: edgetrust-ctk runs MOSIP's SBI suite against the agent and
+    writes an HTML report.
 
 `)
 		flag.PrintDefaults()
