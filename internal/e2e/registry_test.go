@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -68,9 +69,10 @@ func registryFlow(t *testing.T, storeKind string) {
 	// The agent's TPM must be known to central: its EK fingerprint goes on
 	// the allow-list (swtpm has no manufacturer EK certificate).
 	ek := strings.TrimSpace(w.run("edgetrust-agent", "enrol", "--dev", "--tpm", sw.URL, "--state", w.aState, "--show-ek"))
+	applEK := strings.TrimSpace(w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--show-ek"))
 	os.MkdirAll(w.cState, 0o700)
 	allow := filepath.Join(root, "ek-allow.txt")
-	os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"), 0o644)
+	os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"+applEK+"\n"), 0o644)
 
 	port := freePort(t)
 	w.centralURL = fmt.Sprintf("http://127.0.0.1:%d", port)
@@ -92,12 +94,26 @@ func registryFlow(t *testing.T, storeKind string) {
 		t.Fatalf("a used enrolment token was accepted again:\n%s", out)
 	}
 
-	// The appliance: its TPM key (simulated here) gets a certificate the
-	// agent encrypts auth captures to; it trusts central's feed key.
+	// The appliance enrols its TPM the same way (simulated here): central
+	// certifies its SBI decryption key, and agents encrypt to that key.
+	atok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--appliance", "EDGE-1"))
+	w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--central", w.centralURL, "--token", atok, "--id", "EDGE-1")
 	feedKey := filepath.Join(root, "feed-key.pem")
 	os.WriteFile(feedKey, []byte(w.run("edgetrust-central", "feed-key", "--state", w.cState)), 0o644)
 	encCert := filepath.Join(root, "appliance.pem")
-	os.WriteFile(encCert, []byte(w.run("edgetrust-appliance", "cert", "--state", w.pState, "--tpm", "sim")), 0o644)
+	encPEM := w.run("edgetrust-appliance", "cert", "--state", w.pState, "--tpm", "sim")
+	os.WriteFile(encCert, []byte(encPEM), 0o644)
+	caResp, err := http.Get(w.centralURL + "/v1/appliance-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caBody, _ := io.ReadAll(caResp.Body)
+	caResp.Body.Close()
+	applCA, err1 := pemCert(caBody)
+	leaf, err2 := pemCert([]byte(encPEM))
+	if err1 != nil || err2 != nil || leaf.CheckSignatureFrom(applCA) != nil {
+		t.Fatalf("the appliance's encryption certificate does not chain to central's appliance CA: %v %v", err1, err2)
+	}
 	aport := freePort(t)
 	w.applianceURL = fmt.Sprintf("http://127.0.0.1:%d", aport)
 	w.applianceArgs = []string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),

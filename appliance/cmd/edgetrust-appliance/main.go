@@ -30,6 +30,7 @@ captures from SBI devices against it, even while central is unreachable.
 
 Usage:
   edgetrust-appliance serve [flags]     follow central and serve the API (default 127.0.0.1:8443)
+  edgetrust-appliance enrol [flags]     enrol the appliance's TPM with central (token from an admin)
   edgetrust-appliance cert [flags]      print the certificate agents encrypt captures to
   edgetrust-appliance status [flags]    feed position, staleness and sync health of a running appliance
   edgetrust-appliance verify [flags] CAPTURE.json
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = verify(args[1:], stdout, stderr)
 	case "verify-qr":
 		err = verifyQR(args[1:], stdout, stderr)
+	case "enrol":
+		err = enrolCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "edgetrust-appliance", appliance.Version)
 	case "help", "-h", "--help":

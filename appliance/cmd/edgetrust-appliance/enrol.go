@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+func enrolCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory (required)")
+	tpmFlag := fs.String("tpm", os.Getenv("EDGETRUST_APPLIANCE_TPM"), "TPM as for serve: sim, swtpm://HOST:PORT or /dev/tpmrm0 (required)")
+	central := fs.String("central", os.Getenv("EDGETRUST_APPLIANCE_CENTRAL"), "central's URL")
+	token := fs.String("token", os.Getenv("EDGETRUST_APPLIANCE_TOKEN"), "one-use appliance enrolment token (edgetrust-central token create --appliance ID)")
+	id := fs.String("id", "", "the appliance id the token was made for")
+	showEK := fs.Bool("show-ek", false, "print the TPM's EK fingerprint (for central's --ek-allow list) and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: edgetrust-appliance enrol --state DIR --tpm URL --central URL --token T --id ID
+       edgetrust-appliance enrol --state DIR --tpm URL --show-ek
+
+Proves the appliance's TPM to central (EK, AK bound by credential activation,
+TPM2_Certify of its SBI decryption key and a signing key) and stores the
+certificates central issues; the SBI encryption certificate then chains to
+central's appliance CA. Stop a running appliance first.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *state == "" || *tpmFlag == "" {
+		return usageError{errors.New("--state DIR and --tpm URL are required")}
+	}
+	u, err := tpmURL(*tpmFlag, *state)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if *showEK {
+		fp, err := tpmkey.EKFingerprint(ctx, u)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, fp)
+		return nil
+	}
+	if *central == "" || strings.TrimSpace(*token) == "" || *id == "" {
+		return usageError{errors.New("--central URL, --token T and --id ID are required")}
+	}
+	c, err := tpmkey.Enrol(ctx, u, *state, *id, *central, strings.TrimSpace(*token))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "appliance %s enrolled; SBI encryption certificate %s (thumbprint %s), valid until %s\n",
+		*id, c.Subject.CommonName, sbi.Thumbprint(c), c.NotAfter.Format(time.DateOnly))
+	return nil
+}
