@@ -112,9 +112,13 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 	if err != nil {
 		return nil, err
 	}
+	applEK, err := c.run(ctx, "edgetrust-appliance", "enrol", "--state", pState, "--tpm", "sim", "--show-ek")
+	if err != nil {
+		return nil, err
+	}
 	os.MkdirAll(cState, 0o700)
 	allow := filepath.Join(state, "ek-allow.txt")
-	if err := os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"+strings.TrimSpace(applEK)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
@@ -129,7 +133,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	c.env = append(c.env, "EDGETRUST_CENTRAL_URL="+c.centralURL, "EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(cState, "admin-token"))
-	step("central started (badger store); the agent's simulated TPM is on the EK allow-list (%s…)", strings.Fields(ek)[0][:16])
+	step("central started (badger store); the agent's and the appliance's simulated TPMs are on the EK allow-list")
 	if _, err := c.run(ctx, "edgetrust-central", "vendor", "add", "--id", "EDGETRUST.SBI", "--name", "edgetrust"); err != nil {
 		return nil, err
 	}
@@ -153,6 +157,15 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	os.WriteFile(feedKey, []byte(fk), 0o644)
+	atok, err := c.run(ctx, "edgetrust-central", "token", "create", "--appliance", "EDGE-1")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.run(ctx, "edgetrust-appliance", "enrol", "--state", pState, "--tpm", "sim", "--central", c.centralURL,
+		"--token", strings.TrimSpace(atok), "--id", "EDGE-1"); err != nil {
+		return nil, err
+	}
+	step("appliance EDGE-1 enrolled the same way: central certified its TPM decryption key")
 	applCert := filepath.Join(state, "appliance.pem")
 	ac, err := c.run(ctx, "edgetrust-appliance", "cert", "--state", pState, "--tpm", "sim")
 	if err != nil {
@@ -171,7 +184,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 	if err := waitHTTP(c.applURL+"/healthz", 60*time.Second); err != nil {
 		return nil, err
 	}
-	step("appliance started: follows central's signed trust feed; its TPM decryption key's certificate goes to the agent")
+	step("appliance started: follows central's signed trust feed; its certificate goes to the agent for encryption")
 
 	// The compliance tool kit plays the auth server for every other
 	// domainUri, so both it and this demo can decrypt those captures.
