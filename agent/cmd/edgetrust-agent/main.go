@@ -22,6 +22,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
 const usage = `edgetrust-agent — a MOSIP SBI 0.9.5 biometric device service whose every
@@ -100,27 +101,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 type usageError struct{ error }
 
 // stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+type stringList = cli.StringList
 
 // envDefault fills unset flags from EDGETRUST_AGENT_<NAME>.
 func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		key := "EDGETRUST_AGENT_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := os.Getenv(key); v != "" {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q is not a valid value for --%s (%s)", key, v, f.Name, f.Usage)
-			}
-			set[f.Name] = true
-		}
-	})
-	return err
+	return cli.EnvDefaults(fs, "EDGETRUST_AGENT_", set)
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {

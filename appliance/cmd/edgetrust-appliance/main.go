@@ -22,6 +22,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
 const usage = `edgetrust-appliance — the edge appliance: it follows central's signed trust
@@ -125,20 +126,7 @@ func (s *stringList) Set(v string) error {
 
 // envDefault fills unset flags from EDGETRUST_APPLIANCE_<NAME>.
 func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		key := "EDGETRUST_APPLIANCE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := os.Getenv(key); v != "" {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q is not a valid value for --%s (%s)", key, v, f.Name, f.Usage)
-			}
-			set[f.Name] = true
-		}
-	})
-	return err
+	return cli.EnvDefaults(fs, "EDGETRUST_APPLIANCE_", set)
 }
 
 func parse(fs *flag.FlagSet, args []string) (map[string]bool, error) {

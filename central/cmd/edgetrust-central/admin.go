@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 )
 
@@ -69,10 +70,7 @@ func (a *adminClient) call(ctx context.Context, method, path string, in, out any
 	return json.Unmarshal(b, out)
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+type stringList = cli.StringList
 
 func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(group+" "+verb, flag.ContinueOnError)

@@ -22,6 +22,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 )
 
@@ -136,20 +137,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // envDefault fills unset flags from EDGETRUST_CENTRAL_<NAME>.
 func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		key := "EDGETRUST_CENTRAL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := os.Getenv(key); v != "" {
-			if e := f.Value.Set(v); e != nil {
-				err = fmt.Errorf("%s=%q is not a valid value for --%s", key, v, f.Name)
-			}
-			set[f.Name] = true
-		}
-	})
-	return err
+	return cli.EnvDefaults(fs, "EDGETRUST_CENTRAL_", set)
 }
 
 // Config is the server's configuration file (JSON); flags and the
