@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/edgetrust/edgetrust/internal/tpm/swtpmtest"
 )
 
 // tpm2Tools runs tpm2-tools commands against a swtpm. Without a resource
@@ -26,7 +28,7 @@ type tpm2Tools struct {
 	dir  string
 }
 
-func needTPM2Tools(t *testing.T, s *swtpmProc) *tpm2Tools {
+func needTPM2Tools(t *testing.T, s *swtpmtest.Swtpm) *tpm2Tools {
 	t.Helper()
 	if _, err := exec.LookPath("tpm2_sign"); err != nil {
 		if requireSwtpm() {
