@@ -67,40 +67,12 @@ func enrolCmd(args []string, stdout, stderr io.Writer) error {
 	if err := envDefault(fs, set); err != nil {
 		return usageError{err}
 	}
-	var cfg agent.Config
-	if *configPath != "" {
-		c, err := agent.LoadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		cfg = *c
+	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	if err != nil {
+		return err
 	}
-	if set["state"] {
-		cfg.State = *state
-	}
-	if set["tpm"] {
-		cfg.TPM = *tpmURL
-	}
-	if *dev {
-		cfg.Dev = true
-	}
-	if cfg.State == "" {
-		return usageError{errors.New("--state DIR is required (the agent's state directory)")}
-	}
-	if cfg.Dev {
-		if len(cfg.Devices) == 0 {
-			cfg.Devices = agent.DevDevices(cfg.SerialPrefix)
-		}
-		if cfg.TPM == "" {
-			u, err := agent.DevTPMURL(cfg.State)
-			if err != nil {
-				return err
-			}
-			cfg.TPM = u
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+	if err := finishConfig(&cfg, "the agent's state directory"); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -108,6 +108,53 @@ func envDefault(fs *flag.FlagSet, set map[string]bool) error {
 	return cli.EnvDefaults(fs, "EDGETRUST_AGENT_", set)
 }
 
+// baseConfig is the configuration serve and enrol share: the file, then
+// --state, --tpm and --dev from flags or the environment.
+func baseConfig(path string, set map[string]bool, state, tpmURL string, dev bool) (agent.Config, error) {
+	var cfg agent.Config
+	if path != "" {
+		c, err := agent.LoadConfig(path)
+		if err != nil {
+			return cfg, err
+		}
+		cfg = *c
+	}
+	if set["state"] {
+		cfg.State = state
+	}
+	if set["tpm"] {
+		cfg.TPM = tpmURL
+	}
+	if dev {
+		cfg.Dev = true
+	}
+	return cfg, nil
+}
+
+// finishConfig requires a state directory, fills the --dev defaults (device
+// set, seeded simulator) and validates.
+func finishConfig(cfg *agent.Config, stateWhy string) error {
+	if cfg.State == "" {
+		return usageError{fmt.Errorf("--state DIR is required (%s)", stateWhy)}
+	}
+	if cfg.Dev {
+		if len(cfg.Devices) == 0 {
+			cfg.Devices = agent.DevDevices(cfg.SerialPrefix)
+		}
+		if cfg.TPM == "" {
+			u, err := agent.DevTPMURL(cfg.State)
+			if err != nil {
+				return err
+			}
+			cfg.TPM = u
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 func serve(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -139,19 +186,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 
-	var cfg agent.Config
-	if *configPath != "" {
-		c, err := agent.LoadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		cfg = *c
-	}
-	if set["state"] {
-		cfg.State = *state
-	}
-	if set["tpm"] {
-		cfg.TPM = *tpmURL
+	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	if err != nil {
+		return err
 	}
 	if set["port"] {
 		cfg.Port = *port
@@ -161,9 +198,6 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	if set["metrics"] {
 		cfg.MetricsAddr = *metrics
-	}
-	if *dev {
-		cfg.Dev = true
 	}
 	for _, e := range encCerts {
 		if cfg.EncryptionCerts == nil {
@@ -175,24 +209,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.EncryptionCerts[domain] = file
 	}
-	if cfg.State == "" {
-		return usageError{errors.New("--state DIR is required (where TPM key blobs and certificates live)")}
-	}
-	if cfg.Dev {
-		if len(cfg.Devices) == 0 {
-			cfg.Devices = agent.DevDevices(cfg.SerialPrefix)
-		}
-		if cfg.TPM == "" {
-			u, err := agent.DevTPMURL(cfg.State)
-			if err != nil {
-				return err
-			}
-			cfg.TPM = u
-		}
-	}
-
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
+	if err := finishConfig(&cfg, "where TPM key blobs and certificates live"); err != nil {
+		return err
 	}
 	lvl := new(slog.LevelVar)
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
