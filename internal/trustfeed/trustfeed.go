@@ -6,9 +6,13 @@
 package trustfeed
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Name is the trust feed's name (the checkpoint origin).
@@ -19,6 +23,7 @@ const (
 	KindVendor    = "vendor"
 	KindDevice    = "device"
 	KindAppliance = "appliance"
+	KindRP        = "rp"
 )
 
 // Statuses.
@@ -65,8 +70,55 @@ type Appliance struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// Decode returns the typed value of a trust-feed entry (*Vendor, *Device or
-// *Appliance), checking the fields every consumer relies on.
+// RelyingParty is a service allowed to ask appliances for authentication,
+// with its policy: which auth types it may use (recordfeed.Auth*) and which
+// identity attributes (demographic names) it may receive. Keys are its
+// current API keys: only their ids and SHA-256 travel; the secret is shown
+// once, to the admin who creates it.
+type RelyingParty struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name,omitempty"`
+	Status     string   `json:"status"`
+	AuthTypes  []string `json:"authTypes,omitempty"`
+	Attributes []string `json:"attributes,omitempty"`
+	Keys       []RPKey  `json:"keys,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+}
+
+// RPKey is one relying-party API key as the feed carries it.
+type RPKey struct {
+	ID     string `json:"id"`     // 16 lower-hex characters
+	SHA256 []byte `json:"sha256"` // SHA-256 of the secret part
+}
+
+// RP API keys are "etr_<16 hex id>_<secret>".
+const RPKeyPrefix = "etr_"
+
+// ParseRPKey splits an API key into id and secret; ok is false for
+// anything malformed (check it before any lookup).
+func ParseRPKey(key string) (id, secret string, ok bool) {
+	rest, found := strings.CutPrefix(key, RPKeyPrefix)
+	if !found || len(key) > 256 {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(rest, "_")
+	if !ok || len(id) != 16 || len(secret) < 32 {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(id); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// RPKeyMatches compares a presented secret with a key's hash in constant time.
+func RPKeyMatches(secret string, k RPKey) bool {
+	h := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(h[:], k.SHA256) == 1
+}
+
+// Decode returns the typed value of a trust-feed entry (*Vendor, *Device,
+// *Appliance or *RelyingParty), checking the fields every consumer relies on.
 func Decode(kind string, data []byte) (any, error) {
 	var v any
 	switch kind {
@@ -76,6 +128,8 @@ func Decode(kind string, data []byte) (any, error) {
 		v = &Device{}
 	case KindAppliance:
 		v = &Appliance{}
+	case KindRP:
+		v = &RelyingParty{}
 	default:
 		return nil, fmt.Errorf("trustfeed: unknown entry kind %q", kind)
 	}
@@ -93,6 +147,13 @@ func Decode(kind string, data []byte) (any, error) {
 		}
 	case *Appliance:
 		id, status = x.ID, x.Status
+	case *RelyingParty:
+		id, status = x.ID, x.Status
+		for _, k := range x.Keys {
+			if len(k.ID) != 16 || len(k.SHA256) != sha256.Size {
+				return nil, errors.New("trustfeed: relying-party key needs a 16-character id and a SHA-256")
+			}
+		}
 	}
 	if id == "" || !ValidStatus(status) {
 		return nil, fmt.Errorf("trustfeed: %s entry needs an id and a status of active, suspended or revoked", kind)

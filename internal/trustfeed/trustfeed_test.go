@@ -1,6 +1,10 @@
 package trustfeed
 
-import "testing"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"testing"
+)
 
 func TestDecode(t *testing.T) {
 	v, err := Decode(KindDevice, []byte(`{"serial":"SN1","vendorId":"v1","status":"revoked"}`))
@@ -16,6 +20,48 @@ func TestDecode(t *testing.T) {
 	} {
 		if _, err := Decode(c.kind, []byte(c.data)); err == nil {
 			t.Errorf("%s %s accepted", c.kind, c.data)
+		}
+	}
+}
+
+func TestRelyingPartyEntry(t *testing.T) {
+	h := make([]byte, 32)
+	v, err := Decode(KindRP, []byte(`{"id":"kiosk","status":"active","authTypes":["demo"],"attributes":["fullName"],"keys":[{"id":"00112233445566ff","sha256":"`+base64.StdEncoding.EncodeToString(h)+`"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := v.(*RelyingParty)
+	if rp.ID != "kiosk" || len(rp.Keys) != 1 || rp.AuthTypes[0] != "demo" {
+		t.Fatalf("%+v", rp)
+	}
+	for _, bad := range []string{
+		`{"id":"kiosk","status":"active","keys":[{"id":"short","sha256":"` + base64.StdEncoding.EncodeToString(h) + `"}]}`,
+		`{"id":"kiosk","status":"active","keys":[{"id":"00112233445566ff","sha256":"AAAA"}]}`,
+		`{"id":"","status":"active"}`,
+	} {
+		if _, err := Decode(KindRP, []byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
+
+func TestRPKey(t *testing.T) {
+	secret := "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"
+	id, got, ok := ParseRPKey(RPKeyPrefix + "00112233445566ff_" + secret)
+	if !ok || id != "00112233445566ff" || got != secret {
+		t.Fatalf("%q %q %v", id, got, ok)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	k := RPKey{ID: id, SHA256: sum[:]}
+	if !RPKeyMatches(secret, k) || RPKeyMatches(secret+"x", k) {
+		t.Fatal("RPKeyMatches is wrong")
+	}
+	for _, bad := range []string{
+		"", "etr_", "eta_00112233445566ff_" + secret, "etr_00112233445566f_" + secret,
+		"etr_0011223344556zff_" + secret, "etr_00112233445566ff_short", "etr_00112233445566ff" + secret,
+	} {
+		if _, _, ok := ParseRPKey(bad); ok {
+			t.Errorf("accepted %q", bad)
 		}
 	}
 }

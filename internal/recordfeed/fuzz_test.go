@@ -1,0 +1,46 @@
+package recordfeed
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func FuzzUnmarshal(f *testing.F) {
+	b, _ := testRecord(f).Marshal()
+	f.Add(b)
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Unmarshal(b)
+		if err != nil {
+			return
+		}
+		out, err := r.Marshal()
+		if err != nil {
+			t.Fatalf("accepted record does not re-marshal: %v", err)
+		}
+		if _, err := Unmarshal(out); err != nil {
+			t.Fatalf("re-marshalled record refused: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add([]byte(`{"ops":[{"delete":"2389475610293847"}]}`))
+	f.Add([]byte(`{"ops":[{"put":{"record":"e30=","sig":"` + string(make([]byte, 0)) + `"}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if bt, err := DecodeBatch(b); err == nil && (len(bt.Ops) == 0 || len(bt.Ops) > MaxOps) {
+			t.Fatal("accepted a batch outside the bounds")
+		}
+	})
+}
+
+func FuzzDecodeSealed(f *testing.F) {
+	s := Sealed{Appliance: "a", CertSHA256: "AB", WrappedKey: make([]byte, 256), Nonce: make([]byte, 12), Ciphertext: make([]byte, 32)}
+	b, _ := json.Marshal(s)
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if s, err := DecodeSealed(b); err == nil && (s.Appliance == "" || s.CertSHA256 == "") {
+			t.Fatal("accepted a sealed batch without its binding")
+		}
+	})
+}
