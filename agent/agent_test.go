@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
+	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 	"github.com/edgetrust/edgetrust/sbi/iso"
@@ -451,5 +452,44 @@ func TestKeyRotationAndRestart(t *testing.T) {
 	defer s2.Close()
 	if !s2.Device("RFA000000001").deviceCrt.Equal(c1) {
 		t.Fatal("restart made a new device certificate")
+	}
+}
+
+// A synthetic person presented to the emulated sensors: the registration
+// slap and a later auth capture are impressions of the same fingers, so the
+// auth finger matches its enrolled template and not the person's other
+// fingers.
+func TestSyntheticPersonMatches(t *testing.T) {
+	state := t.TempDir()
+	h := startDev(t, state)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	yes, person := true, uint64(7)
+	for _, dev := range []string{"TFR000000001", "TFA000000001"} {
+		if _, err := Control(cctx, state, ControlRequest{Op: "present", Device: dev, Present: &yes, Person: &person, Finger: "Left MiddleFinger"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Control(cctx, state, ControlRequest{Op: "present", Device: "TIA000000001", Present: &yes, Person: &person}); err == nil {
+		t.Fatal("a synthetic person was presented to an iris camera")
+	}
+	reg, _ := h.capture(regReq("TFR000000001", sbi.TypeFinger, 1, 4))
+	auth, _ := h.capture(authReq("TFA000000001", sbi.TypeFinger, 1, "UNKNOWN"))
+	fp := match.NewFingerprint()
+	probe, err := fp.Extract(auth.Segments[0].ISO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thr := fp.Threshold(1e-4)
+	for _, s := range reg.Segments {
+		cand, err := fp.Extract(s.ISO)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Data.BioSubType, err)
+		}
+		score := fp.Score(probe, cand)
+		t.Logf("%s: score %.3f (threshold %.3f at FMR 1e-4)", s.Data.BioSubType, score, thr)
+		if want := s.Data.BioSubType == "Left MiddleFinger"; (score >= thr) != want {
+			t.Errorf("%s: score %.3f, threshold %.3f, want match=%v", s.Data.BioSubType, score, thr, want)
+		}
 	}
 }

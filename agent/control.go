@@ -30,6 +30,10 @@ type ControlRequest struct {
 	Status  string `json:"status,omitempty"` // set-status: Ready, Not Ready, Not Registered
 	Present *bool  `json:"present,omitempty"`
 	Millis  int    `json:"ms,omitempty"` // hold-busy
+	// present on an emulated finger sensor: a synthetic person's fingers
+	// (sensors.Finger.PresentPerson) and the finger an UNKNOWN bioSubType gets.
+	Person *uint64 `json:"person,omitempty"`
+	Finger string  `json:"finger,omitempty"`
 }
 
 // ControlDevice describes a device in a list answer.
@@ -127,8 +131,16 @@ func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
 			if sn.Emulator() == nil {
 				return errors.New("present works only on emulated sensors; this is a real module")
 			}
+			if req.Person != nil && *req.Present {
+				if err := sn.PresentPerson(*req.Person, req.Finger); err != nil {
+					return err
+				}
+			}
 			sn.Emulator().SetFinger(*req.Present)
 		case *sensors.Samples:
+			if req.Person != nil {
+				return errors.New("a synthetic person can be presented only to an emulated finger sensor")
+			}
 			sn.SetPresent(*req.Present)
 		default:
 			return errors.New("present works only on emulated sensors")

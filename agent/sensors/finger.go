@@ -3,8 +3,11 @@ package sensors
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"log/slog"
 	"sync"
@@ -13,6 +16,7 @@ import (
 	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
 	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
 	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
+	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -37,6 +41,20 @@ type Finger struct {
 	dev *capture.Device
 	emu *emulator.Emulator
 	fw  string
+
+	// A synthetic person on the emulated glass (PresentPerson).
+	person  *syntheticPerson
+	fingers map[fingerKey]*synth.Finger
+}
+
+type syntheticPerson struct {
+	seed    uint64
+	unknown byte // finger position presented for bioSubType UNKNOWN
+}
+
+type fingerKey struct {
+	seed uint64
+	pos  byte
 }
 
 // OpenFinger opens (and for "emulated", first starts) the module. Opening
@@ -72,6 +90,57 @@ func OpenFinger(ctx context.Context, c FingerConfig) (*Finger, error) {
 // the control socket use it to take the finger off the glass.
 func (f *Finger) Emulator() *emulator.Emulator { return f.emu }
 
+// PresentPerson puts synthetic person seed's fingers on the emulated glass:
+// each capture of a bioSubType then serves a fresh impression (new pose,
+// pressure, noise) of that person's finger, drawn with the SFinGe-style
+// generator in firmware-bridge/synth — finger i of person s is
+// synth.FingerSeed(s, i), i the ISO finger position 1–10. unknownAs is the
+// finger an "UNKNOWN" bioSubType gets (e.g. "Right IndexFinger"). It is a
+// test and demonstration aid for emulated sensors only.
+func (f *Finger) PresentPerson(seed uint64, unknownAs string) error {
+	if f.emu == nil {
+		return errors.New("a synthetic person can be presented only to an emulated sensor")
+	}
+	pos := fingerPosition(unknownAs)
+	if unknownAs == "" {
+		pos = fingerPosition("Right IndexFinger")
+	}
+	if pos == 0 {
+		return fmt.Errorf("unknown finger %q: want e.g. \"Right IndexFinger\" or \"Left Thumb\"", unknownAs)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.person = &syntheticPerson{seed: seed, unknown: pos}
+	f.emu.SetFinger(true)
+	return nil
+}
+
+// presentFinger points the emulator at the presented person's finger at pos.
+// Called with f.mu held.
+func (f *Finger) presentFinger(pos byte) {
+	if f.emu == nil || f.person == nil {
+		return
+	}
+	if pos == 0 {
+		pos = f.person.unknown
+	}
+	k := fingerKey{f.person.seed, pos}
+	fg := f.fingers[k]
+	if fg == nil {
+		if f.fingers == nil {
+			f.fingers = map[fingerKey]*synth.Finger{}
+		}
+		fg = synth.NewFinger(synth.FingerSeed(k.seed, uint64(pos)), synth.DefaultOptions)
+		f.fingers[k] = fg
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	impression := binary.LittleEndian.Uint64(b[:])
+	f.emu.SetSource(func(frame int) *image.Gray {
+		return fg.Impression(impression+uint64(frame), synth.ImpressionOptions{})
+	})
+}
+
 // Firmware implements Sensor.
 func (f *Finger) Firmware() string { return f.fw }
 
@@ -94,6 +163,7 @@ func (f *Finger) Capture(ctx context.Context, s Spec) ([]sbi.Segment, error) {
 	out := make([]sbi.Segment, 0, len(s.SubTypes))
 	for i, sub := range s.SubTypes {
 		pos := fingerPosition(sub)
+		f.presentFinger(pos)
 		share := time.Now().Add(time.Until(deadline) / time.Duration(len(s.SubTypes)-i))
 		var best *capture.Result
 		for {

@@ -83,6 +83,7 @@ type Emulator struct {
 	st   Stats
 
 	finger   bool
+	source   func(frame int) *image.Gray
 	frame    int
 	current  *image.Gray
 	verified bool
@@ -212,6 +213,16 @@ func (e *Emulator) SetFinger(present bool) {
 	e.finger = present
 }
 
+// SetSource makes GenImg take its frames from src (called with the frame
+// number, its image fitted to the sensor), e.g. impressions of one
+// synthetic finger (firmware-bridge/synth); nil goes back to Config.Images
+// or the built-in pattern.
+func (e *Emulator) SetSource(src func(frame int) *image.Gray) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.source = src
+}
+
 // Stats returns a copy of the counters.
 func (e *Emulator) Stats() Stats {
 	e.mu.Lock()
@@ -322,11 +333,18 @@ func (e *Emulator) sysParams() proto.SysParams {
 func (e *Emulator) genImg(w io.Writer) error {
 	e.mu.Lock()
 	present := e.finger && !e.f.NoFinger
+	src := e.source
 	e.mu.Unlock()
 	if !present {
 		return e.reply(w, proto.NoFinger, nil)
 	}
-	if len(e.cfg.Images) > 0 {
+	if src != nil {
+		img := src(e.frame)
+		if img.Rect.Dx() != e.cfg.Width || img.Rect.Dy() != e.cfg.Height {
+			img = Fit(img, e.cfg.Width, e.cfg.Height)
+		}
+		e.current = img
+	} else if len(e.cfg.Images) > 0 {
 		e.current = e.cfg.Images[e.frame%len(e.cfg.Images)]
 	} else {
 		e.current = Synthetic(e.cfg.Width, e.cfg.Height, int64(e.frame))

@@ -178,3 +178,35 @@ func TestPtyPathAndClose(t *testing.T) {
 		t.Fatal("second Close:", err)
 	}
 }
+
+func TestSetSource(t *testing.T) {
+	e, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetFinger(true)
+	var frames []int
+	e.SetSource(func(frame int) *image.Gray {
+		frames = append(frames, frame)
+		img := image.NewGray(image.Rect(0, 0, 10, 10)) // not the sensor's size: fitted
+		img.Pix[0] = byte(frame + 1)
+		return img
+	})
+	var w bytes.Buffer
+	for i := 0; i < 2; i++ {
+		if err := e.genImg(&w); err != nil {
+			t.Fatal(err)
+		}
+		if e.current.Rect.Dx() != e.cfg.Width || e.current.Rect.Dy() != e.cfg.Height {
+			t.Fatalf("frame %v not fitted to the sensor", e.current.Rect)
+		}
+	}
+	if len(frames) != 2 || frames[0] != 0 || frames[1] != 1 {
+		t.Fatalf("source called with frames %v", frames)
+	}
+	e.SetSource(nil)
+	e.genImg(&w)
+	if len(frames) != 2 {
+		t.Fatal("source still used after SetSource(nil)")
+	}
+}

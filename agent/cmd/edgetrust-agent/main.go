@@ -38,9 +38,10 @@ Usage:
   edgetrust-agent rotate-key --device ID
                                        make a new device key in the TPM and have it
                                        certified (by central once enrolled, else --dev PKI)
-  edgetrust-agent present --device ID --present=true|false
+  edgetrust-agent present --device ID --present=true|false [--person N [--finger F]]
                                        put the finger, eye or face in front of an emulated
-                                       sensor or take it away ("finger" is an alias)
+                                       sensor or take it away ("finger" is an alias);
+                                       --person N puts synthetic person N's ten fingers there
   edgetrust-agent version
 
 Try it with no hardware at all (simulated TPM, emulated sensors, development PKI):
@@ -269,6 +270,8 @@ func control(cmd string, args []string, stdout, stderr io.Writer) error {
 	device := fs.String("device", "", "device id (serial number)")
 	status := fs.String("status", "", `"Ready", "Not Ready" or "Not Registered"`)
 	present := fs.String("present", "", "true or false")
+	person := fs.String("person", "", "present: put synthetic person N's fingers on an emulated finger sensor\n(fresh impressions of the same fingers on every capture; N is any number)")
+	finger := fs.String("finger", "", `present --person: the finger a bioSubType "UNKNOWN" capture gets (default "Right IndexFinger")`)
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -290,6 +293,15 @@ func control(cmd string, args []string, stdout, stderr io.Writer) error {
 			return usageError{errors.New("--present must be true or false")}
 		}
 		req.Op, req.Present = "present", &p
+		if *person != "" {
+			n, err := strconv.ParseUint(*person, 10, 64)
+			if err != nil {
+				return usageError{errors.New("--person must be a number (the synthetic person's seed)")}
+			}
+			req.Person, req.Finger = &n, *finger
+		} else if *finger != "" {
+			return usageError{errors.New("--finger goes with --person")}
+		}
 	}
 	if req.Op != "list" && *device == "" {
 		return usageError{errors.New("--device ID is required (edgetrust-agent status lists them)")}
