@@ -9,19 +9,21 @@
 //	appliance/trust     the trust feed's state: vendors, devices, trust anchors
 //	appliance/capture   verifying SBI captures against the trust state
 //	appliance/tpmkey    the SBI decryption key in the TPM and its certificate
+//	appliance/recordsync  the appliance's own records feed into internal/records
+//	appliance/auth      POST /v1/auth: relying parties authenticate people offline
 //	appliance/api       the HTTP interface
-//
-// Claim 169 QR verification, cached-record authentication and audit will
-// join as further packages and feeds under the same wiring.
+//	appliance/qr        Claim 169 QR verification
 package appliance
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,14 +35,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	badger "github.com/dgraph-io/badger/v4"
+
 	"github.com/edgetrust/edgetrust/appliance/api"
+	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/qr"
+	"github.com/edgetrust/edgetrust/appliance/recordsync"
 	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/appliance/trust"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/records"
+	"github.com/edgetrust/edgetrust/internal/records/tokenid"
+	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -57,9 +67,27 @@ const (
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Sync overrides the follower's timing (MinBackoff, MaxBackoff,
+	// Sync overrides the followers' timing (MinBackoff, MaxBackoff,
 	// MinInterval, ...); Central, Feed, Keys and Logger are set from Config.
 	Sync feedsync.Config
+	// NewAuditor makes the auditor every authentication decision goes to
+	// (see auth.Auditor); when what it returns is an io.Closer, it is
+	// closed with the appliance. Without it POST /v1/auth answers 503:
+	// no decision is made unaudited.
+	NewAuditor func(AuditEnv) (auth.Auditor, error)
+}
+
+// AuditEnv is what an auditor is made from.
+type AuditEnv struct {
+	ApplianceID string
+	State       string     // the state directory
+	DB          *badger.DB // the appliance's database (the auditor's keys under their own prefix)
+	TPM         *tpm.TPM
+	// Signer is the TPM key decisions are signed with, and its chain.
+	Signer     *tpmkey.DecisionSigner
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Appliance is a running appliance.
@@ -70,6 +98,11 @@ type Appliance struct {
 	trust    *trust.Registry
 	keys     *tpmkey.Keys
 	syncer   *feedsync.Syncer
+	recSync  *feedsync.Syncer
+	recSink  *recordsync.Sink
+	records  *records.Store
+	auth     *auth.Handler
+	auditor  auth.Auditor
 	verifier *capture.Verifier
 	api      *api.API
 	qrLists  *qr.Lists
@@ -156,9 +189,18 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		a.log.Warn("no central configured (--central): the trust data will not be refreshed and goes stale", "maxStaleness", time.Duration(cfg.MaxStaleness).String())
 	}
 
+	authWhy, err := a.startAuth(ctx, &cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	var recs interface{ Applied() (uint64, error) }
+	if a.recSink != nil {
+		recs = a.recSink
+	}
 	a.api = api.New(api.Config{Verifier: a.verifier, Trust: a.trust, Syncer: a.syncer, Thumbprint: thumb,
 		Version: Version, Logger: a.log, Gatherer: a.reg, Registerer: a.reg,
-		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight})
+		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight,
+		ApplianceID: cfg.ID, RecordsSyncer: a.recSync, Records: recs, AuthEnabled: a.auth != nil, AuthDisabled: authWhy})
 	qrv := &c169trust.Verifier{RejectStale: cfg.StalePolicy != string(capture.StaleWarn), Now: o.Now}
 	if cfg.QRTrustList != "" {
 		fk, err := LoadFeedKeys(cfg.FeedKeys)
@@ -172,12 +214,21 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/qr/verify", &qr.Handler{Verifier: qrv, Logger: a.log})
+	if a.auth != nil {
+		mux.Handle("/v1/auth", a.auth)
+	} else {
+		mux.Handle("/v1/auth", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"error": "authentication is not available on this appliance: " + authWhy})
+		}))
+	}
 	mux.Handle("/", a.api)
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
-		a.log.Warn("the API is plain HTTP on a non-loopback address; TLS and mTLS for relying parties come with the auth API", "addr", cfg.Listen)
+		a.log.Warn("the API is plain HTTP on a non-loopback address: relying parties' API keys cross the network in the clear; put a TLS terminator in front", "addr", cfg.Listen)
 	}
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10,
@@ -187,6 +238,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	a.wg.Go(func() { a.srv.Serve(a.ln) })
 	if a.syncer != nil {
 		a.wg.Go(func() { a.syncer.Run(runCtx) })
+	}
+	if a.recSync != nil {
+		a.wg.Go(func() { a.recSync.Run(runCtx) })
 	}
 	if a.qrLists != nil {
 		a.wg.Go(func() { a.qrLists.Watch(runCtx, 2*time.Second) })
@@ -234,6 +288,122 @@ func (a *Appliance) Status() api.Status { return a.api.CurrentStatus() }
 // Trust is the trust registry.
 func (a *Appliance) Trust() *trust.Registry { return a.trust }
 
+// Records is the identity record store (nil when authentication is not
+// configured).
+func (a *Appliance) Records() *records.Store { return a.records }
+
+// startAuth opens the record store, starts following the records feed and
+// makes the POST /v1/auth handler. It needs a TPM (keys, sealing, signing),
+// the appliance's id and central's feed keys (records are signed with
+// them); without them it returns why authentication is off.
+func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (string, error) {
+	id, err := tpmkey.ReadID(cfg.State)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case cfg.ID == "":
+		cfg.ID = id
+	case id != "" && id != cfg.ID:
+		return "", fmt.Errorf("--id %s differs from the id this appliance was enrolled as (%s, in %s)", cfg.ID, id, filepath.Join(cfg.State, tpmkey.IDFile))
+	}
+	var why string
+	switch {
+	case a.keys == nil:
+		why = "no TPM (--tpm): records are sealed to it and decisions signed with it"
+	case cfg.ID == "":
+		why = "no appliance id (--id, or enrol with central)"
+	case len(cfg.FeedKeys) == 0:
+		why = "no feed keys (--feed-key): records are signed with central's feed key"
+	}
+	if why != "" {
+		a.log.Warn("POST /v1/auth is off", "why", why)
+		return why, nil
+	}
+	fk, err := LoadFeedKeys(cfg.FeedKeys)
+	if err != nil {
+		return "", err
+	}
+	pubs := make([]ed25519.PublicKey, 0, len(fk))
+	for _, k := range fk {
+		pubs = append(pubs, k)
+	}
+	sealer := records.TPMSealer{TPM: a.keys.TPM}
+	if a.records, err = records.Open(ctx, a.store.DB, sealer, recordfeed.Verifier{Keys: pubs}); err != nil {
+		return "", fmt.Errorf("record store: %w", err)
+	}
+	tokKey, err := records.LoadOrCreateSecret(ctx, a.store.DB, sealer, "token-id")
+	if err != nil {
+		return "", fmt.Errorf("token-ID key: %w", err)
+	}
+	tokens, err := tokenid.New(tokKey)
+	clear(tokKey)
+	if err != nil {
+		return "", err
+	}
+	signer, err := a.keys.DecisionSigner(ctx, cfg.State, cfg.Name, o.Now())
+	if err != nil {
+		return "", err
+	}
+	if signer.SelfIssued {
+		a.log.Warn("decisions are signed with a self-issued certificate until the appliance is enrolled with central (edgetrust-appliance enrol)",
+			"cert", filepath.Join(cfg.State, tpmkey.SelfSigningCertFile))
+	}
+	if a.recSink, err = recordsync.New(recordsync.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypt,
+		Store: a.store, Records: a.records, Logger: a.log}); err != nil {
+		return "", err
+	}
+	if cfg.Central != "" {
+		sc := o.Sync
+		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, a.recSink.Feed(), fk, a.log, a.reg
+		sc.Wait, sc.Now, sc.UserAgent = time.Duration(cfg.PollWait), o.Now, "edgetrust-appliance/"+Version
+		sc.ChunkEntries = 1 // one sealed batch per transaction: applied atomically with its position
+		if cfg.CentralCA != "" {
+			pool, err := loadPool(cfg.CentralCA)
+			if err != nil {
+				return "", err
+			}
+			sc.Client = &http.Client{Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment,
+				TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: time.Duration(cfg.PollWait) + 30*time.Second}}
+		}
+		if a.recSync, err = feedsync.New(sc, a.recSink); err != nil {
+			return "", err
+		}
+	} else {
+		a.log.Warn("no central configured: identity records are not refreshed and authentications answer records-stale")
+	}
+	if o.NewAuditor == nil {
+		why = "no audit log is configured, and no decision is made unaudited"
+		a.log.Warn("POST /v1/auth is off", "why", why)
+		return why, nil
+	}
+	if a.auditor, err = o.NewAuditor(AuditEnv{ApplianceID: cfg.ID, State: cfg.State, DB: a.store.DB, TPM: a.keys.TPM,
+		Signer: signer, Logger: a.log, Registerer: a.reg, Now: o.Now}); err != nil {
+		return "", fmt.Errorf("audit log: %w", err)
+	}
+	recCheckpoint := func() time.Time {
+		if a.recSync != nil {
+			return a.recSync.Status().CheckpointAt
+		}
+		st, err := a.recSink.State()
+		if err != nil {
+			return time.Time{}
+		}
+		return st.Time
+	}
+	a.auth, err = auth.New(auth.Config{Trust: a.trust, Records: a.records, Captures: a.verifier, Tokens: tokens,
+		SigningKey: signer.Key, Chain: signer.Chain, ApplianceID: cfg.ID, Auditor: a.auditor,
+		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
+		TargetFMR: cfg.TargetFMR, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
+		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst})
+	if err != nil {
+		return "", err
+	}
+	a.log.Info("POST /v1/auth ready", "applianceId", cfg.ID, "recordsFeed", a.recSink.Feed(), "selfIssuedSigner", signer.SelfIssued)
+	return "", nil
+}
+
 // Close stops syncing and serving and closes the store and the TPM.
 func (a *Appliance) Close() error {
 	var errs []error
@@ -251,6 +421,9 @@ func (a *Appliance) Close() error {
 		a.wg.Wait()
 		if a.ln != nil {
 			os.Remove(filepath.Join(a.cfg.State, APIFile))
+		}
+		if c, ok := a.auditor.(io.Closer); ok {
+			errs = append(errs, c.Close())
 		}
 		if a.store != nil {
 			errs = append(errs, a.store.Close())

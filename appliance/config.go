@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"time"
 
+	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/internal/feed"
 )
@@ -60,6 +62,22 @@ type Config struct {
 	// POST /v1/qr/verify answers that none is loaded.
 	QRTrustList   string `json:"qrTrustList"`
 	QRRevocations string `json:"qrRevocations"`
+
+	// ID is the appliance's id at central: its records feed is
+	// records.<id>. Default: the id it was enrolled as (edgetrust-appliance
+	// enrol --id saves it in the state directory).
+	ID string `json:"id"`
+	// TargetFMR is the fingerprint false-match rate POST /v1/auth decides
+	// at (default 1e-4; the matcher is calibrated down to 3e-5).
+	TargetFMR float64 `json:"targetFMR"`
+	// LockoutFailures consecutive failed matches lock a VID out for
+	// LockoutDuration (defaults 5 and 15m; negative failures: never).
+	LockoutFailures int      `json:"lockoutFailures"`
+	LockoutDuration Duration `json:"lockoutDuration"`
+	// RPRateLimit is decisions per second per relying party, RPBurst its
+	// bucket (defaults 20 and 40; negative rate: unlimited).
+	RPRateLimit float64 `json:"rpRateLimit"`
+	RPBurst     int     `json:"rpBurst"`
 }
 
 // Duration is a time.Duration written as "10m" in JSON.
@@ -159,8 +177,37 @@ func (c *Config) Validate() error {
 	if c.Name == "" {
 		c.Name, _ = os.Hostname()
 	}
+	if c.ID != "" && !validID.MatchString(c.ID) {
+		return fmt.Errorf("appliance id %q: want 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", c.ID)
+	}
+	if c.TargetFMR == 0 {
+		c.TargetFMR = auth.DefaultTargetFMR
+	}
+	if !(c.TargetFMR >= auth.MinTargetFMR && c.TargetFMR <= 0.01) {
+		return fmt.Errorf("target FMR %g: want between %g (the lowest the matcher is calibrated for) and 0.01", c.TargetFMR, auth.MinTargetFMR)
+	}
+	if c.LockoutFailures == 0 {
+		c.LockoutFailures = auth.DefaultLockoutFailures
+	}
+	if c.LockoutFailures > 1000 {
+		return errors.New("lockout failures must be at most 1000 (negative: no lockout)")
+	}
+	if c.LockoutDuration == 0 {
+		c.LockoutDuration = Duration(auth.DefaultLockoutDuration)
+	}
+	if c.LockoutDuration < 0 {
+		return errors.New("lockout duration must be positive")
+	}
+	if c.RPRateLimit == 0 {
+		c.RPRateLimit = auth.DefaultRPRate
+	}
+	if c.RPBurst < 0 {
+		return errors.New("relying-party burst must be positive")
+	}
 	return nil
 }
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // LoadFeedKeys reads Ed25519 public keys (PEM "PUBLIC KEY" blocks, several
 // per file allowed) and returns them by feed.KeyID.

@@ -52,6 +52,14 @@ type Config struct {
 	MaxInFlight int
 	// QueueWait is how long a request waits for a free slot (default 2s).
 	QueueWait time.Duration
+
+	// ApplianceID, the records feed's follower and sink, and whether
+	// POST /v1/auth is on (AuthDisabled says why not), for the status.
+	ApplianceID   string
+	RecordsSyncer *feedsync.Syncer
+	Records       interface{ Applied() (uint64, error) }
+	AuthEnabled   bool
+	AuthDisabled  string
 }
 
 // Default limits.
@@ -252,6 +260,16 @@ type Status struct {
 	Anchors     int               `json:"trustAnchors"` // CA certificates of active vendors
 	Sync        *feedsync.Status  `json:"sync"`         // null without central
 	Decryption  Decryption        `json:"decryption"`
+	ApplianceID string            `json:"applianceId,omitempty"`
+	Auth        AuthStatus        `json:"auth"`
+}
+
+// AuthStatus says whether POST /v1/auth is on and how the records feed is.
+type AuthStatus struct {
+	Enabled        bool             `json:"enabled"`
+	Disabled       string           `json:"disabled,omitempty"` // why not
+	RecordsApplied uint64           `json:"recordsBatchesApplied"`
+	RecordsSync    *feedsync.Status `json:"recordsSync,omitempty"`
 }
 
 // Decryption says whether auth captures can be decrypted here.
@@ -273,6 +291,15 @@ func (a *API) CurrentStatus() Status {
 	if a.cfg.Syncer != nil {
 		s := a.cfg.Syncer.Status()
 		st.Sync = &s
+	}
+	st.ApplianceID = a.cfg.ApplianceID
+	st.Auth = AuthStatus{Enabled: a.cfg.AuthEnabled, Disabled: a.cfg.AuthDisabled}
+	if a.cfg.Records != nil {
+		st.Auth.RecordsApplied, _ = a.cfg.Records.Applied()
+	}
+	if a.cfg.RecordsSyncer != nil {
+		s := a.cfg.RecordsSyncer.Status()
+		st.Auth.RecordsSync = &s
 	}
 	return st
 }

@@ -247,3 +247,36 @@ func headerChain(jws string) [][]byte {
 func thumbprint(der []byte) string {
 	return strings.ToUpper(hex.EncodeToString(sha256Sum(der)))
 }
+
+// ParseCapture makes a Parsed from an SBI CAPTURE answer given on its own
+// (as in an authentication request), bound to transactionID: the request it
+// must answer is built as ParseRequest builds it without one (a first
+// capture). A response that is not an SBI capture answer is not an error
+// here either: it is in ResponseErr.
+func ParseCapture(transactionID string, response []byte) (*Parsed, error) {
+	if len(response) > MaxRequestSize {
+		return nil, bad("capture over %d bytes", MaxRequestSize)
+	}
+	if !sbi.ValidTransactionID(transactionID) {
+		return nil, bad("transactionId must be 4-50 characters of A-Z, a-z, 0-9 and '-' (SBI §6.6)")
+	}
+	p := &Parsed{TransactionID: transactionID}
+	var resp sbi.CaptureResponse
+	if err := json.Unmarshal(response, &resp); err != nil {
+		p.ResponseErr = fmt.Errorf("%w: %s", sbi.ErrJSON, jsonErr(err))
+		return p, nil
+	}
+	p.Response = &resp
+	if len(resp.Biometrics) > sbi.MaxBiometrics {
+		p.Response, p.ResponseErr = nil, sbi.ErrTooMany
+		return p, nil
+	}
+	for _, e := range resp.Biometrics {
+		if len(e.Data) > sbi.MaxJWSSize {
+			p.Response, p.ResponseErr = nil, sbi.ErrTooLarge
+			return p, nil
+		}
+	}
+	p.Request = minimalRequest(transactionID, "", p.Response)
+	return p, nil
+}

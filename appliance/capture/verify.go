@@ -95,6 +95,18 @@ type Result struct {
 	// Codes are the reason codes (the part of each reason before ':'),
 	// for metrics and logs.
 	Codes []string `json:"-"`
+	// Samples are the verified biometric samples of a valid capture, in
+	// the order of its biometrics[] (auth bioValues decrypted with the TPM
+	// key): what an authentication matches. Empty unless Valid. Biometric
+	// data: never serialised, logged or kept.
+	Samples []Sample `json:"-"`
+}
+
+// Sample is one verified biometric sample.
+type Sample struct {
+	BioType    string // Finger, Iris, Face
+	BioSubType string // e.g. "Left IndexFinger"; "UNKNOWN" or "" when the device did not say
+	ISO        []byte // the ISO/IEC 19794 record
 }
 
 // Device is what the registry says about the capturing device.
@@ -223,6 +235,14 @@ func (v *Verifier) Verify(p *Parsed) (*Result, error) {
 		return nil, err
 	}
 	res.Valid = len(res.Reasons) == 0
+	if res.Valid && cr != nil {
+		for _, sg := range cr.Segments {
+			if sg.Data == nil || len(sg.ISO) == 0 {
+				continue
+			}
+			res.Samples = append(res.Samples, Sample{BioType: sg.Data.BioType, BioSubType: sg.Data.BioSubType, ISO: sg.ISO})
+		}
+	}
 	return res, nil
 }
 

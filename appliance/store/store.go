@@ -9,6 +9,8 @@
 //	trust/vendor/<id>     trust-feed state of a device provider (JSON)
 //	trust/device/<serial> trust-feed state of a device (JSON)
 //	trust/appliance/<id>  trust-feed state of an appliance (JSON)
+//	trust/rp/<id>         trust-feed state of a relying party (JSON)
+//	rec/...               identity records and their counters (internal/records)
 //
 // Whatever a feed entry changes is written in the same transaction as the
 // feed's state and applied counter, so a crash leaves either all of a
@@ -79,6 +81,7 @@ const (
 	VendorPrefix    = "trust/vendor/"
 	DevicePrefix    = "trust/device/"
 	AppliancePrefix = "trust/appliance/"
+	RPPrefix        = "trust/rp/"
 )
 
 // GetJSON reads key into v; it reports false when the key is absent.

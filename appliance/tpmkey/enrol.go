@@ -2,9 +2,16 @@ package tpmkey
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/tpm"
@@ -15,6 +22,13 @@ const (
 	AKFile         = "tpm/ak.key"                     // attestation key central binds to the EK
 	CentralSignKey = "tpm/appliance-central-sign.key" // RSA signing key central certifies
 	CentralCAFile  = "appliance-ca.pem"               // central's appliance CA, for reference
+	// SigningCertFile is central's certificate for CentralSignKey: the
+	// appliance signs authentication decisions with that key and puts this
+	// certificate (and central's appliance CA) in the x5c header.
+	SigningCertFile = "appliance-signing.pem"
+	// IDFile holds the id the appliance was enrolled as; serve uses it
+	// when no --id is given (it names the appliance's records feed).
+	IDFile = "appliance-id"
 )
 
 // EKFingerprint is the fingerprint central's --ek-allow list takes.
@@ -83,5 +97,101 @@ func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x
 	if err := writeAtomic(filepath.Join(state, CertFile), PEM(enc)); err != nil {
 		return nil, err
 	}
+	if len(res.Appliance.SigningCert) > 0 {
+		sc, err := x509.ParseCertificate(res.Appliance.SigningCert)
+		if err != nil {
+			return nil, fmt.Errorf("signing certificate: %w", err)
+		}
+		if !samePublic(sc.PublicKey, sign.Public()) {
+			return nil, fmt.Errorf("central certified another key than this TPM's signing key")
+		}
+		if err := sc.CheckSignatureFrom(ca); err != nil {
+			return nil, fmt.Errorf("the signing certificate is not issued by central's appliance CA: %w", err)
+		}
+		if err := writeAtomic(filepath.Join(state, SigningCertFile), PEM(sc)); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeAtomic(filepath.Join(state, IDFile), []byte(id+"\n")); err != nil {
+		return nil, err
+	}
 	return enc, nil
+}
+
+// ReadID returns the id saved by Enrol ("" when the appliance was never
+// enrolled).
+func ReadID(state string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(state, IDFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// SelfSigningCertFile is the self-issued certificate of CentralSignKey,
+// used to sign decisions until central certifies the key (enrolment).
+const SelfSigningCertFile = "appliance-signing-self.pem"
+
+// DecisionSigner is the key the appliance signs authentication decisions
+// with and the certificate chain that goes in the x5c header (leaf first).
+type DecisionSigner struct {
+	Key   crypto.Signer
+	Chain []*x509.Certificate
+	// SelfIssued is true before enrolment: the chain is a self-signed
+	// certificate relying parties can only pin, not verify against
+	// central's appliance CA.
+	SelfIssued bool
+}
+
+// DecisionSigner loads the RSA-2048 TPM signing key central certified at
+// enrolment and its certificate chain (the certificate, then central's
+// appliance CA). Before enrolment it makes (once) the same key and a
+// self-signed certificate for it, and says so with SelfIssued.
+func (k *Keys) DecisionSigner(ctx context.Context, state, name string, now time.Time) (*DecisionSigner, error) {
+	key, err := k.TPM.LoadOrCreateKey(ctx, filepath.Join(state, CentralSignKey), tpm.RSA2048Sign)
+	if err != nil {
+		return nil, fmt.Errorf("decision signing key: %w", err)
+	}
+	cert, err := readCert(filepath.Join(state, SigningCertFile))
+	switch {
+	case err == nil:
+		if !samePublic(cert.PublicKey, key.Public()) {
+			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", SigningCertFile, CentralSignKey)
+		}
+		chain := []*x509.Certificate{cert}
+		if ca, err := readCert(filepath.Join(state, CentralCAFile)); err == nil && cert.CheckSignatureFrom(ca) == nil {
+			chain = append(chain, ca)
+		}
+		return &DecisionSigner{Key: key, Chain: chain}, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	selfPath := filepath.Join(state, SelfSigningCertFile)
+	if c, err := readCert(selfPath); err == nil && samePublic(c.PublicKey, key.Public()) {
+		return &DecisionSigner{Key: key, Chain: []*x509.Certificate{c}, SelfIssued: true}, nil
+	}
+	if name == "" {
+		name = "edgetrust-appliance"
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " decision signing (self-issued)", Organization: []string{"edgetrust appliance"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
+		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
+		SubjectKeyId: keyID(key.Public()),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("self-issued decision signing certificate: %w", err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(selfPath, PEM(c)); err != nil {
+		return nil, err
+	}
+	return &DecisionSigner{Key: key, Chain: []*x509.Certificate{c}, SelfIssued: true}, nil
 }

@@ -1,7 +1,7 @@
 // Package trust is the appliance's copy of central's trust feed: device
 // providers (vendors) with their CA certificates, devices with the
-// thumbprints of their current certificates, appliances, and the status of
-// each. It applies verified feed entries to the badger store (together with
+// thumbprints of their current certificates, appliances, relying parties
+// with their policy and API-key hashes, and the status of each. It applies verified feed entries to the badger store (together with
 // the feed state, in one transaction) and keeps an in-memory snapshot of the
 // trust anchors for the capture verifier.
 //
@@ -68,6 +68,37 @@ type ApplianceRecord struct {
 	Record
 }
 
+// RPRecord is a relying party as stored. Unlike the other subjects, each rp
+// entry is the relying party's complete state (policy and keys): an entry
+// without keys leaves it without keys, so a key removed at central cannot
+// survive here because a later entry omitted the list.
+type RPRecord struct {
+	trustfeed.RelyingParty
+	Record
+}
+
+// AllowsAuthType reports whether the policy allows an auth type
+// (recordfeed.Auth*).
+func (r *RPRecord) AllowsAuthType(t string) bool {
+	for _, a := range r.AuthTypes {
+		if a == t {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsAttribute reports whether the relying party may receive a
+// demographic attribute.
+func (r *RPRecord) AllowsAttribute(name string) bool {
+	for _, a := range r.Attributes {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Vendor is a vendor in the snapshot, with its parsed CA certificate.
 type Vendor struct {
 	VendorRecord
@@ -91,6 +122,47 @@ type Snapshot struct {
 	Anchors int
 	// Generation changes whenever Roots or Vendors change.
 	Generation uint64
+	// RPs are the relying parties by id; rpKeys maps an API key id to
+	// its relying party's id.
+	RPs    map[string]*RPRecord
+	rpKeys map[string]string
+}
+
+// RPByKeyID returns the relying party holding the API key with this id
+// (trustfeed.ParseRPKey), whatever its status, or nil. The caller still
+// checks the secret (RPKeyMatches) and the status.
+func (s *Snapshot) RPByKeyID(keyID string) (*RPRecord, *trustfeed.RPKey) {
+	rp := s.RPs[s.rpKeys[keyID]]
+	if rp == nil {
+		return nil, nil
+	}
+	for i := range rp.Keys {
+		if rp.Keys[i].ID == keyID {
+			return rp, &rp.Keys[i]
+		}
+	}
+	return nil, nil
+}
+
+func rpKeyIndex(rps map[string]*RPRecord) map[string]string {
+	ids := make([]string, 0, len(rps))
+	for id := range rps {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	m := map[string]string{}
+	for _, id := range ids {
+		for _, k := range rps[id].Keys {
+			if _, dup := m[k.ID]; dup {
+				// Key ids are random; one claimed by two relying parties
+				// is answered for neither.
+				m[k.ID] = ""
+				continue
+			}
+			m[k.ID] = id
+		}
+	}
+	return m
 }
 
 // Age is how old the trust data is at now: now minus the last checkpoint's
@@ -117,13 +189,24 @@ func Open(st *store.Store, log *slog.Logger) (*Registry, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{st: st, log: log}
-	snap := &Snapshot{Vendors: map[string]*Vendor{}}
+	snap := &Snapshot{Vendors: map[string]*Vendor{}, RPs: map[string]*RPRecord{}}
 	err := st.DB.View(func(txn *badger.Txn) error {
 		var fs feed.State
 		if _, err := store.GetJSON(txn, store.FeedStateKey(FeedName), &fs); err != nil {
 			return err
 		}
 		snap.Size, snap.CheckpointTime = fs.Head.Size, fs.Time
+		err := store.ForEach(txn, store.RPPrefix, func(_, v []byte) error {
+			var rec RPRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			snap.RPs[rec.ID] = &rec
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		return store.ForEach(txn, store.VendorPrefix, func(_, v []byte) error {
 			var rec VendorRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -143,6 +226,7 @@ func Open(st *store.Store, log *slog.Logger) (*Registry, error) {
 	r.gen++
 	snap.Generation = r.gen
 	snap.Roots, snap.Anchors = roots(snap.Vendors)
+	snap.rpKeys = rpKeyIndex(snap.RPs)
 	r.snap.Store(snap)
 	return r, nil
 }
@@ -215,6 +299,9 @@ func (r *Registry) Device(serial string) (*DeviceRecord, error) {
 	return &d, nil
 }
 
+// RelyingParty returns a relying party's state, or nil.
+func (r *Registry) RelyingParty(id string) *RPRecord { return r.Snapshot().RPs[id] }
+
 // Appliance returns an appliance's stored state, or nil.
 func (r *Registry) Appliance(id string) (*ApplianceRecord, error) {
 	var a ApplianceRecord
@@ -233,7 +320,7 @@ func (r *Registry) Appliance(id string) (*ApplianceRecord, error) {
 type decoded struct {
 	seq  uint64
 	time time.Time
-	v    any // *trustfeed.Vendor, *trustfeed.Device, *trustfeed.Appliance
+	v    any // *trustfeed.Vendor, *trustfeed.Device, *trustfeed.Appliance, *trustfeed.RelyingParty
 }
 
 // Apply writes the effect of entries (verified by a feed.Follower) and the
@@ -261,6 +348,7 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 	vendors := map[string]*VendorRecord{}
 	devices := map[string]*DeviceRecord{}
 	appliances := map[string]*ApplianceRecord{}
+	rps := map[string]*RPRecord{}
 	err := r.st.DB.Update(func(txn *badger.Txn) error {
 		var cur feed.State
 		if _, err := store.GetJSON(txn, store.FeedStateKey(FeedName), &cur); err != nil {
@@ -299,6 +387,8 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 					}
 				}
 				appliances[x.ID] = mergeAppliance(old, x, rec)
+			case *trustfeed.RelyingParty:
+				rps[x.ID] = &RPRecord{RelyingParty: *x, Record: rec}
 			}
 		}
 		for id, v := range vendors {
@@ -316,6 +406,11 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 				return err
 			}
 		}
+		for id, rp := range rps {
+			if err := store.SetJSON(txn, []byte(store.RPPrefix+id), rp); err != nil {
+				return err
+			}
+		}
 		n, err := store.GetUint64(txn, store.FeedAppliedKey(FeedName))
 		if err != nil {
 			return err
@@ -330,7 +425,19 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 	}
 
 	old := r.snap.Load()
-	snap := &Snapshot{Size: next.Head.Size, CheckpointTime: next.Time, Vendors: old.Vendors, Roots: old.Roots, Anchors: old.Anchors, Generation: old.Generation}
+	snap := &Snapshot{Size: next.Head.Size, CheckpointTime: next.Time, Vendors: old.Vendors, Roots: old.Roots, Anchors: old.Anchors,
+		Generation: old.Generation, RPs: old.RPs, rpKeys: old.rpKeys}
+	if len(rps) > 0 {
+		m := make(map[string]*RPRecord, len(old.RPs)+len(rps))
+		for id, rp := range old.RPs {
+			m[id] = rp
+		}
+		for id, rp := range rps {
+			m[id] = rp
+			r.log.Info("relying party updated", "rp", id, "status", rp.Status, "keys", len(rp.Keys), "seq", rp.Seq)
+		}
+		snap.RPs, snap.rpKeys = m, rpKeyIndex(m)
+	}
 	if len(vendors) > 0 {
 		vs := make(map[string]*Vendor, len(old.Vendors)+len(vendors))
 		for id, v := range old.Vendors {

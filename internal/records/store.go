@@ -6,6 +6,12 @@
 //	K_vid = HKDF-SHA256(secret = master, salt = key, info = "edgetrust/records/v1 record key")
 //	value = 0x01 || nonce(12) || AES-256-GCM(K_vid, nonce, encode(record, sig), AAD = "edgetrust/records/v1" || key)
 //
+// Beside each record, under "rec/u/" || the same HMAC, the appliance keeps
+// the VID's counters (uses of a limited VID, consecutive failures, lockout),
+// encrypted the same way (usage.go). Apply writes puts and deletes with a
+// caller's feed position in one transaction; LoadOrCreateSecret keeps other
+// TPM-sealed secrets (the token-ID key) under "rec/meta/secret/".
+//
 // The 32-byte master and index keys are generated with crypto/rand on first
 // use and stored only sealed by a Sealer (the TPM on an appliance). Each
 // record carries central's signature, which is checked by a Verifier on
@@ -96,6 +102,7 @@ type Store struct {
 	verifier Verifier
 	master   []byte
 	hmacPool sync.Pool
+	usageMu  [usageStripes]sync.Mutex
 }
 
 // Open opens the store in db (its keys live under "rec/"), unsealing the
@@ -326,14 +333,10 @@ func (s *Store) open(key, val []byte) (record, sig []byte, err error) {
 	return record, sig, nil
 }
 
-// Delete removes the record for vid (a revoked VID). Deleting an absent
-// VID is not an error, so revocations can be replayed.
+// Delete removes the record for vid (a revoked VID) and its counters.
+// Deleting an absent VID is not an error, so revocations can be replayed.
 func (s *Store) Delete(vid string) error {
-	if err := checkVID(vid); err != nil {
-		return err
-	}
-	key := s.indexKey(vid)
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(key) })
+	return s.Apply([]Op{{Delete: vid}}, nil)
 }
 
 // Plaintext layout: u32 len(record) || record || u16 len(sig) || sig.

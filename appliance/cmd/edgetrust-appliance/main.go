@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/api"
+	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
@@ -27,11 +28,14 @@ import (
 
 const usage = `edgetrust-appliance — the edge appliance: it follows central's signed trust
 feed (vendors, devices, revocations) into a local store and verifies biometric
-captures from SBI devices against it, even while central is unreachable.
+captures from SBI devices against it, even while central is unreachable. With
+a TPM and an enrolment it also authenticates people for relying parties
+(POST /v1/auth) against identity records central seals to it.
 
 Usage:
   edgetrust-appliance serve [flags]     follow central and serve the API (default 127.0.0.1:8443)
-  edgetrust-appliance enrol [flags]     enrol the appliance's TPM with central (token from an admin)
+  edgetrust-appliance enrol [flags]     enrol the appliance's TPM with central (token from an admin);
+                                        saves its id and certificates for serve
   edgetrust-appliance cert [flags]      print the certificate agents encrypt captures to
   edgetrust-appliance status [flags]    feed position, staleness and sync health of a running appliance
   edgetrust-appliance verify [flags] CAPTURE.json
@@ -171,6 +175,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	inflight := fs.Int("max-in-flight", 0, "verifications running at once (default 4 × cores); more wait up to 2s, then 503")
 	qrTrust := fs.String("qr-trust", "", "`FILE`: signed Claim 169 trust list (edgetrust-central trust export) for POST /v1/qr/verify; reloaded when it changes")
 	qrRev := fs.String("qr-revocations", "", "`FILE`: signed Claim 169 revocation list; reloaded when it changes")
+	id := fs.String("id", "", "the appliance's `ID` at central, naming its records feed records.<ID> (default: the id it was enrolled as)")
+	fmr := fs.Float64("target-fmr", auth.DefaultTargetFMR, "fingerprint false-match rate POST /v1/auth decides at (3e-5 to 0.01; lower is stricter)")
+	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
+	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
+	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
+	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
 	fs.Usage = func() {
@@ -181,8 +191,16 @@ Example:
   edgetrust-appliance serve --state /var/lib/edgetrust-appliance --tpm /dev/tpmrm0 \
       --central https://central.example.org --feed-key /etc/edgetrust/central-feed.pem
 
-Endpoints: POST /v1/captures/verify, GET /v1/devices/{serial}, GET /v1/status,
-GET /healthz, GET /metrics. See docs/api/appliance.md.
+Authentication (POST /v1/auth) needs a TPM, the appliance's id and central:
+records for this appliance arrive on central's feed records.<id>, sealed to the
+TPM key; relying parties present the API key central issued them
+(Authorization: Bearer etr_...). Every decision is signed by the TPM key and
+audited. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
+signing certificate central issues are in the state directory.
+
+Endpoints: POST /v1/auth, POST /v1/captures/verify, POST /v1/qr/verify,
+GET /v1/devices/{serial}, GET /v1/status, GET /healthz, GET /metrics.
+See docs/api/appliance.md.
 `)
 	}
 	set, err := parse(fs, args)
@@ -219,6 +237,20 @@ GET /healthz, GET /metrics. See docs/api/appliance.md.
 	str("stale-policy", &cfg.StalePolicy, *policy)
 	str("qr-trust", &cfg.QRTrustList, *qrTrust)
 	str("qr-revocations", &cfg.QRRevocations, *qrRev)
+	str("id", &cfg.ID, *id)
+	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
+	if set["target-fmr"] || cfg.TargetFMR == 0 {
+		cfg.TargetFMR = *fmr
+	}
+	if set["lockout-failures"] || cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = *lockN
+	}
+	if set["rp-rate-limit"] || cfg.RPRateLimit == 0 {
+		cfg.RPRateLimit = *rpRate
+	}
+	if set["rp-burst"] || cfg.RPBurst == 0 {
+		cfg.RPBurst = *rpBurst
+	}
 	if set["feed-key"] {
 		cfg.FeedKeys = feedKeys
 	}
@@ -418,6 +450,15 @@ func status(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "decryption key: TPM, certificate thumbprint %s\n", st.Decryption.Thumbprint)
 	} else {
 		fmt.Fprintln(stdout, "decryption key: none (auth captures cannot be fully verified)")
+	}
+	if st.Auth.Enabled {
+		fmt.Fprintf(stdout, "authentication: on, appliance %s, %d record batches applied", st.ApplianceID, st.Auth.RecordsApplied)
+		if s := st.Auth.RecordsSync; s != nil {
+			fmt.Fprintf(stdout, " (feed %s: %d consecutive failures, %d batches refused)", s.Feed, s.Failures, s.RefusedTotal)
+		}
+		fmt.Fprintln(stdout)
+	} else {
+		fmt.Fprintf(stdout, "authentication: off (%s)\n", st.Auth.Disabled)
 	}
 	return nil
 }

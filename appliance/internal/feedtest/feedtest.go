@@ -74,7 +74,12 @@ type Server struct {
 	addr     string
 	srv      *http.Server
 	waiting  atomic.Int32
+	others   sync.Map // feed name → *Server answered on this address too
 }
+
+// Also makes this server answer other's feed too (its own keys and
+// state), as central serves several feeds at one address.
+func (s *Server) Also(other *Server) { s.others.Store(other.Origin, other) }
 
 // Waiting is the number of requests being held (long polls in progress).
 func (s *Server) Waiting() int { return int(s.waiting.Load()) }
@@ -316,6 +321,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, "/v1/feeds/")
 	if r.Method != http.MethodGet || !ok {
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if o, ok := s.others.Load(name); ok && name != s.Origin {
+		o.(*Server).ServeHTTP(w, r)
 		return
 	}
 	if name != s.Origin {

@@ -1,0 +1,425 @@
+// Package auth is the appliance's offline authentication API:
+//
+//	POST /v1/auth
+//
+// A relying party (authenticated by its API key, "Authorization: Bearer
+// etr_<id>_<secret>", checked in constant time against the key hashes its
+// trust-feed entry carries) asks whether the person holding a VID is
+// present: by demographics, by a fingerprint captured on an SBI device, or
+// both. The appliance decides against the record central issued for that
+// VID (internal/records: found by keyed HMAC, decrypted, central's
+// signature checked again) and answers a JWS signed by its TPM key with the
+// decision, stable reason codes, and — on success only — the relying
+// party's token ID for the person and the attributes its policy allows.
+//
+// Checks, in order, the first failure deciding: consent; trust data fresh;
+// the relying party's policy allows the auth types asked for; the VID is
+// well formed, has a record, the record is intact; the VID's policy (not
+// expired, a one-time VID not used); the person has not locked the auth
+// type; the VID is not locked out after repeated failures; then the
+// demographics (internal/records/normalize) and the capture (verified
+// exactly as POST /v1/captures/verify does — signature, chain, device and
+// vendor active, timestamps, transactionId, hash chain, bioValue decrypted
+// in the TPM — then matched 1:1 with the record's templates).
+//
+// Every decision goes to the Auditor before it is answered; if it cannot
+// be recorded the request fails (503) and a one-time VID's use is given
+// back. Nothing identifying a person (VID, UIN, demographics, templates,
+// transactionId) is logged, counted or put in an error message.
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/records"
+	"github.com/edgetrust/edgetrust/internal/records/normalize"
+	"github.com/edgetrust/edgetrust/internal/records/tokenid"
+	"github.com/edgetrust/edgetrust/internal/trustfeed"
+)
+
+// Auditor records every decision before it is answered. The VID is given
+// raw: the auditor keys it (HMAC) before storing anything. An error fails
+// the request closed.
+type Auditor interface {
+	Decision(ctx context.Context, d AuditDecision) error
+}
+
+// AuditDecision is one decision as the Auditor gets it.
+type AuditDecision struct {
+	Time          time.Time
+	RP            string
+	TransactionID string
+	VID           string   // raw; HMAC it before storing
+	AuthTypes     []string // recordfeed.Auth* asked for
+	Status        bool
+	Reasons       []string // reason codes (Error.Code)
+	Device        string   // serial of the capturing device, "" without a verified device
+}
+
+// Reason codes (docs/api/appliance.md). Capture problems are
+// "capture-invalid:<check>" (the sbi check names) except the registry's
+// verdicts on the device and its vendor, which keep their own codes
+// (device-revoked, device-suspended, device-not-enrolled, vendor-revoked, ...).
+const (
+	CodeConsent        = "consent-missing"
+	CodeTrustStale     = "trust-stale"
+	CodeNoTrustData    = "no-trust-data"
+	CodeRecordsStale   = "records-stale"
+	CodeAuthType       = "rp-auth-type-not-allowed"
+	CodeVIDInvalid     = "vid-invalid"
+	CodeVIDUnknown     = "vid-unknown"
+	CodeVIDExpired     = "vid-expired"
+	CodeVIDNotYetValid = "vid-not-yet-valid"
+	CodeVIDUsed        = "vid-used"
+	CodeTampered       = "record-tampered"
+	CodeLocked         = "auth-type-locked"
+	CodeLockedOut      = "vid-locked-out"
+	CodeDemoMismatch   = "demo-mismatch"
+	CodeDemoAttribute  = "demo-attribute-unknown"
+	CodeBioMismatch    = "bio-mismatch"
+	CodeBioQuality     = "bio-quality"
+	CodeModality       = "modality-not-supported"
+	CodeCapturePrefix  = "capture-invalid:"
+)
+
+// Error is one reason in a decision.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Decision is the signed payload of an answer.
+type Decision struct {
+	TransactionID string            `json:"transactionId"`
+	AuthStatus    bool              `json:"authStatus"`
+	AuthToken     string            `json:"authToken,omitempty"`
+	KYC           map[string]string `json:"kyc,omitempty"`
+	Errors        []Error           `json:"errors"`
+	ResponseTime  string            `json:"responseTime"`
+	ApplianceID   string            `json:"applianceId"`
+	RP            string            `json:"rp"`
+}
+
+// Response is the body of a 200 answer: the JWS and, for convenience, its
+// decoded payload (trust only the JWS).
+type Response struct {
+	JWS      string   `json:"jws"`
+	Decision Decision `json:"decision"`
+}
+
+// Defaults.
+const (
+	DefaultTargetFMR       = 1e-4
+	DefaultLockoutFailures = 5
+	DefaultLockoutDuration = 15 * time.Minute
+	DefaultRPRate          = 20 // decisions per second per relying party
+	DefaultRPBurst         = 40
+	DefaultQueueWait       = 2 * time.Second
+	// MinTargetFMR is the lowest false-match rate the built-in calibration
+	// measured (match.DefaultCalibration).
+	MinTargetFMR = 3e-5
+)
+
+// Config configures the handler. Trust, Records, Captures, Tokens,
+// SigningKey, Chain, ApplianceID and Auditor are required.
+type Config struct {
+	Trust    *trust.Registry
+	Records  *records.Store
+	Captures *capture.Verifier // with the TPM decryption key
+	Tokens   *tokenid.Deriver  // under the TPM-sealed token key
+	// SigningKey signs decisions (RS256); Chain is its certificate first.
+	SigningKey  crypto.Signer
+	Chain       []*x509.Certificate
+	ApplianceID string
+	Auditor     Auditor
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	Now         func() time.Time
+
+	// RecordsCheckpoint is the signing time of the records feed's last
+	// accepted checkpoint; records older than the captures' MaxStaleness
+	// are stale (nil: not checked).
+	RecordsCheckpoint func() time.Time
+
+	TargetFMR       float64       // fingerprint false-match rate (default 1e-4; at least 3e-5)
+	LockoutFailures int           // consecutive failed matches that lock a VID out (default 5; negative: never)
+	LockoutDuration time.Duration // how long (default 15m)
+	PartialScore    int           // partial matchMode threshold 1-100 (default normalize.DefaultThreshold)
+	RPRate          float64       // decisions per second per relying party (default 20; negative: unlimited)
+	RPBurst         int           // bucket size (default 40)
+	MaxBody         int64         // request body bound (default MaxBody)
+	MaxInFlight     int           // decisions at once (default 2 × GOMAXPROCS)
+	QueueWait       time.Duration // wait for a free slot before 503 (default 2s)
+}
+
+// Handler serves POST /v1/auth.
+type Handler struct {
+	cfg    Config
+	log    *slog.Logger
+	jws    *jwsSigner
+	fp     *match.Fingerprint
+	sem    chan struct{}
+	limMu  sync.Mutex
+	lims   map[string]*bucket
+	m      *metrics
+	policy capture.StalePolicy
+}
+
+// New checks cfg and makes the handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Trust == nil, cfg.Records == nil, cfg.Captures == nil, cfg.Tokens == nil:
+		return nil, errors.New("auth: trust registry, record store, capture verifier and token deriver are required")
+	case cfg.ApplianceID == "":
+		return nil, errors.New("auth: the appliance id is required")
+	case cfg.Auditor == nil:
+		return nil, errors.New("auth: an Auditor is required: every decision is audited")
+	}
+	js, err := newJWSSigner(cfg.SigningKey, cfg.Chain)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TargetFMR == 0 {
+		cfg.TargetFMR = DefaultTargetFMR
+	}
+	if !(cfg.TargetFMR >= MinTargetFMR && cfg.TargetFMR <= 0.01) {
+		return nil, fmt.Errorf("auth: target FMR %g outside [%g, 0.01]: the matcher is calibrated down to %g", cfg.TargetFMR, MinTargetFMR, MinTargetFMR)
+	}
+	if cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = DefaultLockoutFailures
+	}
+	if cfg.LockoutDuration == 0 {
+		cfg.LockoutDuration = DefaultLockoutDuration
+	}
+	if cfg.LockoutDuration < 0 {
+		return nil, errors.New("auth: lockout duration must be positive")
+	}
+	if cfg.PartialScore == 0 {
+		cfg.PartialScore = normalize.DefaultThreshold
+	}
+	if cfg.PartialScore < 1 || cfg.PartialScore > 100 {
+		return nil, errors.New("auth: partial match score must be 1-100")
+	}
+	if cfg.RPRate == 0 {
+		cfg.RPRate = DefaultRPRate
+	}
+	if cfg.RPBurst <= 0 {
+		cfg.RPBurst = max(DefaultRPBurst, int(cfg.RPRate))
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = MaxBody
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, jws: js, fp: match.NewFingerprint(),
+		sem: make(chan struct{}, cfg.MaxInFlight), lims: map[string]*bucket{}, m: newMetrics(cfg.Registerer),
+		policy: cfg.Captures.StalePolicy}
+	if h.policy == "" {
+		h.policy = capture.StaleReject
+	}
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler for POST /v1/auth.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		h.refuse(w, "", http.StatusMethodNotAllowed, "method-not-allowed", "use POST")
+		return
+	}
+	rp, status, msg := h.authenticate(r)
+	if rp == nil {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="edgetrust-appliance"`)
+		}
+		h.refuse(w, "", status, map[int]string{http.StatusUnauthorized: "unauthorized", http.StatusForbidden: "forbidden"}[status], msg)
+		return
+	}
+	if !h.allow(rp.ID) {
+		w.Header().Set("Retry-After", "1")
+		h.refuse(w, rp.ID, http.StatusTooManyRequests, "rate-limited", "rate limit for this relying party exceeded; retry shortly")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			h.refuse(w, rp.ID, http.StatusUnsupportedMediaType, "bad-request", "send the request as application/json")
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		h.refuse(w, rp.ID, http.StatusRequestEntityTooLarge, "too-large", "request body over "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
+		return
+	case err != nil:
+		h.refuse(w, rp.ID, http.StatusBadRequest, "bad-request", "could not read the request body")
+		return
+	}
+	req, err := ParseRequest(body)
+	if err != nil {
+		h.refuse(w, rp.ID, http.StatusBadRequest, "bad-request", err.Error())
+		return
+	}
+	t := time.NewTimer(h.cfg.QueueWait)
+	select {
+	case h.sem <- struct{}{}:
+		t.Stop()
+	case <-t.C:
+		w.Header().Set("Retry-After", "1")
+		h.refuse(w, rp.ID, http.StatusServiceUnavailable, "busy", "too many authentications in progress; retry shortly")
+		return
+	case <-r.Context().Done():
+		t.Stop()
+		return
+	}
+	defer func() { <-h.sem }()
+
+	start := time.Now()
+	resp, status, err := h.Decide(r.Context(), rp, req)
+	if err != nil {
+		h.refuse(w, rp.ID, status, map[int]string{http.StatusServiceUnavailable: "audit-unavailable"}[status], err.Error())
+		return
+	}
+	h.m.seconds.Observe(time.Since(start).Seconds())
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// refuse answers a request that got no decision.
+func (h *Handler) refuse(w http.ResponseWriter, rp string, status int, result, msg string) {
+	if result == "" {
+		result = "error"
+	}
+	h.m.refused.WithLabelValues(result).Inc()
+	if status >= 500 {
+		h.log.Error("authentication request failed", "rp", rp, "status", status, "result", result, "err", msg)
+		if status == http.StatusInternalServerError {
+			msg = "internal error; see the appliance log"
+		}
+	} else {
+		h.log.Info("authentication request refused", "rp", rp, "status", status, "result", result)
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// authenticate finds the relying party of the request's API key. On
+// failure it returns the HTTP status and a message that names no secret.
+func (h *Handler) authenticate(r *http.Request) (*trust.RPRecord, int, string) {
+	hdr := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(hdr, " ")
+	if hdr == "" {
+		return nil, http.StatusUnauthorized, "missing Authorization: Bearer <API key from central>"
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, http.StatusUnauthorized, "Authorization must be Bearer <API key>"
+	}
+	id, secret, ok := trustfeed.ParseRPKey(strings.TrimSpace(key))
+	if !ok {
+		return nil, http.StatusUnauthorized, "malformed API key: want etr_<16 hex>_<secret>"
+	}
+	rp, k := h.cfg.Trust.Snapshot().RPByKeyID(id)
+	if rp == nil || !trustfeed.RPKeyMatches(secret, *k) {
+		h.log.Warn("relying-party API key refused", "keyId", id)
+		return nil, http.StatusUnauthorized, "unknown or revoked API key"
+	}
+	switch rp.Status {
+	case trustfeed.Active:
+		return rp, 0, ""
+	case trustfeed.Suspended:
+		return nil, http.StatusForbidden, "relying party " + rp.ID + " is suspended by central"
+	}
+	return nil, http.StatusForbidden, "relying party " + rp.ID + " is revoked by central"
+}
+
+// allow takes a token from the relying party's bucket.
+func (h *Handler) allow(rp string) bool {
+	if h.cfg.RPRate < 0 {
+		return true
+	}
+	now := time.Now()
+	h.limMu.Lock()
+	defer h.limMu.Unlock()
+	b := h.lims[rp]
+	if b == nil {
+		if len(h.lims) > 10000 { // relying parties come from the feed; bound anyway
+			clear(h.lims)
+		}
+		b = &bucket{tokens: float64(h.cfg.RPBurst), last: now}
+		h.lims[rp] = b
+	}
+	b.tokens = min(float64(h.cfg.RPBurst), b.tokens+now.Sub(b.last).Seconds()*h.cfg.RPRate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+type metrics struct {
+	decisions *prometheus.CounterVec
+	reasons   *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	seconds   prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_decisions_total",
+			Help: "Authentication decisions by relying party and result (success, failure)."}, []string{"rp", "result"}),
+		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_failure_reasons_total",
+			Help: "Reason codes of failed authentications, by relying party."}, []string{"rp", "reason"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_requests_refused_total",
+			Help: "Authentication requests answered without a decision: unauthorized, forbidden, rate-limited, too-large, bad-request, busy, audit-unavailable, error."}, []string{"result"}),
+		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgetrust_appliance_auth_seconds",
+			Help: "Time to decide, sign and audit an authentication (capture verification, TPM and matching included).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.decisions, m.reasons, m.refused, m.seconds)
+	}
+	return m
+}

@@ -1,0 +1,448 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/records"
+	"github.com/edgetrust/edgetrust/internal/records/normalize"
+	"github.com/edgetrust/edgetrust/internal/records/vid"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// verdict is a decision before it is counted, signed and audited.
+type verdict struct {
+	errs      []Error
+	authTypes []string
+	device    string
+	rec       *recordfeed.Record
+	maxUses   int
+	usage     records.Usage
+	mismatch  bool // a failed match: counts towards the lockout
+}
+
+func (v *verdict) fail(code, format string, a ...any) {
+	v.errs = append(v.errs, Error{Code: code, Message: fmt.Sprintf(format, a...)})
+}
+
+// Decide makes, counts, signs and audits the decision for an
+// authenticated relying party's parsed request. The error (with the HTTP
+// status to answer) is for requests that get no decision: the audit
+// record could not be written (503) or an internal failure (500).
+func (h *Handler) Decide(ctx context.Context, rp *trust.RPRecord, req *Request) (*Response, int, error) {
+	now := h.cfg.Now()
+	v, err := h.evaluate(rp, req, now)
+	if err != nil {
+		h.log.Error("authentication failed internally", "rp", rp.ID, "err", err.Error())
+		return nil, http.StatusInternalServerError, errors.New("internal error")
+	}
+	// Count: a success takes a use of a limited VID (atomically, so two
+	// requests cannot both take the last one) and clears failures; a
+	// failed match counts towards the lockout.
+	took := false
+	switch {
+	case len(v.errs) == 0:
+		if v.maxUses > 0 || v.usage.Failures > 0 || !v.usage.LockedUntil.IsZero() {
+			_, err := h.cfg.Records.Succeeded(req.IndividualID, v.maxUses)
+			switch {
+			case errors.Is(err, records.ErrUsedUp):
+				v.fail(CodeVIDUsed, "this one-time VID has already been used")
+			case errors.Is(err, records.ErrTampered):
+				h.log.Error("a VID's stored counters failed their integrity check; refusing it", "rp", rp.ID)
+				v.fail(CodeTampered, "the appliance's stored data for this VID failed its integrity check")
+			case err != nil:
+				h.log.Error("counting a VID use", "rp", rp.ID, "err", err.Error())
+				return nil, http.StatusInternalServerError, errors.New("internal error")
+			default:
+				took = v.maxUses > 0
+			}
+		}
+	case v.mismatch && h.cfg.LockoutFailures > 0:
+		u, err := h.cfg.Records.Failed(req.IndividualID, now, h.cfg.LockoutFailures, h.cfg.LockoutDuration)
+		if err != nil {
+			h.log.Error("counting a failed match", "rp", rp.ID, "err", err.Error())
+		} else if u.Locked(now) {
+			h.log.Warn("VID locked out after repeated failed matches", "rp", rp.ID, "until", u.LockedUntil.UTC().Format(time.RFC3339))
+		}
+	}
+	giveBack := func() {
+		if took {
+			if err := h.cfg.Records.ReleaseUse(req.IndividualID); err != nil {
+				h.log.Error("giving back a VID use", "rp", rp.ID, "err", err.Error())
+			}
+		}
+	}
+
+	d := Decision{TransactionID: req.TransactionID, AuthStatus: len(v.errs) == 0, Errors: v.errs,
+		ResponseTime: now.UTC().Format("2006-01-02T15:04:05.000Z"), ApplianceID: h.cfg.ApplianceID, RP: rp.ID}
+	if d.Errors == nil {
+		d.Errors = []Error{}
+	}
+	if d.AuthStatus {
+		tok, err := h.cfg.Tokens.Decimal(v.rec.UIN, rp.ID)
+		if err != nil {
+			giveBack()
+			return nil, http.StatusInternalServerError, errors.New("internal error")
+		}
+		d.AuthToken = tok
+		for _, a := range rp.Attributes {
+			if val, ok := v.rec.Demographics[a]; ok {
+				if d.KYC == nil {
+					d.KYC = map[string]string{}
+				}
+				d.KYC[a] = val
+			}
+		}
+	}
+	payload, err := json.Marshal(d)
+	if err != nil {
+		giveBack()
+		return nil, http.StatusInternalServerError, err
+	}
+	jws, err := h.jws.sign(payload)
+	if err != nil {
+		giveBack()
+		h.log.Error("signing a decision", "rp", rp.ID, "err", err.Error())
+		return nil, http.StatusInternalServerError, errors.New("internal error")
+	}
+	codes := make([]string, len(d.Errors))
+	for i, e := range d.Errors {
+		codes[i] = e.Code
+	}
+	ad := AuditDecision{Time: now, RP: rp.ID, TransactionID: req.TransactionID, VID: req.IndividualID,
+		AuthTypes: v.authTypes, Status: d.AuthStatus, Reasons: codes, Device: v.device}
+	if err := h.cfg.Auditor.Decision(ctx, ad); err != nil {
+		giveBack()
+		h.log.Error("the audit log refused a decision; answering 503 (no decision is given unaudited)", "rp", rp.ID, "err", err.Error())
+		return nil, http.StatusServiceUnavailable, errors.New("the decision could not be recorded in the audit log; nothing was decided, retry later")
+	}
+
+	result := "failure"
+	if d.AuthStatus {
+		result = "success"
+	}
+	h.m.decisions.WithLabelValues(rp.ID, result).Inc()
+	for _, c := range codes {
+		h.m.reasons.WithLabelValues(rp.ID, metricCode(c)).Inc()
+	}
+	attrs := []any{"rp", rp.ID, "authStatus", d.AuthStatus, "authTypes", v.authTypes, "reasons", codes}
+	if v.device != "" {
+		attrs = append(attrs, "device", v.device)
+	}
+	h.log.Info("authentication decided", attrs...)
+	return &Response{JWS: jws, Decision: d}, http.StatusOK, nil
+}
+
+// metricCode keeps the label set bounded: capture checks stay apart,
+// anything else unexpected is "other".
+func metricCode(c string) string {
+	if len(c) > 64 {
+		return "other"
+	}
+	return c
+}
+
+// evaluate runs the checks. The error is for internal failures only.
+func (h *Handler) evaluate(rp *trust.RPRecord, req *Request, now time.Time) (*verdict, error) {
+	v := &verdict{}
+	var parsed *capture.Parsed
+	var captureErr string
+	if req.RequestedAuth.Demo {
+		v.authTypes = append(v.authTypes, recordfeed.AuthDemo)
+	}
+	if req.RequestedAuth.Bio {
+		// The auth types the capture declares (verified below).
+		var err error
+		if parsed, err = capture.ParseCapture(req.TransactionID, req.Biometrics); err != nil {
+			captureErr = strings.TrimPrefix(err.Error(), capture.ErrBadRequest.Error()+": ")
+		} else if types := declaredBioTypes(parsed); len(types) == 0 {
+			captureErr = "biometrics is not an SBI CAPTURE answer with readable data"
+		} else {
+			for _, t := range types {
+				at, _ := recordfeed.AuthTypeOf(t) // sbi.ValidType: always known
+				if !slices.Contains(v.authTypes, at) {
+					v.authTypes = append(v.authTypes, at)
+				}
+			}
+		}
+	}
+
+	if !req.Consent {
+		v.fail(CodeConsent, "the person's consent is required (consent: true)")
+		return v, nil
+	}
+	if code, msg := h.stale(now); code != "" {
+		v.fail(code, "%s", msg)
+		return v, nil
+	}
+	if captureErr != "" {
+		v.fail(CodeCapturePrefix+string(sbi.CheckInput), "%s", captureErr)
+		return v, nil
+	}
+	for _, at := range v.authTypes {
+		if !rp.AllowsAuthType(at) {
+			v.fail(CodeAuthType, "relying party %s is not allowed %s authentication", rp.ID, at)
+			return v, nil
+		}
+	}
+
+	if vid.Validate(req.IndividualID) != nil {
+		v.fail(CodeVIDInvalid, "individualId is not a valid VID (16 digits with a Verhoeff check digit)")
+		return v, nil
+	}
+	raw, err := h.cfg.Records.Get(req.IndividualID)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		v.fail(CodeVIDUnknown, "no record for this VID on this appliance (unknown, revoked or not yet synchronised)")
+		return v, nil
+	case errors.Is(err, records.ErrTampered):
+		h.log.Error("a stored identity record failed its integrity check (decryption or central's signature); refusing it", "rp", rp.ID)
+		v.fail(CodeTampered, "the stored record for this VID failed its integrity check; the appliance's operator has been alerted")
+		return v, nil
+	case err != nil:
+		return nil, err
+	}
+	rec, err := recordfeed.Unmarshal(raw)
+	if err != nil || rec.VID != req.IndividualID {
+		h.log.Error("a stored identity record does not parse or is filed under another VID; refusing it", "rp", rp.ID)
+		v.fail(CodeTampered, "the stored record for this VID failed its integrity check; the appliance's operator has been alerted")
+		return v, nil
+	}
+	pol, err := rec.VIDPolicy()
+	if err != nil {
+		v.fail(CodeTampered, "the stored record for this VID has an unknown VID kind")
+		return v, nil
+	}
+	if v.usage, err = h.cfg.Records.Usage(req.IndividualID); err != nil {
+		if errors.Is(err, records.ErrTampered) {
+			h.log.Error("a VID's stored counters failed their integrity check; refusing it", "rp", rp.ID)
+			v.fail(CodeTampered, "the appliance's stored data for this VID failed its integrity check")
+			return v, nil
+		}
+		return nil, err
+	}
+	switch err := pol.Check(now, int(v.usage.Uses)); {
+	case errors.Is(err, vid.ErrExpired):
+		v.fail(CodeVIDExpired, "this %s VID has expired", pol.Kind)
+		return v, nil
+	case errors.Is(err, vid.ErrUsedUp):
+		v.fail(CodeVIDUsed, "this one-time VID has already been used")
+		return v, nil
+	case errors.Is(err, vid.ErrNotValid):
+		v.fail(CodeVIDNotYetValid, "this VID is not valid yet")
+		return v, nil
+	case err != nil:
+		v.fail(CodeVIDInvalid, "this VID is not usable")
+		return v, nil
+	}
+	v.rec, v.maxUses = rec, pol.MaxUses
+	for _, at := range v.authTypes {
+		if rec.IsLocked(at) {
+			v.fail(CodeLocked, "the person has locked %s authentication", at)
+			return v, nil
+		}
+	}
+	if v.usage.Locked(now) {
+		v.fail(CodeLockedOut, "too many failed attempts for this VID; locked until %s", v.usage.LockedUntil.UTC().Format(time.RFC3339))
+		return v, nil
+	}
+
+	if req.RequestedAuth.Demo {
+		if code, msg := h.matchDemo(rec, req); code != "" {
+			v.fail(code, "%s", msg)
+			v.mismatch = code == CodeDemoMismatch
+			return v, nil
+		}
+	}
+	if req.RequestedAuth.Bio {
+		res, err := h.cfg.Captures.Verify(parsed)
+		if err != nil {
+			return nil, err
+		}
+		if res.Device != nil {
+			v.device = res.Device.Serial
+		}
+		if !res.Valid {
+			for i, c := range res.Codes {
+				v.fail(captureCode(c), "%s", strings.TrimPrefix(res.Reasons[i], c+": "))
+			}
+			return v, nil
+		}
+		if res.Purpose != sbi.PurposeAuth {
+			v.fail(CodeCapturePrefix+"purpose", "the capture's purpose is %q; authentication needs an Auth capture (encrypted to this appliance)", res.Purpose)
+			return v, nil
+		}
+		if code, msg := h.matchBio(rp, rec, res.Samples); code != "" {
+			v.fail(code, "%s", msg)
+			v.mismatch = code == CodeBioMismatch
+			return v, nil
+		}
+	}
+	return v, nil
+}
+
+// stale says whether the trust data (relying parties, devices) or the
+// records are too old to decide on, under the reject policy.
+func (h *Handler) stale(now time.Time) (string, string) {
+	snap := h.cfg.Trust.Snapshot()
+	if snap.CheckpointTime.IsZero() {
+		return CodeNoTrustData, "no checkpoint from central has been accepted yet"
+	}
+	if h.policy == capture.StaleWarn {
+		return "", ""
+	}
+	if ti, stale := h.cfg.Captures.Staleness(snap, now); stale {
+		return CodeTrustStale, fmt.Sprintf("the trust data is %ds old, over the maximum staleness of %ds (is central reachable?)", ti.AgeSeconds, ti.MaxStalenessSeconds)
+	}
+	if h.cfg.RecordsCheckpoint != nil {
+		t := h.cfg.RecordsCheckpoint()
+		bound := h.cfg.Captures.MaxStaleness
+		if bound <= 0 {
+			bound = capture.DefaultMaxStaleness
+		}
+		if t.IsZero() || now.Sub(t) > bound {
+			return CodeRecordsStale, fmt.Sprintf("the identity records have not been confirmed by central within the maximum staleness of %s", bound)
+		}
+	}
+	return "", ""
+}
+
+// declaredBioTypes are the bioTypes the capture's (not yet verified) data
+// declare, in order, without repeats.
+func declaredBioTypes(p *capture.Parsed) []string {
+	if p == nil || p.Request == nil {
+		return nil
+	}
+	var out []string
+	for _, b := range p.Request.Bio {
+		if !slices.Contains(out, b.Type) {
+			out = append(out, b.Type)
+		}
+	}
+	return out
+}
+
+// captureOwn are capture's verdicts on the device, its vendor and the
+// trust data, which keep their codes in a decision.
+var captureOwn = map[string]bool{
+	capture.ReasonNotEnrolled: true, capture.ReasonDeviceRevoked: true, capture.ReasonDeviceSusp: true,
+	capture.ReasonKeyRotated: true, capture.ReasonNoDeviceCert: true, capture.ReasonFTMMismatch: true,
+	capture.ReasonVendorUnknown: true, capture.ReasonVendorRevoked: true, capture.ReasonVendorSusp: true,
+	capture.ReasonVendorChain: true, capture.ReasonDeviceMismatch: true, capture.ReasonUnidentified: true,
+	capture.ReasonStale: true, capture.ReasonNoTrustData: true,
+}
+
+func captureCode(c string) string {
+	if captureOwn[c] {
+		return c
+	}
+	return CodeCapturePrefix + c
+}
+
+// matchDemo compares every given attribute with the record's: names
+// (attributes whose name contains "name") without honorifics, the rest as
+// text; exact, or partial at the configured score.
+func (h *Handler) matchDemo(rec *recordfeed.Record, req *Request) (string, string) {
+	mode := normalize.Exact
+	if req.MatchMode == MatchPartial {
+		mode = normalize.Partial
+	}
+	keys := make([]string, 0, len(req.Demographics))
+	for k := range req.Demographics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ok := true
+	for _, k := range keys {
+		want, have := req.Demographics[k], ""
+		stored, found := rec.Demographics[k]
+		if !found {
+			// An attribute the record does not hold cannot match; say so
+			// without saying anything about the person.
+			return CodeDemoAttribute, fmt.Sprintf("attribute %q is not one this appliance can match", truncate(k, MaxAttrName))
+		}
+		have = stored
+		var m bool
+		if strings.Contains(strings.ToLower(k), "name") {
+			_, m = normalize.MatchName(want, have, mode, h.cfg.PartialScore)
+		} else {
+			_, m = normalize.MatchText(want, have, mode, h.cfg.PartialScore)
+		}
+		ok = ok && m // compare all, so timing does not say which differs
+	}
+	if !ok {
+		return CodeDemoMismatch, "the demographic data do not match the record"
+	}
+	return "", ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// matchBio matches every verified sample with the record's templates of the
+// same finger (all fingers when the device did not say which).
+func (h *Handler) matchBio(rp *trust.RPRecord, rec *recordfeed.Record, samples []capture.Sample) (string, string) {
+	if len(samples) == 0 {
+		return CodeCapturePrefix + string(sbi.CheckInput), "the capture holds no biometric sample"
+	}
+	for i, s := range samples {
+		at, ok := recordfeed.AuthTypeOf(s.BioType)
+		if !ok || !rp.AllowsAuthType(at) {
+			return CodeAuthType, fmt.Sprintf("relying party %s is not allowed %s authentication", rp.ID, at)
+		}
+		if s.BioType != sbi.TypeFinger {
+			return CodeModality, fmt.Sprintf("%s matching is not supported on this appliance", strings.ToLower(s.BioType))
+		}
+		probe, err := h.fp.Extract(s.ISO)
+		if err != nil {
+			return CodeBioQuality, fmt.Sprintf("sample %d: the fingerprint cannot be compared (too few minutiae or an unreadable image); capture again", i)
+		}
+		specific := slices.Contains(sbi.AllFingers, s.BioSubType)
+		matched := false
+		for _, b := range rec.Biometrics {
+			if b.Type != sbi.TypeFinger || (specific && b.SubType != s.BioSubType) {
+				continue
+			}
+			cand, err := h.template(b)
+			if err != nil {
+				h.log.Warn("a stored fingerprint template does not decode; skipped", "format", b.Format)
+				continue
+			}
+			ok, _, err := match.Verify(h.fp, probe, cand, h.cfg.TargetFMR)
+			if err == nil && ok {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			return CodeBioMismatch, "the fingerprint does not match the record"
+		}
+	}
+	return "", ""
+}
+
+// template decodes a stored template: an MCC template, or an ISO/IEC
+// 19794 record to extract one from.
+func (h *Handler) template(b recordfeed.Biometric) (match.Template, error) {
+	if b.Format == recordfeed.TemplateMCC {
+		var t match.Template
+		err := t.UnmarshalBinary(b.Data)
+		return t, err
+	}
+	return h.fp.Extract(b.Data)
+}

@@ -1,0 +1,148 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/edgetrust/edgetrust/internal/records/normalize"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// Bounds on a request.
+const (
+	// MaxBody is the default largest request body: a capture of a few
+	// fingers is some hundreds of KiB.
+	MaxBody = 2 << 20
+	// MaxDemographics is the most attributes one request may give.
+	MaxDemographics = 16
+	// MaxAttrName and MaxAttrValue bound an attribute's name and value.
+	MaxAttrName  = 64
+	MaxAttrValue = normalize.MaxInput
+	// MaxIndividualID bounds individualId (VIDs are 16 digits).
+	MaxIndividualID = 64
+)
+
+// Match modes.
+const (
+	MatchExact   = "exact"
+	MatchPartial = "partial"
+)
+
+// Request is the body of POST /v1/auth, after MOSIP IDA's authentication
+// request: the relying party's transaction, the person's VID, consent, the
+// auth types asked for, and their inputs. Biometrics is the SBI CAPTURE
+// answer exactly as the device returned it (purpose Auth, captured with
+// this transactionId).
+type Request struct {
+	TransactionID    string            `json:"transactionId"`
+	IndividualID     string            `json:"individualId"`
+	IndividualIDType string            `json:"individualIdType"`
+	Consent          bool              `json:"consent"`
+	RequestedAuth    RequestedAuth     `json:"requestedAuth"`
+	Demographics     map[string]string `json:"demographics,omitempty"`
+	MatchMode        string            `json:"matchMode,omitempty"`
+	Biometrics       json.RawMessage   `json:"biometrics,omitempty"`
+}
+
+// RequestedAuth says which factors to check; at least one.
+type RequestedAuth struct {
+	Demo bool `json:"demo"`
+	Bio  bool `json:"bio"`
+}
+
+// ErrBadRequest wraps every reason ParseRequest refuses a body (HTTP 400).
+// Messages name fields and bounds, never values.
+var ErrBadRequest = errors.New("bad authentication request")
+
+func bad(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
+}
+
+// ParseRequest parses and checks a request body. Unknown fields are
+// ignored (MOSIP clients send id, version, requestTime, ...).
+func ParseRequest(b []byte) (*Request, error) {
+	if len(b) > MaxBody {
+		return nil, bad("body over %d bytes", MaxBody)
+	}
+	var r Request
+	d := json.NewDecoder(bytes.NewReader(b))
+	if err := d.Decode(&r); err != nil {
+		return nil, bad("body is not a JSON authentication request: %s", jsonErr(err))
+	}
+	if d.More() {
+		return nil, bad("trailing data after the JSON object")
+	}
+	if r.TransactionID == "" {
+		return nil, bad("transactionId is required")
+	}
+	if !sbi.ValidTransactionID(r.TransactionID) {
+		return nil, bad("transactionId must be 4-50 characters of A-Z, a-z, 0-9 and '-' (the capture is bound to it, SBI §6.6)")
+	}
+	switch r.IndividualIDType {
+	case "", "VID":
+		r.IndividualIDType = "VID"
+	default:
+		return nil, bad("individualIdType must be VID: this appliance authenticates by virtual ID only")
+	}
+	if r.IndividualID == "" || len(r.IndividualID) > MaxIndividualID {
+		return nil, bad("individualId (the VID) is required, at most %d bytes", MaxIndividualID)
+	}
+	if !r.RequestedAuth.Demo && !r.RequestedAuth.Bio {
+		return nil, bad("requestedAuth must ask for demo, bio or both")
+	}
+	switch r.MatchMode {
+	case "":
+		r.MatchMode = MatchExact
+	case MatchExact, MatchPartial:
+	default:
+		return nil, bad("matchMode must be exact or partial")
+	}
+	if r.RequestedAuth.Demo {
+		if len(r.Demographics) == 0 {
+			return nil, bad("requestedAuth.demo needs demographics: {attribute: value, ...}")
+		}
+		if len(r.Demographics) > MaxDemographics {
+			return nil, bad("at most %d demographic attributes", MaxDemographics)
+		}
+		for k, v := range r.Demographics {
+			if k == "" || len(k) > MaxAttrName || !utf8.ValidString(k) {
+				return nil, bad("demographic attribute names must be 1-%d bytes of UTF-8", MaxAttrName)
+			}
+			if v == "" || len(v) > MaxAttrValue || !utf8.ValidString(v) {
+				return nil, bad("demographic values must be 1-%d bytes of UTF-8", MaxAttrValue)
+			}
+		}
+	} else if len(r.Demographics) > 0 {
+		return nil, bad("demographics given but requestedAuth.demo is false")
+	}
+	hasBio := len(r.Biometrics) > 0 && string(bytes.TrimSpace(r.Biometrics)) != "null"
+	switch {
+	case r.RequestedAuth.Bio && !hasBio:
+		return nil, bad("requestedAuth.bio needs biometrics: the SBI CAPTURE answer")
+	case !r.RequestedAuth.Bio && hasBio:
+		return nil, bad("biometrics given but requestedAuth.bio is false")
+	}
+	return &r, nil
+}
+
+// jsonErr shortens a decoding error without echoing input.
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "invalid JSON at offset " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return "wrong type for " + te.Field
+	}
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
