@@ -81,6 +81,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 	route("GET /v1/feeds/{name}", h.feed)
 	route("GET /v1/feed-key", h.feedKey)
 	route("GET /v1/appliance-ca", h.applianceCA)
+	route("POST /v1/appliances/{id}/audit", h.applianceAudit)
 
 	route("POST "+enrol.PathStart, h.enrolStep("start", func(ctx context.Context, r io.Reader) (any, error) {
 		q, err := enrol.DecodeStart(r)

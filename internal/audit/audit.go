@@ -16,6 +16,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -257,7 +258,7 @@ type Checkpoint struct {
 	Size      uint64    `json:"size"`
 	Root      []byte    `json:"root"`
 	Time      time.Time `json:"time"`
-	Signature []byte    `json:"signature"` // over Body(); ECDSA-SHA256 (ASN.1) or Ed25519
+	Signature []byte    `json:"signature"` // over Body(); ECDSA-SHA256 (ASN.1), RSA PKCS#1 v1.5 SHA-256 or Ed25519
 }
 
 // Body is the signed text of a checkpoint.
@@ -267,7 +268,7 @@ func (c *Checkpoint) Body() []byte {
 }
 
 // Sign makes a checkpoint of the current log with signer (a TPM ECDSA
-// P-256 key, or Ed25519) and stores it.
+// P-256 or RSA key, or Ed25519) and stores it.
 func (l *Log) Sign(ctx context.Context, signer crypto.Signer, now time.Time) (*Checkpoint, error) {
 	size := l.Size()
 	root, err := l.Root(size)
@@ -279,11 +280,11 @@ func (l *Log) Sign(ctx context.Context, signer crypto.Signer, now time.Time) (*C
 	switch signer.Public().(type) {
 	case ed25519.PublicKey:
 		c.Signature, err = signer.Sign(rand.Reader, body, crypto.Hash(0))
-	case *ecdsa.PublicKey:
+	case *ecdsa.PublicKey, *rsa.PublicKey:
 		d := sha256.Sum256(body)
 		c.Signature, err = signer.Sign(rand.Reader, d[:], crypto.SHA256)
 	default:
-		return nil, fmt.Errorf("audit: checkpoints are signed with ECDSA P-256 or Ed25519, not %T", signer.Public())
+		return nil, fmt.Errorf("audit: checkpoints are signed with ECDSA P-256, RSA or Ed25519, not %T", signer.Public())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: signing checkpoint: %w", err)
@@ -306,6 +307,11 @@ func VerifyCheckpoint(pub crypto.PublicKey, c *Checkpoint) error {
 	case *ecdsa.PublicKey:
 		d := sha256.Sum256(body)
 		if ecdsa.VerifyASN1(k, d[:], c.Signature) {
+			return nil
+		}
+	case *rsa.PublicKey:
+		d := sha256.Sum256(body)
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, d[:], c.Signature) == nil {
 			return nil
 		}
 	default:
@@ -412,4 +418,24 @@ func (l *Log) Verify(pub crypto.PublicKey) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// Checkpoints returns the stored checkpoints, oldest first.
+func (l *Log) Checkpoints() ([]Checkpoint, error) {
+	var out []Checkpoint
+	err := l.db.View(func(txn *badger.Txn) error {
+		opt := badger.DefaultIteratorOptions
+		opt.Prefix = prefixCheckpt
+		it := txn.NewIterator(opt)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var c Checkpoint
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &c) }); err != nil {
+				return fmt.Errorf("audit: unreadable checkpoint: %w", err)
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -162,3 +162,43 @@ func TestAppendBounds(t *testing.T) {
 	}
 	var _ crypto.Signer = ed
 }
+
+func TestRSACheckpoints(t *testing.T) {
+	ctx := context.Background()
+	tp, err := tpm.Open(ctx, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	key, err := tp.CreateKey(ctx, tpm.RSA2048Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := tp.CreateKey(ctx, tpm.RSA2048Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(openDB(t, t.TempDir()), "appliance/kiosk-8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Append(entry(0), entry(1), entry(2))
+	c, err := l.Sign(ctx, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyCheckpoint(key.Public(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyCheckpoint(other.Public(), c); err == nil {
+		t.Fatal("an RSA checkpoint verified with another key")
+	}
+	c.Size++
+	if err := VerifyCheckpoint(key.Public(), c); err == nil {
+		t.Fatal("an altered checkpoint verified")
+	}
+	cps, err := l.Checkpoints()
+	if err != nil || len(cps) != 1 || cps[0].Size != 3 {
+		t.Fatalf("Checkpoints: %+v %v", cps, err)
+	}
+}

@@ -42,6 +42,8 @@ Usage:
                                         ask a running appliance to verify an SBI capture answer
   edgetrust-appliance verify-qr (--text T | --image FILE) (--trust FILE --list-key FILE | --issuer-key FILE)
                                         verify a Claim 169 identity QR offline
+  edgetrust-appliance audit verify|show --state DIR
+                                        check the decision log's Merkle tree and TPM-signed checkpoints
   edgetrust-appliance version
 
 Try it with no hardware (simulated TPM):
@@ -92,6 +94,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = verifyQR(args[1:], stdout, stderr)
 	case "enrol":
 		err = enrolCmd(args[1:], stdout, stderr)
+	case "audit":
+		err = auditCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "edgetrust-appliance", appliance.Version)
 	case "help", "-h", "--help":
@@ -182,6 +186,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	auditEvery := fs.Int("audit-checkpoint-every", 100, "sign a decision-log checkpoint with the TPM after this many decisions")
+	auditInterval := fs.Duration("audit-checkpoint-interval", time.Minute, "... or after this long with unsigned decisions (also paces uploads to central)")
 	logFormat := fs.String("log-format", "json", "json or text")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: edgetrust-appliance serve [flags]\n\nFollows central's trust feed and serves the verification API until Ctrl-C (SIGINT) or SIGTERM.\n\nFlags (each also as EDGETRUST_APPLIANCE_<FLAG>, e.g. EDGETRUST_APPLIANCE_MAX_STALENESS=5m):\n")
@@ -279,7 +285,7 @@ See docs/api/appliance.md.
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := appliance.Start(ctx, cfg, appliance.Options{Logger: log})
+	a, err := appliance.Start(ctx, cfg, appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval)})
 	if err != nil {
 		return err
 	}
