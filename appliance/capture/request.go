@@ -126,7 +126,7 @@ func ParseRequest(b []byte) (*Parsed, error) {
 		p.Request, p.RequestGiven = req, true
 	}
 	if p.Request == nil && p.Response != nil {
-		p.Request = minimalRequest(env.TransactionID, env.PreviousHash, p.Response)
+		p.Request = sbi.MinimalRequest(env.TransactionID, env.PreviousHash, p.Response)
 	}
 	return p, nil
 }
@@ -146,73 +146,6 @@ func jsonErr(err error) string {
 		s = s[:120]
 	}
 	return strings.ToValidUTF8(s, "?")
-}
-
-// minimalRequest builds the request the capture must answer from the
-// transactionId and the (not yet verified) data payloads: the signed data
-// is then checked against itself for purpose, env and domainUri, and
-// against the caller for transactionId — the binding that matters.
-func minimalRequest(txn, previousHash string, resp *sbi.CaptureResponse) *sbi.CaptureRequest {
-	req := &sbi.CaptureRequest{TransactionID: txn}
-	counts := map[string]int{}
-	var order []string
-	for i := range resp.Biometrics[:min(len(resp.Biometrics), sbi.MaxBiometrics)] {
-		e := &resp.Biometrics[i]
-		d := peekData(e.Data)
-		if d == nil {
-			continue
-		}
-		if req.Purpose == "" {
-			req.Purpose, req.Env, req.SpecVersion = d.Purpose, d.Env, e.SpecVersion
-			if d.DomainURI != nil {
-				req.DomainURI = *d.DomainURI
-			}
-		}
-		if !sbi.ValidType(d.BioType) {
-			continue
-		}
-		if counts[d.BioType] == 0 {
-			order = append(order, d.BioType)
-		}
-		counts[d.BioType]++
-	}
-	for _, t := range order {
-		req.Bio = append(req.Bio, sbi.BioRequest{Type: t, Count: sbi.NumString(strconv.Itoa(counts[t])), PreviousHash: previousHash})
-	}
-	if len(req.Bio) == 0 {
-		return nil
-	}
-	return req
-}
-
-// peeked is what minimalRequest needs from a data payload.
-type peeked struct {
-	BioType   string  `json:"bioType"`
-	Purpose   string  `json:"purpose"`
-	Env       string  `json:"env"`
-	DomainURI *string `json:"domainUri"`
-}
-
-// peekData decodes the fields of a data JWS payload minimalRequest needs,
-// without verifying anything (the verifier does that, on the same bytes);
-// nil when it does not decode.
-func peekData(jws string) *peeked {
-	if len(jws) > sbi.MaxJWSSize {
-		return nil
-	}
-	parts := strings.SplitN(jws, ".", 4)
-	if len(parts) != 3 {
-		return nil
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil
-	}
-	var d peeked
-	if json.Unmarshal(payload, &d) != nil {
-		return nil
-	}
-	return &d
 }
 
 // headerChain returns the DER certificates of a compact JWS's x5c header
@@ -277,6 +210,6 @@ func ParseCapture(transactionID string, response []byte) (*Parsed, error) {
 			return p, nil
 		}
 	}
-	p.Request = minimalRequest(transactionID, "", p.Response)
+	p.Request = sbi.MinimalRequest(transactionID, "", p.Response)
 	return p, nil
 }

@@ -86,6 +86,7 @@ type Appliance struct {
 	AKPublic       []byte       `json:"akPublic"`
 	EncryptionCert []byte       `json:"encryptionCert"`
 	SigningCert    []byte       `json:"signingCert"`
+	Group          string       `json:"group,omitempty"` // records group ("" is "default")
 	Certs          []CertRecord `json:"certs"`
 	Enrolled       time.Time    `json:"enrolled"`
 	Updated        time.Time    `json:"updated"`
@@ -96,9 +97,44 @@ type RelyingParty struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
 	Status     string    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
 	Attributes []string  `json:"attributes,omitempty"` // identity attributes it may receive
+	AuthTypes  []string  `json:"authTypes,omitempty"`  // recordfeed.Auth* it may use
+	Keys       []RPKey   `json:"keys,omitempty"`       // API keys (hashes only)
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
+}
+
+// RPKey is a relying party's API key: only the SHA-256 of its secret.
+type RPKey struct {
+	ID      string    `json:"id"`
+	SHA256  []byte    `json:"sha256"`
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked,omitempty"`
+}
+
+// Person is an enrolled person. Everything personal — demographics,
+// templates, the token seed — is in Sealed, encrypted to central's keyring.
+type Person struct {
+	UIN     string    `json:"uin"`
+	Group   string    `json:"group"`  // appliance group (region) the records go to
+	Status  string    `json:"status"` // active or deactivated
+	Locked  []string  `json:"locked,omitempty"`
+	Sealed  []byte    `json:"sealed"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// VID is a virtual ID of a person.
+type VID struct {
+	Number    string    `json:"number"`
+	UIN       string    `json:"uin"`
+	Kind      string    `json:"kind"` // perpetual, temporary, one-time
+	IssuedAt  time.Time `json:"issuedAt"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	Status    string    `json:"status"` // active or revoked
+	Reason    string    `json:"reason,omitempty"`
+	Updated   time.Time `json:"updated"`
 }
 
 // Token kinds.
@@ -260,6 +296,16 @@ type Tx interface {
 	RelyingParty(ctx context.Context, id string) (*RelyingParty, error)
 	PutRelyingParty(ctx context.Context, rp *RelyingParty) error
 	RelyingParties(ctx context.Context) ([]RelyingParty, error)
+
+	Person(ctx context.Context, uin string) (*Person, error)
+	PutPerson(ctx context.Context, p *Person) error
+	// People lists the people of a group in UIN order after after (limit
+	// 0: 1000).
+	People(ctx context.Context, group, after string, limit int) ([]Person, error)
+	VID(ctx context.Context, number string) (*VID, error)
+	PutVID(ctx context.Context, v *VID) error
+	// VIDsOf lists a person's VIDs.
+	VIDsOf(ctx context.Context, uin string) ([]VID, error)
 
 	Token(ctx context.Context, id string) (*Token, error)
 	PutToken(ctx context.Context, t *Token) error

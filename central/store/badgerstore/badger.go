@@ -28,6 +28,10 @@ const (
 	pDevBlob   = "db\x00" // serial → the device's key material and certificates (binary)
 	pAppliance = "a\x00"
 	pRP        = "r\x00"
+	pPerson    = "p\x00"  // uin → person JSON
+	pGroup     = "pg\x00" // group NUL uin → ""
+	pVID       = "vid\x00" // number → VID JSON
+	pVIDOf     = "vo\x00"  // uin NUL number → ""
 	pToken     = "t\x00"
 	pSession   = "s\x00"
 	pAudit     = "au\x00"  // seq(8) → event JSON
@@ -400,6 +404,74 @@ func (t *tx) PutRelyingParty(_ context.Context, r *store.RelyingParty) error {
 
 func (t *tx) RelyingParties(context.Context) ([]store.RelyingParty, error) {
 	return listJSON[store.RelyingParty](t, pRP)
+}
+
+func (t *tx) Person(_ context.Context, uin string) (*store.Person, error) {
+	var p store.Person
+	return &p, t.getJSON(pPerson+uin, &p)
+}
+
+func (t *tx) PutPerson(ctx context.Context, p *store.Person) error {
+	if old, err := t.Person(ctx, p.UIN); err == nil && old.Group != p.Group {
+		if err := t.txn.Delete([]byte(pGroup + old.Group + "\x00" + p.UIN)); err != nil {
+			return err
+		}
+	}
+	if err := t.put([]byte(pGroup+p.Group+"\x00"+p.UIN), nil); err != nil {
+		return err
+	}
+	return t.putJSON(pPerson+p.UIN, p)
+}
+
+func (t *tx) People(ctx context.Context, group, after string, limit int) ([]store.Person, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	prefix := []byte(pGroup + group + "\x00")
+	start := prefix
+	if after != "" {
+		start = append(append([]byte{}, prefix...), after+"\x00"...)
+	}
+	var out []store.Person
+	err := t.scan(prefix, start, true, func(k, _ []byte) (bool, error) {
+		uin := string(k[len(prefix):])
+		if uin == after {
+			return true, nil
+		}
+		p, err := t.Person(ctx, uin)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, *p)
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+func (t *tx) VID(_ context.Context, number string) (*store.VID, error) {
+	var v store.VID
+	return &v, t.getJSON(pVID+number, &v)
+}
+
+func (t *tx) PutVID(_ context.Context, v *store.VID) error {
+	if err := t.put([]byte(pVIDOf+v.UIN+"\x00"+v.Number), nil); err != nil {
+		return err
+	}
+	return t.putJSON(pVID+v.Number, v)
+}
+
+func (t *tx) VIDsOf(ctx context.Context, uin string) ([]store.VID, error) {
+	prefix := []byte(pVIDOf + uin + "\x00")
+	var out []store.VID
+	err := t.scan(prefix, nil, true, func(k, _ []byte) (bool, error) {
+		v, err := t.VID(ctx, string(k[len(prefix):]))
+		if err != nil {
+			return false, err
+		}
+		out = append(out, *v)
+		return true, nil
+	})
+	return out, err
 }
 
 func (t *tx) Token(_ context.Context, id string) (*store.Token, error) {

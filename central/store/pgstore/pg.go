@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS devices (serial text PRIMARY KEY, vendor_id text NOT 
 CREATE INDEX IF NOT EXISTS devices_vendor ON devices (vendor_id, serial);
 CREATE TABLE IF NOT EXISTS appliances (id text PRIMARY KEY, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS relying_parties (id text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS people (uin text PRIMARY KEY, grp text NOT NULL, doc bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS people_grp ON people (grp, uin);
+CREATE TABLE IF NOT EXISTS vids (number text PRIMARY KEY, uin text NOT NULL, doc bytea NOT NULL);
+CREATE INDEX IF NOT EXISTS vids_uin ON vids (uin);
 CREATE TABLE IF NOT EXISTS tokens (id text PRIMARY KEY, kind text NOT NULL, revoked boolean NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, subject text NOT NULL, doc bytea NOT NULL);
@@ -458,6 +462,43 @@ func (t *tx) RelyingParty(ctx context.Context, id string) (*store.RelyingParty, 
 
 func (t *tx) PutRelyingParty(ctx context.Context, r *store.RelyingParty) error {
 	return t.putDoc(ctx, "INSERT INTO relying_parties (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc", r.ID, r)
+}
+
+func (t *tx) Person(ctx context.Context, uin string) (*store.Person, error) {
+	var p store.Person
+	return &p, t.getDoc(ctx, "SELECT doc FROM people WHERE uin = $1", uin, &p)
+}
+
+func (t *tx) PutPerson(ctx context.Context, p *store.Person) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, "INSERT INTO people (uin, grp, doc) VALUES ($1, $2, $3) ON CONFLICT (uin) DO UPDATE SET grp = EXCLUDED.grp, doc = EXCLUDED.doc", p.UIN, p.Group, b)
+}
+
+func (t *tx) People(ctx context.Context, group, after string, limit int) ([]store.Person, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return listDocs[store.Person](ctx, t, "SELECT doc FROM people WHERE grp = $1 AND uin > $2 ORDER BY uin LIMIT $3", group, after, limit)
+}
+
+func (t *tx) VID(ctx context.Context, number string) (*store.VID, error) {
+	var v store.VID
+	return &v, t.getDoc(ctx, "SELECT doc FROM vids WHERE number = $1", number, &v)
+}
+
+func (t *tx) PutVID(ctx context.Context, v *store.VID) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, "INSERT INTO vids (number, uin, doc) VALUES ($1, $2, $3) ON CONFLICT (number) DO UPDATE SET doc = EXCLUDED.doc", v.Number, v.UIN, b)
+}
+
+func (t *tx) VIDsOf(ctx context.Context, uin string) ([]store.VID, error) {
+	return listDocs[store.VID](ctx, t, "SELECT doc FROM vids WHERE uin = $1 ORDER BY number", uin)
 }
 
 func (t *tx) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) {

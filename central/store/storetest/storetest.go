@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Registry", testRegistry},
 		{"DevicesListing", testDevices},
 		{"TokensAndSessions", testTokensSessions},
+		{"PeopleAndVIDs", testPeople},
 		{"AuditChain", testAudit},
 		{"FeedAppendAndRead", testFeed},
 		{"RollbackWritesNothing", testRollback},
@@ -532,5 +533,73 @@ func testConcurrent(t *testing.T, open func(int) store.Store) {
 		}
 		_, err = store.VerifyAuditChain(make([]byte, 32), all)
 		return err
+	})
+}
+
+func testPeople(t *testing.T, open func(int) store.Store) {
+	s := open(0)
+	now := time.Now().UTC().Truncate(time.Second)
+	view(t, s, func(tx store.Tx) error {
+		if _, err := tx.Person(ctx, "1000000001"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing person: %v", err)
+		}
+		if _, err := tx.VID(ctx, "2389475610293847"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing VID: %v", err)
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		for i, g := range []string{"north", "south", "north", "north"} {
+			p := &store.Person{UIN: fmt.Sprintf("10000000%02d", i), Group: g, Status: "active", Sealed: []byte{byte(i)}, Created: now, Updated: now}
+			if err := tx.PutPerson(ctx, p); err != nil {
+				return err
+			}
+		}
+		for i, n := range []string{"1111111111111111", "2222222222222222", "3333333333333333"} {
+			uin := "1000000000"
+			if i == 2 {
+				uin = "1000000001"
+			}
+			if err := tx.PutVID(ctx, &store.VID{Number: n, UIN: uin, Kind: "perpetual", IssuedAt: now, Status: "active", Updated: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		ps, err := tx.People(ctx, "north", "", 0)
+		if err != nil || len(ps) != 3 || ps[0].UIN != "1000000000" || ps[2].UIN != "1000000003" {
+			t.Errorf("north: %+v %v", ps, err)
+		}
+		ps, _ = tx.People(ctx, "north", "1000000000", 1)
+		if len(ps) != 1 || ps[0].UIN != "1000000002" {
+			t.Errorf("north after 1000000000, limit 1: %+v", ps)
+		}
+		vs, err := tx.VIDsOf(ctx, "1000000000")
+		if err != nil || len(vs) != 2 || vs[0].Number != "1111111111111111" {
+			t.Errorf("VIDs of 1000000000: %+v %v", vs, err)
+		}
+		return nil
+	})
+	// Moving a person to another group moves them in the listing.
+	update(t, s, func(tx store.Tx) error {
+		p, err := tx.Person(ctx, "1000000002")
+		if err != nil {
+			return err
+		}
+		p.Group = "south"
+		return tx.PutPerson(ctx, p)
+	})
+	view(t, s, func(tx store.Tx) error {
+		n, _ := tx.People(ctx, "north", "", 0)
+		so, _ := tx.People(ctx, "south", "", 0)
+		if len(n) != 2 || len(so) != 2 {
+			t.Errorf("after the move: north %d, south %d", len(n), len(so))
+		}
+		v, err := tx.VID(ctx, "3333333333333333")
+		if err != nil || v.UIN != "1000000001" || !v.IssuedAt.Equal(now) {
+			t.Errorf("VID: %+v %v", v, err)
+		}
+		return nil
 	})
 }
