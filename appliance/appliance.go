@@ -49,7 +49,6 @@ import (
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
-	"github.com/edgetrust/edgetrust/internal/records/tokenid"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -332,15 +331,6 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 	if a.records, err = records.Open(ctx, a.store.DB, sealer, recordfeed.Verifier{Keys: pubs}); err != nil {
 		return "", fmt.Errorf("record store: %w", err)
 	}
-	tokKey, err := records.LoadOrCreateSecret(ctx, a.store.DB, sealer, "token-id")
-	if err != nil {
-		return "", fmt.Errorf("token-ID key: %w", err)
-	}
-	tokens, err := tokenid.New(tokKey)
-	clear(tokKey)
-	if err != nil {
-		return "", err
-	}
 	signer, err := a.keys.DecisionSigner(ctx, cfg.State, cfg.Name, o.Now())
 	if err != nil {
 		return "", err
@@ -392,7 +382,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		}
 		return st.Time
 	}
-	a.auth, err = auth.New(auth.Config{Trust: a.trust, Records: a.records, Captures: a.verifier, Tokens: tokens,
+	a.auth, err = auth.New(auth.Config{Trust: a.trust, Records: a.records, Captures: a.verifier,
 		SigningKey: signer.Key, Chain: signer.Chain, ApplianceID: cfg.ID, Auditor: a.auditor,
 		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
 		TargetFMR: cfg.TargetFMR, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),

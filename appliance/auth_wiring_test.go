@@ -102,7 +102,7 @@ func TestAuthWiring(t *testing.T) {
 	number, _ := vid.Generate()
 	now := time.Now()
 	rec := &recordfeed.Record{Version: recordfeed.Version, UIN: "4242424242", VID: number, VIDKind: "perpetual", VIDIssued: now, Issued: now,
-		Demographics: map[string]string{"fullName": "Asha Rao"}}
+		Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{9}, recordfeed.TokenSeedLen)}
 	rb, _ := rec.Marshal()
 	sealed, err := recordfeed.Seal(&recordfeed.Batch{Ops: []recordfeed.Op{{Put: &recordfeed.Signed{Record: rb, Sig: recordfeed.Sign(central, rb)}}}}, "EDGE-A", cert)
 	if err != nil {

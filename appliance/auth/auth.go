@@ -52,7 +52,6 @@ import (
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
-	"github.com/edgetrust/edgetrust/internal/records/tokenid"
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
@@ -139,13 +138,12 @@ const (
 	MinTargetFMR = 3e-5
 )
 
-// Config configures the handler. Trust, Records, Captures, Tokens,
+// Config configures the handler. Trust, Records, Captures,
 // SigningKey, Chain, ApplianceID and Auditor are required.
 type Config struct {
 	Trust    *trust.Registry
 	Records  *records.Store
 	Captures *capture.Verifier // with the TPM decryption key
-	Tokens   *tokenid.Deriver  // under the TPM-sealed token key
 	// SigningKey signs decisions (RS256); Chain is its certificate first.
 	SigningKey  crypto.Signer
 	Chain       []*x509.Certificate
@@ -187,7 +185,7 @@ type Handler struct {
 // New checks cfg and makes the handler.
 func New(cfg Config) (*Handler, error) {
 	switch {
-	case cfg.Trust == nil, cfg.Records == nil, cfg.Captures == nil, cfg.Tokens == nil:
+	case cfg.Trust == nil, cfg.Records == nil, cfg.Captures == nil:
 		return nil, errors.New("auth: trust registry, record store, capture verifier and token deriver are required")
 	case cfg.ApplianceID == "":
 		return nil, errors.New("auth: the appliance id is required")

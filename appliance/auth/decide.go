@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/records/tokenid"
+
 	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/appliance/trust"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
@@ -90,7 +92,9 @@ func (h *Handler) Decide(ctx context.Context, rp *trust.RPRecord, req *Request) 
 		d.Errors = []Error{}
 	}
 	if d.AuthStatus {
-		tok, err := h.cfg.Tokens.Decimal(v.rec.UIN, rp.ID)
+		// The person's token seed comes in the signed record, so one
+		// relying party gets the same token ID on every appliance.
+		tok, err := tokenFor(v.rec.TokenSeed, v.rec.UIN, rp.ID)
 		if err != nil {
 			giveBack()
 			return nil, http.StatusInternalServerError, errors.New("internal error")
@@ -445,4 +449,12 @@ func (h *Handler) template(b recordfeed.Biometric) (match.Template, error) {
 		return t, err
 	}
 	return h.fp.Extract(b.Data)
+}
+
+func tokenFor(seed []byte, uin, rpID string) (string, error) {
+	d, err := tokenid.New(seed)
+	if err != nil {
+		return "", err
+	}
+	return d.Decimal(uin, rpID)
 }

@@ -32,7 +32,6 @@ import (
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
-	"github.com/edgetrust/edgetrust/internal/records/tokenid"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -97,7 +96,6 @@ type fixture struct {
 	sync    *feedsync.Syncer
 	central ed25519.PrivateKey
 	recs    *records.Store
-	tokens  *tokenid.Deriver
 	signer  *tpmkey.DecisionSigner
 	capv    *capture.Verifier
 	audit   *auditLog
@@ -142,13 +140,6 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 	if f.recs, err = records.Open(ctx, f.st.DB, sealer, recordfeed.Verifier{Keys: []ed25519.PublicKey{pub}}); err != nil {
 		t.Fatal(err)
 	}
-	tk, err := records.LoadOrCreateSecret(ctx, f.st.DB, sealer, "token-id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.tokens, err = tokenid.New(tk); err != nil {
-		t.Fatal(err)
-	}
 	if f.signer, err = f.keys.DecisionSigner(ctx, f.dir, "test-appliance", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +154,7 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 	f.addRP("kiosk-s", trustfeed.Suspended, []string{recordfeed.AuthDemo}, nil)
 	f.addRP("kiosk-r", trustfeed.Revoked, []string{recordfeed.AuthDemo}, nil)
 	f.capv = &capture.Verifier{Trust: f.reg, Keys: []sbi.DecryptionKey{f.keys.DecryptionKey()}}
-	cfg := auth.Config{Trust: f.reg, Records: f.recs, Captures: f.capv, Tokens: f.tokens,
+	cfg := auth.Config{Trust: f.reg, Records: f.recs, Captures: f.capv,
 		SigningKey: f.signer.Key, Chain: f.signer.Chain, ApplianceID: "EDGE-T", Auditor: f.audit, RPRate: -1}
 	if tune != nil {
 		tune(&cfg)
@@ -207,7 +198,7 @@ func (f *fixture) person(uin, kind string, demo map[string]string, bio []recordf
 	}
 	now := time.Now().Add(-time.Minute)
 	r := &recordfeed.Record{Version: recordfeed.Version, UIN: uin, VID: number, VIDKind: kind, VIDIssued: now, Issued: now,
-		Demographics: demo, Biometrics: bio}
+		Demographics: demo, Biometrics: bio, TokenSeed: seedOf(uin)}
 	if kind != "perpetual" {
 		r.VIDExpires = now.Add(30 * time.Minute)
 	}
@@ -352,4 +343,10 @@ func demoReq(number string, demo map[string]string) map[string]any {
 func bioReq(number, txn string, capture json.RawMessage) map[string]any {
 	return map[string]any{"transactionId": txn, "individualId": number, "individualIdType": "VID", "consent": true,
 		"requestedAuth": map[string]bool{"bio": true}, "biometrics": capture}
+}
+
+// seedOf is a test person's token seed (central draws it at random).
+func seedOf(uin string) []byte {
+	h := sha256.Sum256([]byte("token seed " + uin))
+	return h[:]
 }

@@ -1,6 +1,7 @@
 package recordsync_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -80,7 +81,7 @@ func (e *env) record(uin string) (string, *recordfeed.Signed) {
 	n, _ := vid.Generate()
 	now := time.Now()
 	r := &recordfeed.Record{Version: recordfeed.Version, UIN: uin, VID: n, VIDKind: "perpetual", VIDIssued: now, Issued: now,
-		Demographics: map[string]string{"fullName": "Asha Rao"}}
+		Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{9}, recordfeed.TokenSeedLen)}
 	b, err := r.Marshal()
 	if err != nil {
 		e.t.Fatal(err)

@@ -98,6 +98,7 @@ const (
 	MaxOps            = 1000     // operations per batch (records.MaxBatch)
 	MaxSealedBytes    = 32 << 20 // ciphertext of one batch
 	MaxUINLen         = 32
+	TokenSeedLen      = 32
 	Version           = 1
 	TemplateMCC       = "edgetrust-mcc-v1" // match.Template.MarshalBinary
 	TemplateISO197942 = "iso19794-2"       // a minutiae record from another extractor
@@ -116,6 +117,10 @@ type Record struct {
 	Demographics map[string]string `json:"demo,omitempty"`
 	Biometrics   []Biometric       `json:"bio,omitempty"`
 	Locked       []string          `json:"locked,omitempty"` // auth types the person has locked
+	// TokenSeed is the person's 32-byte token key: token ID =
+	// HMAC(TokenSeed, UIN, relying-party id) (internal/records/tokenid), the
+	// same on every appliance for one relying party, unlinkable across two.
+	TokenSeed []byte `json:"tokenSeed"`
 }
 
 // Biometric is one enrolled template.
@@ -176,6 +181,9 @@ func (r *Record) Check() error {
 	}
 	if _, err := r.VIDPolicy(); err != nil {
 		return err
+	}
+	if len(r.TokenSeed) != TokenSeedLen {
+		return bad("token seed missing or not 32 bytes")
 	}
 	if r.VIDIssued.IsZero() || r.Issued.IsZero() {
 		return bad("issue times missing")

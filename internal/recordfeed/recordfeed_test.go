@@ -28,6 +28,7 @@ func testRecord(t testing.TB) *Record {
 		Demographics: map[string]string{"fullName": "Asha Rao", "dateOfBirth": "1990-04-01"},
 		Biometrics:   []Biometric{{Type: "Finger", SubType: "Left IndexFinger", Format: TemplateMCC, Data: []byte{1, 2, 3}}},
 		Locked:       []string{AuthIris},
+		TokenSeed:    bytes.Repeat([]byte{7}, TokenSeedLen),
 	}
 }
 
@@ -89,6 +90,7 @@ func TestUnmarshalStrict(t *testing.T) {
 		"bad vid":       func(m map[string]any) { m["vid"] = "1234567890123456" },
 		"vid kind":      func(m map[string]any) { m["vidKind"] = "forever" },
 		"no uin":        func(m map[string]any) { delete(m, "uin") },
+		"token seed":    func(m map[string]any) { m["tokenSeed"] = "AAAA" },
 		"lock":          func(m map[string]any) { m["locked"] = []string{"otp-by-pigeon"} },
 		"bio type": func(m map[string]any) {
 			m["bio"] = []map[string]any{{"type": "Palm", "subType": "x", "format": "f", "data": "AQ=="}}
