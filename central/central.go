@@ -30,6 +30,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -752,9 +753,10 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 
 // Relying parties.
 
-// AddRelyingParty registers a relying party and the identity attributes it
-// may receive.
-func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string, attrs []string) (*store.RelyingParty, error) {
+// AddRelyingParty registers a relying party, the identity attributes it
+// may receive and the auth types it may use, and publishes it on the trust
+// feed (without keys until one is added).
+func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string, attrs, authTypes []string) (*store.RelyingParty, error) {
 	if err := enrol.CheckID("relying party id", id); err != nil {
 		return nil, badRequest("%v", err)
 	}
@@ -769,8 +771,16 @@ func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string
 			return nil, badRequest("%v", err)
 		}
 	}
+	if len(authTypes) == 0 {
+		return nil, badRequest("give the auth types the relying party may use (%s)", strings.Join(recordfeed.AuthTypes, ", "))
+	}
+	for _, t := range authTypes {
+		if !recordfeed.ValidAuthType(t) {
+			return nil, badRequest("auth type %q: want one of %s", t, strings.Join(recordfeed.AuthTypes, ", "))
+		}
+	}
 	now := c.now().UTC()
-	rp := &store.RelyingParty{ID: id, Name: name, Status: trustfeed.Active, Attributes: attrs, Created: now, Updated: now}
+	rp := &store.RelyingParty{ID: id, Name: name, Status: trustfeed.Active, Attributes: attrs, AuthTypes: authTypes, Created: now, Updated: now}
 	err := c.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.RelyingParty(ctx, id); err == nil {
 			return fail(http.StatusConflict, enrol.CodeConflict, "relying party %s already exists", id)
@@ -780,7 +790,10 @@ func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string
 		if err := tx.PutRelyingParty(ctx, rp); err != nil {
 			return err
 		}
-		return c.audit(ctx, tx, a.Actor(), "relying-party.add", "relying-party:"+id, map[string]any{"name": name, "attributes": attrs})
+		if err := c.audit(ctx, tx, a.Actor(), "relying-party.add", "relying-party:"+id, map[string]any{"name": name, "attributes": attrs, "authTypes": authTypes}); err != nil {
+			return err
+		}
+		return c.publish(ctx, tx, rpEntry(rp))
 	})
 	if err != nil {
 		return nil, err

@@ -353,7 +353,11 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 			return err
 		}
 		resp = enrol.FinishResponse{CACert: ca.Cert.Raw, Appliance: &enrol.IssuedAppliance{ID: a.ID, EncryptionCert: a.EncryptionCert, SigningCert: a.SigningCert}}
-		return c.publish(ctx, tx, applianceEntry(a))
+		if err := c.publish(ctx, tx, applianceEntry(a)); err != nil {
+			return err
+		}
+		// Its records feed starts with every record of its group.
+		return c.backfill(ctx, tx, a, applianceGroup(a), "")
 	})
 	if err != nil {
 		return nil, err

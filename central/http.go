@@ -184,6 +184,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 		}
 		return map[string]string{"token": tok, "id": rec.ID, "name": rec.Name}, nil
 	})
+	h.peopleRoutes(route, admin)
 	admin("GET /v1/admin/relying-parties", func(ctx context.Context, _ *Admin, _ *http.Request) (any, error) {
 		return c.RelyingParties(ctx)
 	})
@@ -192,11 +193,12 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 			ID         string   `json:"id"`
 			Name       string   `json:"name"`
 			Attributes []string `json:"attributes"`
+			AuthTypes  []string `json:"authTypes"`
 		}
 		if err := decodeJSON(r, &q); err != nil {
 			return nil, err
 		}
-		return c.AddRelyingParty(ctx, a, q.ID, q.Name, q.Attributes)
+		return c.AddRelyingParty(ctx, a, q.ID, q.Name, q.Attributes, q.AuthTypes)
 	})
 	admin("GET /v1/admin/audit", func(ctx context.Context, _ *Admin, r *http.Request) (any, error) {
 		qs := r.URL.Query()
@@ -387,6 +389,12 @@ func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (a
 }
 
 func (h *api) admin(f func(ctx context.Context, a *Admin, r *http.Request) (any, error)) http.HandlerFunc {
+	return h.adminSized(maxAdminBody, f)
+}
+
+// adminSized is admin with another body limit (person enrolment carries
+// captures).
+func (h *api) adminSized(limit int64, f func(ctx context.Context, a *Admin, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.adminLimit.allow(h.clientAddr(r)) {
 			w.Header().Set("Retry-After", "1")
@@ -404,7 +412,7 @@ func (h *api) admin(f func(ctx context.Context, a *Admin, r *http.Request) (any,
 			h.writeError(w, r, err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		v, err := f(r.Context(), a, r)
 		if err != nil {
 			h.writeError(w, r, err)

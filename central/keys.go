@@ -232,5 +232,21 @@ func (k *Keyring) Open(sealed []byte) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, 64<<10))
 }
 
+// OpenLimit is Open for sealed data up to max bytes (a person's record).
+func (k *Keyring) OpenLimit(sealed []byte, max int64) ([]byte, error) {
+	r, err := age.Decrypt(bytes.NewReader(sealed), k.identity)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("sealed data larger than %d bytes", max)
+	}
+	return b, nil
+}
+
 // FeedSigner is the feed key as a crypto.Signer.
 func (k *Keyring) FeedSigner() crypto.Signer { return k.Feed }

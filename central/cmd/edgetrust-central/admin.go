@@ -88,9 +88,19 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 	undo := fs.Bool("undo-revocation", false, "reinstate: allow reinstating a revoked vendor, device or appliance (needs --reason; audited)")
 	ttl := fs.String("ttl", "", "token lifetime, e.g. 15m (default 15m, at most 24h)")
 	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id")
-	var serials, attrs stringList
+	var serials, attrs, authTypes, captures stringList
 	fs.Var(&serials, "serial", "device serial; repeatable for revoke/suspend/reinstate")
 	fs.Var(&attrs, "attr", "identity attribute a relying party may receive; repeatable")
+	fs.Var(&authTypes, "auth-type", "rp add: an auth type it may use; person lock|unlock: the type; repeatable (demo, bio-Finger, bio-Iris, bio-Face)")
+	fs.Var(&captures, "capture", "person enrol: a file with an SBI RCAPTURE answer (or {request, response}); repeatable")
+	demoFile := fs.String("demographics", "", `person enrol: JSON file of demographic attributes, e.g. {"fullName": "...", "dateOfBirth": "1990-04-01"}`)
+	grp := fs.String("group", "", "person enrol / appliance group: the records group (region) (default \"default\")")
+	vidKindFlag := fs.String("vid-kind", "perpetual", "person enrol: the first VID's kind")
+	kind := fs.String("kind", "perpetual", "vid issue: perpetual, temporary or one-time")
+	uin := fs.String("uin", "", "person / vid: the person's UIN")
+	vidNum := fs.String("vid", "", "vid revoke: the VID")
+	keyID := fs.String("key", "", "rp key revoke: the key id (the 16 hex digits after etr_)")
+	showNumbers := fs.Bool("show-numbers", false, "vid list: print full VID numbers (default: masked)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -301,11 +311,148 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		if err := errors.Join(need(*id, "id"), need(*name, "name")); err != nil {
 			return err
 		}
-		if err := c.call(ctx, "POST", "/v1/admin/relying-parties", map[string]any{"id": *id, "name": *name, "attributes": attrs}, &raw); err != nil {
+		if len(authTypes) == 0 {
+			return usageError{errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)")}
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/relying-parties", map[string]any{"id": *id, "name": *name, "attributes": attrs, "authTypes": authTypes}, &raw); err != nil {
 			return err
 		}
 		return show(func(w *tabwriter.Writer) error {
-			fmt.Fprintf(w, "relying party %s added (attributes: %s)\n", *id, strings.Join(attrs, ", "))
+			fmt.Fprintf(w, "relying party %s added (auth types: %s; attributes: %s); give it a key with: edgetrust-central rp key add --id %s\n",
+				*id, strings.Join(authTypes, ", "), strings.Join(attrs, ", "), *id)
+			return nil
+		})
+	case "rp key add":
+		if err := need(*id, "id"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/relying-parties/"+url.PathEscape(*id)+"/keys", nil, &raw); err != nil {
+			return err
+		}
+		var k struct{ Key, KeyID string }
+		json.Unmarshal(raw, &k)
+		if *asJSON {
+			return show(nil)
+		}
+		fmt.Fprintln(stdout, k.Key)
+		fmt.Fprintf(stderr, "API key %s for relying party %s: shown once, give it to the relying party (Authorization: Bearer ...)\n", k.KeyID, *id)
+		return nil
+	case "rp key revoke":
+		if err := errors.Join(need(*id, "id"), need(*keyID, "key")); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/relying-parties/"+url.PathEscape(*id)+"/keys/"+url.PathEscape(*keyID)+"/revoke", nil, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "key %s of %s revoked; appliances refuse it after their next trust-feed poll\n", *keyID, *id)
+			return nil
+		})
+	case "rp revoke", "rp suspend", "rp reinstate":
+		if err := need(*id, "id"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/relying-parties/"+url.PathEscape(*id)+"/status",
+			map[string]any{"status": statusVerb[verb], "reason": *reason, "undoRevocation": *undo}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "relying party %s is now %s\n", *id, statusVerb[verb])
+			return nil
+		})
+	case "appliance group":
+		if err := errors.Join(need(*id, "id"), need(*grp, "group")); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/appliances/"+url.PathEscape(*id)+"/group", map[string]any{"group": *grp}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "appliance %s now receives the records of group %s\n", *id, *grp)
+			return nil
+		})
+	case "person enrol":
+		return personEnrol(ctx, c, *demoFile, captures, *grp, *vidKindFlag, &raw, show, stdout, *asJSON)
+	case "person show":
+		if err := need(*uin, "uin"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/people/show", map[string]any{"uin": *uin}, &raw); err != nil {
+			return err
+		}
+		return showPerson(raw, show)
+	case "person lock", "person unlock":
+		if err := need(*uin, "uin"); err != nil {
+			return err
+		}
+		if len(authTypes) == 0 {
+			return usageError{errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)")}
+		}
+		body := map[string]any{"uin": *uin, "lock": authTypes}
+		if verb == "unlock" {
+			body = map[string]any{"uin": *uin, "unlock": authTypes}
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/people/locks", body, &raw); err != nil {
+			return err
+		}
+		return showPerson(raw, show)
+	case "vid issue":
+		if err := need(*uin, "uin"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/vids", map[string]any{"uin": *uin, "kind": *kind, "ttl": *ttl}, &raw); err != nil {
+			return err
+		}
+		var v struct {
+			Number, Kind string
+			ExpiresAt    time.Time
+		}
+		json.Unmarshal(raw, &v)
+		if *asJSON {
+			fmt.Fprintf(stdout, "{\"vid\": %q, \"kind\": %q, \"expiresAt\": %q}\n", v.Number, v.Kind, v.ExpiresAt.Format(time.RFC3339))
+			return nil
+		}
+		fmt.Fprintln(stdout, v.Number)
+		if !v.ExpiresAt.IsZero() {
+			fmt.Fprintf(stderr, "%s VID, valid until %s\n", v.Kind, v.ExpiresAt.Format(time.RFC3339))
+		}
+		return nil
+	case "vid list":
+		if err := need(*uin, "uin"); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/vids/list", map[string]any{"uin": *uin}, &raw); err != nil {
+			return err
+		}
+		var vs []struct {
+			Number, Kind, Status, Reason string
+			IssuedAt, ExpiresAt          time.Time
+		}
+		json.Unmarshal(raw, &vs)
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintln(w, "VID\tKIND\tSTATUS\tISSUED\tEXPIRES\tREASON")
+			for _, v := range vs {
+				n := v.Number
+				if !*showNumbers {
+					n = maskDigits(n)
+				}
+				exp := "never"
+				if !v.ExpiresAt.IsZero() {
+					exp = v.ExpiresAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n, v.Kind, v.Status, v.IssuedAt.Format(time.RFC3339), exp, v.Reason)
+			}
+			return nil
+		})
+	case "vid revoke":
+		if err := errors.Join(need(*vidNum, "vid"), need(*reason, "reason")); err != nil {
+			return err
+		}
+		if err := c.call(ctx, "POST", "/v1/admin/vids/revoke", map[string]any{"vid": *vidNum, "reason": *reason}, &raw); err != nil {
+			return err
+		}
+		return show(func(w *tabwriter.Writer) error {
+			fmt.Fprintf(w, "VID %s revoked; appliances delete its record at their next records-feed poll\n", maskDigits(*vidNum))
 			return nil
 		})
 	case "rp list":

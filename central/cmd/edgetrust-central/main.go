@@ -47,8 +47,21 @@ Admin (over the API, authenticated by an admin token):
   edgetrust-central appliance list
   edgetrust-central appliance show --id ID
   edgetrust-central appliance revoke|suspend|reinstate --id ID [--reason TEXT]
-  edgetrust-central rp add --id ID --name NAME [--attr NAME ...]
+  edgetrust-central appliance group --id ID --group G        move an appliance to a records group
+  edgetrust-central rp add --id ID --name NAME --auth-type demo|bio-Finger|... [--attr NAME ...]
   edgetrust-central rp list
+  edgetrust-central rp revoke|suspend|reinstate --id ID [--reason TEXT]
+  edgetrust-central rp key add --id ID                     an API key (etr_...), shown once
+  edgetrust-central rp key revoke --id ID --key KEYID
+
+People and VIDs (records reach the appliances of the person's group, sealed to each):
+  edgetrust-central person enrol --demographics FILE.json --capture RCAPTURE.json [--capture ...]
+                                 [--group G] [--vid-kind perpetual|temporary|one-time]
+  edgetrust-central person show --uin UIN
+  edgetrust-central person lock|unlock --uin UIN --auth-type bio-Finger [--auth-type demo]
+  edgetrust-central vid issue --uin UIN [--kind perpetual|temporary|one-time] [--ttl 30m]
+  edgetrust-central vid list --uin UIN [--show-numbers]
+  edgetrust-central vid revoke --vid VID --reason TEXT
   edgetrust-central audit list [--subject device:SN] [--after N]
   edgetrust-central audit verify            check the audit log's hash chain
 
@@ -108,9 +121,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cmd += " " + args[1]
 			err = issuerCommand(args[0], args[1], args[2:], stdout, stderr)
 		}
-	case "vendor", "device", "token", "appliance", "rp", "audit":
+	case "vendor", "device", "token", "appliance", "rp", "audit", "person", "vid":
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 			err = usageError{fmt.Errorf("%s needs a subcommand; see edgetrust-central help", cmd)}
+		} else if args[0] == "rp" && args[1] == "key" {
+			if len(args) < 3 || strings.HasPrefix(args[2], "-") {
+				err = usageError{errors.New("rp key needs add or revoke")}
+			} else {
+				cmd += " key " + args[2]
+				err = adminCommand("rp", "key "+args[2], args[3:], stdout, stderr)
+			}
 		} else {
 			cmd += " " + args[1]
 			err = adminCommand(args[0], args[1], args[2:], stdout, stderr)

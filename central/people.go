@@ -1,0 +1,885 @@
+package central
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/records/vid"
+	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// People, VIDs and the records feeds (decision 0012).
+
+// Bounds on enrolment input.
+const (
+	MaxEnrolCaptures = 10
+	MaxEnrolBytes    = 8 << 20 // a person enrolment request body
+	DefaultGroup     = "default"
+	// EnrolCaptureMaxAge is how old an RCAPTURE may be when it is enrolled
+	// (registration may be batched and uploaded later).
+	EnrolCaptureMaxAge = 24 * time.Hour
+	maxTTL             = 30 * 24 * time.Hour
+)
+
+// Person statuses.
+const (
+	PersonActive = "active"
+	VIDActive    = "active"
+	VIDRevoked   = "revoked"
+)
+
+// PersonRequest enrols a person: demographics and the RCAPTURE answers of a
+// registered device. A capture is the raw RCAPTURE answer, or an object
+// {"request": <the RCAPTURE request>, "response": <its answer>} when the
+// request is at hand (then counts, subtypes and the hash chain's start are
+// checked against it).
+type PersonRequest struct {
+	Demographics map[string]string `json:"demographics"`
+	Captures     []json.RawMessage `json:"captures"`
+	Group        string            `json:"group,omitempty"`
+	VIDKind      string            `json:"vidKind,omitempty"` // default perpetual
+}
+
+// PersonEnrolled is the answer to an enrolment.
+type PersonEnrolled struct {
+	UIN        string    `json:"uin"`
+	VID        string    `json:"vid"`
+	VIDKind    string    `json:"vidKind"`
+	VIDExpires time.Time `json:"vidExpires,omitzero"`
+	Group      string    `json:"group"`
+	Templates  []string  `json:"templates"` // bioSubTypes enrolled
+}
+
+// PersonView is what admins see of a person.
+type PersonView struct {
+	UIN          string            `json:"uin"`
+	Group        string            `json:"group"`
+	Status       string            `json:"status"`
+	Locked       []string          `json:"locked"`
+	Demographics map[string]string `json:"demographics"`
+	Templates    []string          `json:"templates"`
+	VIDs         []store.VID       `json:"vids"`
+	Created      time.Time         `json:"created"`
+	Updated      time.Time         `json:"updated"`
+}
+
+// personData is the sealed part of a person.
+type personData struct {
+	Demographics map[string]string      `json:"demographics"`
+	Biometrics   []recordfeed.Biometric `json:"biometrics"`
+	TokenSeed    []byte                 `json:"tokenSeed"`
+}
+
+func (c *Central) sealPerson(d *personData) ([]byte, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return c.keys.Seal(b)
+}
+
+func (c *Central) openPerson(p *store.Person) (*personData, error) {
+	b, err := c.keys.OpenLimit(p.Sealed, 2*recordfeed.MaxRecordBytes)
+	if err != nil {
+		return nil, fmt.Errorf("central: person record does not open with this keyring: %w", err)
+	}
+	var d personData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("central: sealed person record: %w", err)
+	}
+	return &d, nil
+}
+
+func checkGroup(g string) (string, error) {
+	if g == "" {
+		return DefaultGroup, nil
+	}
+	if err := enrol.CheckID("group", g); err != nil {
+		return "", badRequest("%v", err)
+	}
+	return g, nil
+}
+
+func applianceGroup(a *store.Appliance) string {
+	if a.Group == "" {
+		return DefaultGroup
+	}
+	return a.Group
+}
+
+func vidKind(s string) (vid.Kind, error) {
+	switch s {
+	case "", "perpetual":
+		return vid.Perpetual, nil
+	case "temporary":
+		return vid.Temporary, nil
+	case "one-time":
+		return vid.OneTime, nil
+	}
+	return 0, badRequest("VID kind %q: want perpetual, temporary or one-time", s)
+}
+
+func randomUIN() (string, error) {
+	// 10 digits, the first 2–9 (MOSIP UINs never start with 0 or 1).
+	n, err := rand.Int(rand.Reader, big.NewInt(8_000_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d", 2_000_000_000+n.Int64()), nil
+}
+
+// capturedSegment is one verified biometric of an enrolment.
+type capturedSegment struct {
+	Type, SubType string
+	ISO           []byte
+	Quality       int
+}
+
+// verifyRegistration checks one RCAPTURE answer against central's own
+// registry: signature and chain to an active vendor's provider CA, digital
+// ID, hash chain, timestamps, purpose Registration, and the signing device
+// enrolled, active, under an active vendor, with its current certificate.
+func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) ([]capturedSegment, string, error) {
+	var env struct {
+		Request  json.RawMessage `json:"request"`
+		Response json.RawMessage `json:"response"`
+	}
+	respRaw := raw
+	var req *sbi.CaptureRequest
+	if json.Unmarshal(raw, &env) == nil && len(env.Response) > 0 {
+		respRaw = env.Response
+		if len(env.Request) > 0 {
+			r, err := sbi.ParseCaptureRequest(env.Request)
+			if err != nil {
+				return nil, "", badRequest("capture request: %v", err)
+			}
+			req = r
+		}
+	}
+	resp, err := sbi.ParseCaptureResponse(respRaw)
+	if err != nil {
+		return nil, "", badRequest("not an SBI RCAPTURE answer: %v", err)
+	}
+	if len(resp.Biometrics) == 0 {
+		return nil, "", badRequest("the RCAPTURE answer holds no biometrics")
+	}
+	if req == nil {
+		req = sbi.MinimalRequest("", "", resp)
+		if req == nil {
+			return nil, "", badRequest("the RCAPTURE answer carries no readable signed data")
+		}
+	}
+	if req.Purpose != sbi.PurposeRegistration {
+		return nil, "", badRequest("captures for enrolment must have purpose Registration (RCAPTURE), not %q", req.Purpose)
+	}
+	roots := x509.NewCertPool()
+	var devices map[string]*store.Device
+	var vendors []store.Vendor
+	serials := map[string]bool{}
+	for _, e := range resp.Biometrics {
+		if s := peekSerial(e.Data); s != "" {
+			serials[s] = true
+		}
+	}
+	err = c.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		if vendors, err = tx.Vendors(ctx); err != nil {
+			return err
+		}
+		devices, err = tx.DevicesBySerial(ctx, keysOf(serials))
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	vendorStatus := map[string]string{}
+	for _, v := range vendors {
+		vendorStatus[v.ID] = v.Status
+		if v.Status != trustfeed.Active {
+			continue
+		}
+		if ca, err := x509.ParseCertificate(v.CACert); err == nil {
+			roots.AddCert(ca)
+		}
+	}
+	ver := &sbi.Verifier{DeviceRoots: roots, FTMRoots: roots, Now: c.now, MaxAge: EnrolCaptureMaxAge}
+	res, ps := ver.VerifyCaptureResponse(resp, sbi.Expect{Request: req})
+	if len(ps) > 0 {
+		msgs := make([]string, 0, 3)
+		for _, p := range ps[:min(3, len(ps))] {
+			msgs = append(msgs, p.Error())
+		}
+		return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the RCAPTURE answer does not verify: %s", strings.Join(msgs, "; "))
+	}
+	var serial string
+	var out []capturedSegment
+	for i, sg := range res.Segments {
+		if sg.DigitalID == nil || sg.Data == nil {
+			return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "biometric %d has no signed digital ID", i)
+		}
+		if serial == "" {
+			serial = sg.DigitalID.SerialNo
+		} else if serial != sg.DigitalID.SerialNo {
+			return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the biometrics come from different devices")
+		}
+		d := devices[serial]
+		if d == nil {
+			return nil, "", fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", serial)
+		}
+		if d.Status != trustfeed.Active || vendorStatus[d.VendorID] != trustfeed.Active {
+			return nil, "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
+		}
+		if leaf := jwsLeaf(resp.Biometrics[i].Data); leaf == nil || thumb(leaf) != thumb(d.DeviceCert) {
+			return nil, "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
+		}
+		q := 0
+		if f, err := strconv.ParseFloat(string(sg.Data.QualityScore), 64); err == nil && f >= 0 && f <= 100 {
+			q = int(f)
+		}
+		out = append(out, capturedSegment{Type: sg.Data.BioType, SubType: sg.Data.BioSubType, ISO: sg.ISO, Quality: q})
+	}
+	return out, serial, nil
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// peekSerial reads the device serial from a data JWS's digital ID without
+// verifying anything (the verifier does; this only picks registry rows).
+func peekSerial(jws string) string {
+	parts := strings.SplitN(jws, ".", 4)
+	if len(parts) != 3 || len(jws) > sbi.MaxJWSSize {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var d struct {
+		DigitalID string `json:"digitalId"`
+	}
+	if json.Unmarshal(b, &d) != nil {
+		return ""
+	}
+	dp := strings.SplitN(d.DigitalID, ".", 4)
+	if len(dp) != 3 {
+		return ""
+	}
+	b, err = base64.RawURLEncoding.DecodeString(dp[1])
+	if err != nil {
+		return ""
+	}
+	var id struct {
+		SerialNo string `json:"serialNo"`
+	}
+	json.Unmarshal(b, &id)
+	return id.SerialNo
+}
+
+// jwsLeaf is the first x5c certificate of a compact JWS (unverified).
+func jwsLeaf(jws string) []byte {
+	i := strings.IndexByte(jws, '.')
+	if i <= 0 || i > 64<<10 {
+		return nil
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(jws[:i])
+	if err != nil {
+		return nil
+	}
+	var h struct {
+		X5C []string `json:"x5c"`
+	}
+	if json.Unmarshal(hb, &h) != nil || len(h.X5C) == 0 {
+		return nil
+	}
+	der, err := base64.StdEncoding.DecodeString(h.X5C[0])
+	if err != nil {
+		return nil
+	}
+	return der
+}
+
+// templates turns verified segments into stored templates: an MCC
+// template per finger; iris and face records are kept as they are for
+// matchers that can use them.
+func templates(segs []capturedSegment) ([]recordfeed.Biometric, error) {
+	fp := match.NewFingerprint()
+	bySub := map[string]recordfeed.Biometric{}
+	var order []string
+	for _, s := range segs {
+		key := s.Type + "/" + s.SubType
+		var b recordfeed.Biometric
+		switch s.Type {
+		case sbi.TypeFinger:
+			t, err := fp.Extract(s.ISO)
+			if err != nil {
+				return nil, fail(http.StatusUnprocessableEntity, "template_failed", "%s: no usable template (%v); capture that finger again", s.SubType, err)
+			}
+			data, err := t.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: recordfeed.TemplateMCC, Quality: s.Quality, Data: data}
+		case sbi.TypeIris, sbi.TypeFace:
+			format := "iso19794-6"
+			if s.Type == sbi.TypeFace {
+				format = "iso19794-5"
+			}
+			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: format, Quality: s.Quality, Data: s.ISO}
+		default:
+			continue
+		}
+		if len(b.Data) > recordfeed.MaxTemplate {
+			return nil, fail(http.StatusUnprocessableEntity, "template_failed", "%s %s: record of %d bytes is larger than %d", s.Type, s.SubType, len(b.Data), recordfeed.MaxTemplate)
+		}
+		if _, seen := bySub[key]; !seen {
+			order = append(order, key)
+		}
+		bySub[key] = b // a later capture of the same finger replaces an earlier one
+	}
+	out := make([]recordfeed.Biometric, 0, len(order))
+	for _, k := range order {
+		out = append(out, bySub[k])
+	}
+	if len(out) > recordfeed.MaxBiometrics {
+		return nil, badRequest("at most %d biometrics per person", recordfeed.MaxBiometrics)
+	}
+	return out, nil
+}
+
+// EnrolPerson verifies the captures, extracts templates, draws a UIN and a
+// first VID, stores the person sealed to the keyring, and publishes the
+// record to every appliance of the person's group.
+func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (*PersonEnrolled, error) {
+	group, err := checkGroup(q.Group)
+	if err != nil {
+		return nil, err
+	}
+	kind, err := vidKind(q.VIDKind)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.Captures) == 0 || len(q.Captures) > MaxEnrolCaptures {
+		return nil, badRequest("give 1–%d RCAPTURE answers", MaxEnrolCaptures)
+	}
+	if len(q.Demographics) == 0 {
+		return nil, badRequest("demographics are required (e.g. fullName, dateOfBirth)")
+	}
+	if len(q.Demographics) > recordfeed.MaxDemographics {
+		return nil, badRequest("at most %d demographic attributes", recordfeed.MaxDemographics)
+	}
+	for k, v := range q.Demographics {
+		if err := enrol.CheckID("demographic attribute name", k); err != nil {
+			return nil, badRequest("%v", err)
+		}
+		if err := checkText("demographic attribute "+k, v, recordfeed.MaxAttrValue); err != nil {
+			return nil, err
+		}
+	}
+	var segs []capturedSegment
+	var serials []string
+	for i, raw := range q.Captures {
+		s, serial, err := c.verifyRegistration(ctx, raw)
+		if err != nil {
+			var e *enrol.Error
+			if errors.As(err, &e) {
+				e.Message = fmt.Sprintf("capture %d: %s", i+1, e.Message)
+			}
+			return nil, err
+		}
+		segs = append(segs, s...)
+		serials = append(serials, serial)
+	}
+	bio, err := templates(segs)
+	if err != nil {
+		return nil, err
+	}
+	seed := make([]byte, recordfeed.TokenSeedLen)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	data := &personData{Demographics: q.Demographics, Biometrics: bio, TokenSeed: seed}
+	sealed, err := c.sealPerson(data)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now().UTC().Truncate(time.Second)
+	v, err := vid.New(kind, now, 0)
+	if err != nil {
+		return nil, err
+	}
+	var out PersonEnrolled
+	err = c.st.Update(ctx, func(tx store.Tx) error {
+		var uin string
+		for range 10 {
+			u, err := randomUIN()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Person(ctx, u); errors.Is(err, store.ErrNotFound) {
+				uin = u
+				break
+			} else if err != nil {
+				return err
+			}
+		}
+		if uin == "" {
+			return errors.New("central: could not draw an unused UIN")
+		}
+		if err := c.freshVID(ctx, tx, &v, kind, now, 0); err != nil {
+			return err
+		}
+		p := &store.Person{UIN: uin, Group: group, Status: PersonActive, Sealed: sealed, Created: now, Updated: now}
+		if err := tx.PutPerson(ctx, p); err != nil {
+			return err
+		}
+		sv := &store.VID{Number: v.Number, UIN: uin, Kind: v.Kind.String(), IssuedAt: v.IssuedAt, ExpiresAt: v.ExpiresAt, Status: VIDActive, Updated: now}
+		if err := tx.PutVID(ctx, sv); err != nil {
+			return err
+		}
+		subs := make([]string, 0, len(bio))
+		for _, b := range bio {
+			subs = append(subs, b.SubType)
+		}
+		if err := c.audit(ctx, tx, a.Actor(), "person.enrol", "person:"+maskUIN(uin), map[string]any{
+			"group": group, "templates": subs, "devices": serials, "vid": vid.Mask(v.Number), "vidKind": sv.Kind}); err != nil {
+			return err
+		}
+		out = PersonEnrolled{UIN: uin, VID: v.Number, VIDKind: sv.Kind, VIDExpires: sv.ExpiresAt, Group: group, Templates: subs}
+		return c.publishPerson(ctx, tx, p, data, []store.VID{*sv}, nil, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("person enrolled", "group", group, "templates", len(bio), "admin", a.TokenID)
+	return &out, nil
+}
+
+// freshVID redraws v until its number is unused.
+func (c *Central) freshVID(ctx context.Context, tx store.Tx, v *vid.VID, kind vid.Kind, now time.Time, ttl time.Duration) error {
+	for range 10 {
+		if _, err := tx.VID(ctx, v.Number); errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		nv, err := vid.New(kind, now, ttl)
+		if err != nil {
+			return err
+		}
+		*v = nv
+	}
+	return errors.New("central: could not draw an unused VID")
+}
+
+// maskUIN keeps the last four digits, for audit subjects and logs.
+func maskUIN(uin string) string { return vid.Mask(uin) }
+
+// record builds and signs one VID's record.
+func (c *Central) record(p *store.Person, d *personData, v *store.VID, now time.Time) (*recordfeed.Signed, error) {
+	r := recordfeed.Record{Version: recordfeed.Version, UIN: p.UIN, VID: v.Number, VIDKind: v.Kind,
+		VIDIssued: v.IssuedAt, VIDExpires: v.ExpiresAt, Issued: now, Demographics: d.Demographics,
+		Biometrics: d.Biometrics, Locked: p.Locked, TokenSeed: d.TokenSeed}
+	b, err := r.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	return &recordfeed.Signed{Record: b, Sig: recordfeed.Sign(c.keys.Feed, b)}, nil
+}
+
+// activeVIDs are a person's VIDs that can still be used at now.
+func activeVIDs(vs []store.VID, now time.Time) []store.VID {
+	var out []store.VID
+	for _, v := range vs {
+		if v.Status == VIDActive && (v.ExpiresAt.IsZero() || now.Before(v.ExpiresAt)) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// publishPerson appends, to the records feed of every active appliance of
+// the person's group (or only to appliance only, if given), one sealed
+// batch putting the records of puts and deleting the VIDs in deletes.
+func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Person, d *personData, puts []store.VID, deletes []string, only string) error {
+	now := c.now().UTC().Truncate(time.Second)
+	var ops []recordfeed.Op
+	if p.Status == PersonActive {
+		for i := range puts {
+			s, err := c.record(p, d, &puts[i], now)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, recordfeed.Op{Put: s})
+		}
+	}
+	for _, n := range deletes {
+		ops = append(ops, recordfeed.Op{Delete: n})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	aps, err := c.groupAppliances(ctx, tx, p.Group, only)
+	if err != nil {
+		return err
+	}
+	for _, ap := range aps {
+		if err := c.appendSealed(ctx, tx, ap, ops, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only string) ([]*store.Appliance, error) {
+	all, err := tx.Appliances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Appliance
+	for i := range all {
+		ap := &all[i]
+		if ap.Status != trustfeed.Active || applianceGroup(ap) != group || len(ap.EncryptionCert) == 0 || (only != "" && ap.ID != only) {
+			continue
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// appendSealed seals ops (in batches of recordfeed.MaxOps) to ap and
+// appends them to its records feed.
+func (c *Central) appendSealed(ctx context.Context, tx store.Tx, ap *store.Appliance, ops []recordfeed.Op, now time.Time) error {
+	cert, err := x509.ParseCertificate(ap.EncryptionCert)
+	if err != nil {
+		return fmt.Errorf("central: appliance %s encryption certificate: %w", ap.ID, err)
+	}
+	var entries []store.NewEntry
+	for len(ops) > 0 {
+		n := min(len(ops), recordfeed.MaxOps)
+		s, err := recordfeed.Seal(&recordfeed.Batch{Ops: ops[:n]}, ap.ID, cert)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, store.NewEntry{Kind: recordfeed.Kind, Data: s})
+		ops = ops[n:]
+	}
+	_, err = store.AppendFeed(ctx, tx, recordfeed.FeedName(ap.ID), now, entries...)
+	return err
+}
+
+// backfill publishes every active VID's record of group to one appliance
+// (after it enrols or joins the group), and deletes those of oldGroup.
+func (c *Central) backfill(ctx context.Context, tx store.Tx, ap *store.Appliance, group, oldGroup string) error {
+	now := c.now().UTC().Truncate(time.Second)
+	var ops []recordfeed.Op
+	for _, g := range []string{oldGroup, group} {
+		if g == "" || (g == oldGroup && oldGroup == group) {
+			continue
+		}
+		after := ""
+		for {
+			ps, err := tx.People(ctx, g, after, 1000)
+			if err != nil {
+				return err
+			}
+			for i := range ps {
+				p := &ps[i]
+				vs, err := tx.VIDsOf(ctx, p.UIN)
+				if err != nil {
+					return err
+				}
+				act := activeVIDs(vs, now)
+				if g == oldGroup {
+					for _, v := range act {
+						ops = append(ops, recordfeed.Op{Delete: v.Number})
+					}
+					continue
+				}
+				if p.Status != PersonActive || len(act) == 0 {
+					continue
+				}
+				d, err := c.openPerson(p)
+				if err != nil {
+					return err
+				}
+				for j := range act {
+					s, err := c.record(p, d, &act[j], now)
+					if err != nil {
+						return err
+					}
+					ops = append(ops, recordfeed.Op{Put: s})
+				}
+			}
+			if len(ps) < 1000 {
+				break
+			}
+			after = ps[len(ps)-1].UIN
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return c.appendSealed(ctx, tx, ap, ops, now)
+}
+
+// withPerson loads a person and their sealed data in tx.
+func (c *Central) withPerson(ctx context.Context, tx store.Tx, uin string) (*store.Person, *personData, error) {
+	p, err := tx.Person(ctx, uin)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fail(http.StatusNotFound, enrol.CodeNotFound, "no person with that UIN")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := c.openPerson(p)
+	return p, d, err
+}
+
+// Person shows a person to an admin.
+func (c *Central) Person(ctx context.Context, uin string) (*PersonView, error) {
+	var out PersonView
+	err := c.st.View(ctx, func(tx store.Tx) error {
+		p, d, err := c.withPerson(ctx, tx, uin)
+		if err != nil {
+			return err
+		}
+		vs, err := tx.VIDsOf(ctx, uin)
+		if err != nil {
+			return err
+		}
+		out = PersonView{UIN: p.UIN, Group: p.Group, Status: p.Status, Locked: p.Locked, Demographics: d.Demographics,
+			VIDs: vs, Created: p.Created, Updated: p.Updated, Templates: []string{}}
+		if out.Locked == nil {
+			out.Locked = []string{}
+		}
+		for _, b := range d.Biometrics {
+			out.Templates = append(out.Templates, b.Type+" "+b.SubType)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// IssueVID issues a new VID for a person and publishes its record.
+func (c *Central) IssueVID(ctx context.Context, a *Admin, uin, kind string, ttl time.Duration) (*store.VID, error) {
+	k, err := vidKind(kind)
+	if err != nil {
+		return nil, err
+	}
+	if ttl < 0 || ttl > maxTTL {
+		return nil, badRequest("ttl must be between 0 (default 30m) and %s", maxTTL)
+	}
+	now := c.now().UTC().Truncate(time.Second)
+	v, err := vid.New(k, now, ttl)
+	if err != nil {
+		return nil, err
+	}
+	var out store.VID
+	err = c.st.Update(ctx, func(tx store.Tx) error {
+		p, d, err := c.withPerson(ctx, tx, uin)
+		if err != nil {
+			return err
+		}
+		if p.Status != PersonActive {
+			return fail(http.StatusConflict, enrol.CodeNotActive, "the person is %s", p.Status)
+		}
+		if err := c.freshVID(ctx, tx, &v, k, now, ttl); err != nil {
+			return err
+		}
+		out = store.VID{Number: v.Number, UIN: uin, Kind: v.Kind.String(), IssuedAt: v.IssuedAt, ExpiresAt: v.ExpiresAt, Status: VIDActive, Updated: now}
+		if err := tx.PutVID(ctx, &out); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, tx, a.Actor(), "vid.issue", "person:"+maskUIN(uin), map[string]any{"vid": vid.Mask(v.Number), "kind": out.Kind, "expires": out.ExpiresAt}); err != nil {
+			return err
+		}
+		return c.publishPerson(ctx, tx, p, d, []store.VID{out}, nil, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// VIDs lists a person's VIDs.
+func (c *Central) VIDs(ctx context.Context, uin string) ([]store.VID, error) {
+	var out []store.VID
+	err := c.st.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Person(ctx, uin); errors.Is(err, store.ErrNotFound) {
+			return fail(http.StatusNotFound, enrol.CodeNotFound, "no person with that UIN")
+		} else if err != nil {
+			return err
+		}
+		var err error
+		out, err = tx.VIDsOf(ctx, uin)
+		return err
+	})
+	return out, err
+}
+
+// RevokeVID revokes a VID (final) and deletes its record from the
+// appliances.
+func (c *Central) RevokeVID(ctx context.Context, a *Admin, number, reason string) (*store.VID, error) {
+	if err := vid.Validate(number); err != nil {
+		return nil, badRequest("not a valid VID (16 digits with a Verhoeff check digit)")
+	}
+	if reason == "" {
+		return nil, badRequest("a reason is required to revoke a VID")
+	}
+	if err := checkText("reason", reason, 256); err != nil {
+		return nil, err
+	}
+	var out store.VID
+	err := c.st.Update(ctx, func(tx store.Tx) error {
+		v, err := tx.VID(ctx, number)
+		if errors.Is(err, store.ErrNotFound) {
+			return fail(http.StatusNotFound, enrol.CodeNotFound, "no such VID")
+		}
+		if err != nil {
+			return err
+		}
+		if v.Status == VIDRevoked {
+			return fail(http.StatusConflict, enrol.CodeNotActive, "the VID is already revoked")
+		}
+		p, d, err := c.withPerson(ctx, tx, v.UIN)
+		if err != nil {
+			return err
+		}
+		v.Status, v.Reason, v.Updated = VIDRevoked, reason, c.now().UTC()
+		if err := tx.PutVID(ctx, v); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, tx, a.Actor(), "vid.revoke", "person:"+maskUIN(v.UIN), map[string]any{"vid": vid.Mask(number), "reason": reason}); err != nil {
+			return err
+		}
+		out = *v
+		return c.publishPerson(ctx, tx, p, d, nil, []string{number}, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetLocks locks and unlocks auth types for a person and republishes the
+// records of the person's active VIDs.
+func (c *Central) SetLocks(ctx context.Context, a *Admin, uin string, lock, unlock []string) (*PersonView, error) {
+	for _, t := range append(slices.Clone(lock), unlock...) {
+		if !recordfeed.ValidAuthType(t) {
+			return nil, badRequest("auth type %q: want one of %s", t, strings.Join(recordfeed.AuthTypes, ", "))
+		}
+	}
+	err := c.st.Update(ctx, func(tx store.Tx) error {
+		p, d, err := c.withPerson(ctx, tx, uin)
+		if err != nil {
+			return err
+		}
+		set := map[string]bool{}
+		for _, l := range p.Locked {
+			set[l] = true
+		}
+		for _, l := range lock {
+			set[l] = true
+		}
+		for _, l := range unlock {
+			delete(set, l)
+		}
+		p.Locked = keysOf(set)
+		p.Updated = c.now().UTC()
+		if err := tx.PutPerson(ctx, p); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, tx, a.Actor(), "person.locks", "person:"+maskUIN(uin), map[string]any{"locked": p.Locked}); err != nil {
+			return err
+		}
+		vs, err := tx.VIDsOf(ctx, uin)
+		if err != nil {
+			return err
+		}
+		return c.publishPerson(ctx, tx, p, d, activeVIDs(vs, c.now()), nil, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c.Person(ctx, uin)
+}
+
+// SetApplianceGroup moves an appliance to a records group: its feed gets
+// the new group's records and deletions of the old group's.
+func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group string) (*store.Appliance, error) {
+	group, err := checkGroup(group)
+	if err != nil {
+		return nil, err
+	}
+	var out store.Appliance
+	err = c.st.Update(ctx, func(tx store.Tx) error {
+		ap, err := tx.Appliance(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("appliance", id)
+		}
+		if err != nil {
+			return err
+		}
+		old := applianceGroup(ap)
+		if old == group {
+			out = *ap
+			return nil
+		}
+		ap.Group, ap.Updated = group, c.now().UTC()
+		if err := tx.PutAppliance(ctx, ap); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, tx, a.Actor(), "appliance.group", "appliance:"+id, map[string]string{"from": old, "to": group}); err != nil {
+			return err
+		}
+		out = *ap
+		if ap.Status != trustfeed.Active {
+			return nil
+		}
+		return c.backfill(ctx, tx, ap, group, old)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// decodePerson reads a PersonRequest strictly.
+func decodePerson(r *http.Request) (*PersonRequest, error) {
+	d := json.NewDecoder(r.Body) // bounded by adminSized
+	d.DisallowUnknownFields()
+	var q PersonRequest
+	if err := d.Decode(&q); err != nil {
+		return nil, badRequest("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %v", MaxEnrolBytes, err)
+	}
+	if d.More() {
+		return nil, badRequest("trailing data after the JSON object")
+	}
+	return &q, nil
+}
