@@ -2,8 +2,8 @@ package central
 
 import (
 	"context"
-	"errors"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 

@@ -28,8 +28,8 @@ const (
 	pDevBlob   = "db\x00" // serial → the device's key material and certificates (binary)
 	pAppliance = "a\x00"
 	pRP        = "r\x00"
-	pPerson    = "p\x00"  // uin → person JSON
-	pGroup     = "pg\x00" // group NUL uin → ""
+	pPerson    = "p\x00"   // uin → person JSON
+	pGroup     = "pg\x00"  // group NUL uin → ""
 	pVID       = "vid\x00" // number → VID JSON
 	pVIDOf     = "vo\x00"  // uin NUL number → ""
 	pToken     = "t\x00"
