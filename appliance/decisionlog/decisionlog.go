@@ -125,6 +125,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// Logger is the log's logger.
+func (l *Log) Logger() *slog.Logger { return l.cfg.Logger }
+
 // Audit returns the underlying Merkle log (for proofs and uploads).
 func (l *Log) Audit() *audit.Log { return l.log }
 

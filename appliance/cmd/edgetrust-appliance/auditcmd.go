@@ -52,7 +52,7 @@ func auditor(cfg appliance.Config, every int, interval time.Duration) func(appli
 			}
 			up := &decisionlog.Uploader{Log: l, Central: cfg.Central, Appliance: env.ApplianceID, Client: client, Interval: interval / 2}
 			ctx, cancel := context.WithCancel(context.Background())
-			s.cancel = cancel
+			s.cancel, s.up = cancel, up
 			s.wg.Go(func() { up.Run(ctx) })
 		}
 		return s, nil
@@ -64,14 +64,22 @@ func auditor(cfg appliance.Config, every int, interval time.Duration) func(appli
 type auditService struct {
 	*decisionlog.Log
 	cancel context.CancelFunc
+	up     *decisionlog.Uploader
 	wg     sync.WaitGroup
 }
 
+// Close signs a final checkpoint and, with central configured, uploads it
+// (best effort, 5 s) so central's copy ends where the appliance stopped.
 func (s *auditService) Close() error {
 	err := s.Log.Close()
 	if s.cancel != nil {
 		s.cancel()
 		s.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, uerr := s.up.Once(ctx); uerr != nil {
+			s.Log.Logger().Warn("final audit upload to central failed; it resumes at the next start", "err", uerr)
+		}
 	}
 	return err
 }
