@@ -164,6 +164,18 @@ func TestCachedRecordAuthEndToEnd(t *testing.T) {
 		t.Fatalf("demographic auth after a bio lock: %+v", a.Decision)
 	}
 
+	// Enrolment refuses captures that are not registration captures from an
+	// active, registered device, and writes nothing.
+	w.refuseEnrol("auth capture", w.authCaptureFile(), "purpose Registration")
+	good := w.rcaptureFile(9)
+	raw, _ := os.ReadFile(good)
+	forged := bytes.Replace(raw, []byte(`"data":"ey`), []byte(`"data":"eX`), 1)
+	os.WriteFile(good+".forged", forged, 0o600)
+	w.refuseEnrol("forged signature", good+".forged", "does not verify")
+	w.run("edgetrust-central", "device", "suspend", "--serial", "ETFR000000001", "--reason", "e2e")
+	w.refuseEnrol("suspended device", good, "not active")
+	w.run("edgetrust-central", "device", "reinstate", "--serial", "ETFR000000001")
+
 	// A capture from a revoked device is refused.
 	w.present(7, "Left IndexFinger")
 	w.run("edgetrust-central", "device", "revoke", "--serial", "ETFA000000001", "--reason", "e2e")
@@ -285,6 +297,53 @@ func (w *authWorld) enrolPerson(seed uint64, demo map[string]string) {
 		t.Fatalf("person enrol printed %q: %v", out, err)
 	}
 	w.enrolled[seed] = p
+}
+
+// rcaptureFile writes the agent's RCAPTURE answer of synthetic person
+// seed's left slap to a file.
+func (w *authWorld) rcaptureFile(seed uint64) string {
+	w.present(seed, "Left IndexFinger")
+	req := &sbi.CaptureRequest{Env: sbi.EnvDeveloper, Purpose: sbi.PurposeRegistration, SpecVersion: sbi.SpecVersion,
+		Timeout: "10000", TransactionID: fmt.Sprintf("reg-%d", time.Now().UnixNano()),
+		Bio: []sbi.BioRequest{{Type: sbi.TypeFinger, Count: "4", RequestedScore: "40", DeviceID: "ETFR000000001", DeviceSubID: "1"}}}
+	_, raw, err := (&client.Client{}).RCapture(context.Background(), w.agentPort, req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	f := filepath.Join(w.root, fmt.Sprintf("rcapture-%d-%d.json", seed, time.Now().UnixNano()))
+	os.WriteFile(f, raw, 0o600)
+	return f
+}
+
+// authCaptureFile writes an auth CAPTURE answer to a file.
+func (w *authWorld) authCaptureFile() string {
+	req := &sbi.CaptureRequest{Env: sbi.EnvDeveloper, Purpose: sbi.PurposeAuth, SpecVersion: sbi.SpecVersion,
+		Timeout: "10000", DomainURI: "https://appliance.example.org", TransactionID: fmt.Sprintf("e2e-%d", time.Now().UnixNano()),
+		Bio: []sbi.BioRequest{{Type: sbi.TypeFinger, Count: "1", BioSubType: []string{"UNKNOWN"}, RequestedScore: "40", DeviceID: "ETFA000000001", DeviceSubID: "0"}}}
+	_, raw, err := (&client.Client{}).Capture(context.Background(), w.agentPort, req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	f := filepath.Join(w.root, fmt.Sprintf("capture-%d.json", time.Now().UnixNano()))
+	os.WriteFile(f, raw, 0o600)
+	return f
+}
+
+// refuseEnrol checks that person enrol refuses a capture file with want in
+// the message and that no person was added (central's audit log holds no
+// new person.enrol).
+func (w *authWorld) refuseEnrol(what, capFile, want string) {
+	w.t.Helper()
+	before := strings.Count(w.run("edgetrust-central", "audit", "list"), "person.enrol")
+	demo := filepath.Join(w.root, "demo-refused.json")
+	os.WriteFile(demo, []byte(`{"fullName":"Nobody"}`), 0o600)
+	out, err := w.cmd(context.Background(), "edgetrust-central", "person", "enrol", "--demographics", demo, "--capture", capFile).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		w.t.Fatalf("%s: person enrol answered (err %v):\n%s\nwant a refusal saying %q", what, err, out, want)
+	}
+	if after := strings.Count(w.run("edgetrust-central", "audit", "list"), "person.enrol"); after != before {
+		w.t.Fatalf("%s: a refused enrolment was recorded", what)
+	}
 }
 
 func (w *authWorld) issueVID(uin, kind string) string {
