@@ -28,6 +28,7 @@ type chain struct {
 	centralURL, applURL string
 	agent               *agentProc
 	ctkKeys, ctkCert    string
+	centralArgs         []string
 }
 
 const applianceDomain = "https://appliance.example.org"
@@ -126,7 +127,8 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	c.centralURL = "http://" + addr
-	if c.central, err = c.background(ctx, "edgetrust-central", "serve", "--state", cState, "--addr", addr, "--ek-allow", allow); err != nil {
+	c.centralArgs = []string{"serve", "--state", cState, "--addr", addr, "--ek-allow", allow}
+	if c.central, err = c.background(ctx, "edgetrust-central", c.centralArgs...); err != nil {
 		return nil, err
 	}
 	if err := waitHTTP(c.centralURL+"/healthz", 60*time.Second); err != nil {

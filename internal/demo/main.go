@@ -39,9 +39,13 @@ Runs the edgetrust demo on one machine with embedded defaults:
     an auth capture is decrypted and decoded;
  4. trust at the edge: the appliance verifies a capture, central revokes the
     device, the appliance rejects its next capture;
- 5. identity QR: central issues a Claim 169 credential as a QR PNG and the
+ 5. offline authentication: a synthetic person's slap is enrolled at central
+    from the agent's RCAPTURE, the record reaches the appliance sealed to its
+    TPM, a fresh CAPTURE authenticates them, another person is refused, and
+    authentication goes on with central stopped;
+ 6. identity QR: central issues a Claim 169 credential as a QR PNG and the
     appliance verifies it offline from the pixels;
- 6. compliance: edgetrust-ctk runs MOSIP's SBI suite against the agent and
+ 7. compliance: edgetrust-ctk runs MOSIP's SBI suite against the agent and
     writes an HTML report.
 
 `)
