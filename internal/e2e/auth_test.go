@@ -43,14 +43,6 @@ func (a authAnswer) has(code string) bool {
 	return false
 }
 
-func (a authAnswer) codes() []string {
-	var out []string
-	for _, e := range a.Decision.Errors {
-		out = append(out, e.Code)
-	}
-	return out
-}
-
 type authWorld struct {
 	*world
 	sw       *enroltest.Swtpm
