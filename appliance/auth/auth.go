@@ -98,6 +98,7 @@ const (
 	CodeBioQuality     = "bio-quality"
 	CodeModality       = "modality-not-supported"
 	CodeCapturePrefix  = "capture-invalid:"
+	CodeReplayed       = "capture-replayed"
 )
 
 // Error is one reason in a decision.
@@ -167,6 +168,11 @@ type Config struct {
 	MaxBody         int64         // request body bound (default MaxBody)
 	MaxInFlight     int           // decisions at once (default 2 × GOMAXPROCS)
 	QueueWait       time.Duration // wait for a free slot before 503 (default 2s)
+	// ReplayWindow is how long a presented capture is remembered so it
+	// cannot be presented again (default: the captures' MaxAge +
+	// MaxFuture, after which its timestamp refuses it anyway; negative:
+	// no replay check — benchmarks only).
+	ReplayWindow time.Duration
 }
 
 // Handler serves POST /v1/auth.

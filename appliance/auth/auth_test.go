@@ -375,6 +375,15 @@ func TestBiometricAuth(t *testing.T) {
 		f.present(8, "Left MiddleFinger")
 		wantDecision(t, bio("kiosk-a", binod, nil), true, "")
 	})
+	t.Run("a capture authenticates once", func(t *testing.T) {
+		f.present(7, "Left IndexFinger")
+		txn := txnID()
+		raw := f.authCapture(fingerAuth, sbi.TypeFinger, txn)
+		wantDecision(t, f.post("kiosk-a", bioReq(number, txn, raw)), true, "")
+		// The same capture again, even by the same relying party and for
+		// the same transaction, is a replay.
+		wantDecision(t, f.post("kiosk-a", bioReq(number, txn, raw)), false, auth.CodeReplayed)
+	})
 	t.Run("demo and bio together", func(t *testing.T) {
 		f.present(7, "Left RingFinger")
 		txn := txnID()

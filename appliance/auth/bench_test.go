@@ -40,9 +40,10 @@ func BenchmarkDemoAuth(b *testing.B) {
 // excluded: the handler verifies the SBI capture (signatures, chains,
 // registry, bioValue session key unwrapped in the TPM, hash chain),
 // extracts the probe's minutiae, matches it 1:1 against the record's four
-// templates, signs and audits. The same capture is sent each time.
+// templates, signs and audits. The same capture is sent each time, so the
+// replay check (one badger transaction, tens of µs) is off.
 func BenchmarkBioAuth(b *testing.B) {
-	f := newFixture(b, nil)
+	f := newFixture(b, func(c *auth.Config) { c.ReplayWindow = -1 })
 	f.capv.MaxAge = time.Hour
 	number := f.person("1212343456", "perpetual", asha, f.enrolFingers(7), nil)
 	f.present(7, "Left IndexFinger")

@@ -287,6 +287,18 @@ func (h *Handler) evaluate(rp *trust.RPRecord, req *Request, now time.Time) (*ve
 			v.fail(CodeCapturePrefix+"purpose", "the capture's purpose is %q; authentication needs an Auth capture (encrypted to this appliance)", res.Purpose)
 			return v, nil
 		}
+		// A capture authenticates once: a relying party (or anyone who saw
+		// the request) cannot present it again while its timestamp is fresh.
+		if win := h.replayWindow(); win > 0 {
+			first, err := h.cfg.Records.FirstUse(captureID(parsed), win)
+			if err != nil {
+				return nil, err
+			}
+			if !first {
+				v.fail(CodeReplayed, "this capture was already presented; capture the biometric again")
+				return v, nil
+			}
+		}
 		if code, msg := h.matchBio(rp, rec, res.Samples); code != "" {
 			v.fail(code, "%s", msg)
 			v.mismatch = code == CodeBioMismatch
@@ -457,4 +469,29 @@ func tokenFor(seed []byte, uin, rpID string) (string, error) {
 		return "", err
 	}
 	return d.Decimal(uin, rpID)
+}
+
+// replayWindow is how long presented captures are remembered.
+func (h *Handler) replayWindow() time.Duration {
+	if h.cfg.ReplayWindow != 0 {
+		return h.cfg.ReplayWindow
+	}
+	age, fut := h.cfg.Captures.MaxAge, h.cfg.Captures.MaxFuture
+	if age <= 0 {
+		age = capture.DefaultMaxAge
+	}
+	if fut <= 0 {
+		fut = capture.DefaultMaxFuture
+	}
+	return age + fut
+}
+
+// captureID identifies a capture by its signed data blocks.
+func captureID(p *capture.Parsed) []byte {
+	var b []byte
+	for _, e := range p.Response.Biometrics {
+		b = append(b, e.Data...)
+		b = append(b, 0)
+	}
+	return b
 }

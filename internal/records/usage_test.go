@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,4 +238,32 @@ func TestLoadOrCreateSecret(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestFirstUse(t *testing.T) {
+	s := newStore(t, openDB(t, ""), newSigner())
+	item := []byte("eyJhbGciOiJSUzI1NiJ9.capture.sig")
+	if first, err := s.FirstUse(item, time.Minute); err != nil || !first {
+		t.Fatalf("first use: %v %v", first, err)
+	}
+	if first, err := s.FirstUse(item, time.Minute); err != nil || first {
+		t.Fatalf("second use reported first: %v %v", first, err)
+	}
+	if first, _ := s.FirstUse([]byte("another"), time.Minute); !first {
+		t.Fatal("another item")
+	}
+	// Concurrent uses of a fresh item: exactly one is first.
+	var wg sync.WaitGroup
+	var n atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			if first, err := s.FirstUse([]byte("raced"), time.Minute); err == nil && first {
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n.Load() != 1 {
+		t.Fatalf("%d concurrent first uses", n.Load())
+	}
 }
