@@ -21,27 +21,11 @@ import (
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
-// enrolledAppliance enrols EDGE-1 and returns its TPM signing key.
+// enrolledAppliance enrols EDGE-1 and returns its TPM and signing key.
 func enrolledAppliance(t *testing.T, h *harness) (*agentTPM, *tpm.Key) {
 	t.Helper()
-	a := newAgentTPM(t)
-	h.allow(a)
-	enc, err := a.tpm.CreateKey(ctx, tpm.RSA2048Decrypt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign, err := a.tpm.CreateKey(ctx, tpm.RSA2048Sign)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := h.c.CreateEnrolmentToken(ctx, h.admin, TokenRequest{Kind: store.TokenAppliance, Appliance: "EDGE-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-1", enc, sign); err != nil {
-		t.Fatal(err)
-	}
-	return a, sign
+	ta := enrolTestAppliance(t, h, "EDGE-1")
+	return ta.tpm, ta.sign
 }
 
 func auditEvents(t *testing.T, h *harness) []store.AuditEvent {

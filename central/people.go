@@ -245,7 +245,7 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		if d.Status != trustfeed.Active || vendorStatus[d.VendorID] != trustfeed.Active {
 			return nil, "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
 		}
-		if leaf := jwsLeaf(resp.Biometrics[i].Data); leaf == nil || thumb(leaf) != thumb(d.DeviceCert) {
+		if j, err := sbi.ParseJWS(resp.Biometrics[i].Data); err != nil || len(j.Chain) == 0 || thumb(j.Chain[0].Raw) != thumb(d.DeviceCert) {
 			return nil, "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
 		}
 		q := 0
@@ -296,29 +296,6 @@ func peekSerial(jws string) string {
 	}
 	json.Unmarshal(b, &id)
 	return id.SerialNo
-}
-
-// jwsLeaf is the first x5c certificate of a compact JWS (unverified).
-func jwsLeaf(jws string) []byte {
-	i := strings.IndexByte(jws, '.')
-	if i <= 0 || i > 64<<10 {
-		return nil
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(jws[:i])
-	if err != nil {
-		return nil
-	}
-	var h struct {
-		X5C []string `json:"x5c"`
-	}
-	if json.Unmarshal(hb, &h) != nil || len(h.X5C) == 0 {
-		return nil
-	}
-	der, err := base64.StdEncoding.DecodeString(h.X5C[0])
-	if err != nil {
-		return nil
-	}
-	return der
 }
 
 // templates turns verified segments into stored templates: an MCC

@@ -19,10 +19,12 @@ import (
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
-// testAppliance is an appliance enrolled with central and its TPM key.
+// testAppliance is an appliance enrolled with central and its TPM keys.
 type testAppliance struct {
-	id  string
-	dec *tpm.Key
+	id   string
+	tpm  *agentTPM
+	dec  *tpm.Key
+	sign *tpm.Key
 }
 
 func enrolTestAppliance(t *testing.T, h *harness, id string) *testAppliance {
@@ -44,7 +46,7 @@ func enrolTestAppliance(t *testing.T, h *harness, id string) *testAppliance {
 	if _, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, id, enc, sign); err != nil {
 		t.Fatal(err)
 	}
-	return &testAppliance{id: id, dec: enc}
+	return &testAppliance{id: id, tpm: a, dec: enc, sign: sign}
 }
 
 // ops reads an appliance's records feed from seq after, opens every batch

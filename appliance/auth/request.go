@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/edgetrust/edgetrust/appliance/capture"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -72,7 +71,7 @@ func ParseRequest(b []byte) (*Request, error) {
 	var r Request
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(&r); err != nil {
-		return nil, bad("body is not a JSON authentication request: %s", jsonErr(err))
+		return nil, bad("body is not a JSON authentication request: %s", capture.JSONError(err))
 	}
 	if d.More() {
 		return nil, bad("trailing data after the JSON object")
@@ -128,21 +127,4 @@ func ParseRequest(b []byte) (*Request, error) {
 		return nil, bad("biometrics given but requestedAuth.bio is false")
 	}
 	return &r, nil
-}
-
-// jsonErr shortens a decoding error without echoing input.
-func jsonErr(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "invalid JSON at offset " + strconv.FormatInt(se.Offset, 10)
-	case errors.As(err, &te):
-		return "wrong type for " + te.Field
-	}
-	s := err.Error()
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return strings.ToValidUTF8(s, "?")
 }

@@ -74,13 +74,13 @@ func ParseRequest(b []byte) (*Parsed, error) {
 		// Was it the envelope or the response inside it?
 		var r Request
 		if err2 := json.Unmarshal(b, &r); err2 != nil {
-			return nil, bad("body is not a JSON object with transactionId, request and response: %s", jsonErr(err2))
+			return nil, bad("body is not a JSON object with transactionId, request and response: %s", JSONError(err2))
 		}
 		env = envelope{TransactionID: r.TransactionID, PreviousHash: r.PreviousHash, Request: r.Request}
 		if len(r.Response) == 0 || string(r.Response) == "null" {
 			return nil, bad("response (the SBI capture answer) is required")
 		}
-		respErr = fmt.Errorf("%w: %s", sbi.ErrJSON, jsonErr(err))
+		respErr = fmt.Errorf("%w: %s", sbi.ErrJSON, JSONError(err))
 	} else if env.Response == nil {
 		return nil, bad("response (the SBI capture answer) is required")
 	}
@@ -112,7 +112,7 @@ func ParseRequest(b []byte) (*Parsed, error) {
 	if len(env.Request) > 0 && string(env.Request) != "null" {
 		req, err := sbi.ParseCaptureRequest(env.Request)
 		if err != nil {
-			return nil, bad("request is not an SBI CAPTURE/RCAPTURE request: %s", jsonErr(err))
+			return nil, bad("request is not an SBI CAPTURE/RCAPTURE request: %s", JSONError(err))
 		}
 		if req.TransactionID != env.TransactionID {
 			return nil, bad("request.transactionId differs from transactionId")
@@ -131,8 +131,8 @@ func ParseRequest(b []byte) (*Parsed, error) {
 	return p, nil
 }
 
-// jsonErr shortens a decoding error without echoing input.
-func jsonErr(err error) string {
+// JSONError shortens a decoding error without echoing input.
+func JSONError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -196,7 +196,7 @@ func ParseCapture(transactionID string, response []byte) (*Parsed, error) {
 	p := &Parsed{TransactionID: transactionID}
 	var resp sbi.CaptureResponse
 	if err := json.Unmarshal(response, &resp); err != nil {
-		p.ResponseErr = fmt.Errorf("%w: %s", sbi.ErrJSON, jsonErr(err))
+		p.ResponseErr = fmt.Errorf("%w: %s", sbi.ErrJSON, JSONError(err))
 		return p, nil
 	}
 	p.Response = &resp

@@ -155,14 +155,14 @@ func (k *Keys) DecisionSigner(ctx context.Context, state, name string, now time.
 	if err != nil {
 		return nil, fmt.Errorf("decision signing key: %w", err)
 	}
-	cert, err := readCert(filepath.Join(state, SigningCertFile))
+	cert, err := ReadCert(filepath.Join(state, SigningCertFile))
 	switch {
 	case err == nil:
 		if !samePublic(cert.PublicKey, key.Public()) {
 			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", SigningCertFile, CentralSignKey)
 		}
 		chain := []*x509.Certificate{cert}
-		if ca, err := readCert(filepath.Join(state, CentralCAFile)); err == nil && cert.CheckSignatureFrom(ca) == nil {
+		if ca, err := ReadCert(filepath.Join(state, CentralCAFile)); err == nil && cert.CheckSignatureFrom(ca) == nil {
 			chain = append(chain, ca)
 		}
 		return &DecisionSigner{Key: key, Chain: chain}, nil
@@ -170,7 +170,7 @@ func (k *Keys) DecisionSigner(ctx context.Context, state, name string, now time.
 		return nil, err
 	}
 	selfPath := filepath.Join(state, SelfSigningCertFile)
-	if c, err := readCert(selfPath); err == nil && samePublic(c.PublicKey, key.Public()) {
+	if c, err := ReadCert(selfPath); err == nil && samePublic(c.PublicKey, key.Public()) {
 		return &DecisionSigner{Key: key, Chain: []*x509.Certificate{c}, SelfIssued: true}, nil
 	}
 	if name == "" {

@@ -96,8 +96,8 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 	}
 	k := &Keys{TPM: t, Decrypt: dec}
 	certPath, issuerPath := filepath.Join(state, CertFile), filepath.Join(state, IssuerCertFile)
-	cert, cerr := readCert(certPath)
-	issuer, ierr := readCert(issuerPath)
+	cert, cerr := ReadCert(certPath)
+	issuer, ierr := ReadCert(issuerPath)
 	if cerr == nil && ierr == nil {
 		if !samePublic(cert.PublicKey, dec.Public()) {
 			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", certPath, DecryptKeyFile)
@@ -166,7 +166,8 @@ func PEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
-func readCert(path string) (*x509.Certificate, error) {
+// ReadCert reads a PEM certificate file.
+func ReadCert(path string) (*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -187,17 +186,12 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 
 func signingKey(state string) (any, error) {
 	for _, f := range []string{tpmkey.SigningCertFile, tpmkey.SelfSigningCertFile} {
-		b, err := os.ReadFile(filepath.Join(state, f))
-		if err != nil {
+		c, err := tpmkey.ReadCert(filepath.Join(state, f))
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no PEM certificate", f)
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
 		return c.PublicKey, nil
 	}
