@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+
+	applstore "github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
@@ -174,6 +177,18 @@ func TestCachedRecordAuthEndToEnd(t *testing.T) {
 	waitFor(t, "device revocation reaches the appliance", 15*time.Second, w.appliance, func() bool {
 		return w.bioAuth("kiosk-a", asha.VID, nil).has("device-revoked")
 	})
+
+	// A record altered in the appliance's database files is refused on
+	// use, never passed: stop the appliance, flip one byte of every stored
+	// record, start it again.
+	w.appliance.stop(syscall.SIGTERM)
+	if n := tamperRecords(t, filepath.Join(w.pState, "db")); n == 0 {
+		t.Fatal("no records found in the appliance's database")
+	}
+	w.startAppliance()
+	if a := w.demoAuth("kiosk-b", asha.VID, map[string]string{"fullName": "Asha Rao"}); a.Decision.AuthStatus || !a.has("record-tampered") {
+		t.Fatalf("altered record: %+v", a.Decision)
+	}
 
 	// Every decision is in the appliance's audit log; stop the appliance
 	// (it holds the database) and verify the log and its signed checkpoints.
@@ -415,4 +430,41 @@ func (w *authWorld) waitAuth(what, vid string, ok func(authAnswer) bool, rp stri
 		return ok(last)
 	})
 	return last
+}
+
+// tamperRecords flips a byte in the middle of every stored record value,
+// as someone with the files could, and returns how many it altered.
+func tamperRecords(t *testing.T, dir string) int {
+	t.Helper()
+	st, err := applstore.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	n := 0
+	err = st.DB.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("rec/r/")})
+		var keys, vals [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			v[len(v)/2] ^= 0x20
+			keys, vals = append(keys, it.Item().KeyCopy(nil)), append(vals, v)
+		}
+		it.Close()
+		for i := range keys {
+			if err := txn.Set(keys[i], vals[i]); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
