@@ -46,6 +46,9 @@ type Config struct {
 	Log *slog.Logger
 	// SessionTTL bounds the time between start and finish (default 2 min).
 	SessionTTL time.Duration
+	// SweepInterval is how often expired VIDs are removed from the
+	// appliances (default 1 min; negative: never, for tests).
+	SweepInterval time.Duration
 }
 
 // Central is the registry service. Its methods are what the HTTP API calls.
@@ -83,6 +86,12 @@ func New(c Config) (*Central, error) {
 		ce.ttl = 2 * time.Minute
 	}
 	go ce.relayChanges()
+	if c.SweepInterval == 0 {
+		c.SweepInterval = time.Minute
+	}
+	if c.SweepInterval > 0 {
+		go ce.sweepLoop(c.SweepInterval)
+	}
 	return ce, nil
 }
 

@@ -42,6 +42,7 @@ const (
 	PersonActive = "active"
 	VIDActive    = "active"
 	VIDRevoked   = "revoked"
+	VIDExpired   = "expired"
 )
 
 // PersonRequest enrols a person: demographics and the RCAPTURE answers of a
@@ -859,4 +860,73 @@ func decodePerson(r *http.Request) (*PersonRequest, error) {
 		return nil, badRequest("trailing data after the JSON object")
 	}
 	return &q, nil
+}
+
+// SweepExpiredVIDs marks active VIDs whose expiry has passed as expired and
+// deletes their records from the appliances (which refuse them by their
+// expiry anyway; this keeps dead records off their disks). It returns how
+// many it expired.
+func (c *Central) SweepExpiredVIDs(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := c.st.Update(ctx, func(tx store.Tx) error {
+			now := c.now().UTC()
+			vs, err := tx.ExpiringVIDs(ctx, now, 200)
+			if err != nil {
+				return err
+			}
+			n = len(vs)
+			byPerson := map[string][]string{}
+			for i := range vs {
+				v := &vs[i]
+				v.Status, v.Updated = VIDExpired, now
+				if err := tx.PutVID(ctx, v); err != nil {
+					return err
+				}
+				byPerson[v.UIN] = append(byPerson[v.UIN], v.Number)
+			}
+			for uin, numbers := range byPerson {
+				p, err := tx.Person(ctx, uin)
+				if err != nil {
+					return err
+				}
+				if err := c.publishPerson(ctx, tx, p, nil, nil, numbers, ""); err != nil {
+					return err
+				}
+			}
+			if n == 0 {
+				return nil
+			}
+			return c.audit(ctx, tx, "system", "vid.expire", "vids", map[string]int{"expired": n})
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n < 200 {
+			return total, nil
+		}
+	}
+}
+
+// sweepLoop runs SweepExpiredVIDs every interval until Close.
+func (c *Central) sweepLoop(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			n, err := c.SweepExpiredVIDs(ctx)
+			cancel()
+			if err != nil {
+				c.log.Error("expiring VIDs failed; will retry", "err", err)
+			} else if n > 0 {
+				c.log.Info("expired VIDs removed from appliances", "count", n)
+			}
+		}
+	}
 }

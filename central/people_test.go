@@ -315,3 +315,45 @@ func TestRelyingPartyKeysOnTheTrustFeed(t *testing.T) {
 		t.Fatalf("suspension not published: %+v", rp)
 	}
 }
+
+func TestExpiredVIDsLeaveTheAppliances(t *testing.T) {
+	h := newHarness(t)
+	a1 := enrolTestAppliance(t, h, "EDGE-1")
+	const uin = "2837465020"
+	_, perpetual := addPerson(t, h, uin, DefaultGroup)
+	tv, err := h.c.IssueVID(ctx, h.admin, uin, "temporary", 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := h.c.SweepExpiredVIDs(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep before expiry: %d %v", n, err)
+	}
+	size := feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	h.clock.Add(11 * time.Minute)
+	if n, err := h.c.SweepExpiredVIDs(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after expiry: %d %v", n, err)
+	}
+	ops, _ := a1.ops(t, h, size)
+	if len(ops) != 1 || ops[0].Delete != tv.Number {
+		t.Fatalf("after the sweep EDGE-1 got %+v, want the temporary VID deleted", ops)
+	}
+	vs, _ := h.c.VIDs(ctx, uin)
+	for _, v := range vs {
+		want := VIDActive
+		if v.Number == tv.Number {
+			want = VIDExpired
+		}
+		if v.Status != want {
+			t.Errorf("VID %s is %s, want %s", vid.Mask(v.Number), v.Status, want)
+		}
+	}
+	if n, _ := h.c.SweepExpiredVIDs(ctx); n != 0 {
+		t.Fatalf("a second sweep expired %d more", n)
+	}
+	// A lock now republishes only the perpetual VID.
+	size = feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	h.c.SetLocks(ctx, h.admin, uin, []string{recordfeed.AuthDemo}, nil)
+	if _, recs := a1.ops(t, h, size); len(recs) != 1 || recs[0].VID != perpetual {
+		t.Fatalf("republished after expiry: %+v", recs)
+	}
+}

@@ -132,7 +132,7 @@ type VID struct {
 	Kind      string    `json:"kind"` // perpetual, temporary, one-time
 	IssuedAt  time.Time `json:"issuedAt"`
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	Status    string    `json:"status"` // active or revoked
+	Status    string    `json:"status"` // active, revoked or expired
 	Reason    string    `json:"reason,omitempty"`
 	Updated   time.Time `json:"updated"`
 }
@@ -306,6 +306,9 @@ type Tx interface {
 	PutVID(ctx context.Context, v *VID) error
 	// VIDsOf lists a person's VIDs.
 	VIDsOf(ctx context.Context, uin string) ([]VID, error)
+	// ExpiringVIDs lists active VIDs with an expiry before before, soonest
+	// first (limit 0: 1000).
+	ExpiringVIDs(ctx context.Context, before time.Time, limit int) ([]VID, error)
 
 	Token(ctx context.Context, id string) (*Token, error)
 	PutToken(ctx context.Context, t *Token) error

@@ -32,6 +32,7 @@ const (
 	pGroup     = "pg\x00"  // group NUL uin → ""
 	pVID       = "vid\x00" // number → VID JSON
 	pVIDOf     = "vo\x00"  // uin NUL number → ""
+	pVIDExp    = "ve\x00"  // expiry (8-byte big-endian unix nanos) number → "" for active VIDs that expire
 	pToken     = "t\x00"
 	pSession   = "s\x00"
 	pAudit     = "au\x00"  // seq(8) → event JSON
@@ -453,11 +454,46 @@ func (t *tx) VID(_ context.Context, number string) (*store.VID, error) {
 	return &v, t.getJSON(pVID+number, &v)
 }
 
-func (t *tx) PutVID(_ context.Context, v *store.VID) error {
+func vidExpKey(v *store.VID) []byte {
+	k := binary.BigEndian.AppendUint64([]byte(pVIDExp), uint64(v.ExpiresAt.UnixNano()))
+	return append(k, v.Number...)
+}
+
+func (t *tx) PutVID(ctx context.Context, v *store.VID) error {
+	if old, err := t.VID(ctx, v.Number); err == nil && !old.ExpiresAt.IsZero() {
+		if err := t.txn.Delete(vidExpKey(old)); err != nil {
+			return err
+		}
+	}
+	if v.Status == "active" && !v.ExpiresAt.IsZero() {
+		if err := t.put(vidExpKey(v), nil); err != nil {
+			return err
+		}
+	}
 	if err := t.put([]byte(pVIDOf+v.UIN+"\x00"+v.Number), nil); err != nil {
 		return err
 	}
 	return t.putJSON(pVID+v.Number, v)
+}
+
+func (t *tx) ExpiringVIDs(ctx context.Context, before time.Time, limit int) ([]store.VID, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	prefix := []byte(pVIDExp)
+	var out []store.VID
+	err := t.scan(prefix, nil, true, func(k, _ []byte) (bool, error) {
+		if len(k) < len(prefix)+8 || int64(binary.BigEndian.Uint64(k[len(prefix):])) >= before.UnixNano() {
+			return false, nil
+		}
+		v, err := t.VID(ctx, string(k[len(prefix)+8:]))
+		if err != nil {
+			return false, err
+		}
+		out = append(out, *v)
+		return len(out) < limit, nil
+	})
+	return out, err
 }
 
 func (t *tx) VIDsOf(ctx context.Context, uin string) ([]store.VID, error) {

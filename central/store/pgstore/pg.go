@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS people (uin text PRIMARY KEY, grp text NOT NULL, doc 
 CREATE INDEX IF NOT EXISTS people_grp ON people (grp, uin);
 CREATE TABLE IF NOT EXISTS vids (number text PRIMARY KEY, uin text NOT NULL, doc bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS vids_uin ON vids (uin);
+ALTER TABLE vids ADD COLUMN IF NOT EXISTS expiring timestamptz;
+CREATE INDEX IF NOT EXISTS vids_expiring ON vids (expiring) WHERE expiring IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tokens (id text PRIMARY KEY, kind text NOT NULL, revoked boolean NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, subject text NOT NULL, doc bytea NOT NULL);
@@ -494,7 +496,20 @@ func (t *tx) PutVID(ctx context.Context, v *store.VID) error {
 	if err != nil {
 		return err
 	}
-	return t.exec(ctx, "INSERT INTO vids (number, uin, doc) VALUES ($1, $2, $3) ON CONFLICT (number) DO UPDATE SET doc = EXCLUDED.doc", v.Number, v.UIN, b)
+	// expiring is set only for active VIDs that expire: the sweep's index.
+	var expiring *time.Time
+	if v.Status == "active" && !v.ExpiresAt.IsZero() {
+		e := v.ExpiresAt.UTC()
+		expiring = &e
+	}
+	return t.exec(ctx, "INSERT INTO vids (number, uin, doc, expiring) VALUES ($1, $2, $3, $4) ON CONFLICT (number) DO UPDATE SET doc = EXCLUDED.doc, expiring = EXCLUDED.expiring", v.Number, v.UIN, b, expiring)
+}
+
+func (t *tx) ExpiringVIDs(ctx context.Context, before time.Time, limit int) ([]store.VID, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	return listDocs[store.VID](ctx, t, "SELECT doc FROM vids WHERE expiring IS NOT NULL AND expiring < $1 ORDER BY expiring LIMIT $2", before.UTC(), limit)
 }
 
 func (t *tx) VIDsOf(ctx context.Context, uin string) ([]store.VID, error) {

@@ -581,6 +581,41 @@ func testPeople(t *testing.T, open func(int) store.Store) {
 		}
 		return nil
 	})
+	// Expiring VIDs, soonest first; revoking one takes it out.
+	update(t, s, func(tx store.Tx) error {
+		for i, n := range []string{"4444444444444444", "5555555555555555", "6666666666666666"} {
+			v := &store.VID{Number: n, UIN: "1000000003", Kind: "temporary", IssuedAt: now, ExpiresAt: now.Add(time.Duration(30-10*i) * time.Minute), Status: "active", Updated: now}
+			if err := tx.PutVID(ctx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		vs, err := tx.ExpiringVIDs(ctx, now.Add(25*time.Minute), 0)
+		if err != nil || len(vs) != 2 || vs[0].Number != "6666666666666666" || vs[1].Number != "5555555555555555" {
+			t.Errorf("expiring before +25m: %+v %v", vs, err)
+		}
+		if vs, _ := tx.ExpiringVIDs(ctx, now.Add(time.Hour), 1); len(vs) != 1 {
+			t.Errorf("limit 1: %d", len(vs))
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		v, err := tx.VID(ctx, "6666666666666666")
+		if err != nil {
+			return err
+		}
+		v.Status = "revoked"
+		return tx.PutVID(ctx, v)
+	})
+	view(t, s, func(tx store.Tx) error {
+		if vs, _ := tx.ExpiringVIDs(ctx, now.Add(25*time.Minute), 0); len(vs) != 1 || vs[0].Number != "5555555555555555" {
+			t.Errorf("after revoking one: %+v", vs)
+		}
+		return nil
+	})
+
 	// Moving a person to another group moves them in the listing.
 	update(t, s, func(tx store.Tx) error {
 		p, err := tx.Person(ctx, "1000000002")
