@@ -32,6 +32,9 @@ func ApplianceAuditFeed(applianceID string) string { return "audit." + appliance
 // whose answer carries the size to resume from.
 func (c *Central) ReceiveApplianceAudit(ctx context.Context, applianceID string, body io.Reader) (*audit.UploadAck, error) {
 	up, err := audit.DecodeUpload(body)
+	if errors.Is(err, audit.ErrUploadTooLarge) {
+		return nil, fail(http.StatusRequestEntityTooLarge, enrol.CodeBadRequest, "%v", err)
+	}
 	if err != nil {
 		return nil, badRequest("%v", err)
 	}
@@ -121,7 +124,8 @@ func (h *api) applianceAudit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var e *enrol.Error
 		if errors.As(err, &e) && e.Status == http.StatusConflict && ack != nil {
-			writeJSON(w, http.StatusConflict, map[string]any{"error": e.Code, "message": e.Message, "size": ack.Size})
+			// Central's error shape, plus the size to resume from.
+			writeJSON(w, http.StatusConflict, map[string]any{"error": e, "size": ack.Size})
 			return
 		}
 		h.c.log.Warn("appliance audit upload refused", "appliance", r.PathValue("id"), "err", err)

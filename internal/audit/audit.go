@@ -270,7 +270,20 @@ func (c *Checkpoint) Body() []byte {
 // Sign makes a checkpoint of the current log with signer (a TPM ECDSA
 // P-256 or RSA key, or Ed25519) and stores it.
 func (l *Log) Sign(ctx context.Context, signer crypto.Signer, now time.Time) (*Checkpoint, error) {
-	size := l.Size()
+	return l.SignAt(ctx, signer, l.Size(), now)
+}
+
+// SignAt makes and stores a checkpoint of the first size entries (size ≤
+// Size()), its root taken from the stored nodes. It is how an uploader
+// bridges a stretch longer than MaxUploadEntries between two checkpoints
+// (say, after the TPM refused to sign for a while): the statement "the
+// first size entries have this root" stays true as the log grows, and
+// Verify checks it like any other checkpoint. A checkpoint already stored
+// at size is replaced.
+func (l *Log) SignAt(ctx context.Context, signer crypto.Signer, size uint64, now time.Time) (*Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	root, err := l.Root(size)
 	if err != nil {
 		return nil, err
@@ -340,7 +353,16 @@ func (l *Log) Verify(pub crypto.PublicKey) (*Report, error) {
 	roots := map[uint64][]byte{0: rfc6962.DefaultHasher.EmptyRoot()}
 	want := map[uint64]bool{}
 	var cps []*Checkpoint
+	var recomputed [][]byte
+	var hd head // as stored, in the same snapshot as the entries
 	err := l.db.View(func(txn *badger.Txn) error {
+		if it, err := txn.Get(keyHead); err == nil {
+			if err := it.Value(func(v []byte) error { return json.Unmarshal(v, &hd) }); err != nil {
+				rep.Problems = append(rep.Problems, "unreadable head: "+err.Error())
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
 		opt := badger.DefaultIteratorOptions
 		opt.Prefix = prefixCheckpt
 		it := txn.NewIterator(opt)
@@ -360,11 +382,16 @@ func (l *Log) Verify(pub crypto.PublicKey) (*Report, error) {
 		it = txn.NewIterator(opt)
 		defer it.Close()
 		var next uint64
+		defer func() { rep.Entries = next }()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().Key()
+			if len(k) != len(prefixEntry)+8 {
+				rep.Problems = append(rep.Problems, fmt.Sprintf("a key %q that is not an entry's is among the entries", k))
+				return nil
+			}
 			seq := binary.BigEndian.Uint64(k[len(prefixEntry):])
 			if seq != next {
-				rep.Problems = append(rep.Problems, "entry "+strconv.FormatUint(next, 10)+" is missing")
+				rep.Problems = append(rep.Problems, "entry "+strconv.FormatUint(next, 10)+" is missing (deleted?)")
 				return nil
 			}
 			var bad []string
@@ -396,14 +423,17 @@ func (l *Log) Verify(pub crypto.PublicKey) (*Report, error) {
 				roots[next] = root
 			}
 		}
-		rep.Entries = next
+		recomputed = r.Hashes()
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if rep.Entries != l.Size() {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("head says %d entries, %d stored", l.Size(), rep.Entries))
+	if rep.Entries != hd.Size {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("head says %d entries, %d stored", hd.Size, rep.Entries))
+	} else if !equalHashes(recomputed, hd.Hashes) {
+		// The head's hashes root every later append and checkpoint.
+		rep.Problems = append(rep.Problems, "the head's hashes are not those of the stored entries: new checkpoints would sign a wrong root")
 	}
 	for _, c := range cps {
 		rep.Checkpoints++
@@ -418,6 +448,18 @@ func (l *Log) Verify(pub crypto.PublicKey) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+func equalHashes(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Checkpoints returns the stored checkpoints, oldest first.

@@ -6,12 +6,14 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/transparency-dev/merkle/compact"
 
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
@@ -200,5 +202,149 @@ func TestRSACheckpoints(t *testing.T) {
 	cps, err := l.Checkpoints()
 	if err != nil || len(cps) != 1 || cps[0].Size != 3 {
 		t.Fatalf("Checkpoints: %+v %v", cps, err)
+	}
+}
+
+// problems joins a report's problems for matching.
+func problems(r *Report) string { return strings.Join(r.Problems, "\n") }
+
+func TestVerifyFindsStoredTampering(t *testing.T) {
+	ctx := context.Background()
+	tp, err := tpm.Open(ctx, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	key, err := tp.CreateKey(ctx, tpm.RSA2048Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, t.TempDir())
+	l, err := Open(db, "appliance/kiosk-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12; i++ {
+		l.Append(entry(i))
+		if i == 4 || i == 11 {
+			if _, err := l.Sign(ctx, key, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	verify := func() *Report {
+		t.Helper()
+		l, err := Open(db, "appliance/kiosk-9") // as audit verify does: fresh
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := l.Verify(key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := verify(); !rep.OK() {
+		t.Fatalf("clean log: %v", rep.Problems)
+	}
+	// restore puts back a key's bytes after a tampering step.
+	restore := func(k []byte) func() {
+		var v []byte
+		db.View(func(txn *badger.Txn) error {
+			it, err := txn.Get(k)
+			if err == nil {
+				v, err = it.ValueCopy(nil)
+			}
+			return err
+		})
+		return func() {
+			db.Update(func(txn *badger.Txn) error { return txn.Set(k, v) })
+			if rep := verify(); !rep.OK() {
+				t.Fatalf("restored log: %v", rep.Problems)
+			}
+		}
+	}
+
+	// A stored checkpoint's signature altered.
+	undo := restore(seqKey(prefixCheckpt, 5))
+	cps, _ := l.Checkpoints()
+	c := cps[0]
+	c.Signature = append([]byte{}, c.Signature...)
+	c.Signature[10] ^= 1
+	b, _ := json.Marshal(c)
+	db.Update(func(txn *badger.Txn) error { return txn.Set(seqKey(prefixCheckpt, 5), b) })
+	if rep := verify(); rep.OK() || !strings.Contains(problems(rep), "checkpoint at 5: audit: checkpoint signature does not verify") {
+		t.Fatalf("bad signature: %+v", rep)
+	}
+	undo()
+
+	// A checkpoint whose root was replaced (and so its signature fails too).
+	c = cps[1]
+	c.Root = bytes.Repeat([]byte{7}, 32)
+	b, _ = json.Marshal(c)
+	undo = restore(seqKey(prefixCheckpt, 12))
+	db.Update(func(txn *badger.Txn) error { return txn.Set(seqKey(prefixCheckpt, 12), b) })
+	if rep := verify(); rep.OK() || !strings.Contains(problems(rep), "checkpoint at 12: signed root is not the root") {
+		t.Fatalf("replaced root: %+v", rep)
+	}
+	undo()
+
+	// An entry in the middle deleted: the count says where.
+	undo = restore(seqKey(prefixEntry, 7))
+	db.Update(func(txn *badger.Txn) error { return txn.Delete(seqKey(prefixEntry, 7)) })
+	if rep := verify(); rep.OK() || rep.Entries != 7 || !strings.Contains(problems(rep), "entry 7 is missing") ||
+		!strings.Contains(problems(rep), "checkpoint at 12: signed root is not the root") {
+		t.Fatalf("deleted entry: %+v", rep)
+	}
+	undo()
+
+	// A stored node altered: proofs served from it would lie.
+	undo = restore(nodeKey(compact.NewNodeID(1, 1)))
+	db.Update(func(txn *badger.Txn) error { return txn.Set(nodeKey(compact.NewNodeID(1, 1)), make([]byte, 32)) })
+	if rep := verify(); rep.OK() || !strings.Contains(problems(rep), "node 1/1 does not match") {
+		t.Fatalf("altered node: %+v", rep)
+	}
+	undo()
+
+	// The head's hashes altered: later checkpoints would sign a wrong root.
+	undo = restore(keyHead)
+	hb, _ := json.Marshal(head{Size: 12, Hashes: [][]byte{make([]byte, 32), make([]byte, 32)}})
+	db.Update(func(txn *badger.Txn) error { return txn.Set(keyHead, hb) })
+	if rep := verify(); rep.OK() || !strings.Contains(problems(rep), "head's hashes") {
+		t.Fatalf("altered head: %+v", rep)
+	}
+	undo()
+
+	// A stray key under the entries' prefix is reported, not a panic.
+	db.Update(func(txn *badger.Txn) error {
+		return txn.Set(append(append([]byte{}, prefixEntry...), 'x'), []byte("x"))
+	})
+	if rep := verify(); rep.OK() || !strings.Contains(problems(rep), "not an entry's") {
+		t.Fatalf("stray key: %+v", rep)
+	}
+}
+
+func TestSignAt(t *testing.T) {
+	ctx := context.Background()
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	l, _ := Open(openDB(t, ""), "appliance/x")
+	for i := 0; i < 30; i++ {
+		l.Append(entry(i))
+	}
+	c, err := l.SignAt(ctx, ed, 17, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := l.Root(17); c.Size != 17 || !bytes.Equal(c.Root, r) || VerifyCheckpoint(ed.Public(), c) != nil {
+		t.Fatalf("checkpoint at 17: %+v", c)
+	}
+	if _, err := l.Sign(ctx, ed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := l.Verify(ed.Public()); err != nil || !rep.OK() || rep.Checkpoints != 2 {
+		t.Fatalf("after SignAt: %+v %v", rep, err)
+	}
+	if _, err := l.SignAt(ctx, ed, 31, time.Now()); err == nil {
+		t.Fatal("a checkpoint beyond the log was signed")
 	}
 }

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 )
 
 // Upload bounds.
 const (
 	MaxUploadEntries = 1000
 	MaxUploadBytes   = 8 << 20
+	MaxOrigin        = 256
 )
 
 // Upload is how a component sends its log to central: the entries after
@@ -24,6 +27,9 @@ type Upload struct {
 	Entries    [][]byte   `json:"entries"`
 	Checkpoint Checkpoint `json:"checkpoint"`
 }
+
+// ErrUploadTooLarge: the upload is over MaxUploadBytes (HTTP 413).
+var ErrUploadTooLarge = fmt.Errorf("audit: upload larger than %d bytes; send fewer entries", MaxUploadBytes)
 
 // UploadAck is central's answer: the size of the log it holds.
 type UploadAck struct {
@@ -38,7 +44,7 @@ func DecodeUpload(r io.Reader) (*Upload, error) {
 		return nil, err
 	}
 	if len(b) > MaxUploadBytes {
-		return nil, fmt.Errorf("audit: upload larger than %d bytes; send fewer entries", MaxUploadBytes)
+		return nil, ErrUploadTooLarge
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
@@ -54,11 +60,14 @@ func DecodeUpload(r io.Reader) (*Upload, error) {
 			return nil, fmt.Errorf("audit: entry of %d bytes; want 1–%d", len(e), MaxEntry)
 		}
 	}
-	if u.Checkpoint.Size != u.From+uint64(len(u.Entries)) {
+	if u.From > math.MaxUint64-uint64(len(u.Entries)) || u.Checkpoint.Size != u.From+uint64(len(u.Entries)) {
 		return nil, errors.New("audit: the checkpoint's size is not from + number of entries")
 	}
-	if u.Checkpoint.Origin != u.Origin || len(u.Checkpoint.Root) != 32 || len(u.Checkpoint.Signature) == 0 {
-		return nil, errors.New("audit: checkpoint without origin, root or signature")
+	if u.Origin == "" || len(u.Origin) > MaxOrigin || strings.ContainsAny(u.Origin, "\n") {
+		return nil, fmt.Errorf("audit: the origin must be one line of 1–%d bytes", MaxOrigin)
+	}
+	if u.Checkpoint.Origin != u.Origin || len(u.Checkpoint.Root) != 32 || len(u.Checkpoint.Signature) == 0 || len(u.Checkpoint.Signature) > 1024 {
+		return nil, errors.New("audit: the checkpoint's origin, root (32 bytes) or signature (1–1024 bytes) is missing or malformed")
 	}
 	return &u, nil
 }
