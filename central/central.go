@@ -49,6 +49,11 @@ type Config struct {
 	// SweepInterval is how often expired VIDs are removed from the
 	// appliances (default 1 min; negative: never, for tests).
 	SweepInterval time.Duration
+	// CaptureMaxAge is how old an RCAPTURE answer may be when a person is
+	// enrolled from it (default EnrolCaptureMaxAge, at most
+	// MaxCaptureMaxAge): registration may be captured offline and uploaded
+	// in batches.
+	CaptureMaxAge time.Duration
 }
 
 // Central is the registry service. Its methods are what the HTTP API calls.
@@ -60,13 +65,17 @@ type Central struct {
 	now  func() time.Time
 	log  *slog.Logger
 	ttl  time.Duration
+	// captureMaxAge bounds the age of enrolment captures.
+	captureMaxAge time.Duration
 
 	caMu sync.Mutex
 	cas  map[string]*CA // vendor id → unlocked provider CA
 
-	feedWake *broadcast
-	stop     chan struct{}
-	stopOnce sync.Once
+	feedWake      *broadcast
+	backfillKick  chan struct{}
+	backfillBytes int
+	stop          chan struct{}
+	stopOnce      sync.Once
 }
 
 // New makes a Central and starts its feed-change broadcaster.
@@ -74,8 +83,14 @@ func New(c Config) (*Central, error) {
 	if c.Store == nil || c.Keys == nil {
 		return nil, errors.New("central: a store and a keyring are required")
 	}
-	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL,
-		cas: map[string]*CA{}, feedWake: newBroadcast(), stop: make(chan struct{})}
+	if c.CaptureMaxAge < 0 || c.CaptureMaxAge > MaxCaptureMaxAge {
+		return nil, fmt.Errorf("central: capture max age %s: want up to %s", c.CaptureMaxAge, MaxCaptureMaxAge)
+	}
+	if c.CaptureMaxAge == 0 {
+		c.CaptureMaxAge = EnrolCaptureMaxAge
+	}
+	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, captureMaxAge: c.CaptureMaxAge,
+		cas: map[string]*CA{}, feedWake: newBroadcast(), backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -86,6 +101,7 @@ func New(c Config) (*Central, error) {
 		ce.ttl = 2 * time.Minute
 	}
 	go ce.relayChanges()
+	go ce.backfillLoop()
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Minute
 	}
@@ -744,6 +760,9 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 		}
 		old := ap.Status
 		ap.Status, ap.Reason, ap.Updated = s.Status, s.Reason, c.now().UTC()
+		if s.Status == trustfeed.Revoked {
+			ap.Backfill = nil // a revoked appliance gets no more records
+		}
 		if err := tx.PutAppliance(ctx, ap); err != nil {
 			return err
 		}
@@ -751,12 +770,23 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
 			return err
 		}
+		if err := c.publish(ctx, tx, applianceEntry(ap)); err != nil {
+			return err
+		}
+		if s.Status == trustfeed.Active {
+			// While suspended (or revoked) it received deletions only:
+			// publish its group's records again.
+			if err := c.startBackfill(ctx, tx, ap, applianceGroup(ap), ""); err != nil {
+				return err
+			}
+		}
 		out = *ap
-		return c.publish(ctx, tx, applianceEntry(ap))
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.kickBackfill()
 	return &out, nil
 }
 

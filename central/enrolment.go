@@ -357,11 +357,12 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 			return err
 		}
 		// Its records feed starts with every record of its group.
-		return c.backfill(ctx, tx, a, applianceGroup(a), "")
+		return c.startBackfill(ctx, tx, a, applianceGroup(a), "")
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.kickBackfill()
 	c.log.Info("appliance enrolled", "appliance", r.ID, "token", s.TokenID, "ek", s.EKFingerprint)
 	return &resp, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 	"github.com/edgetrust/edgetrust/internal/trustfeed"
@@ -29,12 +31,22 @@ import (
 // Bounds on enrolment input.
 const (
 	MaxEnrolCaptures = 10
-	MaxEnrolBytes    = 8 << 20 // a person enrolment request body
-	DefaultGroup     = "default"
-	// EnrolCaptureMaxAge is how old an RCAPTURE may be when it is enrolled
-	// (registration may be batched and uploaded later).
+	// MaxCaptureBytes bounds the RCAPTURE answers of one enrolment together.
+	MaxCaptureBytes = 4 << 20
+	// MaxEnrolBytes bounds a person enrolment request body: the captures
+	// and room for the demographics and the JSON around them.
+	MaxEnrolBytes = MaxCaptureBytes + 256<<10
+	DefaultGroup  = "default"
+	// EnrolCaptureMaxAge is how old an RCAPTURE may be when it is enrolled,
+	// by default (registration may be batched and uploaded later);
+	// Config.CaptureMaxAge changes it, up to MaxCaptureMaxAge.
 	EnrolCaptureMaxAge = 24 * time.Hour
-	maxTTL             = 30 * 24 * time.Hour
+	MaxCaptureMaxAge   = 30 * 24 * time.Hour
+	// EnrolMinMinutiae is the fewest minutiae an enrolled finger template
+	// may have (authentication samples need match.MinMinutiae; a reference
+	// needs more to match them reliably).
+	EnrolMinMinutiae = 12
+	maxTTL           = 30 * 24 * time.Hour
 )
 
 // Person statuses.
@@ -156,7 +168,9 @@ type capturedSegment struct {
 // registry: signature and chain to an active vendor's provider CA, digital
 // ID, hash chain, timestamps, purpose Registration, and the signing device
 // enrolled, active, under an active vendor, with its current certificate.
-func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) ([]capturedSegment, string, error) {
+// It returns the segments, the device serial and the thumbprint of the
+// device certificate that signed them.
+func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) ([]capturedSegment, string, string, error) {
 	var env struct {
 		Request  json.RawMessage `json:"request"`
 		Response json.RawMessage `json:"response"`
@@ -168,26 +182,26 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		if len(env.Request) > 0 {
 			r, err := sbi.ParseCaptureRequest(env.Request)
 			if err != nil {
-				return nil, "", badRequest("capture request: %v", err)
+				return nil, "", "", badRequest("capture request: %v", err)
 			}
 			req = r
 		}
 	}
 	resp, err := sbi.ParseCaptureResponse(respRaw)
 	if err != nil {
-		return nil, "", badRequest("not an SBI RCAPTURE answer: %v", err)
+		return nil, "", "", badRequest("not an SBI RCAPTURE answer: %v", err)
 	}
 	if len(resp.Biometrics) == 0 {
-		return nil, "", badRequest("the RCAPTURE answer holds no biometrics")
+		return nil, "", "", badRequest("the RCAPTURE answer holds no biometrics")
 	}
 	if req == nil {
 		req = sbi.MinimalRequest("", "", resp)
 		if req == nil {
-			return nil, "", badRequest("the RCAPTURE answer carries no readable signed data")
+			return nil, "", "", badRequest("the RCAPTURE answer carries no readable signed data")
 		}
 	}
 	if req.Purpose != sbi.PurposeRegistration {
-		return nil, "", badRequest("captures for enrolment must have purpose Registration (RCAPTURE), not %q", req.Purpose)
+		return nil, "", "", badRequest("captures for enrolment must have purpose Registration (RCAPTURE), not %q", req.Purpose)
 	}
 	roots := x509.NewCertPool()
 	var devices map[string]*store.Device
@@ -207,7 +221,7 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		return err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	vendorStatus := map[string]string{}
 	for _, v := range vendors {
@@ -219,35 +233,42 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 			roots.AddCert(ca)
 		}
 	}
-	ver := &sbi.Verifier{DeviceRoots: roots, FTMRoots: roots, Now: c.now, MaxAge: EnrolCaptureMaxAge}
+	ver := &sbi.Verifier{DeviceRoots: roots, FTMRoots: roots, Now: c.now, MaxAge: c.captureMaxAge}
 	res, ps := ver.VerifyCaptureResponse(resp, sbi.Expect{Request: req})
 	if len(ps) > 0 {
 		msgs := make([]string, 0, 3)
 		for _, p := range ps[:min(3, len(ps))] {
 			msgs = append(msgs, p.Error())
 		}
-		return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the RCAPTURE answer does not verify: %s", strings.Join(msgs, "; "))
+		hint := ""
+		switch {
+		case slices.ContainsFunc(ps, func(p sbi.Problem) bool { return p.Check == sbi.CheckSkew }):
+			hint = fmt.Sprintf(" (captures may be at most %s old: capture again, or raise serve --capture-max-age)", c.captureMaxAge)
+		case slices.ContainsFunc(ps, func(p sbi.Problem) bool { return p.Check == sbi.CheckChain }):
+			hint = " (is the device's vendor registered and active?)"
+		}
+		return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the RCAPTURE answer does not verify: %s%s", strings.Join(msgs, "; "), hint)
 	}
 	var serial string
 	var out []capturedSegment
 	for i, sg := range res.Segments {
 		if sg.DigitalID == nil || sg.Data == nil {
-			return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "biometric %d has no signed digital ID", i)
+			return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "biometric %d has no signed digital ID", i)
 		}
 		if serial == "" {
 			serial = sg.DigitalID.SerialNo
 		} else if serial != sg.DigitalID.SerialNo {
-			return nil, "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the biometrics come from different devices")
+			return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the biometrics come from different devices")
 		}
 		d := devices[serial]
 		if d == nil {
-			return nil, "", fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", serial)
+			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", serial)
 		}
 		if d.Status != trustfeed.Active || vendorStatus[d.VendorID] != trustfeed.Active {
-			return nil, "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
+			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
 		}
 		if j, err := sbi.ParseJWS(resp.Biometrics[i].Data); err != nil || len(j.Chain) == 0 || thumb(j.Chain[0].Raw) != thumb(d.DeviceCert) {
-			return nil, "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
+			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
 		}
 		q := 0
 		if f, err := strconv.ParseFloat(string(sg.Data.QualityScore), 64); err == nil && f >= 0 && f <= 100 {
@@ -255,7 +276,7 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		}
 		out = append(out, capturedSegment{Type: sg.Data.BioType, SubType: sg.Data.BioSubType, ISO: sg.ISO, Quality: q})
 	}
-	return out, serial, nil
+	return out, serial, thumb(devices[serial].DeviceCert), nil
 }
 
 func keysOf(m map[string]bool) []string {
@@ -312,6 +333,13 @@ func templates(segs []capturedSegment) ([]recordfeed.Biometric, error) {
 		switch s.Type {
 		case sbi.TypeFinger:
 			t, err := fp.Extract(s.ISO)
+			if err == nil && len(t.Minutiae) < EnrolMinMinutiae {
+				err = fmt.Errorf("%w: %d", match.ErrNoMinutiae, len(t.Minutiae))
+			}
+			if errors.Is(err, match.ErrNoMinutiae) {
+				return nil, fail(http.StatusUnprocessableEntity, "template_failed",
+					"%s: too few minutiae for an enrolment template (at least %d needed); clean the sensor and capture that finger again", s.SubType, EnrolMinMinutiae)
+			}
 			if err != nil {
 				return nil, fail(http.StatusUnprocessableEntity, "template_failed", "%s: no usable template (%v); capture that finger again", s.SubType, err)
 			}
@@ -362,6 +390,13 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 	if len(q.Captures) == 0 || len(q.Captures) > MaxEnrolCaptures {
 		return nil, badRequest("give 1–%d RCAPTURE answers", MaxEnrolCaptures)
 	}
+	total := 0
+	for _, c := range q.Captures {
+		total += len(c)
+	}
+	if total > MaxCaptureBytes {
+		return nil, badRequest("the RCAPTURE answers come to %d bytes, more than %d: enrol fewer captures at a time", total, MaxCaptureBytes)
+	}
 	if len(q.Demographics) == 0 {
 		return nil, badRequest("demographics are required (e.g. fullName, dateOfBirth)")
 	}
@@ -378,8 +413,9 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 	}
 	var segs []capturedSegment
 	var serials []string
+	signers := map[string]string{} // serial → device certificate thumbprint
 	for i, raw := range q.Captures {
-		s, serial, err := c.verifyRegistration(ctx, raw)
+		s, serial, cert, err := c.verifyRegistration(ctx, raw)
 		if err != nil {
 			var e *enrol.Error
 			if errors.As(err, &e) {
@@ -389,6 +425,7 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 		}
 		segs = append(segs, s...)
 		serials = append(serials, serial)
+		signers[serial] = cert
 	}
 	bio, err := templates(segs)
 	if err != nil {
@@ -408,8 +445,16 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 	if err != nil {
 		return nil, err
 	}
+	if err := recordFits(data, v, now); err != nil {
+		return nil, err
+	}
 	var out PersonEnrolled
 	err = c.st.Update(ctx, func(tx store.Tx) error {
+		// The devices may have been revoked, or rotated their keys, since
+		// the captures were verified.
+		if err := recheckSigners(ctx, tx, signers); err != nil {
+			return err
+		}
 		var uin string
 		for range 10 {
 			u, err := randomUIN()
@@ -453,6 +498,54 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 	}
 	c.log.Info("person enrolled", "group", group, "templates", len(bio), "admin", a.TokenID)
 	return &out, nil
+}
+
+// recordFits checks, before anything is written, that the person's record
+// is one appliances accept (recordfeed.Record.Check and MaxRecordBytes):
+// many large iris or face records can make it too large.
+func recordFits(d *personData, v vid.VID, now time.Time) error {
+	r := recordfeed.Record{Version: recordfeed.Version, UIN: strings.Repeat("9", 12), VID: v.Number, VIDKind: v.Kind.String(),
+		VIDIssued: v.IssuedAt, VIDExpires: v.ExpiresAt, Issued: now, Demographics: d.Demographics,
+		Biometrics: d.Biometrics, Locked: recordfeed.AuthTypes, TokenSeed: d.TokenSeed}
+	b, err := r.Marshal()
+	if err != nil {
+		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record would not be accepted by appliances (%v): enrol fewer or smaller biometrics, or shorter demographics", err)
+	}
+	n, err := opSize(recordfeed.Op{Put: &recordfeed.Signed{Record: b, Sig: make([]byte, 64)}})
+	if err != nil {
+		return err
+	}
+	if n+len(`{"ops":[]}`) > maxBatchPlain {
+		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record (%d bytes) is too large for the records feed (at most about %d bytes): enrol fewer or smaller iris or face records, or shorter demographics", len(b), maxBatchPlain*3/4)
+	}
+	return nil
+}
+
+// recheckSigners checks, inside the enrolment's transaction, that every
+// signing device is still active under an active vendor and still has the
+// certificate that signed.
+func recheckSigners(ctx context.Context, tx store.Tx, signers map[string]string) error {
+	devs, err := tx.DevicesBySerial(ctx, slices.Sorted(maps.Keys(signers)))
+	if err != nil {
+		return err
+	}
+	for sn, cert := range signers {
+		d := devs[sn]
+		if d == nil {
+			return fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", sn)
+		}
+		v, err := tx.Vendor(ctx, d.VendorID)
+		if err != nil {
+			return err
+		}
+		if d.Status != trustfeed.Active || v.Status != trustfeed.Active {
+			return fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", sn, d.VendorID)
+		}
+		if thumb(d.DeviceCert) != cert {
+			return fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", sn)
+		}
+	}
+	return nil
 }
 
 // freshVID redraws v until its number is unused.
@@ -503,7 +596,7 @@ func activeVIDs(vs []store.VID, now time.Time) []store.VID {
 // batch putting the records of puts and deleting the VIDs in deletes.
 func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Person, d *personData, puts []store.VID, deletes []string, only string) error {
 	now := c.now().UTC().Truncate(time.Second)
-	var ops []recordfeed.Op
+	var ops, dels []recordfeed.Op
 	if p.Status == PersonActive {
 		for i := range puts {
 			s, err := c.record(p, d, &puts[i], now)
@@ -514,8 +607,9 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 		}
 	}
 	for _, n := range deletes {
-		ops = append(ops, recordfeed.Op{Delete: n})
+		dels = append(dels, recordfeed.Op{Delete: n})
 	}
+	ops = append(ops, dels...)
 	if len(ops) == 0 {
 		return nil
 	}
@@ -524,13 +618,25 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 		return err
 	}
 	for _, ap := range aps {
-		if err := c.appendSealed(ctx, tx, ap, ops, now); err != nil {
+		o := ops
+		if ap.Status != trustfeed.Active {
+			// A suspended appliance gets deletions (they only take
+			// identity data away) but no records; reinstating it
+			// backfills them.
+			o = dels
+		}
+		if len(o) == 0 {
+			continue
+		}
+		if err := c.appendSealed(ctx, tx, ap, o, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// groupAppliances are the appliances of a group that follow its records:
+// active and suspended ones (revoked appliances get nothing more).
 func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only string) ([]*store.Appliance, error) {
 	all, err := tx.Appliances(ctx)
 	if err != nil {
@@ -539,7 +645,7 @@ func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only 
 	var out []*store.Appliance
 	for i := range all {
 		ap := &all[i]
-		if ap.Status != trustfeed.Active || applianceGroup(ap) != group || len(ap.EncryptionCert) == 0 || (only != "" && ap.ID != only) {
+		if ap.Status == trustfeed.Revoked || applianceGroup(ap) != group || len(ap.EncryptionCert) == 0 || (only != "" && ap.ID != only) {
 			continue
 		}
 		out = append(out, ap)
@@ -547,80 +653,69 @@ func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only 
 	return out, nil
 }
 
-// appendSealed seals ops (in batches of recordfeed.MaxOps) to ap and
-// appends them to its records feed.
+// Sealed batches travel as feed entries, whose canonical bytes are at most
+// feed.MaxEntrySize: the entry holds the sealed batch's JSON, in which the
+// ciphertext of the batch's JSON is base64. sealedOverhead covers the rest
+// (entry envelope, appliance id, thumbprint, an RSA-4096 wrapped key,
+// nonce, field names); maxBatchPlain is what is left for the JSON of a
+// batch.
+const (
+	sealedOverhead = 1536
+	maxBatchPlain  = (feed.MaxEntrySize-sealedOverhead)/4*3 - 16 // GCM tag
+)
+
+// opSize is an operation's share of a batch's JSON.
+func opSize(op recordfeed.Op) (int, error) {
+	b, err := json.Marshal(op)
+	return len(b) + 1, err // and a comma
+}
+
+// packOps splits ops into batches of at most recordfeed.MaxOps operations
+// whose JSON fits maxBatchPlain.
+func packOps(ops []recordfeed.Op) ([][]recordfeed.Op, error) {
+	var out [][]recordfeed.Op
+	start, size := 0, len(`{"ops":[]}`)
+	for i, op := range ops {
+		n, err := opSize(op)
+		if err != nil {
+			return nil, err
+		}
+		if n+len(`{"ops":[]}`) > maxBatchPlain {
+			return nil, fmt.Errorf("central: one records-feed operation of %d bytes cannot fit a feed entry", n)
+		}
+		if i > start && (size+n > maxBatchPlain || i-start == recordfeed.MaxOps) {
+			out = append(out, ops[start:i])
+			start, size = i, len(`{"ops":[]}`)
+		}
+		size += n
+	}
+	if start < len(ops) {
+		out = append(out, ops[start:])
+	}
+	return out, nil
+}
+
+// appendSealed seals ops to ap, in batches that each fit one feed entry
+// (packOps), and appends them to its records feed.
 func (c *Central) appendSealed(ctx context.Context, tx store.Tx, ap *store.Appliance, ops []recordfeed.Op, now time.Time) error {
 	cert, err := x509.ParseCertificate(ap.EncryptionCert)
 	if err != nil {
 		return fmt.Errorf("central: appliance %s encryption certificate: %w", ap.ID, err)
 	}
-	var entries []store.NewEntry
-	for len(ops) > 0 {
-		n := min(len(ops), recordfeed.MaxOps)
-		s, err := recordfeed.Seal(&recordfeed.Batch{Ops: ops[:n]}, ap.ID, cert)
+	batches, err := packOps(ops)
+	if err != nil {
+		return err
+	}
+	entries := make([]store.NewEntry, 0, len(batches))
+	for _, b := range batches {
+		s, err := recordfeed.Seal(&recordfeed.Batch{Ops: b}, ap.ID, cert)
 		if err != nil {
 			return err
 		}
 		entries = append(entries, store.NewEntry{Kind: recordfeed.Kind, Data: s})
-		ops = ops[n:]
 	}
 	_, err = store.AppendFeed(ctx, tx, recordfeed.FeedName(ap.ID), now, entries...)
 	return err
-}
-
-// backfill publishes every active VID's record of group to one appliance
-// (after it enrols or joins the group), and deletes those of oldGroup.
-func (c *Central) backfill(ctx context.Context, tx store.Tx, ap *store.Appliance, group, oldGroup string) error {
-	now := c.now().UTC().Truncate(time.Second)
-	var ops []recordfeed.Op
-	for _, g := range []string{oldGroup, group} {
-		if g == "" || (g == oldGroup && oldGroup == group) {
-			continue
-		}
-		after := ""
-		for {
-			ps, err := tx.People(ctx, g, after, 1000)
-			if err != nil {
-				return err
-			}
-			for i := range ps {
-				p := &ps[i]
-				vs, err := tx.VIDsOf(ctx, p.UIN)
-				if err != nil {
-					return err
-				}
-				act := activeVIDs(vs, now)
-				if g == oldGroup {
-					for _, v := range act {
-						ops = append(ops, recordfeed.Op{Delete: v.Number})
-					}
-					continue
-				}
-				if p.Status != PersonActive || len(act) == 0 {
-					continue
-				}
-				d, err := c.openPerson(p)
-				if err != nil {
-					return err
-				}
-				for j := range act {
-					s, err := c.record(p, d, &act[j], now)
-					if err != nil {
-						return err
-					}
-					ops = append(ops, recordfeed.Op{Put: s})
-				}
-			}
-			if len(ps) < 1000 {
-				break
-			}
-			after = ps[len(ps)-1].UIN
-		}
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	return c.appendSealed(ctx, tx, ap, ops, now)
 }
 
 // withPerson loads a person and their sealed data in tx.
@@ -768,6 +863,9 @@ func (c *Central) RevokeVID(ctx context.Context, a *Admin, number, reason string
 // SetLocks locks and unlocks auth types for a person and republishes the
 // records of the person's active VIDs.
 func (c *Central) SetLocks(ctx context.Context, a *Admin, uin string, lock, unlock []string) (*PersonView, error) {
+	if len(lock)+len(unlock) == 0 || len(lock)+len(unlock) > 2*len(recordfeed.AuthTypes) {
+		return nil, badRequest("name the auth types to lock or unlock (%s)", strings.Join(recordfeed.AuthTypes, ", "))
+	}
 	for _, t := range append(slices.Clone(lock), unlock...) {
 		if !recordfeed.ValidAuthType(t) {
 			return nil, badRequest("auth type %q: want one of %s", t, strings.Join(recordfeed.AuthTypes, ", "))
@@ -808,6 +906,28 @@ func (c *Central) SetLocks(ctx context.Context, a *Admin, uin string, lock, unlo
 	return c.Person(ctx, uin)
 }
 
+// LockAuth locks auth types for a person: appliances refuse them for every
+// VID of the person once their records feed delivers the change.
+func (c *Central) LockAuth(ctx context.Context, a *Admin, uin string, types []string) (*PersonView, error) {
+	if len(types) == 0 {
+		return nil, badRequest("name the auth types to lock (%s)", strings.Join(recordfeed.AuthTypes, ", "))
+	}
+	return c.SetLocks(ctx, a, uin, types, nil)
+}
+
+// UnlockAuth unlocks auth types for a person.
+func (c *Central) UnlockAuth(ctx context.Context, a *Admin, uin string, types []string) (*PersonView, error) {
+	if len(types) == 0 {
+		return nil, badRequest("name the auth types to unlock (%s)", strings.Join(recordfeed.AuthTypes, ", "))
+	}
+	return c.SetLocks(ctx, a, uin, nil, types)
+}
+
+// ListVIDs lists a person's VIDs (full numbers: for admins only).
+func (c *Central) ListVIDs(ctx context.Context, uin string) ([]store.VID, error) {
+	return c.VIDs(ctx, uin)
+}
+
 // SetApplianceGroup moves an appliance to a records group: its feed gets
 // the new group's records and deletions of the old group's.
 func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group string) (*store.Appliance, error) {
@@ -836,15 +956,20 @@ func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group str
 		if err := c.audit(ctx, tx, a.Actor(), "appliance.group", "appliance:"+id, map[string]string{"from": old, "to": group}); err != nil {
 			return err
 		}
-		out = *ap
-		if ap.Status != trustfeed.Active {
+		if ap.Status == trustfeed.Revoked {
+			out = *ap
 			return nil
 		}
-		return c.backfill(ctx, tx, ap, group, old)
+		if err := c.startBackfill(ctx, tx, ap, group, old); err != nil {
+			return err
+		}
+		out = *ap
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.kickBackfill()
 	return &out, nil
 }
 

@@ -97,6 +97,9 @@ func (c *Central) AddRPKey(ctx context.Context, a *Admin, rpID string) (key, key
 
 // RevokeRPKey revokes one API key of a relying party.
 func (c *Central) RevokeRPKey(ctx context.Context, a *Admin, rpID, keyID string) (*store.RelyingParty, error) {
+	if _, err := hex.DecodeString(keyID); err != nil || len(keyID) != 16 {
+		return nil, badRequest("key id %q: want the 16 hex digits after etr_ in the key", keyID)
+	}
 	return c.updateRP(ctx, a, rpID, "relying-party.key-revoke", map[string]string{"keyId": keyID}, func(rp *store.RelyingParty) error {
 		for i := range rp.Keys {
 			if rp.Keys[i].ID == keyID && !rp.Keys[i].Revoked {

@@ -90,6 +90,20 @@ type Appliance struct {
 	Certs          []CertRecord `json:"certs"`
 	Enrolled       time.Time    `json:"enrolled"`
 	Updated        time.Time    `json:"updated"`
+	// Backfill is the appliance's records-feed backfill still to publish
+	// (nil: none).
+	Backfill *Backfill `json:"backfill,omitempty"`
+}
+
+// Backfill is the progress of publishing a group's records to an
+// appliance's records feed (after it enrols, changes group or is
+// reinstated): first deletions of DeleteGroup's VIDs, then the records of
+// Group, each in UIN order after After.
+type Backfill struct {
+	Group       string    `json:"group"`
+	DeleteGroup string    `json:"deleteGroup,omitempty"`
+	After       string    `json:"after,omitempty"`
+	Started     time.Time `json:"started"`
 }
 
 // RelyingParty is a service that asks appliances for authentication.

@@ -79,6 +79,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	id := fs.String("id", "", "vendor, appliance or relying-party id")
+	fs.StringVar(id, "rp", "", "rp key add|revoke: the relying party's id (same as --id)")
 	name := fs.String("name", "", "vendor or relying-party name")
 	vendor := fs.String("vendor", "", "vendor id")
 	status := fs.String("status", "", "filter: active, suspended or revoked")
@@ -100,7 +101,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 	uin := fs.String("uin", "", "person / vid: the person's UIN")
 	vidNum := fs.String("vid", "", "vid revoke: the VID")
 	keyID := fs.String("key", "", "rp key revoke: the key id (the 16 hex digits after etr_)")
-	showNumbers := fs.Bool("show-numbers", false, "vid list: print full VID numbers (default: masked)")
+	showNumbers := fs.Bool("show-numbers", false, "vid list, person show: print full VID numbers, also with --json (default: masked)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -380,6 +381,9 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		if err := c.call(ctx, "POST", "/v1/admin/people/show", map[string]any{"uin": *uin}, &raw); err != nil {
 			return err
 		}
+		if !*showNumbers {
+			raw = maskVIDsIn(raw, "vids")
+		}
 		return showPerson(raw, show)
 	case "person lock", "person unlock":
 		if err := need(*uin, "uin"); err != nil {
@@ -409,8 +413,11 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		}
 		json.Unmarshal(raw, &v)
 		if *asJSON {
-			fmt.Fprintf(stdout, "{\"vid\": %q, \"kind\": %q, \"expiresAt\": %q}\n", v.Number, v.Kind, v.ExpiresAt.Format(time.RFC3339))
-			return nil
+			out := map[string]any{"vid": v.Number, "kind": v.Kind}
+			if !v.ExpiresAt.IsZero() {
+				out["expiresAt"] = v.ExpiresAt.Format(time.RFC3339)
+			}
+			return json.NewEncoder(stdout).Encode(out)
 		}
 		fmt.Fprintln(stdout, v.Number)
 		if !v.ExpiresAt.IsZero() {
@@ -424,6 +431,9 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		if err := c.call(ctx, "POST", "/v1/admin/vids/list", map[string]any{"uin": *uin}, &raw); err != nil {
 			return err
 		}
+		if !*showNumbers {
+			raw = maskVIDsIn(raw, "")
+		}
 		var vs []struct {
 			Number, Kind, Status, Reason string
 			IssuedAt, ExpiresAt          time.Time
@@ -433,9 +443,6 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintln(w, "VID\tKIND\tSTATUS\tISSUED\tEXPIRES\tREASON")
 			for _, v := range vs {
 				n := v.Number
-				if !*showNumbers {
-					n = maskDigits(n)
-				}
 				exp := "never"
 				if !v.ExpiresAt.IsZero() {
 					exp = v.ExpiresAt.Format(time.RFC3339)
@@ -460,14 +467,25 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		var rps []struct {
-			ID, Name, Status string
-			Attributes       []string
+			ID, Name, Status      string
+			Attributes, AuthTypes []string
+			Keys                  []struct {
+				ID      string
+				Revoked bool
+			}
 		}
 		json.Unmarshal(raw, &rps)
 		return show(func(w *tabwriter.Writer) error {
-			fmt.Fprintln(w, "ID\tNAME\tSTATUS\tATTRIBUTES")
+			fmt.Fprintln(w, "ID\tNAME\tSTATUS\tATTRIBUTES\tAUTH TYPES\tLIVE KEYS")
 			for _, r := range rps {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Status, strings.Join(r.Attributes, ","))
+				var live []string
+				for _, k := range r.Keys {
+					if !k.Revoked {
+						live = append(live, k.ID)
+					}
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Status, orDash(strings.Join(r.Attributes, ",")),
+					strings.Join(r.AuthTypes, ","), orDash(strings.Join(live, ",")))
 			}
 			return nil
 		})

@@ -176,6 +176,7 @@ type Config struct {
 	AdminRate      float64 `json:"adminRate"`
 	TrustProxy     bool    `json:"trustProxy"`
 	LogLevel       string  `json:"logLevel"`
+	CaptureMaxAge  string  `json:"captureMaxAge"`
 }
 
 // storeFlags are the flags that open the store (serve and admin init).
@@ -349,6 +350,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
+		"how old an RCAPTURE answer may be when a person is enrolled from it (registration captured offline and uploaded later), at most "+central.MaxCaptureMaxAge.String())
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: edgetrust-central serve [flags]
 
@@ -379,6 +382,10 @@ state directory's central-keys.age on each (same passphrase).
 	lvl := new(slog.LevelVar)
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)}
+	}
+	maxAge, err := time.ParseDuration(c.CaptureMaxAge)
+	if err != nil || maxAge < time.Minute || maxAge > central.MaxCaptureMaxAge {
+		return usageError{fmt.Errorf("--capture-max-age %q: want a duration from 1m to %s, e.g. 24h", c.CaptureMaxAge, central.MaxCaptureMaxAge)}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usageError{errors.New("--tls-cert and --tls-key go together")}
@@ -414,7 +421,7 @@ state directory's central-keys.age on each (same passphrase).
 		return err
 	}
 	defer st.Close()
-	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log})
+	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log, CaptureMaxAge: maxAge})
 	if err != nil {
 		return err
 	}

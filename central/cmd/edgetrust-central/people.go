@@ -6,10 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/edgetrust/edgetrust/central"
 )
+
+// maxDemographicsFile bounds the demographics file person enrol reads.
+const maxDemographicsFile = 64 << 10
 
 // personEnrol reads the demographics and RCAPTURE files and enrols.
 func personEnrol(ctx context.Context, c *adminClient, demoFile string, captures []string, group, vidKind string,
@@ -17,7 +24,7 @@ func personEnrol(ctx context.Context, c *adminClient, demoFile string, captures 
 	if demoFile == "" || len(captures) == 0 {
 		return usageError{errors.New("--demographics FILE.json and at least one --capture RCAPTURE.json are required")}
 	}
-	db, err := os.ReadFile(demoFile)
+	db, err := readBounded(demoFile, maxDemographicsFile)
 	if err != nil {
 		return err
 	}
@@ -26,14 +33,21 @@ func personEnrol(ctx context.Context, c *adminClient, demoFile string, captures 
 		return fmt.Errorf("%s: want a JSON object of attribute names to strings, e.g. {\"fullName\": \"Asha Rao\"}: %v", demoFile, err)
 	}
 	body := map[string]any{"demographics": demo, "group": group, "vidKind": vidKind}
+	if len(captures) > central.MaxEnrolCaptures {
+		return usageError{fmt.Errorf("%d captures: at most %d per person", len(captures), central.MaxEnrolCaptures)}
+	}
 	var caps []json.RawMessage
+	total := 0
 	for _, f := range captures {
-		b, err := os.ReadFile(f)
+		b, err := readBounded(f, central.MaxCaptureBytes)
 		if err != nil {
 			return err
 		}
 		if !json.Valid(b) {
 			return fmt.Errorf("%s is not JSON: give the SBI RCAPTURE answer as the device returned it", f)
+		}
+		if total += len(b); total > central.MaxCaptureBytes {
+			return fmt.Errorf("the capture files come to more than %d bytes: enrol with fewer captures", central.MaxCaptureBytes)
 		}
 		caps = append(caps, b)
 	}
@@ -70,11 +84,11 @@ func showPerson(raw json.RawMessage, show func(func(*tabwriter.Writer) error) er
 	return show(func(w *tabwriter.Writer) error {
 		fmt.Fprintf(w, "UIN\t%s\nstatus\t%s\ngroup\t%s\nlocked\t%s\ntemplates\t%s\n", p.UIN, p.Status, p.Group,
 			strings.Join(p.Locked, ", "), strings.Join(p.Templates, ", "))
-		for k, v := range p.Demographics {
-			fmt.Fprintf(w, "%s\t%s\n", k, v)
+		for _, k := range slices.Sorted(maps.Keys(p.Demographics)) {
+			fmt.Fprintf(w, "%s\t%s\n", k, p.Demographics[k])
 		}
 		for _, v := range p.VIDs {
-			fmt.Fprintf(w, "VID\t%s %s %s\n", maskDigits(v.Number), v.Kind, v.Status)
+			fmt.Fprintf(w, "VID\t%s %s %s\n", v.Number, v.Kind, v.Status)
 		}
 		return nil
 	})
@@ -86,4 +100,62 @@ func maskDigits(s string) string {
 		return "****"
 	}
 	return strings.Repeat("*", len(s)-4) + s[len(s)-4:]
+}
+
+// readBounded reads a file of at most max bytes.
+func readBounded(path string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// maskVIDsIn masks the "number" of every VID in a JSON answer: the answer
+// itself (an array) when field is "", else the array under field.
+func maskVIDsIn(raw json.RawMessage, field string) json.RawMessage {
+	var doc map[string]json.RawMessage
+	arr := raw
+	if field != "" {
+		if json.Unmarshal(raw, &doc) != nil {
+			return raw
+		}
+		arr = doc[field]
+	}
+	var vs []map[string]any
+	if json.Unmarshal(arr, &vs) != nil {
+		return raw
+	}
+	for _, v := range vs {
+		if n, ok := v["number"].(string); ok {
+			v["number"] = maskDigits(n)
+		}
+	}
+	b, err := json.Marshal(vs)
+	if err != nil {
+		return raw
+	}
+	if field == "" {
+		return b
+	}
+	doc[field] = b
+	if out, err := json.Marshal(doc); err == nil {
+		return out
+	}
+	return raw
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func Run(t *testing.T, open Opener) {
 		{"DevicesListing", testDevices},
 		{"TokensAndSessions", testTokensSessions},
 		{"PeopleAndVIDs", testPeople},
+		{"RoundTrip", testRoundTrip},
 		{"AuditChain", testAudit},
 		{"FeedAppendAndRead", testFeed},
 		{"RollbackWritesNothing", testRollback},
@@ -634,6 +636,104 @@ func testPeople(t *testing.T, open func(int) store.Store) {
 		v, err := tx.VID(ctx, "3333333333333333")
 		if err != nil || v.UIN != "1000000001" || !v.IssuedAt.Equal(now) {
 			t.Errorf("VID: %+v %v", v, err)
+		}
+		return nil
+	})
+}
+
+// testRoundTrip: every field of the records added for people, VIDs,
+// appliance groups and relying-party keys comes back as stored, from
+// another replica too, and a second put replaces the first.
+func testRoundTrip(t *testing.T, open func(int) store.Store) {
+	s := open(0)
+	ap := &store.Appliance{ID: "EDGE-1", Status: trustfeed.Active, EKPublic: []byte{1}, EKFingerprint: "ab", AKPublic: []byte{2},
+		EncryptionCert: []byte{3}, SigningCert: []byte{4}, Group: "north", Enrolled: t0, Updated: t0,
+		Backfill: &store.Backfill{Group: "north", DeleteGroup: "south", After: "2837465019", Started: t0},
+		Certs:    []store.CertRecord{{Role: "encryption", SHA256: "CD", Issued: t0, NotBefore: t0, NotAfter: t0.Add(time.Hour)}}}
+	rp := &store.RelyingParty{ID: "kiosk", Name: "Kiosk", Status: trustfeed.Suspended, Reason: "audit",
+		Attributes: []string{"fullName"}, AuthTypes: []string{"demo", "bio-Finger"}, Created: t0, Updated: t0,
+		Keys: []store.RPKey{{ID: "0123456789abcdef", SHA256: bytes.Repeat([]byte{7}, 32), Created: t0}, {ID: "fedcba9876543210", SHA256: bytes.Repeat([]byte{8}, 32), Created: t0, Revoked: true}}}
+	p := &store.Person{UIN: "2837465019", Group: "north", Status: "active", Locked: []string{"bio-Finger", "demo"},
+		Sealed: []byte("age-encryption.org/v1 ..."), Created: t0, Updated: t0.Add(time.Minute)}
+	v := &store.VID{Number: "4444444444444444", UIN: p.UIN, Kind: "temporary", IssuedAt: t0, ExpiresAt: t0.Add(30 * time.Minute),
+		Status: "revoked", Reason: "lost", Updated: t0.Add(time.Minute)}
+	update(t, s, func(tx store.Tx) error {
+		for _, f := range []func() error{
+			func() error { return tx.PutAppliance(ctx, ap) },
+			func() error { return tx.PutRelyingParty(ctx, rp) },
+			func() error { return tx.PutPerson(ctx, p) },
+			func() error { return tx.PutVID(ctx, v) },
+		} {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	check := func(s store.Store, who string) {
+		t.Helper()
+		view(t, s, func(tx store.Tx) error {
+			if got, err := tx.Appliance(ctx, ap.ID); err != nil || !reflect.DeepEqual(got, ap) {
+				t.Errorf("%s: appliance %+v %v, want %+v", who, got, err, ap)
+			}
+			if got, err := tx.RelyingParty(ctx, rp.ID); err != nil || !reflect.DeepEqual(got, rp) {
+				t.Errorf("%s: relying party %+v %v, want %+v", who, got, err, rp)
+			}
+			if got, err := tx.Person(ctx, p.UIN); err != nil || !reflect.DeepEqual(got, p) {
+				t.Errorf("%s: person %+v %v, want %+v", who, got, err, p)
+			}
+			if got, err := tx.VID(ctx, v.Number); err != nil || !reflect.DeepEqual(got, v) {
+				t.Errorf("%s: VID %+v %v, want %+v", who, got, err, v)
+			}
+			if vs, err := tx.VIDsOf(ctx, p.UIN); err != nil || len(vs) != 1 || !reflect.DeepEqual(&vs[0], v) {
+				t.Errorf("%s: VIDs of the person %+v %v", who, vs, err)
+			}
+			// A revoked VID is not expiring.
+			if vs, err := tx.ExpiringVIDs(ctx, t0.Add(time.Hour), 0); err != nil || len(vs) != 0 {
+				t.Errorf("%s: expiring %+v %v", who, vs, err)
+			}
+			return nil
+		})
+	}
+	check(s, "replica 0")
+	check(open(1), "replica 1")
+
+	// A second put replaces: the person moves and is unlocked, the VID
+	// is reinstated (and so expiring), the appliance changes group.
+	p.Group, p.Locked, p.Updated = "south", nil, t0.Add(2*time.Minute)
+	v.Status, v.Reason = "active", ""
+	ap.Group, ap.Backfill = "", nil
+	rp.Keys = rp.Keys[:1]
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.PutPerson(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.PutVID(ctx, v); err != nil {
+			return err
+		}
+		if err := tx.PutRelyingParty(ctx, rp); err != nil {
+			return err
+		}
+		return tx.PutAppliance(ctx, ap)
+	})
+	view(t, s, func(tx store.Tx) error {
+		if got, err := tx.Person(ctx, p.UIN); err != nil || !reflect.DeepEqual(got, p) {
+			t.Errorf("person after the second put: %+v %v", got, err)
+		}
+		if ps, _ := tx.People(ctx, "north", "", 0); len(ps) != 0 {
+			t.Errorf("the person is still listed in north: %+v", ps)
+		}
+		if ps, _ := tx.People(ctx, "south", "", 0); len(ps) != 1 {
+			t.Errorf("the person is not listed in south: %+v", ps)
+		}
+		if vs, err := tx.ExpiringVIDs(ctx, t0.Add(time.Hour), 0); err != nil || len(vs) != 1 || vs[0].Number != v.Number {
+			t.Errorf("the reinstated VID is not expiring: %+v %v", vs, err)
+		}
+		if got, _ := tx.Appliance(ctx, ap.ID); got == nil || got.Group != "" || got.Backfill != nil {
+			t.Errorf("appliance group after the second put: %+v", got)
+		}
+		if got, _ := tx.RelyingParty(ctx, rp.ID); got == nil || len(got.Keys) != 1 {
+			t.Errorf("relying-party keys after the second put: %+v", got)
 		}
 		return nil
 	})

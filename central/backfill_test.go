@@ -1,0 +1,175 @@
+package central
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/records/vid"
+	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/sbi"
+)
+
+// seedPeople stores n people of group (UINs from base) with one active
+// perpetual VID each, without publishing, and returns the VIDs.
+func seedPeople(t *testing.T, h *harness, group string, base, n int) map[string]bool {
+	t.Helper()
+	d := &personData{Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{4}, recordfeed.TokenSeedLen),
+		Biometrics: []recordfeed.Biometric{{Type: sbi.TypeFinger, SubType: "Left IndexFinger", Format: recordfeed.TemplateMCC, Data: bytes.Repeat([]byte{5}, 300)}}}
+	sealed, err := h.c.sealPerson(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := h.clock.Now()
+	vids := map[string]bool{}
+	err = h.st.Update(ctx, func(tx store.Tx) error {
+		for i := range n {
+			uin := fmt.Sprint(base + i)
+			if err := tx.PutPerson(ctx, &store.Person{UIN: uin, Group: group, Status: PersonActive, Sealed: sealed, Created: now, Updated: now}); err != nil {
+				return err
+			}
+			v, _ := vid.New(vid.Perpetual, now, 0)
+			if err := tx.PutVID(ctx, &store.VID{Number: v.Number, UIN: uin, Kind: "perpetual", IssuedAt: now, Status: VIDActive, Updated: now}); err != nil {
+				return err
+			}
+			vids[v.Number] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vids
+}
+
+func smallBackfillSteps(t *testing.T) {
+	old := backfillBytes
+	backfillBytes = 16 << 10
+	t.Cleanup(func() { backfillBytes = old })
+}
+
+func (h *harness) appliance(t *testing.T, id string) *store.Appliance {
+	t.Helper()
+	var ap *store.Appliance
+	if err := h.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		ap, err = tx.Appliance(ctx, id)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ap
+}
+
+// A group larger than one step is backfilled in several transactions, each
+// record exactly once; a group change deletes the old group's VIDs first.
+func TestBackfillInSteps(t *testing.T) {
+	smallBackfillSteps(t)
+	h := newHarness(t)
+	north := seedPeople(t, h, "north", 3_000_000_000, 300)
+	south := seedPeople(t, h, "south", 4_000_000_000, 120)
+	a := enrolTestAppliance(t, h, "EDGE-1")
+	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.RunBackfills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ap := h.appliance(t, "EDGE-1"); ap.Backfill != nil {
+		t.Fatalf("backfill still pending: %+v", ap.Backfill)
+	}
+	n := feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	if n < 10 {
+		t.Fatalf("%d records-feed entries: 300 records in 16 KiB steps take more", n)
+	}
+	_, recs := a.ops(t, h, 0)
+	got := map[string]int{}
+	for _, r := range recs {
+		got[r.VID]++
+	}
+	if len(recs) != len(north) || len(got) != len(north) {
+		t.Fatalf("backfill of north: %d records of %d VIDs, want each of %d once", len(recs), len(got), len(north))
+	}
+	for v := range north {
+		if got[v] != 1 {
+			t.Fatalf("VID %s published %d times", vid.Mask(v), got[v])
+		}
+	}
+
+	// Moving to south: deletions of north's VIDs, then south's records.
+	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "south"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.RunBackfills(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ops, _ := a.ops(t, h, n)
+	deleted, put := map[string]bool{}, map[string]bool{}
+	for _, op := range ops {
+		if op.Delete != "" {
+			if len(put) > 0 {
+				t.Fatal("a deletion of the old group after records of the new one")
+			}
+			deleted[op.Delete] = true
+		} else {
+			r, _ := recordfeed.Unmarshal(op.Put.Record)
+			put[r.VID] = true
+		}
+	}
+	if len(deleted) != len(north) || len(put) != len(south) {
+		t.Fatalf("group change: %d deletions (want %d), %d records (want %d)", len(deleted), len(north), len(put), len(south))
+	}
+	for v := range south {
+		if !put[v] {
+			t.Fatalf("VID %s of south not published", vid.Mask(v))
+		}
+	}
+}
+
+// A suspended appliance gets deletions but no records; reinstated, it gets
+// its group's records again. A revoked one gets nothing, not even a
+// pending backfill.
+func TestSuspendedApplianceRecords(t *testing.T) {
+	h := newHarness(t)
+	a := enrolTestAppliance(t, h, "EDGE-1")
+	const uin = "2837465021"
+	_, number := addPerson(t, h, uin, DefaultGroup)
+	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Suspended, Reason: "audit"}); err != nil {
+		t.Fatal(err)
+	}
+	size := feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	tv, err := h.c.IssueVID(ctx, h.admin, uin, "temporary", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if feedSize(t, h, recordfeed.FeedName("EDGE-1")) != size {
+		t.Fatal("a suspended appliance received a record")
+	}
+	if _, err := h.c.RevokeVID(ctx, h.admin, number, "lost card"); err != nil {
+		t.Fatal(err)
+	}
+	if ops, _ := a.ops(t, h, size); len(ops) != 1 || ops[0].Delete != number {
+		t.Fatalf("a suspended appliance must get the deletion: %+v", ops)
+	}
+	size = feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Active}); err != nil {
+		t.Fatal(err)
+	}
+	if _, recs := a.ops(t, h, size); len(recs) != 1 || recs[0].VID != tv.Number {
+		t.Fatalf("reinstated: want the one active VID's record, got %+v", recs)
+	}
+	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Revoked, Reason: "stolen"}); err != nil {
+		t.Fatal(err)
+	}
+	size = feedSize(t, h, recordfeed.FeedName("EDGE-1"))
+	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
+		t.Fatal(err)
+	}
+	h.c.RevokeVID(ctx, h.admin, tv.Number, "done")
+	if n, _ := h.c.RunBackfills(ctx); n != 0 || feedSize(t, h, recordfeed.FeedName("EDGE-1")) != size || h.appliance(t, "EDGE-1").Backfill != nil {
+		t.Fatal("a revoked appliance received records-feed entries or keeps a backfill")
+	}
+}
