@@ -18,7 +18,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/agent/sensors"
-	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
+	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )

@@ -4,15 +4,15 @@
 //
 // Layout (each part grows on its own):
 //
-//	appliance/store     badger, key layout
+//	appliance/db     badger, key layout
 //	appliance/feedsync  following one signed feed from central (long poll, verify, apply)
-//	appliance/trust     the trust feed's state: vendors, devices, trust anchors
-//	appliance/capture   verifying SBI captures against the trust state
+//	appliance/trustsync     the trust feed's state: vendors, devices, trust anchors
+//	appliance/captureverify   verifying SBI captures against the trust state
 //	appliance/tpmkey    the SBI decryption key in the TPM and its certificate
 //	appliance/recordsync  the appliance's own records feed into internal/records
 //	appliance/auth      POST /v1/auth: relying parties authenticate people offline
 //	appliance/api       the HTTP interface
-//	appliance/qr        Claim 169 QR verification
+//	appliance/qrverify        Claim 169 QR verification
 package appliance
 
 import (
@@ -39,15 +39,15 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/db"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/qr"
+	"github.com/edgetrust/edgetrust/appliance/qrverify"
 	"github.com/edgetrust/edgetrust/appliance/recordsync"
-	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -93,8 +93,8 @@ type AuditEnv struct {
 type Appliance struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *store.Store
-	trust    *trust.Registry
+	store    *db.Store
+	trust    *trustsync.Registry
 	keys     *tpmkey.Keys
 	syncer   *feedsync.Syncer
 	recSync  *feedsync.Syncer
@@ -102,9 +102,9 @@ type Appliance struct {
 	records  *records.Store
 	auth     *auth.Handler
 	auditor  auth.Auditor
-	verifier *capture.Verifier
+	verifier *captureverify.Verifier
 	api      *api.API
-	qrLists  *qr.Lists
+	qrLists  *qrverify.Lists
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
@@ -137,10 +137,10 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		return nil, err
 	}
 	var err error
-	if a.store, err = store.Open(filepath.Join(cfg.State, DBDir), a.log); err != nil {
+	if a.store, err = db.Open(filepath.Join(cfg.State, DBDir), a.log); err != nil {
 		return nil, err
 	}
-	if a.trust, err = trust.Open(a.store, a.log); err != nil {
+	if a.trust, err = trustsync.Open(a.store, a.log); err != nil {
 		return nil, err
 	}
 	var keys []sbi.DecryptionKey
@@ -155,9 +155,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	} else {
 		a.log.Warn("no TPM configured (--tpm): auth captures cannot be decrypted, so their hash chain cannot be verified and they are answered invalid")
 	}
-	a.verifier = &capture.Verifier{Trust: a.trust, Keys: keys, Now: o.Now,
+	a.verifier = &captureverify.Verifier{Trust: a.trust, Keys: keys, Now: o.Now,
 		MaxAge: time.Duration(cfg.CaptureMaxAge), MaxFuture: time.Duration(cfg.CaptureMaxFuture),
-		MaxStaleness: time.Duration(cfg.MaxStaleness), StalePolicy: capture.StalePolicy(cfg.StalePolicy)}
+		MaxStaleness: time.Duration(cfg.MaxStaleness), StalePolicy: captureverify.StalePolicy(cfg.StalePolicy)}
 
 	if cfg.Central != "" {
 		fk, err := LoadFeedKeys(cfg.FeedKeys)
@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 			return nil, err
 		}
 		sc := o.Sync
-		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, trust.FeedName, fk, a.log, a.reg
+		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, trustsync.FeedName, fk, a.log, a.reg
 		sc.Wait, sc.Now, sc.UserAgent = time.Duration(cfg.PollWait), o.Now, "edgetrust-appliance/"+Version
 		if cfg.CentralCA != "" {
 			pool, err := loadPool(cfg.CentralCA)
@@ -200,19 +200,19 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		Version: Version, Logger: a.log, Gatherer: a.reg, Registerer: a.reg,
 		RateLimit: cfg.RateLimit, MaxInFlight: cfg.MaxInFlight,
 		ApplianceID: cfg.ID, RecordsSyncer: a.recSync, Records: recs, AuthEnabled: a.auth != nil, AuthDisabled: authWhy})
-	qrv := &c169trust.Verifier{RejectStale: cfg.StalePolicy != string(capture.StaleWarn), Now: o.Now}
+	qrv := &c169trust.Verifier{RejectStale: cfg.StalePolicy != string(captureverify.StaleWarn), Now: o.Now}
 	if cfg.QRTrustList != "" {
 		fk, err := LoadFeedKeys(cfg.FeedKeys)
 		if err != nil {
 			return nil, fmt.Errorf("the Claim 169 lists are verified with the feed keys: %w", err)
 		}
-		a.qrLists = &qr.Lists{TrustFile: cfg.QRTrustList, RevocationsFile: cfg.QRRevocations, Keys: fk, Verifier: qrv, Logger: a.log}
+		a.qrLists = &qrverify.Lists{TrustFile: cfg.QRTrustList, RevocationsFile: cfg.QRRevocations, Keys: fk, Verifier: qrv, Logger: a.log}
 		if err := a.qrLists.Load(); err != nil {
 			return nil, err
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/qr/verify", &qr.Handler{Verifier: qrv, Logger: a.log})
+	mux.Handle("/v1/qr/verify", &qrverify.Handler{Verifier: qrv, Logger: a.log})
 	if a.auth != nil {
 		mux.Handle("/v1/auth", a.auth)
 	} else {
@@ -285,7 +285,7 @@ func (a *Appliance) Handler() http.Handler { return a.api }
 func (a *Appliance) Status() api.Status { return a.api.CurrentStatus() }
 
 // Trust is the trust registry.
-func (a *Appliance) Trust() *trust.Registry { return a.trust }
+func (a *Appliance) Trust() *trustsync.Registry { return a.trust }
 
 // Records is the identity record store (nil when authentication is not
 // configured).

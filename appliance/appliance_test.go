@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance"
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/internal/agenttest"
+	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trust"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -59,7 +59,7 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Fatalf("%s: not within %v", what, d)
 }
 
-func verify(t testing.TB, url string, body any) *capture.Result {
+func verify(t testing.TB, url string, body any) *captureverify.Result {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	resp, err := http.Post(url+"/v1/captures/verify", "application/json", bytes.NewReader(b))
@@ -71,14 +71,14 @@ func verify(t testing.TB, url string, body any) *capture.Result {
 		msg, _ := io.ReadAll(resp.Body)
 		t.Fatalf("verify: %s %s", resp.Status, msg)
 	}
-	var r capture.Result
+	var r captureverify.Result
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		t.Fatal(err)
 	}
 	return &r
 }
 
-func codes(r *capture.Result) string {
+func codes(r *captureverify.Result) string {
 	var cs []string
 	for _, s := range r.Reasons {
 		cs = append(cs, strings.SplitN(s, ":", 2)[0])
@@ -89,7 +89,7 @@ func codes(r *capture.Result) string {
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	clk := &clock{}
-	srv, err := feedtest.New(trust.FeedName)
+	srv, err := feedtest.New(trustsync.FeedName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if lat > time.Second {
 		t.Fatalf("revocation took %v", lat)
 	}
-	if r := verify(t, a.URL(), body); codes(r) != capture.ReasonDeviceRevoked || r.Device.Status != trustfeed.Revoked {
+	if r := verify(t, a.URL(), body); codes(r) != captureverify.ReasonDeviceRevoked || r.Device.Status != trustfeed.Revoked {
 		t.Fatalf("revoked: %q %+v", r.Reasons, r.Device)
 	}
 	enrol(trustfeed.Active)
@@ -156,7 +156,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	clk.advance(3 * time.Minute)
 	r := verify(t, a.URL(), body)
-	if r.Valid || !r.Stale || codes(r) != capture.ReasonStale {
+	if r.Valid || !r.Stale || codes(r) != captureverify.ReasonStale {
 		t.Fatalf("central down, past the bound: valid %v stale %v %q", r.Valid, r.Stale, r.Reasons)
 	}
 	if st := a.Status(); !st.Stale || st.Trust.AgeSeconds < 180 {

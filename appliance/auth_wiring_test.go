@@ -23,10 +23,10 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trust"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
 type memAuditor struct {
@@ -52,7 +52,7 @@ func writePEM(t *testing.T, path string, pub ed25519.PublicKey) {
 // signed by its TPM key and handed to the auditor.
 func TestAuthWiring(t *testing.T) {
 	dir := t.TempDir()
-	trustSrv, err := feedtest.New(trust.FeedName)
+	trustSrv, err := feedtest.New(trustsync.FeedName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/internal/feed"
 )
 
@@ -149,10 +149,10 @@ func (c *Config) Validate() error {
 	if c.MaxStaleness < 0 {
 		return errors.New("max staleness must be positive")
 	}
-	switch capture.StalePolicy(c.StalePolicy) {
+	switch captureverify.StalePolicy(c.StalePolicy) {
 	case "":
-		c.StalePolicy = string(capture.StaleReject)
-	case capture.StaleReject, capture.StaleWarn:
+		c.StalePolicy = string(captureverify.StaleReject)
+	case captureverify.StaleReject, captureverify.StaleWarn:
 	default:
 		return fmt.Errorf("stale policy %q: want reject or warn", c.StalePolicy)
 	}
@@ -166,10 +166,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("poll wait %s must be well under the maximum staleness %s", time.Duration(c.PollWait), time.Duration(c.MaxStaleness))
 	}
 	if c.CaptureMaxAge == 0 {
-		c.CaptureMaxAge = Duration(capture.DefaultMaxAge)
+		c.CaptureMaxAge = Duration(captureverify.DefaultMaxAge)
 	}
 	if c.CaptureMaxFuture == 0 {
-		c.CaptureMaxFuture = Duration(capture.DefaultMaxFuture)
+		c.CaptureMaxFuture = Duration(captureverify.DefaultMaxFuture)
 	}
 	if c.CaptureMaxAge < 0 || c.CaptureMaxFuture < 0 {
 		return errors.New("capture time windows must be positive")

@@ -14,7 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/audit"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // ApplianceAuditFeed is where central keeps an appliance's uploaded

@@ -20,9 +20,9 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/audit"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/tpm"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
 // enrolledAppliance enrols EDGE-1 and returns its TPM and signing key.

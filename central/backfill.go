@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central/store"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // Backfills: an appliance that enrols, changes group or is reinstated gets

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central/store"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
 	"github.com/edgetrust/edgetrust/central/store/storetest"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // BenchmarkFeedSync100k measures the goal: central revokes 100,000

@@ -30,8 +30,8 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/tpm"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 

@@ -20,8 +20,8 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/tpm"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
 // wantRefused checks err is central's refusal with code and that nothing

@@ -12,8 +12,8 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // broadcast wakes every waiter at once: Wait returns a channel closed by

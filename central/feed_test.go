@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // get fetches a batch over HTTP.

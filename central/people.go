@@ -20,9 +20,9 @@ import (
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 

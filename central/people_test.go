@@ -13,10 +13,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 	"github.com/edgetrust/edgetrust/internal/tpm"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
 // testAppliance is an appliance enrolled with central and its TPM keys.

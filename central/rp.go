@@ -10,7 +10,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // maxRPKeys bounds a relying party's live API keys (rotation needs two).

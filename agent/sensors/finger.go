@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
-	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
-	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
+	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
+	"github.com/edgetrust/edgetrust/internal/sensor/r30x/emulator"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -93,7 +93,7 @@ func (f *Finger) Emulator() *emulator.Emulator { return f.emu }
 // PresentPerson puts synthetic person seed's fingers on the emulated glass:
 // each capture of a bioSubType then serves a fresh impression (new pose,
 // pressure, noise) of that person's finger, drawn with the SFinGe-style
-// generator in firmware-bridge/synth — finger i of person s is
+// generator in internal/biometric/synth — finger i of person s is
 // synth.FingerSeed(s, i), i the ISO finger position 1–10. unknownAs is the
 // finger an "UNKNOWN" bioSubType gets (e.g. "Right IndexFinger"). It is a
 // test and demonstration aid for emulated sensors only.

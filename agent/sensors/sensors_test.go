@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/iso"
 )

@@ -27,15 +27,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 )
 
 // Config configures the API. Verifier and Trust are required.
 type Config struct {
-	Verifier *capture.Verifier
-	Trust    *trust.Registry
+	Verifier *captureverify.Verifier
+	Trust    *trustsync.Registry
 	Syncer   *feedsync.Syncer // nil when no central is configured
 	// Thumbprint of the SBI encryption certificate ("" without a TPM key).
 	Thumbprint string
@@ -167,19 +167,19 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 	defer func() { <-a.sem }()
 
 	start := time.Now()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, capture.MaxRequestSize))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, captureverify.MaxRequestSize))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
 		a.mRes.WithLabelValues("too-large").Inc()
-		writeError(w, http.StatusRequestEntityTooLarge, "request body over "+strconv.Itoa(capture.MaxRequestSize)+" bytes")
+		writeError(w, http.StatusRequestEntityTooLarge, "request body over "+strconv.Itoa(captureverify.MaxRequestSize)+" bytes")
 		return
 	case err != nil:
 		a.mRes.WithLabelValues("bad-request").Inc()
 		writeError(w, http.StatusBadRequest, "could not read the request body")
 		return
 	}
-	p, err := capture.ParseRequest(body)
+	p, err := captureverify.ParseRequest(body)
 	if err != nil {
 		a.mRes.WithLabelValues("bad-request").Inc()
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -251,17 +251,17 @@ func (a *API) device(w http.ResponseWriter, r *http.Request) {
 
 // Status is the answer of GET /v1/status.
 type Status struct {
-	Version     string            `json:"version,omitempty"`
-	Trust       capture.TrustInfo `json:"trust"`
-	Applied     uint64            `json:"applied"` // entries applied to the store, each exactly once
-	Stale       bool              `json:"stale"`
-	StalePolicy string            `json:"stalePolicy"`
-	Vendors     int               `json:"vendors"`
-	Anchors     int               `json:"trustAnchors"` // CA certificates of active vendors
-	Sync        *feedsync.Status  `json:"sync"`         // null without central
-	Decryption  Decryption        `json:"decryption"`
-	ApplianceID string            `json:"applianceId,omitempty"`
-	Auth        AuthStatus        `json:"auth"`
+	Version     string                  `json:"version,omitempty"`
+	Trust       captureverify.TrustInfo `json:"trust"`
+	Applied     uint64                  `json:"applied"` // entries applied to the store, each exactly once
+	Stale       bool                    `json:"stale"`
+	StalePolicy string                  `json:"stalePolicy"`
+	Vendors     int                     `json:"vendors"`
+	Anchors     int                     `json:"trustAnchors"` // CA certificates of active vendors
+	Sync        *feedsync.Status        `json:"sync"`         // null without central
+	Decryption  Decryption              `json:"decryption"`
+	ApplianceID string                  `json:"applianceId,omitempty"`
+	Auth        AuthStatus              `json:"auth"`
 }
 
 // AuthStatus says whether POST /v1/auth is on and how the records feed is.
@@ -304,16 +304,16 @@ func (a *API) CurrentStatus() Status {
 	return st
 }
 
-func nowOf(v *capture.Verifier) time.Time {
+func nowOf(v *captureverify.Verifier) time.Time {
 	if v.Now != nil {
 		return v.Now()
 	}
 	return time.Now()
 }
 
-func policy(v *capture.Verifier) capture.StalePolicy {
+func policy(v *captureverify.Verifier) captureverify.StalePolicy {
 	if v.StalePolicy == "" {
-		return capture.StaleReject
+		return captureverify.StaleReject
 	}
 	return v.StalePolicy
 }

@@ -11,24 +11,24 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgetrust/edgetrust/appliance/capture"
-	"github.com/edgetrust/edgetrust/appliance/store"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/db"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 )
 
 func newAPI(t *testing.T, cfg Config) (*httptest.Server, *prometheus.Registry) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), nil)
+	st, err := db.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg, err := trust.Open(st, nil)
+	reg, err := trustsync.Open(st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pr := prometheus.NewRegistry()
-	cfg.Trust, cfg.Verifier, cfg.Gatherer, cfg.Registerer = reg, &capture.Verifier{Trust: reg}, pr, pr
+	cfg.Trust, cfg.Verifier, cfg.Gatherer, cfg.Registerer = reg, &captureverify.Verifier{Trust: reg}, pr, pr
 	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	return srv, pr
@@ -72,7 +72,7 @@ func TestVerifyEndpointAnswersAndBounds(t *testing.T) {
 		{"not JSON", "application/json", `{`, 400},
 		{"missing transactionId", "application/json", `{"response":{}}`, 400},
 		{"wrong content type", "text/plain", someCapture, 415},
-		{"too large", "application/json", `{"transactionId":"txn-1","response":"` + strings.Repeat("A", capture.MaxRequestSize) + `"}`, 413},
+		{"too large", "application/json", `{"transactionId":"txn-1","response":"` + strings.Repeat("A", captureverify.MaxRequestSize) + `"}`, 413},
 	} {
 		code, m := post(t, srv.URL, c.ct, []byte(c.body))
 		if code != c.code || m["error"] == nil {

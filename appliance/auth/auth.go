@@ -47,12 +47,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgetrust/edgetrust/appliance/capture"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 )
 
 // Auditor records every decision before it is answered. The VID is given
@@ -142,9 +142,9 @@ const (
 // Config configures the handler. Trust, Records, Captures,
 // SigningKey, Chain, ApplianceID and Auditor are required.
 type Config struct {
-	Trust    *trust.Registry
+	Trust    *trustsync.Registry
 	Records  *records.Store
-	Captures *capture.Verifier // with the TPM decryption key
+	Captures *captureverify.Verifier // with the TPM decryption key
 	// SigningKey signs decisions (RS256); Chain is its certificate first.
 	SigningKey  crypto.Signer
 	Chain       []*x509.Certificate
@@ -185,7 +185,7 @@ type Handler struct {
 	limMu  sync.Mutex
 	lims   map[string]*bucket
 	m      *metrics
-	policy capture.StalePolicy
+	policy captureverify.StalePolicy
 }
 
 // New checks cfg and makes the handler.
@@ -248,7 +248,7 @@ func New(cfg Config) (*Handler, error) {
 		sem: make(chan struct{}, cfg.MaxInFlight), lims: map[string]*bucket{}, m: newMetrics(cfg.Registerer),
 		policy: cfg.Captures.StalePolicy}
 	if h.policy == "" {
-		h.policy = capture.StaleReject
+		h.policy = captureverify.StaleReject
 	}
 	return h, nil
 }
@@ -347,7 +347,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // authenticate finds the relying party of the request's API key. On
 // failure it returns the HTTP status and a message that names no secret.
-func (h *Handler) authenticate(r *http.Request) (*trust.RPRecord, int, string) {
+func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, string) {
 	hdr := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(hdr, " ")
 	if hdr == "" {

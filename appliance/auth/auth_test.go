@@ -13,9 +13,9 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 

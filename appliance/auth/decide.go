@@ -13,10 +13,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/internal/records/tokenid"
 
-	"github.com/edgetrust/edgetrust/appliance/capture"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
@@ -42,7 +42,7 @@ func (v *verdict) fail(code, format string, a ...any) {
 // authenticated relying party's parsed request. The error (with the HTTP
 // status to answer) is for requests that get no decision: the audit
 // record could not be written (503) or an internal failure (500).
-func (h *Handler) Decide(ctx context.Context, rp *trust.RPRecord, req *Request) (*Response, int, error) {
+func (h *Handler) Decide(ctx context.Context, rp *trustsync.RPRecord, req *Request) (*Response, int, error) {
 	now := h.cfg.Now()
 	v, err := h.evaluate(rp, req, now)
 	if err != nil {
@@ -158,9 +158,9 @@ func metricCode(c string) string {
 }
 
 // evaluate runs the checks. The error is for internal failures only.
-func (h *Handler) evaluate(rp *trust.RPRecord, req *Request, now time.Time) (*verdict, error) {
+func (h *Handler) evaluate(rp *trustsync.RPRecord, req *Request, now time.Time) (*verdict, error) {
 	v := &verdict{}
-	var parsed *capture.Parsed
+	var parsed *captureverify.Parsed
 	var captureErr string
 	if req.RequestedAuth.Demo {
 		v.authTypes = append(v.authTypes, recordfeed.AuthDemo)
@@ -168,8 +168,8 @@ func (h *Handler) evaluate(rp *trust.RPRecord, req *Request, now time.Time) (*ve
 	if req.RequestedAuth.Bio {
 		// The auth types the capture declares (verified below).
 		var err error
-		if parsed, err = capture.ParseCapture(req.TransactionID, req.Biometrics); err != nil {
-			captureErr = strings.TrimPrefix(err.Error(), capture.ErrBadRequest.Error()+": ")
+		if parsed, err = captureverify.ParseCapture(req.TransactionID, req.Biometrics); err != nil {
+			captureErr = strings.TrimPrefix(err.Error(), captureverify.ErrBadRequest.Error()+": ")
 		} else if types := declaredBioTypes(parsed); len(types) == 0 {
 			captureErr = "biometrics is not an SBI CAPTURE answer with readable data"
 		} else {
@@ -315,7 +315,7 @@ func (h *Handler) stale(now time.Time) (string, string) {
 	if snap.CheckpointTime.IsZero() {
 		return CodeNoTrustData, "no checkpoint from central has been accepted yet"
 	}
-	if h.policy == capture.StaleWarn {
+	if h.policy == captureverify.StaleWarn {
 		return "", ""
 	}
 	if ti, stale := h.cfg.Captures.Staleness(snap, now); stale {
@@ -325,7 +325,7 @@ func (h *Handler) stale(now time.Time) (string, string) {
 		t := h.cfg.RecordsCheckpoint()
 		bound := h.cfg.Captures.MaxStaleness
 		if bound <= 0 {
-			bound = capture.DefaultMaxStaleness
+			bound = captureverify.DefaultMaxStaleness
 		}
 		if t.IsZero() || now.Sub(t) > bound {
 			return CodeRecordsStale, fmt.Sprintf("the identity records have not been confirmed by central within the maximum staleness of %s", bound)
@@ -336,7 +336,7 @@ func (h *Handler) stale(now time.Time) (string, string) {
 
 // declaredBioTypes are the bioTypes the capture's (not yet verified) data
 // declare, in order, without repeats.
-func declaredBioTypes(p *capture.Parsed) []string {
+func declaredBioTypes(p *captureverify.Parsed) []string {
 	if p == nil || p.Request == nil {
 		return nil
 	}
@@ -352,11 +352,11 @@ func declaredBioTypes(p *capture.Parsed) []string {
 // captureOwn are capture's verdicts on the device, its vendor and the
 // trust data, which keep their codes in a decision.
 var captureOwn = map[string]bool{
-	capture.ReasonNotEnrolled: true, capture.ReasonDeviceRevoked: true, capture.ReasonDeviceSusp: true,
-	capture.ReasonKeyRotated: true, capture.ReasonNoDeviceCert: true, capture.ReasonFTMMismatch: true,
-	capture.ReasonVendorUnknown: true, capture.ReasonVendorRevoked: true, capture.ReasonVendorSusp: true,
-	capture.ReasonVendorChain: true, capture.ReasonDeviceMismatch: true, capture.ReasonUnidentified: true,
-	capture.ReasonStale: true, capture.ReasonNoTrustData: true,
+	captureverify.ReasonNotEnrolled: true, captureverify.ReasonDeviceRevoked: true, captureverify.ReasonDeviceSusp: true,
+	captureverify.ReasonKeyRotated: true, captureverify.ReasonNoDeviceCert: true, captureverify.ReasonFTMMismatch: true,
+	captureverify.ReasonVendorUnknown: true, captureverify.ReasonVendorRevoked: true, captureverify.ReasonVendorSusp: true,
+	captureverify.ReasonVendorChain: true, captureverify.ReasonDeviceMismatch: true, captureverify.ReasonUnidentified: true,
+	captureverify.ReasonStale: true, captureverify.ReasonNoTrustData: true,
 }
 
 func captureCode(c string) string {
@@ -412,7 +412,7 @@ func truncate(s string, n int) string {
 
 // matchBio matches every verified sample with the record's templates of the
 // same finger (all fingers when the device did not say which).
-func (h *Handler) matchBio(rp *trust.RPRecord, rec *recordfeed.Record, samples []capture.Sample) (string, string) {
+func (h *Handler) matchBio(rp *trustsync.RPRecord, rec *recordfeed.Record, samples []captureverify.Sample) (string, string) {
 	if len(samples) == 0 {
 		return CodeCapturePrefix + string(sbi.CheckInput), "the capture holds no biometric sample"
 	}
@@ -478,16 +478,16 @@ func (h *Handler) replayWindow() time.Duration {
 	}
 	age, fut := h.cfg.Captures.MaxAge, h.cfg.Captures.MaxFuture
 	if age <= 0 {
-		age = capture.DefaultMaxAge
+		age = captureverify.DefaultMaxAge
 	}
 	if fut <= 0 {
-		fut = capture.DefaultMaxFuture
+		fut = captureverify.DefaultMaxFuture
 	}
 	return age + fut
 }
 
 // captureID identifies a capture by its signed data blocks.
-func captureID(p *capture.Parsed) []byte {
+func captureID(p *captureverify.Parsed) []byte {
 	var b []byte
 	for _, e := range p.Response.Biometrics {
 		b = append(b, e.Data...)

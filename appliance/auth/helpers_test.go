@@ -22,18 +22,18 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/db"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/internal/agenttest"
+	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
-	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trust"
+	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -90,14 +90,14 @@ type fixture struct {
 	t       testing.TB
 	dir     string
 	keys    *tpmkey.Keys
-	st      *store.Store
+	st      *db.Store
 	srv     *feedtest.Server
-	reg     *trust.Registry
+	reg     *trustsync.Registry
 	sync    *feedsync.Syncer
 	central ed25519.PrivateKey
 	recs    *records.Store
 	signer  *tpmkey.DecisionSigner
-	capv    *capture.Verifier
+	capv    *captureverify.Verifier
 	audit   *auditLog
 	h       *auth.Handler
 	http    *httptest.Server
@@ -120,18 +120,18 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.keys.Close() })
-	if f.st, err = store.Open(filepath.Join(f.dir, "db"), nil); err != nil {
+	if f.st, err = db.Open(filepath.Join(f.dir, "db"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
-	if f.reg, err = trust.Open(f.st, nil); err != nil {
+	if f.reg, err = trustsync.Open(f.st, nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.srv, err = feedtest.New(trust.FeedName); err != nil {
+	if f.srv, err = feedtest.New(trustsync.FeedName); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.srv.Close)
-	if f.sync, err = feedsync.New(feedsync.Config{Central: f.srv.URL(), Feed: trust.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
+	if f.sync, err = feedsync.New(feedsync.Config{Central: f.srv.URL(), Feed: trustsync.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
 		t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -153,7 +153,7 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 	f.addRP("kiosk-b", trustfeed.Active, []string{recordfeed.AuthDemo}, nil)
 	f.addRP("kiosk-s", trustfeed.Suspended, []string{recordfeed.AuthDemo}, nil)
 	f.addRP("kiosk-r", trustfeed.Revoked, []string{recordfeed.AuthDemo}, nil)
-	f.capv = &capture.Verifier{Trust: f.reg, Keys: []sbi.DecryptionKey{f.keys.DecryptionKey()}}
+	f.capv = &captureverify.Verifier{Trust: f.reg, Keys: []sbi.DecryptionKey{f.keys.DecryptionKey()}}
 	cfg := auth.Config{Trust: f.reg, Records: f.recs, Captures: f.capv,
 		SigningKey: f.signer.Key, Chain: f.signer.Chain, ApplianceID: "EDGE-T", Auditor: f.audit, RPRate: -1}
 	if tune != nil {
@@ -236,7 +236,7 @@ func (f *fixture) enrolFingers(seed uint64) []recordfeed.Biometric {
 	f.present(seed, "Left IndexFinger")
 	req := agenttest.RegRequest(fingerReg, sbi.TypeFinger, 1, 4)
 	raw := f.ag.Capture(f.t, req)
-	p, err := capture.ParseCapture(req.TransactionID, raw)
+	p, err := captureverify.ParseCapture(req.TransactionID, raw)
 	if err != nil {
 		f.t.Fatal(err)
 	}

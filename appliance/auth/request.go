@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -71,7 +71,7 @@ func ParseRequest(b []byte) (*Request, error) {
 	var r Request
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(&r); err != nil {
-		return nil, bad("body is not a JSON authentication request: %s", capture.JSONError(err))
+		return nil, bad("body is not a JSON authentication request: %s", captureverify.JSONError(err))
 	}
 	if d.More() {
 		return nil, bad("trailing data after the JSON object")

@@ -31,10 +31,10 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/edgetrust/edgetrust/appliance/db"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 )
 
@@ -59,7 +59,7 @@ type Config struct {
 	Key  crypto.Decrypter
 	// Store is the appliance's database (for the feed position) and
 	// Records the record store in it.
-	Store   *store.Store
+	Store   *db.Store
 	Records *records.Store
 	Logger  *slog.Logger
 }
@@ -90,7 +90,7 @@ func (s *Sink) Feed() string { return s.feed }
 func (s *Sink) State() (feed.State, error) {
 	var fs feed.State
 	err := s.cfg.Store.DB.View(func(txn *badger.Txn) error {
-		_, err := store.GetJSON(txn, store.FeedStateKey(s.feed), &fs)
+		_, err := db.GetJSON(txn, db.FeedStateKey(s.feed), &fs)
 		return err
 	})
 	return fs, err
@@ -100,7 +100,7 @@ func (s *Sink) State() (feed.State, error) {
 func (s *Sink) Applied() (uint64, error) {
 	var n uint64
 	err := s.cfg.Store.DB.View(func(txn *badger.Txn) (err error) {
-		n, err = store.GetUint64(txn, store.FeedAppliedKey(s.feed))
+		n, err = db.GetUint64(txn, db.FeedAppliedKey(s.feed))
 		return err
 	})
 	return n, err
@@ -157,20 +157,20 @@ func (s *Sink) Apply(entries []feed.Entry, next feed.State) error {
 	}
 	commit := func(txn *badger.Txn) error {
 		var cur feed.State
-		if _, err := store.GetJSON(txn, store.FeedStateKey(s.feed), &cur); err != nil {
+		if _, err := db.GetJSON(txn, db.FeedStateKey(s.feed), &cur); err != nil {
 			return err
 		}
 		if cur.Head.Size+uint64(len(entries)) != next.Head.Size {
 			return fmt.Errorf("%w: stored size %d + %d entries != %d", ErrConflict, cur.Head.Size, len(entries), next.Head.Size)
 		}
-		n, err := store.GetUint64(txn, store.FeedAppliedKey(s.feed))
+		n, err := db.GetUint64(txn, db.FeedAppliedKey(s.feed))
 		if err != nil {
 			return err
 		}
-		if err := store.SetUint64(txn, store.FeedAppliedKey(s.feed), n+uint64(len(entries))); err != nil {
+		if err := db.SetUint64(txn, db.FeedAppliedKey(s.feed), n+uint64(len(entries))); err != nil {
 			return err
 		}
-		return store.SetJSON(txn, store.FeedStateKey(s.feed), next)
+		return db.SetJSON(txn, db.FeedStateKey(s.feed), next)
 	}
 	// records.Apply takes at most records.MaxBatch operations; a call with
 	// more (several batches at once) is written in parts, the feed position

@@ -15,13 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetrust/edgetrust/appliance/db"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
 	"github.com/edgetrust/edgetrust/appliance/recordsync"
-	"github.com/edgetrust/edgetrust/appliance/store"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 )
@@ -31,7 +31,7 @@ const applianceID = "EDGE-T"
 type env struct {
 	t       *testing.T
 	keys    *tpmkey.Keys
-	st      *store.Store
+	st      *db.Store
 	recs    *records.Store
 	sink    *recordsync.Sink
 	srv     *feedtest.Server
@@ -49,7 +49,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.keys.Close() })
-	if e.st, err = store.Open(filepath.Join(dir, "db"), nil); err != nil {
+	if e.st, err = db.Open(filepath.Join(dir, "db"), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.st.Close() })

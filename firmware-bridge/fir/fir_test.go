@@ -11,7 +11,7 @@ import (
 
 func read(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/mosip/" + name)
+	b, err := os.ReadFile("../../internal/sensor/testdata/mosip/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
-	applstore "github.com/edgetrust/edgetrust/appliance/store"
+	applstore "github.com/edgetrust/edgetrust/appliance/db"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"

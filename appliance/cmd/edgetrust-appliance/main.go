@@ -21,7 +21,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/appliance/capture"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
 )
@@ -171,10 +171,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	tpmFlag := fs.String("tpm", "", "TPM for the SBI decryption key: sim (development; seeded from the state directory), swtpm://127.0.0.1:2321 or /dev/tpmrm0; without it auth captures cannot be fully verified")
 	name := fs.String("name", "", "name in the appliance's certificates (default: the host name)")
 	maxStale := fs.Duration("max-staleness", appliance.DefaultMaxStaleness, "declared maximum staleness: trust data older than this (no fresh checkpoint from central) is stale")
-	policy := fs.String("stale-policy", string(capture.StaleReject), "what stale means for answers: reject (invalid, fail closed) or warn (judged on the data at hand, flagged stale)")
+	policy := fs.String("stale-policy", string(captureverify.StaleReject), "what stale means for answers: reject (invalid, fail closed) or warn (judged on the data at hand, flagged stale)")
 	wait := fs.Duration("poll-wait", appliance.DefaultPollWait, "long-poll wait asked of central; new entries (revocations) arrive as soon as central has them")
-	maxAge := fs.Duration("capture-max-age", capture.DefaultMaxAge, "how old a capture's timestamps may be")
-	maxFuture := fs.Duration("capture-max-future", capture.DefaultMaxFuture, "how far in the future a capture's timestamps may be (clock skew)")
+	maxAge := fs.Duration("capture-max-age", captureverify.DefaultMaxAge, "how old a capture's timestamps may be")
+	maxFuture := fs.Duration("capture-max-future", captureverify.DefaultMaxFuture, "how far in the future a capture's timestamps may be (clock skew)")
 	rate := fs.Float64("rate-limit", api.DefaultRateLimit, "verifications per second the API accepts (burst: one second's worth); negative: unlimited")
 	inflight := fs.Int("max-in-flight", 0, "verifications running at once (default 4 × cores); more wait up to 2s, then 503")
 	qrTrust := fs.String("qr-trust", "", "`FILE`: signed Claim 169 trust list (edgetrust-central trust export) for POST /v1/qr/verify; reloaded when it changes")
@@ -503,7 +503,7 @@ Flags:
 	}
 	var raw []byte
 	if fs.Arg(0) == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, capture.MaxRequestSize+1))
+		raw, err = io.ReadAll(io.LimitReader(os.Stdin, captureverify.MaxRequestSize+1))
 	} else {
 		raw, err = os.ReadFile(fs.Arg(0))
 	}
@@ -535,7 +535,7 @@ Flags:
 		return fmt.Errorf("appliance answered %s: %s", resp.Status, bytes.TrimSpace(out))
 	}
 	stdout.Write(out)
-	var r capture.Result
+	var r captureverify.Result
 	if err := json.Unmarshal(out, &r); err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 func TestMain(m *testing.M) {

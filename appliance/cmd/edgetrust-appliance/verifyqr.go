@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance"
-	"github.com/edgetrust/edgetrust/appliance/qr"
+	"github.com/edgetrust/edgetrust/appliance/qrverify"
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/trust"
 )
@@ -92,7 +92,7 @@ func verifyQR(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		l := &qr.Lists{TrustFile: *trustFile, RevocationsFile: *revFile, Keys: keys, Verifier: v}
+		l := &qrverify.Lists{TrustFile: *trustFile, RevocationsFile: *revFile, Keys: keys, Verifier: v}
 		if err := l.Load(); err != nil {
 			return err
 		}
@@ -124,14 +124,14 @@ func verifyQR(args []string, stdout, stderr io.Writer) error {
 	var err error
 	qrText := *text
 	if *image != "" {
-		if qrText, err = qr.DecodeImageFile(*image); err != nil {
-			return report(stdout, stderr, *asJSON, qr.Answer{Stage: "image", Reason: "image: " + err.Error()})
+		if qrText, err = qrverify.DecodeImageFile(*image); err != nil {
+			return report(stdout, stderr, *asJSON, qrverify.Answer{Stage: "image", Reason: "image: " + err.Error()})
 		}
 	}
-	return report(stdout, stderr, *asJSON, qr.Decide(v.Verify(strings.TrimSpace(qrText))))
+	return report(stdout, stderr, *asJSON, qrverify.Decide(v.Verify(strings.TrimSpace(qrText))))
 }
 
-func report(stdout, stderr io.Writer, asJSON bool, a qr.Answer) error {
+func report(stdout, stderr io.Writer, asJSON bool, a qrverify.Answer) error {
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

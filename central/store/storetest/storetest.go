@@ -15,7 +15,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/feed"
-	"github.com/edgetrust/edgetrust/internal/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
 // Opener opens a fresh, empty store. Opening it again with the same

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
 	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
 )
 
 const captureHelp = `Usage: edgetrust-bridge capture --port PORT --out FILE [flags]

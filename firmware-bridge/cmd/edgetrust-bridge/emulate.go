@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
-	"github.com/edgetrust/edgetrust/firmware-bridge/proto"
+	"github.com/edgetrust/edgetrust/internal/sensor/r30x/emulator"
+	"github.com/edgetrust/edgetrust/internal/sensor/r30x/proto"
 )
 
 const emulateHelp = `Usage: edgetrust-bridge emulate [flags]

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
+	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 )
 
 const firmwareHelp = `Usage: edgetrust-bridge firmware <verify|sign|pin> [flags]

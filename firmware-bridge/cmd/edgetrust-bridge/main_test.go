@@ -17,7 +17,7 @@ func TestMain(m *testing.M) {
 
 // TestScripts pins the command-line behaviour in testdata/*.txt.
 func TestScripts(t *testing.T) {
-	mosip, err := filepath.Abs("../../testdata/mosip")
+	mosip, err := filepath.Abs("../../../internal/sensor/testdata/mosip")
 	if err != nil {
 		t.Fatal(err)
 	}

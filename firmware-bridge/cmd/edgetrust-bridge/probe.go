@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
-	"github.com/edgetrust/edgetrust/firmware-bridge/firmware"
-	"github.com/edgetrust/edgetrust/firmware-bridge/serialport"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
+	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
+	"github.com/edgetrust/edgetrust/internal/sensor/serialport"
 )
 
 // linkFlags are the flags every command that talks to a module shares.

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
 )
 
 const synthHelp = `Usage: edgetrust-bridge synth --out DIR [flags]

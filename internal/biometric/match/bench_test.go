@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
 )
 
 // BenchmarkScore is one 1:1 comparison of two templates whose cylinders

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
-	"github.com/edgetrust/edgetrust/firmware-bridge/emulator"
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
+	"github.com/edgetrust/edgetrust/internal/sensor/r30x/emulator"
 )
 
 // End to end: the R30x emulator serves synthetic impressions over a

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/capture"
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
+	"github.com/edgetrust/edgetrust/internal/sensor/capture"
 )
 
 // corpus is a synthetic set: templates[finger][impression], each made

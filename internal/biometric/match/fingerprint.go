@@ -11,9 +11,9 @@ import (
 	"sort"
 
 	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
-	"github.com/edgetrust/edgetrust/firmware-bridge/jp2"
 	"github.com/edgetrust/edgetrust/internal/biometric/extract"
 	"github.com/edgetrust/edgetrust/internal/biometric/template"
+	"github.com/edgetrust/edgetrust/internal/jp2"
 )
 
 // Fingerprint is the MCC fingerprint matcher.

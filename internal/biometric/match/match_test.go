@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/synth"
+	"github.com/edgetrust/edgetrust/internal/biometric/synth"
 	"github.com/edgetrust/edgetrust/internal/biometric/template"
 )
 

@@ -1,0 +1,67 @@
+package captureverify
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(`{"transactionId":"txn-1","response":{"biometrics":[]}}`))
+	f.Add([]byte(`{"transactionId":"txn-1","request":{"env":"Developer","purpose":"Auth","specVersion":"0.9.5","transactionId":"txn-1","bio":[{"type":"Finger","count":"1"}]},"response":{"biometrics":[{"data":"a.b.c"}]}}`))
+	f.Add([]byte(`{"transactionId":"txn-1","response":{"biometrics":[{"specVersion":"0.9.5","data":"eyJhbGciOiJSUzI1NiJ9.eyJiaW9UeXBlIjoiRmluZ2VyIiwicHVycG9zZSI6IkF1dGgifQ.c2ln","hash":"00"}]}}`))
+	f.Add([]byte(`{"transactionId":"x","response":null}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseRequest(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadRequest) {
+				t.Fatalf("error does not wrap ErrBadRequest: %v", err)
+			}
+			if len(err.Error()) > 400 {
+				t.Fatalf("error message of %d bytes", len(err.Error()))
+			}
+			return
+		}
+		if p.TransactionID == "" || (p.Response == nil && p.ResponseErr == nil) {
+			t.Fatalf("accepted without transactionId or response: %+v", p)
+		}
+		if p.Request != nil {
+			if p.Request.TransactionID != p.TransactionID || len(p.Request.Bio) == 0 {
+				t.Fatalf("request not bound to transactionId or empty: %+v", p.Request)
+			}
+			if _, err := json.Marshal(p.Request); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func TestParseRequestRefusals(t *testing.T) {
+	big := make([]byte, MaxRequestSize+1)
+	for _, c := range []struct{ name, body string }{
+		{"not JSON", `{`},
+		{"no transactionId", `{"response":{"biometrics":[]}}`},
+		{"bad transactionId", `{"transactionId":"t x","response":{"biometrics":[]}}`},
+		{"no response", `{"transactionId":"txn-1"}`},
+		{"null response", `{"transactionId":"txn-1","response":null}`},
+		{"bad previousHash", `{"transactionId":"txn-1","previousHash":"zz","response":{}}`},
+		{"request for another transaction", `{"transactionId":"txn-1","request":{"purpose":"Auth","transactionId":"txn-2","bio":[{"type":"Finger","count":"1"}]},"response":{}}`},
+		{"request without bio", `{"transactionId":"txn-1","request":{"purpose":"Auth","transactionId":"txn-1","bio":[]},"response":{}}`},
+		{"trailing data", `{"transactionId":"txn-1","response":{}} {}`},
+		{"too large", string(big)},
+	} {
+		if _, err := ParseRequest([]byte(c.body)); !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s: want ErrBadRequest, got %v", c.name, err)
+		}
+	}
+	// Unknown fields are ignored.
+	if _, err := ParseRequest([]byte(`{"transactionId":"txn-1","response":{},"extra":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	// A response that is not an SBI answer is not a bad request: it is an invalid capture.
+	p, err := ParseRequest([]byte(`{"transactionId":"txn-1","response":{"biometrics":"nope"}}`))
+	if err != nil || p.Response != nil || p.ResponseErr == nil {
+		t.Fatalf("%+v %v", p, err)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package trustsync
+
+const raceEnabled = false
