@@ -7,7 +7,8 @@
 //     internal/…;
 //   - test-support packages (named …test) are imported by tests only.
 //
-// Test harnesses (internal/e2e, internal/demo) and test-support packages
+// Test harnesses (internal/e2e, internal/demo, internal/integration) and
+// test-support packages
 // may import daemons: they drive them as a user would. Test files are
 // checked too, except their imports of test-support packages.
 //
@@ -38,7 +39,7 @@ type Package struct {
 var daemons = []string{"agent", "appliance", "central", "ctk", "firmware-bridge"}
 
 // harnesses drive daemons as a user would and may import them.
-var harnesses = []string{"internal/e2e", "internal/demo"}
+var harnesses = []string{"internal/e2e", "internal/demo", "internal/integration"}
 
 // daemon is the daemon a module-relative path belongs to, or "".
 func daemon(rel string) string {
