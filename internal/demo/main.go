@@ -1,6 +1,3 @@
-// Command demo runs edgetrust's main job end to end on one machine with
-// embedded defaults: `make demo` runs it. It grows as the parts land; today
-// it shows the TPM layer every part stands on.
 package main
 
 import (

@@ -1,9 +1,3 @@
-// Package httpx is the HTTP plumbing edgetrust's servers share: writing a
-// JSON answer with the headers every answer carries. Each server keeps its
-// own documented error shape; this package only makes sure they are all
-// written the same way.
-//
-// It imports only the standard library.
 package httpx
 
 import (

@@ -1,6 +1,3 @@
-// Package enroltest helps test enrolment against real TPMs: it starts
-// Debian's swtpm processes and plays an attacker who talks to a TPM
-// directly (for example to get a certify proof over a software key).
 package enroltest
 
 import (

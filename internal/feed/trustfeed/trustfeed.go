@@ -1,8 +1,3 @@
-// Package trustfeed defines the entries of central's "trust" feed (see
-// internal/feed for the signed, Merkle-checked transport): the status of
-// device providers (vendors) and their CA certificates, of devices and of
-// appliances. Central writes them; appliances apply them in order, so the
-// latest entry for a subject is its current state.
 package trustfeed
 
 import (

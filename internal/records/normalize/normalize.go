@@ -1,7 +1,3 @@
-// Package normalize prepares demographic text (names, addresses) for
-// MOSIP-style matching against a cached record: Unicode NFC, case folding,
-// punctuation and whitespace collapsed, leading honorifics removed from
-// names; then an exact or a partial (token overlap) comparison.
 package normalize
 
 import (

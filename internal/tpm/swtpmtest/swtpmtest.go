@@ -1,5 +1,3 @@
-// Package swtpmtest starts Debian's swtpm for tests: a real software TPM on
-// loopback with a fresh state, stopped when the test ends.
 package swtpmtest
 
 import (

@@ -1,0 +1,9 @@
+// Package trustfeed defines the entries of central's "trust" feed (see
+// internal/feed for the signed, Merkle-checked transport): the status of
+// device providers (vendors) and their CA certificates, of devices and of
+// appliances. Central writes them; appliances apply them in order, so the
+// latest entry for a subject is its current state.
+//
+// It imports only the standard library: central writes these entries and
+// appliances read them, so the contract depends on neither.
+package trustfeed
