@@ -351,8 +351,8 @@ func (m *Model) detectAll(a *arena, px *rgb) []Detection {
 	picked := nms(cands, float64(size))
 	dets := make([]Detection, 0, len(picked))
 	for _, c := range picked {
-		abs := c.rel.scale(W, H)   // ObjectDetection
-		abs = abs.roundTrip(W, H)  // FaceDetection in locateFaces
+		abs := c.rel.scale(W, H)                                     // ObjectDetection
+		abs = abs.roundTrip(W, H)                                    // FaceDetection in locateFaces
 		crop := abs.roundTrip(W, H).roundTrip(W, H).clip(px.w, px.h) // forSize, then FaceDetection
 		if crop.Dx() <= 0 || crop.Dy() <= 0 {
 			continue
