@@ -25,6 +25,10 @@ func benchSetup(b *testing.B) (*Model, *rgb, *Detection) {
 func BenchmarkDetector(b *testing.B) {
 	m, px, _ := benchSetup(b)
 	a := &arena{}
+	for range 2 { // size the arena
+		a.reset()
+		m.nets.det.forward(a, prepare(a, px, image.Rect(0, 0, px.w, px.h), false, m.opts.InputSize, detMean))
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		a.reset()
@@ -38,6 +42,10 @@ func BenchmarkLandmarks(b *testing.B) {
 	crop := box{det.Box.X, det.Box.Y, det.Box.W, det.Box.H}.clip(px.w, px.h)
 	a := &arena{}
 	var d Detection
+	for range 2 { // size the arena
+		a.reset()
+		m.landmarks(a, px, crop, box{}, &d)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		a.reset()
@@ -48,6 +56,8 @@ func BenchmarkLandmarks(b *testing.B) {
 func BenchmarkRecognition(b *testing.B) {
 	m, px, det := benchSetup(b)
 	a := &arena{}
+	m.describe(a, px, det.Aligned) // size the arena
+	m.describe(a, px, det.Aligned)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.describe(a, px, det.Aligned)

@@ -155,6 +155,30 @@ func relu(d []float32) {
 func maxPool(a *arena, x tensor, k, s, padT, padL, oh, ow int) tensor {
 	out := a.tensor(oh, ow, x.c)
 	c := x.c
+	if k == 2 && padT == 0 && padL == 0 {
+		// The detector's pools: a window cut by the edge repeats its
+		// last row or column, which leaves the maximum unchanged.
+		for oy := 0; oy < oh; oy++ {
+			y0 := oy * s
+			y1 := min(y0+1, x.h-1)
+			for ox := 0; ox < ow; ox++ {
+				x0 := ox * s
+				x1 := min(x0+1, x.w-1)
+				p00 := x.d[(y0*x.w+x0)*c:][:c]
+				p01 := x.d[(y0*x.w+x1)*c:][:c]
+				p10 := x.d[(y1*x.w+x0)*c:][:c]
+				p11 := x.d[(y1*x.w+x1)*c:][:c]
+				o := out.d[(oy*ow+ox)*c:][:c]
+				for i := range o {
+					v := p00[i]
+					v = max(v, p01[i])
+					v = max(v, p10[i])
+					o[i] = max(v, p11[i])
+				}
+			}
+		}
+		return out
+	}
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			o := out.d[(oy*ow+ox)*c : (oy*ow+ox+1)*c]
