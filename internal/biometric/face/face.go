@@ -292,13 +292,17 @@ func (b box) scale(sx, sy float64) box { return box{b.x * sx, b.y * sy, b.w * sx
 // time a detection is rebuilt; it can move the last bit, so we repeat it.
 func (b box) roundTrip(w, h float64) box { return b.scale(1/w, 1/h).scale(w, h) }
 
-// clip is Box.clipAtImageBorders: clip, then floor each field.
+// clip is Box.clipAtImageBorders: clip, then floor each field. A box
+// with nothing inside the image (or non-finite numbers) clips to empty.
 func (b box) clip(w, h int) image.Rectangle {
 	x, y := math.Max(b.x, 0), math.Max(b.y, 0)
 	cw := math.Min(b.x+b.w-x, float64(w)-x)
 	ch := math.Min(b.y+b.h-y, float64(h)-y)
+	if !(cw >= 1 && ch >= 1 && x < float64(w) && y < float64(h)) { // also false for NaN
+		return image.Rectangle{}
+	}
 	fx, fy := int(math.Floor(x)), int(math.Floor(y))
-	return image.Rect(fx, fy, fx+int(math.Floor(cw)), fy+int(math.Floor(ch)))
+	return image.Rectangle{Min: image.Pt(fx, fy), Max: image.Pt(fx+int(math.Floor(cw)), fy+int(math.Floor(ch)))}
 }
 
 var (

@@ -493,3 +493,23 @@ func TestLoadFS(t *testing.T) {
 		t.Fatal("missing weights accepted")
 	}
 }
+
+func TestClip(t *testing.T) {
+	for _, c := range []struct {
+		b    box
+		want image.Rectangle
+	}{
+		{box{10.7, 20.2, 30.9, 40.5}, image.Rect(10, 20, 40, 60)}, // x and width floored apart, as face-api does
+		{box{-5, -5, 20, 20}, image.Rect(0, 0, 15, 15)},
+		{box{90, 90, 50, 50}, image.Rect(90, 90, 100, 100)},
+		{box{-50, 10, 20, 20}, image.Rectangle{}}, // entirely left of the image
+		{box{150, 10, 20, 20}, image.Rectangle{}}, // entirely right
+		{box{10, 10, 0.5, 20}, image.Rectangle{}}, // under a pixel wide
+		{box{math.NaN(), 10, 20, 20}, image.Rectangle{}},
+		{box{10, 10, math.Inf(1), 20}, image.Rect(10, 10, 100, 30)},
+	} {
+		if got := c.b.clip(100, 100); got != c.want {
+			t.Errorf("clip(%+v) = %v, want %v", c.b, got, c.want)
+		}
+	}
+}
