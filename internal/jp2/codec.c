@@ -364,3 +364,157 @@ done:
 }
 
 void et_free(void *p) { free(p); }
+
+/* ---- colour decode (face images, ISO/IEC 19794-5) ---- */
+
+static uint8_t et_sample8(const opj_image_comp_t *c, size_t i) {
+	long v = c->data[i];
+	if (c->sgnd && c->prec > 0 && c->prec < 32) {
+		v += 1L << (c->prec - 1);
+	}
+	int shift = (int)c->prec - 8;
+	if (shift > 0) {
+		v >>= shift;
+	} else if (shift < 0) {
+		v <<= -shift;
+	}
+	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static uint8_t et_clamp8(double v) {
+	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
+}
+
+int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
+                  uint8_t **pix, et_info *info, char *err) {
+	int ok = 0;
+	opj_image_t *img = NULL;
+	opj_codec_t *codec = NULL;
+	opj_stream_t *st = NULL;
+	et_rbuf b = {data, len, 0};
+	OPJ_CODEC_FORMAT fmt;
+
+	*pix = NULL;
+	memset(info, 0, sizeof *info);
+	info->reversible = -1;
+	if (len >= sizeof jp2_magic && memcmp(data, jp2_magic, sizeof jp2_magic) == 0) {
+		fmt = OPJ_CODEC_JP2;
+	} else if (len >= sizeof j2k_magic && memcmp(data, j2k_magic, sizeof j2k_magic) == 0) {
+		fmt = OPJ_CODEC_J2K;
+	} else {
+		et_set(err, "not a JP2 file or J2K codestream");
+		return 0;
+	}
+	opj_dparameters_t d;
+	opj_set_default_decoder_parameters(&d);
+	codec = opj_create_decompress(fmt);
+	if (!codec) {
+		et_set(err, "cannot create decoder");
+		goto done;
+	}
+	et_handlers(codec, err);
+	if (!opj_setup_decoder(codec, &d)) {
+		et_set(err, "decoder setup failed");
+		goto done;
+	}
+	st = opj_stream_create(ET_CHUNK, OPJ_TRUE);
+	if (!st) {
+		et_set(err, "cannot create stream");
+		goto done;
+	}
+	opj_stream_set_user_data(st, &b, NULL);
+	opj_stream_set_user_data_length(st, len);
+	opj_stream_set_read_function(st, et_read);
+	opj_stream_set_skip_function(st, et_rskip);
+	opj_stream_set_seek_function(st, et_rseek);
+	if (!opj_read_header(st, codec, &img) || !img) {
+		et_set(err, "cannot read header");
+		goto done;
+	}
+	if (img->numcomps < 1 || img->x1 <= img->x0 || img->y1 <= img->y0) {
+		et_set(err, "image has no pixels");
+		goto done;
+	}
+	long long area = (long long)(img->x1 - img->x0) * (long long)(img->y1 - img->y0);
+	if (area > max_pixels) {
+		et_set(err, "image larger than allowed");
+		goto done;
+	}
+	if (img->numcomps != 1 && img->numcomps < 3) {
+		et_set(err, "neither grey nor three-component colour");
+		goto done;
+	}
+	if (img->color_space != OPJ_CLRSPC_UNKNOWN && img->color_space != OPJ_CLRSPC_UNSPECIFIED &&
+	    img->color_space != OPJ_CLRSPC_SRGB && img->color_space != OPJ_CLRSPC_GRAY &&
+	    img->color_space != OPJ_CLRSPC_SYCC) {
+		et_set(err, "colour space is not sRGB, sYCC or grey");
+		goto done;
+	}
+	opj_codestream_info_v2_t *ci = opj_get_cstr_info(codec);
+	if (ci) {
+		if (ci->m_default_tile_info.tccp_info) {
+			info->reversible = ci->m_default_tile_info.tccp_info[0].qmfbid == 1;
+			info->resolutions = (int)ci->m_default_tile_info.tccp_info[0].numresolutions;
+		}
+		info->layers = (int)ci->m_default_tile_info.numlayers;
+		opj_destroy_cstr_info(&ci);
+	}
+	if (!opj_decode(codec, st, img) || !opj_end_decompress(codec, st)) {
+		et_set(err, "decoding failed");
+		goto done;
+	}
+	int nc = img->numcomps == 1 ? 1 : 3;
+	opj_image_comp_t *c0 = &img->comps[0];
+	if (!c0->data || c0->w == 0 || c0->h == 0 || (long long)c0->w * (long long)c0->h > area) {
+		et_set(err, "decoded component has no data");
+		goto done;
+	}
+	/* Components must be the full size: subsampled chroma is refused
+	 * rather than guessed at. */
+	for (int k = 0; k < nc; k++) {
+		opj_image_comp_t *c = &img->comps[k];
+		if (!c->data || c->w != c0->w || c->h != c0->h || c->dx != c0->dx || c->dy != c0->dy) {
+			et_set(err, "colour components differ in size (subsampled)");
+			goto done;
+		}
+	}
+	info->width = (int)c0->w;
+	info->height = (int)c0->h;
+	info->comps = (int)img->numcomps;
+	info->prec = (int)c0->prec;
+	info->sgnd = (int)c0->sgnd;
+	size_t n = (size_t)c0->w * (size_t)c0->h;
+	uint8_t *outp = malloc(3 * n);
+	if (!outp) {
+		et_set(err, "out of memory");
+		goto done;
+	}
+	int sycc = nc == 3 && img->color_space == OPJ_CLRSPC_SYCC;
+	for (size_t i = 0; i < n; i++) {
+		if (nc == 1) {
+			uint8_t g = et_sample8(c0, i);
+			outp[3 * i] = outp[3 * i + 1] = outp[3 * i + 2] = g;
+			continue;
+		}
+		uint8_t r = et_sample8(&img->comps[0], i);
+		uint8_t g = et_sample8(&img->comps[1], i);
+		uint8_t bl = et_sample8(&img->comps[2], i);
+		if (sycc) { /* ITU-R BT.601 full range, as OpenJPEG's own tools convert */
+			double y = r, cb = (double)g - 128, cr = (double)bl - 128;
+			outp[3 * i] = et_clamp8(y + 1.402 * cr);
+			outp[3 * i + 1] = et_clamp8(y - 0.344136 * cb - 0.714136 * cr);
+			outp[3 * i + 2] = et_clamp8(y + 1.772 * cb);
+			continue;
+		}
+		outp[3 * i] = r;
+		outp[3 * i + 1] = g;
+		outp[3 * i + 2] = bl;
+	}
+	*pix = outp;
+	ok = 1;
+done:
+	if (st) opj_stream_destroy(st);
+	if (codec) opj_destroy_codec(codec);
+	if (img) opj_image_destroy(img);
+	return ok;
+}

@@ -25,6 +25,12 @@ int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int f
 int et_decode(const uint8_t *data, size_t len, long max_pixels,
               uint8_t **pix, et_info *info, char *err);
 
+/* Like et_decode, but returns w*h*3 bytes of 8-bit RGB: grey images are
+ * replicated, three-component sRGB or sYCC (converted) images kept in
+ * order; subsampled components and other colour spaces are refused. */
+int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
+                  uint8_t **pix, et_info *info, char *err);
+
 void et_free(void *p);
 
 #endif

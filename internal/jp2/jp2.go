@@ -130,3 +130,41 @@ func Decode(data []byte, maxPixels int) (*image.Gray, Info, error) {
 	copy(img.Pix, unsafe.Slice((*byte)(unsafe.Pointer(pix)), info.Width*info.Height))
 	return img, info, nil
 }
+
+// DecodeRGB decompresses a JP2 file or J2K codestream into an RGBA image
+// (alpha opaque): grey is replicated, sRGB kept, sYCC converted; it refuses
+// images over maxPixels (0 means MaxPixels) before decoding any tile, and
+// refuses subsampled components and other colour spaces. ISO/IEC 19794-5
+// face images need it; Decode stays the grey path for fingerprints and irises.
+func DecodeRGB(data []byte, maxPixels int) (*image.RGBA, Info, error) {
+	if maxPixels <= 0 || maxPixels > MaxPixels {
+		maxPixels = MaxPixels
+	}
+	if len(data) < 4 {
+		return nil, Info{}, ErrFormat
+	}
+	var pix *C.uint8_t
+	var ci C.et_info
+	var cerr [C.ET_ERRLEN]C.char
+	ok := C.et_decode_rgb((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.long(maxPixels), &pix, &ci, &cerr[0])
+	if ok == 0 {
+		msg := C.GoString(&cerr[0])
+		if msg == "not a JP2 file or J2K codestream" {
+			return nil, Info{}, ErrFormat
+		}
+		return nil, Info{}, fmt.Errorf("jp2: decode: %s", msg)
+	}
+	defer C.et_free(unsafe.Pointer(pix))
+	info := Info{
+		Width: int(ci.width), Height: int(ci.height), Components: int(ci.comps),
+		Precision: int(ci.prec), Signed: ci.sgnd != 0,
+		Reversible: ci.reversible == 1, ReversibleKnown: ci.reversible >= 0,
+		Layers: int(ci.layers), Resolutions: int(ci.resolutions),
+	}
+	img := image.NewRGBA(image.Rect(0, 0, info.Width, info.Height))
+	src := unsafe.Slice((*byte)(unsafe.Pointer(pix)), 3*info.Width*info.Height)
+	for i := 0; i < info.Width*info.Height; i++ {
+		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = src[3*i], src[3*i+1], src[3*i+2], 0xff
+	}
+	return img, info, nil
+}
