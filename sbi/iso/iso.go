@@ -1,14 +1,11 @@
-// Package iso parses the headers of ISO/IEC 19794-4, -5 and -6 (2011)
-// biometric records, the payload of an SBI bioValue. It reads the general
-// header and each representation header and checks every length against the
-// record, so a record that parses is at least internally consistent. Image
-// data is located but never decoded.
 package iso
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 )
 
 // Modality is the biometric part a record belongs to.
@@ -47,26 +44,60 @@ var (
 	ErrField     = errors.New("iso: invalid field")
 )
 
-// DateTime is the 9-byte capture date and time of a representation.
+// DateTime is the 9-byte capture date and time of a representation. Fields
+// are kept raw because the standard lets unknown parts be 0xFF (0xFFFF for
+// year and millisecond).
 type DateTime struct {
-	Year                       uint16
-	Month, Day, Hour, Min, Sec uint8
-	Millisecond                uint16
+	Year                             uint16
+	Month, Day, Hour, Minute, Second uint8
+	Millisecond                      uint16
+}
+
+// DateTimeOf returns t in UTC as a DateTime.
+func DateTimeOf(t time.Time) DateTime {
+	t = t.UTC()
+	return DateTime{
+		Year: uint16(t.Year()), Month: uint8(t.Month()), Day: uint8(t.Day()),
+		Hour: uint8(t.Hour()), Minute: uint8(t.Minute()), Second: uint8(t.Second()),
+		Millisecond: uint16(t.Nanosecond() / int(time.Millisecond)),
+	}
 }
 
 // Valid reports whether the fields form a plausible UTC date and time.
 // 0xFFFF milliseconds means "not given" and is accepted.
 func (d DateTime) Valid() bool {
 	return d.Year >= 1 && d.Year <= 9999 && d.Month >= 1 && d.Month <= 12 &&
-		d.Day >= 1 && d.Day <= 31 && d.Hour <= 23 && d.Min <= 59 && d.Sec <= 59 &&
+		d.Day >= 1 && d.Day <= 31 && d.Hour <= 23 && d.Minute <= 59 && d.Second <= 59 &&
 		(d.Millisecond <= 999 || d.Millisecond == 0xFFFF)
+}
+
+// Time converts d to a UTC time; ok is false when a field is unknown or
+// out of range, or the day does not exist.
+func (d DateTime) Time() (t time.Time, ok bool) {
+	if d.Year == 0xFFFF || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > 31 ||
+		d.Hour > 23 || d.Minute > 59 || d.Second > 59 || d.Millisecond > 999 {
+		return time.Time{}, false
+	}
+	t = time.Date(int(d.Year), time.Month(d.Month), int(d.Day), int(d.Hour), int(d.Minute), int(d.Second),
+		int(d.Millisecond)*int(time.Millisecond), time.UTC)
+	if t.Day() != int(d.Day) { // 31 February and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // Quality is one quality block.
 type Quality struct {
-	Score     uint8 // 0-100, or 255 when the computation failed
-	VendorID  uint16
-	Algorithm uint16
+	Score       uint8 // 0-100, or 255 when the computation failed
+	VendorID    uint16
+	AlgorithmID uint16
+}
+
+// Certification is one certification block, present only when the
+// record's certification flag is set.
+type Certification struct {
+	AuthorityID uint16
+	SchemeID    uint8
 }
 
 // Representation holds the header fields of one representation. Fields that
@@ -78,7 +109,8 @@ type Representation struct {
 	DeviceVendor   uint16
 	DeviceType     uint16
 	Quality        []Quality
-	CertBlocks     int
+	CertBlocks     int // len(Certifications)
+	Certifications []Certification
 	ImageOffset    int // offset of the image data within the record
 	ImageLength    uint32
 	ExtendedLength int // bytes after the image inside the representation
@@ -125,6 +157,13 @@ type Record struct {
 // maxRepresentations bounds the loop; SBI records carry exactly one.
 const maxRepresentations = 64
 
+// Format identifiers, each followed by a NUL-terminated version.
+const (
+	fingerMagic = "FIR\x00"
+	faceMagic   = "FAC\x00"
+	irisMagic   = "IIR\x00"
+)
+
 // Parse reads a complete record. The declared record length must equal
 // len(b) and every inner length must fit inside its parent.
 func Parse(b []byte) (*Record, error) {
@@ -136,11 +175,11 @@ func Parse(b []byte) (*Record, error) {
 	}
 	r := &Record{}
 	switch string(b[0:4]) {
-	case "FIR\x00":
+	case fingerMagic:
 		r.Modality = Finger
-	case "FAC\x00":
+	case faceMagic:
 		r.Modality = Face
-	case "IIR\x00":
+	case irisMagic:
 		r.Modality = Iris
 	default:
 		return nil, ErrFormat
@@ -149,32 +188,28 @@ func Parse(b []byte) (*Record, error) {
 		return nil, ErrVersion
 	}
 	r.Version = string(b[4:7])
-	want := "020"
-	if r.Modality == Face {
-		want = "030"
-	}
-	if r.Version != want {
+	if r.Version != version(r.Modality) {
 		return nil, fmt.Errorf("%w: %q", ErrVersion, sanitize(r.Version))
 	}
-	r.Length = binary.BigEndian.Uint32(b[8:12])
+	rd := bytesx.NewReader(b, ErrTruncated)
+	rd.Skip(8)
+	r.Length = rd.U32()
 	if uint64(r.Length) != uint64(len(b)) {
 		return nil, fmt.Errorf("%w: record length %d, have %d bytes", ErrLength, r.Length, len(b))
 	}
-	n := int(binary.BigEndian.Uint16(b[12:14]))
-	r.CertFlag = b[14]
+	n := int(rd.U16())
+	r.CertFlag = rd.U8()
 	if r.CertFlag > 1 {
 		return nil, fmt.Errorf("%w: certification flag %d", ErrField, r.CertFlag)
 	}
 	r.Certified = r.CertFlag == 1
-	off := 16
 	if r.Modality == Face {
-		if len(b) < 17 {
-			return nil, ErrTruncated
-		}
-		r.TemporalSem = binary.BigEndian.Uint16(b[15:17])
-		off = 17
+		r.TemporalSem = rd.U16()
 	} else {
-		r.Count = b[15]
+		r.Count = rd.U8()
+	}
+	if err := rd.Err(); err != nil {
+		return nil, err
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("%w: no representations", ErrField)
@@ -183,138 +218,99 @@ func Parse(b []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: %d representations", ErrField, n)
 	}
 	for i := 0; i < n; i++ {
-		if len(b)-off < 4 {
-			return nil, ErrTruncated
+		rl := rd.U32()
+		if err := rd.Err(); err != nil {
+			return nil, err
 		}
-		rl := binary.BigEndian.Uint32(b[off : off+4])
-		if rl < 4 || uint64(rl) > uint64(len(b)-off) {
+		if rl < 4 || uint64(rl-4) > uint64(rd.Len()) {
 			return nil, fmt.Errorf("%w: representation %d length %d", ErrLength, i, rl)
 		}
-		rep, err := parseRep(r, b[off:off+int(rl)], off)
+		rep, err := parseRep(r, rd.Sub(int(rl-4)))
 		if err != nil {
 			return nil, fmt.Errorf("representation %d: %w", i, err)
 		}
+		rep.Length = rl
 		r.Representations = append(r.Representations, rep)
-		off += int(rl)
 	}
-	if off != len(b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrLength, len(b)-off)
+	if rd.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrLength, rd.Len())
 	}
 	return r, nil
 }
 
-// reader is a bounds-checked big-endian cursor over one representation.
-type reader struct {
-	b   []byte
-	off int
-	err error
+// version is the edition a modality's records must declare.
+func version(m Modality) string {
+	if m == Face {
+		return "030"
+	}
+	return "020"
 }
 
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b)-r.off < n {
-		r.err = ErrTruncated
-		return nil
-	}
-	s := r.b[r.off : r.off+n]
-	r.off += n
-	return s
-}
-
-func (r *reader) u8() uint8 {
-	if s := r.take(1); s != nil {
-		return s[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if s := r.take(2); s != nil {
-		return binary.BigEndian.Uint16(s)
-	}
-	return 0
-}
-
-func (r *reader) u24() uint32 {
-	if s := r.take(3); s != nil {
-		return uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2])
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if s := r.take(4); s != nil {
-		return binary.BigEndian.Uint32(s)
-	}
-	return 0
-}
-
-// parseRep parses one representation; b is exactly the representation and
-// base its offset in the record.
-func parseRep(rec *Record, b []byte, base int) (Representation, error) {
-	r := &reader{b: b}
+// parseRep parses one representation after its length field; r holds
+// exactly the rest of the representation.
+func parseRep(rec *Record, r *bytesx.Reader) (Representation, error) {
 	var p Representation
-	p.Length = r.u32()
-	p.CaptureTime = DateTime{Year: r.u16(), Month: r.u8(), Day: r.u8(), Hour: r.u8(), Min: r.u8(), Sec: r.u8(), Millisecond: r.u16()}
-	p.DeviceTech = r.u8()
-	p.DeviceVendor = r.u16()
-	p.DeviceType = r.u16()
-	nq := int(r.u8())
-	for i := 0; i < nq && r.err == nil; i++ {
-		q := Quality{Score: r.u8(), VendorID: r.u16(), Algorithm: r.u16()}
+	p.CaptureTime = DateTime{Year: r.U16(), Month: r.U8(), Day: r.U8(), Hour: r.U8(), Minute: r.U8(), Second: r.U8(), Millisecond: r.U16()}
+	p.DeviceTech = r.U8()
+	p.DeviceVendor = r.U16()
+	p.DeviceType = r.U16()
+	nq := int(r.U8())
+	for i := 0; i < nq && r.Err() == nil; i++ {
+		q := Quality{Score: r.U8(), VendorID: r.U16(), AlgorithmID: r.U16()}
 		p.Quality = append(p.Quality, q)
 	}
 	if rec.Certified {
-		p.CertBlocks = int(r.u8())
-		r.take(3 * p.CertBlocks)
+		p.CertBlocks = int(r.U8())
+		p.Certifications = make([]Certification, 0, p.CertBlocks)
+		for i := 0; i < p.CertBlocks && r.Err() == nil; i++ {
+			p.Certifications = append(p.Certifications, Certification{AuthorityID: r.U16(), SchemeID: r.U8()})
+		}
 	}
 	switch rec.Modality {
 	case Finger:
-		p.Position = r.u8()
-		p.Number = uint16(r.u8())
-		p.ScaleUnits = r.u8()
-		p.ScanResX, p.ScanResY = r.u16(), r.u16()
-		p.ImageResX, p.ImageResY = r.u16(), r.u16()
-		p.BitDepth = r.u8()
-		p.Compression = r.u8()
-		p.Impression = r.u8()
-		p.Width, p.Height = r.u16(), r.u16()
+		p.Position = r.U8()
+		p.Number = uint16(r.U8())
+		p.ScaleUnits = r.U8()
+		p.ScanResX, p.ScanResY = r.U16(), r.U16()
+		p.ImageResX, p.ImageResY = r.U16(), r.U16()
+		p.BitDepth = r.U8()
+		p.Compression = r.U8()
+		p.Impression = r.U8()
+		p.Width, p.Height = r.U16(), r.U16()
 	case Iris:
-		p.Number = r.u16()
-		p.EyeLabel = r.u8()
-		p.ImageType = r.u8()
-		p.ImageFormat = r.u8()
-		p.Properties = r.u8()
-		p.Width, p.Height = r.u16(), r.u16()
-		p.BitDepth = r.u8()
-		r.take(2 + 2 + 2 + 6*2) // range, roll angle, roll uncertainty, iris centre and diameter
+		p.Number = r.U16()
+		p.EyeLabel = r.U8()
+		p.ImageType = r.U8()
+		p.ImageFormat = r.U8()
+		p.Properties = r.U8()
+		p.Width, p.Height = r.U16(), r.U16()
+		p.BitDepth = r.U8()
+		r.Skip(2 + 2 + 2 + 6*2) // range, roll angle, roll uncertainty, iris centre and diameter
 	case Face:
-		p.Landmarks = int(r.u16())
-		r.take(1 + 1 + 1 + 1) // gender, eye colour, hair colour, subject height
-		r.u24()               // property mask
-		r.take(2 + 3 + 3)     // expression, pose angle, pose uncertainty
-		r.take(8 * p.Landmarks)
-		p.FaceImageType = r.u8()
-		p.ImageDataType = r.u8()
-		p.Width, p.Height = r.u16(), r.u16()
-		r.take(1 + 2 + 1) // spatial sampling level, post-acquisition processing, cross reference
-		p.ColourSpace = r.u8()
+		p.Landmarks = int(r.U16())
+		r.Skip(1 + 1 + 1 + 1) // gender, eye colour, hair colour, subject height
+		r.U24()               // property mask
+		r.Skip(2 + 3 + 3)     // expression, pose angle, pose uncertainty
+		r.Skip(8 * p.Landmarks)
+		p.FaceImageType = r.U8()
+		p.ImageDataType = r.U8()
+		p.Width, p.Height = r.U16(), r.U16()
+		r.Skip(1 + 2 + 1) // spatial sampling level, post-acquisition processing, cross reference
+		p.ColourSpace = r.U8()
 		if p.FaceImageType >= 0x80 {
 			// 3D faces carry an extra block SBI never uses.
 			return p, fmt.Errorf("%w: 3D face image type 0x%02X not supported", ErrField, p.FaceImageType)
 		}
 	}
-	p.ImageLength = r.u32()
-	if r.err != nil {
-		return p, r.err
+	p.ImageLength = r.U32()
+	if err := r.Err(); err != nil {
+		return p, err
 	}
-	if uint64(p.ImageLength) > uint64(len(b)-r.off) {
+	if uint64(p.ImageLength) > uint64(r.Len()) {
 		return p, fmt.Errorf("%w: image length %d exceeds representation", ErrLength, p.ImageLength)
 	}
-	p.ImageOffset = base + r.off
-	p.ExtendedLength = len(b) - r.off - int(p.ImageLength)
+	p.ImageOffset = r.Offset()
+	p.ExtendedLength = r.Len() - int(p.ImageLength)
 	if rec.Modality != Finger && p.ExtendedLength != 0 {
 		return p, fmt.Errorf("%w: %d bytes after image", ErrLength, p.ExtendedLength)
 	}

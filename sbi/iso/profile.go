@@ -4,21 +4,18 @@ import "fmt"
 
 // Compression and format codes used by the MOSIP profile (spec digest §8.2).
 const (
-	FingerWSQ          = 0x02
-	FingerJP2Lossy     = 0x04
-	FingerJP2Lossless  = 0x05
-	IrisJP2            = 0x0A // image format: monochrome JPEG 2000
-	IrisLossless       = 0x01 // image properties bits 6-7
-	IrisLossy          = 0x02
-	IrisCropped        = 0x03 // image type K3
-	IrisCroppedMasked  = 0x07 // image type K7
-	FaceJP2Lossy       = 0x01 // image data type
-	FaceJP2Lossless    = 0x02
-	scaleUnitsPPI      = 0x01
-	scaleUnitsPPCM     = 0x02
-	minFingerPPI       = 490
-	maxFingerPPI       = 1010
-	maxDeviceTechnique = 0x14
+	FingerWSQ         = 0x02
+	FingerJP2Lossy    = 0x04
+	FingerJP2Lossless = 0x05
+	IrisJP2           = 0x0A // image format: monochrome JPEG 2000
+	IrisLossless      = 0x01 // image properties bits 6-7
+	IrisLossy         = 0x02
+	IrisCropped       = 0x03 // image type K3
+	IrisCroppedMasked = 0x07 // image type K7
+	FaceJP2Lossy      = 0x01 // image data type
+	FaceJP2Lossless   = 0x02
+	minFingerPPI      = 490
+	maxFingerPPI      = 1010
 )
 
 // IrisCompression returns the compression bits (0 undefined, 1 lossless,
@@ -48,7 +45,7 @@ func (r *Record) CheckProfile(purpose string) []error {
 		if !p.CaptureTime.Valid() {
 			bad("representation %d: invalid capture date-time", i)
 		}
-		if p.DeviceTech > maxDeviceTechnique {
+		if p.DeviceTech > TechMaxDefined {
 			bad("representation %d: capture device technology 0x%02X", i, p.DeviceTech)
 		}
 		for _, q := range p.Quality {
@@ -120,9 +117,9 @@ func (r *Record) CheckProfile(purpose string) []error {
 // fingerPPI converts a resolution to pixels per inch.
 func fingerPPI(units uint8, v uint16) (int, bool) {
 	switch units {
-	case scaleUnitsPPI:
+	case PixelsPerInch:
 		return int(v), true
-	case scaleUnitsPPCM:
+	case PixelsPerCentimetre:
 		return int(v) * 254 / 100, true
 	}
 	return 0, false
