@@ -2,6 +2,7 @@ package iso
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -112,16 +113,21 @@ type FingerRecord struct {
 	Representations []FingerRepresentation
 }
 
+const notFinger = "not an ISO/IEC 19794-4:2011 finger record (FIR\\0 020\\0)"
+
 // ParseFinger decodes a whole finger image record with Parse's checks,
 // plus: at most MaxFingerRepresentations, and every image 1..MaxDim pixels
 // on each side. Image and Extended alias b.
 func ParseFinger(b []byte) (*FingerRecord, error) {
 	rec, err := Parse(b)
+	if errors.Is(err, ErrFormat) || errors.Is(err, ErrVersion) {
+		return nil, fmt.Errorf("%w: %s", err, notFinger)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if rec.Modality != Finger {
-		return nil, fmt.Errorf("%w: %v record, want a finger record", ErrFormat, rec.Modality)
+		return nil, fmt.Errorf("%w: %v record: %s", ErrFormat, rec.Modality, notFinger)
 	}
 	if len(rec.Representations) > MaxFingerRepresentations {
 		return nil, fmt.Errorf("%w: %d representations", ErrField, len(rec.Representations))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -237,6 +238,10 @@ func TestParseFingerIsParse(t *testing.T) {
 		if _, err := ParseFinger(synthetic(m, []byte{1})); !errors.Is(err, ErrFormat) {
 			t.Errorf("%v record: %v, want ErrFormat", m, err)
 		}
+	}
+	// The bridge's inspect command shows this text for a file that is no record.
+	if _, err := ParseFinger([]byte("FIR? no, just a note.\n")); err == nil || !strings.Contains(err.Error(), "not an ISO/IEC 19794-4:2011 finger record") {
+		t.Errorf("not a record: %v", err)
 	}
 	b := loadMOSIP(t, "registration_right_middle.iso")
 	h, err := Parse(b)

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
 	"github.com/edgetrust/edgetrust/internal/sensor/capture"
+	"github.com/edgetrust/edgetrust/sbi/iso"
 )
 
 const captureHelp = `Usage: edgetrust-bridge capture --port PORT --out FILE [flags]
@@ -48,7 +48,7 @@ func runCapture(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fs.usageError("--purpose: %v", err)
 	}
-	pos, err := fir.ParsePosition(*finger)
+	pos, err := iso.ParsePosition(*finger)
 	if err != nil {
 		return fs.usageError("--finger: %v", err)
 	}
@@ -71,12 +71,12 @@ func runCapture(ctx context.Context, e *env, args []string) int {
 	if err := writePrivate(*out, res.Record); err != nil {
 		return fail(e, "capture", err)
 	}
-	comp := fir.JPEG2000Lossy
+	comp := iso.JPEG2000Lossy
 	if p == capture.Registration {
-		comp = fir.JPEG2000Lossless
+		comp = iso.JPEG2000Lossless
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: %d bytes, %s, finger %d (%s), %dx%d, %s, quality %d\n",
-		*out, len(res.Record), p, pos, fir.PositionName(pos), res.Width, res.Height, comp, res.Quality)
+		*out, len(res.Record), p, pos, iso.PositionName(pos), res.Width, res.Height, comp, res.Quality)
 	return exitOK
 }
 
@@ -122,11 +122,11 @@ func runInspect(ctx context.Context, e *env, args []string) int {
 		return fail(e, "inspect", err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, fir.MaxRecordSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, iso.MaxRecordSize+1))
 	if err != nil {
 		return fail(e, "inspect", err)
 	}
-	rec, err := fir.Parse(b)
+	rec, err := iso.ParseFinger(b)
 	if err != nil {
 		return fail(e, "inspect", err)
 	}
@@ -139,13 +139,13 @@ func runInspect(ctx context.Context, e *env, args []string) int {
 			at = t.Format("2006-01-02T15:04:05.000Z")
 		}
 		fmt.Fprintf(tw, "[%d] captured:\t%s\n", i+1, at)
-		fmt.Fprintf(tw, "[%d] finger:\t%d (%s), impression %d\n", i+1, r.Position, fir.PositionName(r.Position), r.Impression)
+		fmt.Fprintf(tw, "[%d] finger:\t%d (%s), impression %d\n", i+1, r.Position, iso.PositionName(r.Position), r.Impression)
 		fmt.Fprintf(tw, "[%d] device:\ttechnology %d, vendor 0x%04X, type 0x%04X\n", i+1, r.Technology, r.VendorID, r.DeviceTypeID)
 		for _, q := range r.Quality {
 			fmt.Fprintf(tw, "[%d] quality:\t%d (vendor 0x%04X, algorithm 0x%04X)\n", i+1, q.Score, q.VendorID, q.AlgorithmID)
 		}
 		unit := "ppi"
-		if r.ScaleUnits == fir.PixelsPerCentimetre {
+		if r.ScaleUnits == iso.PixelsPerCentimetre {
 			unit = "ppcm"
 		}
 		fmt.Fprintf(tw, "[%d] image:\t%dx%d, %d-bit, %dx%d %s, %s, %d bytes\n", i+1, r.Width, r.Height, r.BitDepth,

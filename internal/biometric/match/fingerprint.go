@@ -10,10 +10,10 @@ import (
 	"math"
 	"sort"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
 	"github.com/edgetrust/edgetrust/internal/biometric/extract"
 	"github.com/edgetrust/edgetrust/internal/biometric/template"
 	"github.com/edgetrust/edgetrust/internal/jp2"
+	"github.com/edgetrust/edgetrust/sbi/iso"
 )
 
 // Fingerprint is the MCC fingerprint matcher.
@@ -90,7 +90,7 @@ func (fp *Fingerprint) ExtractImage(img *image.Gray) (Template, error) {
 // DecodeFingerImage returns the first image of a 19794-4:2011 record as
 // 8-bit grey at 500 ppi.
 func DecodeFingerImage(rec []byte) (*image.Gray, error) {
-	r, err := fir.Parse(rec)
+	r, err := iso.ParseFinger(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +101,17 @@ func DecodeFingerImage(rec []byte) (*image.Gray, error) {
 	w, h := int(rep.Width), int(rep.Height)
 	var img *image.Gray
 	switch rep.Compression {
-	case fir.JPEG2000Lossy, fir.JPEG2000Lossless:
+	case iso.JPEG2000Lossy, iso.JPEG2000Lossless:
 		img, _, err = jp2.Decode(rep.Image, w*h)
-	case fir.Uncompressed:
+	case iso.Uncompressed:
 		if len(rep.Image) != w*h {
 			return nil, fmt.Errorf("match: uncompressed image of %d bytes for %dx%d", len(rep.Image), w, h)
 		}
 		img = image.NewGray(image.Rect(0, 0, w, h))
 		copy(img.Pix, rep.Image)
-	case fir.PNG, fir.JPEG:
+	case iso.PNG, iso.JPEG:
 		var m image.Image
-		if rep.Compression == fir.PNG {
+		if rep.Compression == iso.PNG {
 			m, err = png.Decode(bytes.NewReader(rep.Image))
 		} else {
 			m, err = jpeg.Decode(bytes.NewReader(rep.Image))
@@ -129,7 +129,7 @@ func DecodeFingerImage(rec []byte) (*image.Gray, error) {
 		return nil, fmt.Errorf("match: image is %v, record says %dx%d", img.Bounds().Size(), w, h)
 	}
 	ppiH, ppiV := float64(rep.ImageResH), float64(rep.ImageResV)
-	if rep.ScaleUnits == fir.PixelsPerCentimetre {
+	if rep.ScaleUnits == iso.PixelsPerCentimetre {
 		ppiH, ppiV = ppiH*2.54, ppiV*2.54
 	}
 	if ppiH <= 0 || ppiV <= 0 {

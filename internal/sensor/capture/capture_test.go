@@ -17,12 +17,12 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
 	"github.com/edgetrust/edgetrust/internal/sensor/capture"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/sensor/pins"
 	"github.com/edgetrust/edgetrust/internal/sensor/r30x/emulator"
 	"github.com/edgetrust/edgetrust/internal/sensor/r30x/proto"
+	"github.com/edgetrust/edgetrust/sbi/iso"
 )
 
 func logger(t testing.TB) *slog.Logger {
@@ -128,7 +128,7 @@ func TestCaptureAuthOverPty(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rec.Representations[0]
-	if r.Compression != fir.JPEG2000Lossy || r.Position != 2 || r.Width != 256 || r.Height != 288 || r.ImageResH != 500 || r.BitDepth != 8 {
+	if r.Compression != iso.JPEG2000Lossy || r.Position != 2 || r.Width != 256 || r.Height != 288 || r.ImageResH != 500 || r.BitDepth != 8 {
 		t.Fatalf("representation %+v", r)
 	}
 	if at, ok := r.CaptureTime.Time(); !ok || at.Before(before) || at.After(time.Now()) {
@@ -160,7 +160,7 @@ func TestCaptureRegistrationIsLossless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Representations[0].Compression != fir.JPEG2000Lossless {
+	if rec.Representations[0].Compression != iso.JPEG2000Lossless {
 		t.Fatalf("compression %s", rec.Representations[0].Compression)
 	}
 	if !bytes.Equal(img.Pix, quantised(frame)) {
@@ -340,13 +340,13 @@ func TestBuildRecordBounds(t *testing.T) {
 	if _, err := capture.BuildRecord(img, capture.RecordOptions{Purpose: capture.Auth, LossyRatio: 20}); err == nil {
 		t.Error("20:1 accepted")
 	}
-	if _, err := capture.BuildRecord(img, capture.RecordOptions{Purpose: capture.Auth, Quality: fir.Quality{Score: 101}}); err == nil {
+	if _, err := capture.BuildRecord(img, capture.RecordOptions{Purpose: capture.Auth, Quality: iso.Quality{Score: 101}}); err == nil {
 		t.Error("quality 101 accepted")
 	}
 	if _, err := capture.BuildRecord(image.NewGray(image.Rect(0, 0, 0, 0)), capture.RecordOptions{Purpose: capture.Auth}); err == nil {
 		t.Error("empty image accepted")
 	}
-	b, err := capture.BuildRecord(img, capture.RecordOptions{Purpose: capture.Auth, Quality: fir.Quality{Score: 255}})
+	b, err := capture.BuildRecord(img, capture.RecordOptions{Purpose: capture.Auth, Quality: iso.Quality{Score: 255}})
 	if err != nil {
 		t.Fatal(err)
 	}

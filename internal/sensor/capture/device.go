@@ -15,12 +15,12 @@ import (
 
 	"go.bug.st/serial"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/sensor/pins"
 	"github.com/edgetrust/edgetrust/internal/sensor/r30x"
 	"github.com/edgetrust/edgetrust/internal/sensor/r30x/proto"
 	"github.com/edgetrust/edgetrust/internal/sensor/serialport"
+	"github.com/edgetrust/edgetrust/sbi/iso"
 )
 
 // ErrNoFinger is returned (wrapped) when no finger arrives in time.
@@ -198,7 +198,7 @@ type Request struct {
 	// Timeout to wait for a finger; 0 means 10 s.
 	Timeout time.Duration
 	// Quality overrides the built-in estimate (for an agent with NFIQ).
-	Quality *fir.Quality
+	Quality *iso.Quality
 }
 
 // Result is one captured finger.
@@ -262,7 +262,7 @@ func (d *Device) Capture(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := fir.Quality{Score: EstimateQuality(img)}
+	q := iso.Quality{Score: EstimateQuality(img)}
 	if req.Quality != nil {
 		q = *req.Quality
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgetrust/edgetrust/firmware-bridge/fir"
 	"github.com/edgetrust/edgetrust/internal/jp2"
+	"github.com/edgetrust/edgetrust/sbi/iso"
 )
 
 // Purpose is the SBI capture purpose; it decides the compression.
@@ -51,7 +51,7 @@ type RecordOptions struct {
 	Purpose    Purpose
 	Position   byte // ISO finger position: 0 unknown, 1..10 right thumb .. left little
 	CapturedAt time.Time
-	Quality    fir.Quality
+	Quality    iso.Quality
 	// Technology, VendorID and DeviceTypeID go into the representation
 	// header; zero means unknown / unreported.
 	Technology   byte
@@ -70,7 +70,7 @@ func BuildRecord(img *image.Gray, o RecordOptions) ([]byte, error) {
 		return nil, err
 	}
 	b := img.Bounds()
-	if b.Dx() < 1 || b.Dy() < 1 || b.Dx() > fir.MaxDim || b.Dy() > fir.MaxDim {
+	if b.Dx() < 1 || b.Dy() < 1 || b.Dx() > iso.MaxDim || b.Dy() > iso.MaxDim {
 		return nil, fmt.Errorf("capture: image size %dx%d out of range", b.Dx(), b.Dy())
 	}
 	if o.Quality.Score > 100 && o.Quality.Score != 255 {
@@ -81,7 +81,7 @@ func BuildRecord(img *image.Gray, o RecordOptions) ([]byte, error) {
 		ppi = 500
 	}
 	opt := jp2.Options{Lossless: true, Format: jp2.JP2}
-	comp := fir.JPEG2000Lossless
+	comp := iso.JPEG2000Lossless
 	if o.Purpose == Auth {
 		ratio := o.LossyRatio
 		if ratio == 0 {
@@ -91,7 +91,7 @@ func BuildRecord(img *image.Gray, o RecordOptions) ([]byte, error) {
 			return nil, fmt.Errorf("capture: lossy ratio %v exceeds MOSIP's 15:1", ratio)
 		}
 		opt = jp2.Options{Lossless: false, Ratio: ratio, Format: jp2.JP2}
-		comp = fir.JPEG2000Lossy
+		comp = iso.JPEG2000Lossy
 	}
 	data, err := jp2.Encode(img, opt)
 	if err != nil {
@@ -101,20 +101,20 @@ func BuildRecord(img *image.Gray, o RecordOptions) ([]byte, error) {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	rec := fir.Record{
+	rec := iso.FingerRecord{
 		Fingers: 1,
-		Representations: []fir.Representation{{
-			CaptureTime:  fir.DateTimeOf(at),
+		Representations: []iso.FingerRepresentation{{
+			CaptureTime:  iso.DateTimeOf(at),
 			Technology:   o.Technology,
 			VendorID:     o.VendorID,
 			DeviceTypeID: o.DeviceTypeID,
-			Quality:      []fir.Quality{o.Quality},
+			Quality:      []iso.Quality{o.Quality},
 			Position:     o.Position,
-			ScaleUnits:   fir.PixelsPerInch,
+			ScaleUnits:   iso.PixelsPerInch,
 			ScanResH:     ppi, ScanResV: ppi, ImageResH: ppi, ImageResV: ppi,
 			BitDepth:    8,
 			Compression: comp,
-			Impression:  fir.LiveScanPlain,
+			Impression:  iso.LiveScanPlain,
 			Width:       uint16(b.Dx()),
 			Height:      uint16(b.Dy()),
 			Image:       data,
@@ -146,7 +146,7 @@ var ErrNonConformant = errors.New("capture: record does not meet MOSIP SBI rules
 // and, for JPEG 2000 images, decodes the image to check that its size and
 // wavelet agree with the header. WSQ images are checked by header only.
 func CheckRecord(b []byte, p Purpose) error {
-	rec, err := fir.Parse(b)
+	rec, err := iso.ParseFinger(b)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNonConformant, err)
 	}
@@ -160,7 +160,7 @@ func CheckRecord(b []byte, p Purpose) error {
 	if _, ok := r.CaptureTime.Time(); !ok {
 		return bad("capture date and time %+v is not valid", r.CaptureTime)
 	}
-	if r.Technology > fir.TechMaxDefined {
+	if r.Technology > iso.TechMaxDefined {
 		return bad("capture device technology %d out of range 0..20", r.Technology)
 	}
 	for _, q := range r.Quality {
@@ -177,8 +177,8 @@ func CheckRecord(b []byte, p Purpose) error {
 	for _, res := range []uint16{r.ImageResH, r.ImageResV} {
 		ppi := float64(res)
 		switch r.ScaleUnits {
-		case fir.PixelsPerInch:
-		case fir.PixelsPerCentimetre:
+		case iso.PixelsPerInch:
+		case iso.PixelsPerCentimetre:
 			ppi *= 2.54
 		default:
 			return bad("scale units %d", r.ScaleUnits)
@@ -189,15 +189,15 @@ func CheckRecord(b []byte, p Purpose) error {
 	}
 	switch p {
 	case Registration:
-		if r.Compression != fir.JPEG2000Lossless {
+		if r.Compression != iso.JPEG2000Lossless {
 			return bad("registration needs JPEG 2000 lossless, got %s", r.Compression)
 		}
 	case Auth:
-		if r.Compression != fir.JPEG2000Lossy && r.Compression != fir.WSQ {
+		if r.Compression != iso.JPEG2000Lossy && r.Compression != iso.WSQ {
 			return bad("auth needs JPEG 2000 lossy or WSQ, got %s", r.Compression)
 		}
 	}
-	if r.Compression == fir.WSQ {
+	if r.Compression == iso.WSQ {
 		return nil
 	}
 	img, info, err := jp2.Decode(r.Image, int(r.Width)*int(r.Height))
@@ -210,7 +210,7 @@ func CheckRecord(b []byte, p Purpose) error {
 	if info.Components != 1 || info.Precision != 8 {
 		return bad("image has %d components of %d bits, want 1 of 8", info.Components, info.Precision)
 	}
-	if info.ReversibleKnown && info.Reversible != (r.Compression == fir.JPEG2000Lossless) {
+	if info.ReversibleKnown && info.Reversible != (r.Compression == iso.JPEG2000Lossless) {
 		return bad("header says %s but the codestream uses the %s wavelet", r.Compression, wavelet(info.Reversible))
 	}
 	return nil
@@ -224,14 +224,14 @@ func wavelet(rev bool) string {
 }
 
 // DecodeRecord parses a record and decodes its first image to pixels.
-func DecodeRecord(b []byte) (*image.Gray, *fir.Record, error) {
-	rec, err := fir.Parse(b)
+func DecodeRecord(b []byte) (*image.Gray, *iso.FingerRecord, error) {
+	rec, err := iso.ParseFinger(b)
 	if err != nil {
 		return nil, nil, err
 	}
 	r := rec.Representations[0]
 	switch r.Compression {
-	case fir.JPEG2000Lossy, fir.JPEG2000Lossless:
+	case iso.JPEG2000Lossy, iso.JPEG2000Lossless:
 	default:
 		return nil, rec, fmt.Errorf("capture: cannot decode %s images", r.Compression)
 	}
