@@ -4,53 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 )
-
-// reader reads big-endian fields and remembers the first overrun.
-type reader struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || n > len(r.b)-r.off {
-		r.err = fmt.Errorf("%w: need %d bytes at offset %d, have %d", ErrTruncated, n, r.off, len(r.b)-r.off)
-		return nil
-	}
-	s := r.b[r.off : r.off+n]
-	r.off += n
-	return s
-}
-
-func (r *reader) u8() uint8 {
-	s := r.take(1)
-	if s == nil {
-		return 0
-	}
-	return s[0]
-}
-
-func (r *reader) u16() uint16 {
-	s := r.take(2)
-	if s == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint16(s)
-}
-
-func (r *reader) u32() uint32 {
-	s := r.take(4)
-	if s == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint32(s)
-}
-
-func (r *reader) left() int { return len(r.b) - r.off }
 
 func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
@@ -129,7 +85,8 @@ func Parse(b []byte) (*Record, error) {
 		return nil, err
 	}
 	rec := &Record{Format: f}
-	r := &reader{b: b, off: 8}
+	r := bytesx.NewReader(b, ErrTruncated)
+	r.Skip(8)
 	switch f {
 	case ISO2005, ANSI2004:
 		err = rec.parseV2(r)
@@ -145,60 +102,61 @@ func Parse(b []byte) (*Record, error) {
 }
 
 // recordLength reads the length field and checks it against the data.
-func recordLength(r *reader, ansi2004 bool) error {
+func recordLength(r *bytesx.Reader, ansi2004 bool) error {
 	var l uint32
 	if ansi2004 {
-		l = uint32(r.u16())
+		l = uint32(r.U16())
 		if l == 0 {
-			l = r.u32()
+			l = r.U32()
 		}
 	} else {
-		l = r.u32()
+		l = r.U32()
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err() != nil {
+		return r.Err()
 	}
-	if int64(l) > int64(len(r.b)) {
-		return fmt.Errorf("%w: record length says %d bytes, have %d", ErrTruncated, l, len(r.b))
+	have := r.Offset() + r.Len() // r reads the whole record
+	if int64(l) > int64(have) {
+		return fmt.Errorf("%w: record length says %d bytes, have %d", ErrTruncated, l, have)
 	}
-	if int64(l) < int64(len(r.b)) {
-		return invalid("record length says %d bytes, have %d", l, len(r.b))
+	if int64(l) < int64(have) {
+		return invalid("record length says %d bytes, have %d", l, have)
 	}
 	return nil
 }
 
 // parseV2 reads ISO 2005 and ANSI 2004 records.
-func (rec *Record) parseV2(r *reader) error {
+func (rec *Record) parseV2(r *bytesx.Reader) error {
 	ansi := rec.Format == ANSI2004
 	if err := recordLength(r, ansi); err != nil {
 		return err
 	}
 	if ansi {
-		rec.CBEFFOwner = r.u16()
-		rec.CBEFFType = r.u16()
+		rec.CBEFFOwner = r.U16()
+		rec.CBEFFType = r.U16()
 	}
-	eq := r.u16()
+	eq := r.U16()
 	rec.EquipmentCompliance = uint8(eq >> 12)
 	rec.EquipmentID = eq & 0x0FFF
-	rec.Width, rec.Height = r.u16(), r.u16()
-	rec.ResX, rec.ResY = r.u16(), r.u16()
-	n := int(r.u8())
-	r.u8() // reserved
-	if r.err != nil {
-		return r.err
+	rec.Width, rec.Height = r.U16(), r.U16()
+	rec.ResX, rec.ResY = r.U16(), r.U16()
+	n := int(r.U8())
+	r.U8() // reserved
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if n == 0 {
 		return invalid("no finger views")
 	}
 	for i := 0; i < n; i++ {
 		v := View{Width: rec.Width, Height: rec.Height, ResX: rec.ResX, ResY: rec.ResY}
-		v.Position = r.u8()
-		vi := r.u8()
+		v.Position = r.U8()
+		vi := r.U8()
 		v.ViewNumber, v.Impression = vi>>4, vi&0x0F
-		v.Quality = r.u8()
-		m := int(r.u8())
-		if r.err != nil {
-			return r.err
+		v.Quality = r.U8()
+		m := int(r.U8())
+		if r.Err() != nil {
+			return r.Err()
 		}
 		if err := rec.parseMinutiae(r, &v, m, 6); err != nil {
 			return fmt.Errorf("view %d: %w", i+1, err)
@@ -213,35 +171,35 @@ func (rec *Record) parseV2(r *reader) error {
 
 // parseANSI2009 reads ANSI 378-2009 records (20-byte header, 17-byte view
 // header).
-func (rec *Record) parseANSI2009(r *reader) error {
+func (rec *Record) parseANSI2009(r *bytesx.Reader) error {
 	if err := recordLength(r, false); err != nil {
 		return err
 	}
-	rec.CBEFFOwner = r.u16()
-	rec.CBEFFType = r.u16()
-	eq := r.u16()
+	rec.CBEFFOwner = r.U16()
+	rec.CBEFFType = r.U16()
+	eq := r.U16()
 	rec.EquipmentCompliance = uint8(eq >> 12)
 	rec.EquipmentID = eq & 0x0FFF
-	n := int(r.u8())
-	r.u8() // reserved
-	if r.err != nil {
-		return r.err
+	n := int(r.U8())
+	r.U8() // reserved
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if n == 0 {
 		return invalid("no finger views")
 	}
 	for i := 0; i < n; i++ {
 		var v View
-		v.Position = r.u8()
-		v.ViewNumber = r.u8()
-		v.Impression = r.u8()
-		v.Quality = r.u8()
-		v.QualityVendor, v.QualityAlgorithm = r.u16(), r.u16()
-		v.Width, v.Height = r.u16(), r.u16()
-		v.ResX, v.ResY = r.u16(), r.u16()
-		m := int(r.u8())
-		if r.err != nil {
-			return r.err
+		v.Position = r.U8()
+		v.ViewNumber = r.U8()
+		v.Impression = r.U8()
+		v.Quality = r.U8()
+		v.QualityVendor, v.QualityAlgorithm = r.U16(), r.U16()
+		v.Width, v.Height = r.U16(), r.U16()
+		v.ResX, v.ResY = r.U16(), r.U16()
+		m := int(r.U8())
+		if r.Err() != nil {
+			return r.Err()
 		}
 		if v.ViewNumber > 15 {
 			return invalid("view %d: view number %d", i+1, v.ViewNumber)
@@ -258,14 +216,14 @@ func (rec *Record) parseANSI2009(r *reader) error {
 }
 
 // parseISO2011 reads ISO/IEC 19794-2:2011 records.
-func (rec *Record) parseISO2011(r *reader) error {
+func (rec *Record) parseISO2011(r *bytesx.Reader) error {
 	if err := recordLength(r, false); err != nil {
 		return err
 	}
-	n := int(r.u16())
-	cert := r.u8()
-	if r.err != nil {
-		return r.err
+	n := int(r.U16())
+	cert := r.U8()
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if cert > 1 {
 		return invalid("certification flag %d", cert)
@@ -275,39 +233,38 @@ func (rec *Record) parseISO2011(r *reader) error {
 		return invalid("%d finger representations", n)
 	}
 	for i := 0; i < n; i++ {
-		start := r.off
-		l := int(r.u32())
-		if r.err != nil {
-			return r.err
+		l := int(r.U32())
+		if r.Err() != nil {
+			return r.Err()
 		}
-		if l < 4 || l > len(r.b)-start {
+		if l < 4 || l-4 > r.Len() {
 			return fmt.Errorf("%w: representation %d length %d", ErrTruncated, i+1, l)
 		}
 		// Read the representation inside its own bounds.
-		sub := &reader{b: r.b[:start+l], off: r.off}
+		sub := r.Sub(l - 4)
 		var v View
-		copy(v.CaptureTime[:], sub.take(9))
-		v.DeviceTech = sub.u8()
-		v.DeviceVendor, v.DeviceType = sub.u16(), sub.u16()
-		nq := int(sub.u8())
-		for j := 0; j < nq && sub.err == nil; j++ {
-			v.QualityBlocks = append(v.QualityBlocks, QualityBlock{sub.u8(), sub.u16(), sub.u16()})
+		copy(v.CaptureTime[:], sub.Bytes(9))
+		v.DeviceTech = sub.U8()
+		v.DeviceVendor, v.DeviceType = sub.U16(), sub.U16()
+		nq := int(sub.U8())
+		for j := 0; j < nq && sub.Err() == nil; j++ {
+			v.QualityBlocks = append(v.QualityBlocks, QualityBlock{sub.U8(), sub.U16(), sub.U16()})
 		}
 		if rec.CertFlag {
-			nc := int(sub.u8())
-			for j := 0; j < nc && sub.err == nil; j++ {
-				v.CertBlocks = append(v.CertBlocks, CertBlock{sub.u16(), sub.u8()})
+			nc := int(sub.U8())
+			for j := 0; j < nc && sub.Err() == nil; j++ {
+				v.CertBlocks = append(v.CertBlocks, CertBlock{sub.U16(), sub.U8()})
 			}
 		}
-		v.Position = sub.u8()
-		v.ViewNumber = sub.u8()
-		v.ResX, v.ResY = sub.u16(), sub.u16()
-		v.Impression = sub.u8()
-		v.Width, v.Height = sub.u16(), sub.u16()
-		flags := sub.u8()
-		m := int(sub.u8())
-		if sub.err != nil {
-			return fmt.Errorf("representation %d: %w", i+1, sub.err)
+		v.Position = sub.U8()
+		v.ViewNumber = sub.U8()
+		v.ResX, v.ResY = sub.U16(), sub.U16()
+		v.Impression = sub.U8()
+		v.Width, v.Height = sub.U16(), sub.U16()
+		flags := sub.U8()
+		m := int(sub.U8())
+		if sub.Err() != nil {
+			return fmt.Errorf("representation %d: %w", i+1, sub.Err())
 		}
 		v.MinutiaSize, v.EndingType = flags>>4, flags&0x0F
 		if v.MinutiaSize != 5 && v.MinutiaSize != 6 {
@@ -325,10 +282,9 @@ func (rec *Record) parseISO2011(r *reader) error {
 		if err := rec.parseExtended(sub, &v); err != nil {
 			return fmt.Errorf("representation %d: %w", i+1, err)
 		}
-		if sub.left() != 0 {
-			return invalid("representation %d: %d bytes after its extended data", i+1, sub.left())
+		if sub.Len() != 0 {
+			return invalid("representation %d: %d bytes after its extended data", i+1, sub.Len())
 		}
-		r.off = sub.off
 		rec.Views = append(rec.Views, v)
 	}
 	return rec.finish(r)
@@ -336,12 +292,12 @@ func (rec *Record) parseISO2011(r *reader) error {
 
 // finish checks that the views used the record exactly and that views are
 // consistent.
-func (rec *Record) finish(r *reader) error {
-	if r.err != nil {
-		return r.err
+func (rec *Record) finish(r *bytesx.Reader) error {
+	if r.Err() != nil {
+		return r.Err()
 	}
-	if r.left() != 0 {
-		return invalid("%d bytes after the last view", r.left())
+	if r.Len() != 0 {
+		return invalid("%d bytes after the last view", r.Len())
 	}
 	if len(rec.Views) > MaxViews {
 		return invalid("%d views", len(rec.Views))
@@ -386,24 +342,24 @@ func (v *View) check(f Format) error {
 	return nil
 }
 
-func (rec *Record) parseMinutiae(r *reader, v *View, n, size int) error {
-	if n*size > r.left() {
-		return fmt.Errorf("%w: %d minutiae need %d bytes, have %d", ErrTruncated, n, n*size, r.left())
+func (rec *Record) parseMinutiae(r *bytesx.Reader, v *View, n, size int) error {
+	if n*size > r.Len() {
+		return fmt.Errorf("%w: %d minutiae need %d bytes, have %d", ErrTruncated, n, n*size, r.Len())
 	}
 	v.Minutiae = make([]Minutia, n)
 	for i := range v.Minutiae {
-		tx := r.u16()
-		ry := r.u16()
+		tx := r.U16()
+		ry := r.U16()
 		m := Minutia{Type: MinutiaType(tx >> 14), X: tx & 0x3FFF, Reserved: uint8(ry >> 14), Y: ry & 0x3FFF}
-		m.Angle = r.u8()
+		m.Angle = r.U8()
 		if size == 6 {
-			m.Quality = r.u8()
+			m.Quality = r.U8()
 		} else {
 			m.Quality = 254
 		}
 		v.Minutiae[i] = m
 	}
-	return r.err
+	return r.Err()
 }
 
 // Extended data block type codes.
@@ -413,18 +369,18 @@ const (
 )
 
 // parseExtended reads the extended data of one view.
-func (rec *Record) parseExtended(r *reader, v *View) error {
-	total := int(r.u16())
-	if r.err != nil {
-		return r.err
+func (rec *Record) parseExtended(r *bytesx.Reader, v *View) error {
+	total := int(r.U16())
+	if r.Err() != nil {
+		return r.Err()
 	}
 	remaining := total
 	for remaining > 0 {
-		start := r.off
-		typ := r.u16()
-		l := int(r.u16())
-		if r.err != nil {
-			return r.err
+		start := r.Offset()
+		typ := r.U16()
+		l := int(r.U16())
+		if r.Err() != nil {
+			return r.Err()
 		}
 		if l < 4 {
 			return invalid("extended data block 0x%04x: length %d", typ, l)
@@ -458,106 +414,106 @@ func (rec *Record) parseExtended(r *reader, v *View) error {
 					return invalid("core/delta block length %d, content %d bytes", l, used+4)
 				}
 				rec.Warnings = append(rec.Warnings, fmt.Sprintf("core/delta block length field says %d bytes, content occupies %d (tolerated: libbiomeval test-record quirk)", l, used+4))
-				return r.err
+				return r.Err()
 			}
 		default:
-			data := r.take(l - 4)
-			if r.err != nil {
-				return r.err
+			data := r.Bytes(l - 4)
+			if r.Err() != nil {
+				return r.Err()
 			}
 			v.Extensions = append(v.Extensions, Extension{Type: typ, Data: append([]byte(nil), data...)})
 		}
-		if r.off-start != l {
-			return invalid("extended data block 0x%04x: read %d of %d bytes", typ, r.off-start, l)
+		if r.Offset()-start != l {
+			return invalid("extended data block 0x%04x: read %d of %d bytes", typ, r.Offset()-start, l)
 		}
 		remaining -= l
 	}
-	return r.err
+	return r.Err()
 }
 
-func (rec *Record) parseRidgeCounts(r *reader, v *View, n int) error {
+func (rec *Record) parseRidgeCounts(r *bytesx.Reader, v *View, n int) error {
 	if n < 1 || (n-1)%3 != 0 {
 		return invalid("ridge count block of %d bytes", n+4)
 	}
 	v.HasRidgeCounts = true
-	v.RidgeCountMethod = r.u8()
+	v.RidgeCountMethod = r.U8()
 	if v.RidgeCountMethod > 2 {
 		return invalid("ridge count extraction method %d", v.RidgeCountMethod)
 	}
 	for i := 0; i < (n-1)/3; i++ {
-		v.RidgeCounts = append(v.RidgeCounts, RidgeCount{r.u8(), r.u8(), r.u8()})
+		v.RidgeCounts = append(v.RidgeCounts, RidgeCount{r.U8(), r.U8(), r.U8()})
 	}
-	return r.err
+	return r.Err()
 }
 
 // parseCoreDelta reads a core/delta block and returns how many content
 // bytes it used. The content is read by its own counts, within the
 // record's bytes; the caller compares that with the declared length.
-func (rec *Record) parseCoreDelta(r *reader, v *View) (int, error) {
-	start := r.off
+func (rec *Record) parseCoreDelta(r *bytesx.Reader, v *View) (int, error) {
+	start := r.Offset()
 	v.HasCoreDelta = true
 	if rec.Format.ansi() {
 		// Info byte: bits 7-6 info type (01 = angles), bits 3-0 count.
-		info := r.u8()
+		info := r.U8()
 		typ, cnt := info>>6, int(info&0x0F)
 		if typ > 1 {
 			return 0, invalid("core info type %d", typ)
 		}
 		for i := 0; i < cnt; i++ {
-			c := Core{X: r.u16() & 0x3FFF, Y: r.u16() & 0x3FFF, HasAngle: typ == 1}
+			c := Core{X: r.U16() & 0x3FFF, Y: r.U16() & 0x3FFF, HasAngle: typ == 1}
 			if c.HasAngle {
-				c.Angle = r.u8()
+				c.Angle = r.U8()
 			}
 			v.Cores = append(v.Cores, c)
 		}
-		info = r.u8()
+		info = r.U8()
 		typ, cnt = info>>6, int(info&0x0F)
 		if typ > 1 {
 			return 0, invalid("delta info type %d", typ)
 		}
 		for i := 0; i < cnt; i++ {
-			d := Delta{X: r.u16() & 0x3FFF, Y: r.u16() & 0x3FFF, HasAngles: typ == 1}
+			d := Delta{X: r.U16() & 0x3FFF, Y: r.U16() & 0x3FFF, HasAngles: typ == 1}
 			if d.HasAngles {
-				d.Angles = [3]uint8{r.u8(), r.u8(), r.u8()}
+				d.Angles = [3]uint8{r.U8(), r.U8(), r.U8()}
 			}
 			v.Deltas = append(v.Deltas, d)
 		}
 	} else {
 		// ISO: count byte; each point carries its info type in the top
 		// two bits of X (01 = angle present).
-		cnt := int(r.u8())
+		cnt := int(r.U8())
 		if cnt > 15 {
 			return 0, invalid("%d cores", cnt)
 		}
 		for i := 0; i < cnt; i++ {
-			x := r.u16()
+			x := r.U16()
 			if x>>14 > 1 {
 				return 0, invalid("core info type %d", x>>14)
 			}
-			c := Core{X: x & 0x3FFF, Y: r.u16() & 0x3FFF, HasAngle: x>>14 == 1}
+			c := Core{X: x & 0x3FFF, Y: r.U16() & 0x3FFF, HasAngle: x>>14 == 1}
 			if c.HasAngle {
-				c.Angle = r.u8()
+				c.Angle = r.U8()
 			}
 			v.Cores = append(v.Cores, c)
 		}
-		cnt = int(r.u8())
+		cnt = int(r.U8())
 		if cnt > 15 {
 			return 0, invalid("%d deltas", cnt)
 		}
 		for i := 0; i < cnt; i++ {
-			x := r.u16()
+			x := r.U16()
 			if x>>14 > 1 {
 				return 0, invalid("delta info type %d", x>>14)
 			}
-			d := Delta{X: x & 0x3FFF, Y: r.u16() & 0x3FFF, HasAngles: x>>14 == 1}
+			d := Delta{X: x & 0x3FFF, Y: r.U16() & 0x3FFF, HasAngles: x>>14 == 1}
 			if d.HasAngles {
-				d.Angles = [3]uint8{r.u8(), r.u8(), r.u8()}
+				d.Angles = [3]uint8{r.U8(), r.U8(), r.U8()}
 			}
 			v.Deltas = append(v.Deltas, d)
 		}
 	}
-	if r.err != nil {
-		return 0, r.err
+	if r.Err() != nil {
+		return 0, r.Err()
 	}
-	return r.off - start, nil
+	return r.Offset() - start, nil
 }

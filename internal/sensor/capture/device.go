@@ -1,7 +1,3 @@
-// Package capture is what the capture-device agent calls: open the
-// fingerprint module (find the port, handshake, measure and check its
-// firmware, extend a PCR) and capture one finger as an ISO/IEC 19794-4:2011
-// record compressed as MOSIP SBI expects for Auth or Registration.
 package capture
 
 import (
