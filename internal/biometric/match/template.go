@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/edgetrust/edgetrust/internal/biometric/template"
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 )
 
 // Template is what appliances cache: the minutiae of one finger in a
@@ -118,27 +119,28 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 	if mod != Finger {
 		return &UnsupportedError{mod}
 	}
-	n := int(binary.BigEndian.Uint16(b[10:12]))
-	if n > MaxTemplateMinutiae || len(b) != 12+8*n {
+	r := bytesx.NewReader(b, ErrTemplate)
+	r.Skip(5)
+	nt := Template{Modality: mod, Quality: r.U8(), Width: float64(r.U16()), Height: float64(r.U16())}
+	n := int(r.U16())
+	if n > MaxTemplateMinutiae || r.Len() != 8*n {
 		return fmt.Errorf("%w: %d minutiae in %d bytes", ErrTemplate, n, len(b))
 	}
-	nt := Template{Modality: mod, Quality: b[5],
-		Width: float64(binary.BigEndian.Uint16(b[6:8])), Height: float64(binary.BigEndian.Uint16(b[8:10]))}
 	if nt.Quality > 100 {
 		return fmt.Errorf("%w: quality %d", ErrTemplate, nt.Quality)
 	}
 	nt.Minutiae = make([]template.Point, n)
 	for i := range nt.Minutiae {
-		p := b[12+8*i:]
-		typ := template.MinutiaType(p[6])
-		if typ > template.Bifurcation || p[7] > 100 {
+		x, y, a := r.U16(), r.U16(), r.U16()
+		typ, q := template.MinutiaType(r.U8()), r.U8()
+		if typ > template.Bifurcation || q > 100 {
 			return fmt.Errorf("%w: minutia %d", ErrTemplate, i)
 		}
 		nt.Minutiae[i] = template.Point{
-			X:     float64(binary.BigEndian.Uint16(p[0:2])) / 8,
-			Y:     float64(binary.BigEndian.Uint16(p[2:4])) / 8,
-			Angle: float64(binary.BigEndian.Uint16(p[4:6])) / 65536 * 2 * math.Pi,
-			Type:  typ, Quality: p[7],
+			X:     float64(x) / 8,
+			Y:     float64(y) / 8,
+			Angle: float64(a) / 65536 * 2 * math.Pi,
+			Type:  typ, Quality: q,
 		}
 	}
 	nt.build()

@@ -1,22 +1,11 @@
-// Package packet frames the serial protocol of the R30x / ZFM / AS608
-// family of fingerprint modules.
-//
-// A packet on the wire is
-//
-//	header   2 bytes  0xEF 0x01
-//	address  4 bytes  big endian, 0xFFFFFFFF by default
-//	kind     1 byte   0x01 command, 0x02 data, 0x07 ack, 0x08 end of data
-//	length   2 bytes  big endian, len(payload) + 2 (the checksum)
-//	payload  length-2 bytes
-//	checksum 2 bytes  low 16 bits of kind + both length bytes + every payload byte
-//
-// The package only frames; what a payload means lives in package proto.
 package packet
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 )
 
 // Header is the start code of every packet.
@@ -126,12 +115,16 @@ func (p Packet) Encode() ([]byte, error) {
 // header checks the 9 fixed bytes that precede a payload and returns the
 // payload length. It does not look at the start code.
 func header(b []byte) (addr uint32, kind Kind, n int, err error) {
-	addr = binary.BigEndian.Uint32(b[2:6])
-	kind = Kind(b[6])
+	r := bytesx.NewReader(b, ErrShort)
+	r.Skip(2)
+	addr, kind = r.U32(), Kind(r.U8())
+	l := int(r.U16())
+	if err := r.Err(); err != nil {
+		return 0, 0, 0, err
+	}
 	if !kind.Valid() {
 		return 0, 0, 0, ErrKind
 	}
-	l := int(binary.BigEndian.Uint16(b[7:9]))
 	if l < 3 || l > MaxPayload+2 {
 		return 0, 0, 0, ErrLength
 	}

@@ -1,6 +1,3 @@
-// Package proto holds what the driver and the emulator must agree on beyond
-// framing: instruction codes, confirmation codes, the layouts of the system
-// parameter and product information replies, and the 4-bit image format.
 package proto
 
 import (
@@ -9,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 )
 
 // Instruction codes (first payload byte of a command packet).
@@ -178,14 +177,15 @@ func ParseSysParams(b []byte) (SysParams, error) {
 	if len(b) != SysParamsLen {
 		return SysParams{}, fmt.Errorf("proto: system parameters are %d bytes, want %d", len(b), SysParamsLen)
 	}
+	r := bytesx.NewReader(b, nil) // the length is checked: no read can fail
 	s := SysParams{
-		Status:         binary.BigEndian.Uint16(b[0:]),
-		SystemID:       binary.BigEndian.Uint16(b[2:]),
-		LibrarySize:    binary.BigEndian.Uint16(b[4:]),
-		SecurityLevel:  binary.BigEndian.Uint16(b[6:]),
-		Address:        binary.BigEndian.Uint32(b[8:]),
-		PacketSizeCode: binary.BigEndian.Uint16(b[12:]),
-		BaudMultiplier: binary.BigEndian.Uint16(b[14:]),
+		Status:         r.U16(),
+		SystemID:       r.U16(),
+		LibrarySize:    r.U16(),
+		SecurityLevel:  r.U16(),
+		Address:        r.U32(),
+		PacketSizeCode: r.U16(),
+		BaudMultiplier: r.U16(),
 	}
 	if s.PacketSize() == 0 {
 		return SysParams{}, fmt.Errorf("proto: packet size code %d out of range", s.PacketSizeCode)
@@ -231,17 +231,18 @@ func ParseProdInfo(b []byte) (ProdInfo, error) {
 	if len(b) != ProdInfoLen {
 		return ProdInfo{}, fmt.Errorf("proto: product info is %d bytes, want %d", len(b), ProdInfoLen)
 	}
+	r := bytesx.NewReader(b, nil) // the length is checked: no read can fail
 	return ProdInfo{
-		Model:        Text(b[0:16]),
-		Batch:        Text(b[16:20]),
-		Serial:       Text(b[20:28]),
-		HWMajor:      b[28],
-		HWMinor:      b[29],
-		SensorType:   Text(b[30:38]),
-		SensorWidth:  binary.BigEndian.Uint16(b[38:]),
-		SensorHeight: binary.BigEndian.Uint16(b[40:]),
-		TemplateSize: binary.BigEndian.Uint16(b[42:]),
-		DatabaseSize: binary.BigEndian.Uint16(b[44:]),
+		Model:        Text(r.Bytes(16)),
+		Batch:        Text(r.Bytes(4)),
+		Serial:       Text(r.Bytes(8)),
+		HWMajor:      r.U8(),
+		HWMinor:      r.U8(),
+		SensorType:   Text(r.Bytes(8)),
+		SensorWidth:  r.U16(),
+		SensorHeight: r.U16(),
+		TemplateSize: r.U16(),
+		DatabaseSize: r.U16(),
 	}, nil
 }
 
