@@ -1,8 +1,3 @@
-// Package jp2 encodes and decodes 8-bit grey images as JPEG 2000 with
-// OpenJPEG (libopenjp2, Debian package libopenjp2-7-dev), entirely in
-// memory. Lossless uses the reversible 5/3 wavelet, lossy the irreversible
-// 9/7 wavelet with a target compression ratio: what ISO/IEC 19794-4
-// compression codes 5 and 4 mean.
 package jp2
 
 /*
@@ -102,30 +97,11 @@ var ErrFormat = errors.New("jp2: not a JP2 file or J2K codestream")
 // Decode decompresses a JP2 file or J2K codestream and returns component 0
 // as 8-bit grey, refusing images over maxPixels (0 means MaxPixels).
 func Decode(data []byte, maxPixels int) (*image.Gray, Info, error) {
-	if maxPixels <= 0 || maxPixels > MaxPixels {
-		maxPixels = MaxPixels
-	}
-	if len(data) < 4 {
-		return nil, Info{}, ErrFormat
-	}
-	var pix *C.uint8_t
-	var ci C.et_info
-	var cerr [C.ET_ERRLEN]C.char
-	ok := C.et_decode((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.long(maxPixels), &pix, &ci, &cerr[0])
-	if ok == 0 {
-		msg := C.GoString(&cerr[0])
-		if msg == "not a JP2 file or J2K codestream" {
-			return nil, Info{}, ErrFormat
-		}
-		return nil, Info{}, fmt.Errorf("jp2: decode: %s", msg)
+	pix, info, err := decode(data, maxPixels, false)
+	if err != nil {
+		return nil, Info{}, err
 	}
 	defer C.et_free(unsafe.Pointer(pix))
-	info := Info{
-		Width: int(ci.width), Height: int(ci.height), Components: int(ci.comps),
-		Precision: int(ci.prec), Signed: ci.sgnd != 0,
-		Reversible: ci.reversible == 1, ReversibleKnown: ci.reversible >= 0,
-		Layers: int(ci.layers), Resolutions: int(ci.resolutions),
-	}
 	img := image.NewGray(image.Rect(0, 0, info.Width, info.Height))
 	copy(img.Pix, unsafe.Slice((*byte)(unsafe.Pointer(pix)), info.Width*info.Height))
 	return img, info, nil
@@ -137,6 +113,22 @@ func Decode(data []byte, maxPixels int) (*image.Gray, Info, error) {
 // refuses subsampled components and other colour spaces. ISO/IEC 19794-5
 // face images need it; Decode stays the grey path for fingerprints and irises.
 func DecodeRGB(data []byte, maxPixels int) (*image.RGBA, Info, error) {
+	pix, info, err := decode(data, maxPixels, true)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	defer C.et_free(unsafe.Pointer(pix))
+	img := image.NewRGBA(image.Rect(0, 0, info.Width, info.Height))
+	src := unsafe.Slice((*byte)(unsafe.Pointer(pix)), 3*info.Width*info.Height)
+	for i := 0; i < info.Width*info.Height; i++ {
+		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = src[3*i], src[3*i+1], src[3*i+2], 0xff
+	}
+	return img, info, nil
+}
+
+// decode runs the grey or the RGB decoder of codec.c. On success the
+// caller owns the pixel buffer and frees it with C.et_free.
+func decode(data []byte, maxPixels int, rgb bool) (*C.uint8_t, Info, error) {
 	if maxPixels <= 0 || maxPixels > MaxPixels {
 		maxPixels = MaxPixels
 	}
@@ -146,7 +138,13 @@ func DecodeRGB(data []byte, maxPixels int) (*image.RGBA, Info, error) {
 	var pix *C.uint8_t
 	var ci C.et_info
 	var cerr [C.ET_ERRLEN]C.char
-	ok := C.et_decode_rgb((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.long(maxPixels), &pix, &ci, &cerr[0])
+	in, n, limit := (*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.long(maxPixels)
+	var ok C.int
+	if rgb {
+		ok = C.et_decode_rgb(in, n, limit, &pix, &ci, &cerr[0])
+	} else {
+		ok = C.et_decode(in, n, limit, &pix, &ci, &cerr[0])
+	}
 	if ok == 0 {
 		msg := C.GoString(&cerr[0])
 		if msg == "not a JP2 file or J2K codestream" {
@@ -154,17 +152,10 @@ func DecodeRGB(data []byte, maxPixels int) (*image.RGBA, Info, error) {
 		}
 		return nil, Info{}, fmt.Errorf("jp2: decode: %s", msg)
 	}
-	defer C.et_free(unsafe.Pointer(pix))
-	info := Info{
+	return pix, Info{
 		Width: int(ci.width), Height: int(ci.height), Components: int(ci.comps),
 		Precision: int(ci.prec), Signed: ci.sgnd != 0,
 		Reversible: ci.reversible == 1, ReversibleKnown: ci.reversible >= 0,
 		Layers: int(ci.layers), Resolutions: int(ci.resolutions),
-	}
-	img := image.NewRGBA(image.Rect(0, 0, info.Width, info.Height))
-	src := unsafe.Slice((*byte)(unsafe.Pointer(pix)), 3*info.Width*info.Height)
-	for i := 0; i < info.Width*info.Height; i++ {
-		img.Pix[4*i], img.Pix[4*i+1], img.Pix[4*i+2], img.Pix[4*i+3] = src[3*i], src[3*i+1], src[3*i+2], 0xff
-	}
-	return img, info, nil
+	}, nil
 }
