@@ -125,6 +125,36 @@ func recordLength(r *bytesx.Reader, ansi2004 bool) error {
 	return nil
 }
 
+// readEquipment reads the capture equipment field: 4 bits of compliance,
+// 12 of identifier.
+func (rec *Record) readEquipment(r *bytesx.Reader) {
+	eq := r.U16()
+	rec.EquipmentCompliance = uint8(eq >> 12)
+	rec.EquipmentID = eq & 0x0FFF
+}
+
+// viewCount reads the number of views and the reserved byte after it.
+func viewCount(r *bytesx.Reader) (int, error) {
+	n := int(r.U8())
+	r.U8() // reserved
+	if r.Err() != nil {
+		return 0, r.Err()
+	}
+	if n == 0 {
+		return 0, invalid("no finger views")
+	}
+	return n, nil
+}
+
+// parseViewData reads what follows every view header: the minutiae, then
+// the extended data.
+func (rec *Record) parseViewData(r *bytesx.Reader, v *View, n, size int) error {
+	if err := rec.parseMinutiae(r, v, n, size); err != nil {
+		return err
+	}
+	return rec.parseExtended(r, v)
+}
+
 // parseV2 reads ISO 2005 and ANSI 2004 records.
 func (rec *Record) parseV2(r *bytesx.Reader) error {
 	ansi := rec.Format == ANSI2004
@@ -135,18 +165,12 @@ func (rec *Record) parseV2(r *bytesx.Reader) error {
 		rec.CBEFFOwner = r.U16()
 		rec.CBEFFType = r.U16()
 	}
-	eq := r.U16()
-	rec.EquipmentCompliance = uint8(eq >> 12)
-	rec.EquipmentID = eq & 0x0FFF
+	rec.readEquipment(r)
 	rec.Width, rec.Height = r.U16(), r.U16()
 	rec.ResX, rec.ResY = r.U16(), r.U16()
-	n := int(r.U8())
-	r.U8() // reserved
-	if r.Err() != nil {
-		return r.Err()
-	}
-	if n == 0 {
-		return invalid("no finger views")
+	n, err := viewCount(r)
+	if err != nil {
+		return err
 	}
 	for i := 0; i < n; i++ {
 		v := View{Width: rec.Width, Height: rec.Height, ResX: rec.ResX, ResY: rec.ResY}
@@ -158,10 +182,7 @@ func (rec *Record) parseV2(r *bytesx.Reader) error {
 		if r.Err() != nil {
 			return r.Err()
 		}
-		if err := rec.parseMinutiae(r, &v, m, 6); err != nil {
-			return fmt.Errorf("view %d: %w", i+1, err)
-		}
-		if err := rec.parseExtended(r, &v); err != nil {
+		if err := rec.parseViewData(r, &v, m, 6); err != nil {
 			return fmt.Errorf("view %d: %w", i+1, err)
 		}
 		rec.Views = append(rec.Views, v)
@@ -177,16 +198,10 @@ func (rec *Record) parseANSI2009(r *bytesx.Reader) error {
 	}
 	rec.CBEFFOwner = r.U16()
 	rec.CBEFFType = r.U16()
-	eq := r.U16()
-	rec.EquipmentCompliance = uint8(eq >> 12)
-	rec.EquipmentID = eq & 0x0FFF
-	n := int(r.U8())
-	r.U8() // reserved
-	if r.Err() != nil {
-		return r.Err()
-	}
-	if n == 0 {
-		return invalid("no finger views")
+	rec.readEquipment(r)
+	n, err := viewCount(r)
+	if err != nil {
+		return err
 	}
 	for i := 0; i < n; i++ {
 		var v View
@@ -204,10 +219,7 @@ func (rec *Record) parseANSI2009(r *bytesx.Reader) error {
 		if v.ViewNumber > 15 {
 			return invalid("view %d: view number %d", i+1, v.ViewNumber)
 		}
-		if err := rec.parseMinutiae(r, &v, m, 6); err != nil {
-			return fmt.Errorf("view %d: %w", i+1, err)
-		}
-		if err := rec.parseExtended(r, &v); err != nil {
+		if err := rec.parseViewData(r, &v, m, 6); err != nil {
 			return fmt.Errorf("view %d: %w", i+1, err)
 		}
 		rec.Views = append(rec.Views, v)
@@ -276,10 +288,7 @@ func (rec *Record) parseISO2011(r *bytesx.Reader) error {
 		if v.ViewNumber > 15 {
 			return invalid("representation %d: view number %d", i+1, v.ViewNumber)
 		}
-		if err := rec.parseMinutiae(sub, &v, m, int(v.MinutiaSize)); err != nil {
-			return fmt.Errorf("representation %d: %w", i+1, err)
-		}
-		if err := rec.parseExtended(sub, &v); err != nil {
+		if err := rec.parseViewData(sub, &v, m, int(v.MinutiaSize)); err != nil {
 			return fmt.Errorf("representation %d: %w", i+1, err)
 		}
 		if sub.Len() != 0 {
