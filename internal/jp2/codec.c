@@ -256,16 +256,30 @@ done:
 static const uint8_t jp2_magic[12] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
 static const uint8_t j2k_magic[4] = {0xFF, 0x4F, 0xFF, 0x51};
 
-int et_decode(const uint8_t *data, size_t len, long max_pixels,
-              uint8_t **pix, et_info *info, char *err) {
-	int ok = 0;
-	opj_image_t *img = NULL;
-	opj_codec_t *codec = NULL;
-	opj_stream_t *st = NULL;
-	et_rbuf b = {data, len, 0};
+/* et_decoder is one decode in progress; et_close frees what it holds. */
+typedef struct {
+	et_rbuf b;
+	opj_codec_t *codec;
+	opj_stream_t *st;
+	opj_image_t *img;
+	long long area; /* of the image canvas, checked against max_pixels */
+} et_decoder;
+
+static void et_close(et_decoder *dc) {
+	if (dc->st) opj_stream_destroy(dc->st);
+	if (dc->codec) opj_destroy_codec(dc->codec);
+	if (dc->img) opj_image_destroy(dc->img);
+}
+
+/* et_open recognises the container, reads the main header and refuses an
+ * image over max_pixels before any tile is decoded. On failure it sets err
+ * and returns 0; the caller calls et_close either way. */
+static int et_open(et_decoder *dc, const uint8_t *data, size_t len, long max_pixels,
+                   et_info *info, char *err) {
 	OPJ_CODEC_FORMAT fmt;
 
-	*pix = NULL;
+	memset(dc, 0, sizeof *dc);
+	dc->b = (et_rbuf){data, len, 0};
 	memset(info, 0, sizeof *info);
 	info->reversible = -1;
 	if (len >= sizeof jp2_magic && memcmp(data, jp2_magic, sizeof jp2_magic) == 0) {
@@ -276,43 +290,48 @@ int et_decode(const uint8_t *data, size_t len, long max_pixels,
 		et_set(err, "not a JP2 file or J2K codestream");
 		return 0;
 	}
-
 	opj_dparameters_t d;
 	opj_set_default_decoder_parameters(&d);
-	codec = opj_create_decompress(fmt);
-	if (!codec) {
+	dc->codec = opj_create_decompress(fmt);
+	if (!dc->codec) {
 		et_set(err, "cannot create decoder");
-		goto done;
+		return 0;
 	}
-	et_handlers(codec, err);
-	if (!opj_setup_decoder(codec, &d)) {
+	et_handlers(dc->codec, err);
+	if (!opj_setup_decoder(dc->codec, &d)) {
 		et_set(err, "decoder setup failed");
-		goto done;
+		return 0;
 	}
-	st = opj_stream_create(ET_CHUNK, OPJ_TRUE);
-	if (!st) {
+	dc->st = opj_stream_create(ET_CHUNK, OPJ_TRUE);
+	if (!dc->st) {
 		et_set(err, "cannot create stream");
-		goto done;
+		return 0;
 	}
-	opj_stream_set_user_data(st, &b, NULL);
-	opj_stream_set_user_data_length(st, len);
-	opj_stream_set_read_function(st, et_read);
-	opj_stream_set_skip_function(st, et_rskip);
-	opj_stream_set_seek_function(st, et_rseek);
-	if (!opj_read_header(st, codec, &img) || !img) {
+	opj_stream_set_user_data(dc->st, &dc->b, NULL);
+	opj_stream_set_user_data_length(dc->st, len);
+	opj_stream_set_read_function(dc->st, et_read);
+	opj_stream_set_skip_function(dc->st, et_rskip);
+	opj_stream_set_seek_function(dc->st, et_rseek);
+	if (!opj_read_header(dc->st, dc->codec, &dc->img) || !dc->img) {
 		et_set(err, "cannot read header");
-		goto done;
+		return 0;
 	}
+	opj_image_t *img = dc->img;
 	if (img->numcomps < 1 || img->x1 <= img->x0 || img->y1 <= img->y0) {
 		et_set(err, "image has no pixels");
-		goto done;
+		return 0;
 	}
-	long long area = (long long)(img->x1 - img->x0) * (long long)(img->y1 - img->y0);
-	if (area > max_pixels) {
+	dc->area = (long long)(img->x1 - img->x0) * (long long)(img->y1 - img->y0);
+	if (dc->area > max_pixels) {
 		et_set(err, "image larger than allowed");
-		goto done;
+		return 0;
 	}
-	opj_codestream_info_v2_t *ci = opj_get_cstr_info(codec);
+	return 1;
+}
+
+/* et_decode_tiles records the coding parameters in info, then decodes. */
+static int et_decode_tiles(et_decoder *dc, et_info *info, char *err) {
+	opj_codestream_info_v2_t *ci = opj_get_cstr_info(dc->codec);
 	if (ci) {
 		if (ci->m_default_tile_info.tccp_info) {
 			info->reversible = ci->m_default_tile_info.tccp_info[0].qmfbid == 1;
@@ -321,52 +340,14 @@ int et_decode(const uint8_t *data, size_t len, long max_pixels,
 		info->layers = (int)ci->m_default_tile_info.numlayers;
 		opj_destroy_cstr_info(&ci);
 	}
-	if (!opj_decode(codec, st, img) || !opj_end_decompress(codec, st)) {
+	if (!opj_decode(dc->codec, dc->st, dc->img) || !opj_end_decompress(dc->codec, dc->st)) {
 		et_set(err, "decoding failed");
-		goto done;
+		return 0;
 	}
-	opj_image_comp_t *c = &img->comps[0];
-	if (!c->data || c->w == 0 || c->h == 0 || (long long)c->w * (long long)c->h > area) {
-		et_set(err, "decoded component has no data");
-		goto done;
-	}
-	info->width = (int)c->w;
-	info->height = (int)c->h;
-	info->comps = (int)img->numcomps;
-	info->prec = (int)c->prec;
-	info->sgnd = (int)c->sgnd;
-	size_t n = (size_t)c->w * (size_t)c->h;
-	uint8_t *outp = malloc(n);
-	if (!outp) {
-		et_set(err, "out of memory");
-		goto done;
-	}
-	int shift = (int)c->prec - 8;
-	for (size_t i = 0; i < n; i++) {
-		long v = c->data[i];
-		if (c->sgnd && c->prec > 0 && c->prec < 32) {
-			v += 1L << (c->prec - 1);
-		}
-		if (shift > 0) {
-			v >>= shift;
-		} else if (shift < 0) {
-			v <<= -shift;
-		}
-		outp[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-	}
-	*pix = outp;
-	ok = 1;
-done:
-	if (st) opj_stream_destroy(st);
-	if (codec) opj_destroy_codec(codec);
-	if (img) opj_image_destroy(img);
-	return ok;
+	return 1;
 }
 
-void et_free(void *p) { free(p); }
-
-/* ---- colour decode (face images, ISO/IEC 19794-5) ---- */
-
+/* et_sample8 scales sample i of c to 8 bits unsigned. */
 static uint8_t et_sample8(const opj_image_comp_t *c, size_t i) {
 	long v = c->data[i];
 	if (c->sgnd && c->prec > 0 && c->prec < 32) {
@@ -381,6 +362,54 @@ static uint8_t et_sample8(const opj_image_comp_t *c, size_t i) {
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+/* et_component checks that decoding gave c pixels inside the canvas and
+ * fills the size fields of info from it. */
+static int et_component(const et_decoder *dc, const opj_image_comp_t *c, et_info *info, char *err) {
+	if (!c->data || c->w == 0 || c->h == 0 || (long long)c->w * (long long)c->h > dc->area) {
+		et_set(err, "decoded component has no data");
+		return 0;
+	}
+	info->width = (int)c->w;
+	info->height = (int)c->h;
+	info->comps = (int)dc->img->numcomps;
+	info->prec = (int)c->prec;
+	info->sgnd = (int)c->sgnd;
+	return 1;
+}
+
+int et_decode(const uint8_t *data, size_t len, long max_pixels,
+              uint8_t **pix, et_info *info, char *err) {
+	int ok = 0;
+	et_decoder dc;
+
+	*pix = NULL;
+	if (!et_open(&dc, data, len, max_pixels, info, err) || !et_decode_tiles(&dc, info, err)) {
+		goto done;
+	}
+	opj_image_comp_t *c = &dc.img->comps[0];
+	if (!et_component(&dc, c, info, err)) {
+		goto done;
+	}
+	size_t n = (size_t)c->w * (size_t)c->h;
+	uint8_t *outp = malloc(n);
+	if (!outp) {
+		et_set(err, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		outp[i] = et_sample8(c, i);
+	}
+	*pix = outp;
+	ok = 1;
+done:
+	et_close(&dc);
+	return ok;
+}
+
+void et_free(void *p) { free(p); }
+
+/* ---- colour decode (face images, ISO/IEC 19794-5) ---- */
+
 static uint8_t et_clamp8(double v) {
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
 }
@@ -388,58 +417,13 @@ static uint8_t et_clamp8(double v) {
 int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
                   uint8_t **pix, et_info *info, char *err) {
 	int ok = 0;
-	opj_image_t *img = NULL;
-	opj_codec_t *codec = NULL;
-	opj_stream_t *st = NULL;
-	et_rbuf b = {data, len, 0};
-	OPJ_CODEC_FORMAT fmt;
+	et_decoder dc;
 
 	*pix = NULL;
-	memset(info, 0, sizeof *info);
-	info->reversible = -1;
-	if (len >= sizeof jp2_magic && memcmp(data, jp2_magic, sizeof jp2_magic) == 0) {
-		fmt = OPJ_CODEC_JP2;
-	} else if (len >= sizeof j2k_magic && memcmp(data, j2k_magic, sizeof j2k_magic) == 0) {
-		fmt = OPJ_CODEC_J2K;
-	} else {
-		et_set(err, "not a JP2 file or J2K codestream");
-		return 0;
-	}
-	opj_dparameters_t d;
-	opj_set_default_decoder_parameters(&d);
-	codec = opj_create_decompress(fmt);
-	if (!codec) {
-		et_set(err, "cannot create decoder");
+	if (!et_open(&dc, data, len, max_pixels, info, err)) {
 		goto done;
 	}
-	et_handlers(codec, err);
-	if (!opj_setup_decoder(codec, &d)) {
-		et_set(err, "decoder setup failed");
-		goto done;
-	}
-	st = opj_stream_create(ET_CHUNK, OPJ_TRUE);
-	if (!st) {
-		et_set(err, "cannot create stream");
-		goto done;
-	}
-	opj_stream_set_user_data(st, &b, NULL);
-	opj_stream_set_user_data_length(st, len);
-	opj_stream_set_read_function(st, et_read);
-	opj_stream_set_skip_function(st, et_rskip);
-	opj_stream_set_seek_function(st, et_rseek);
-	if (!opj_read_header(st, codec, &img) || !img) {
-		et_set(err, "cannot read header");
-		goto done;
-	}
-	if (img->numcomps < 1 || img->x1 <= img->x0 || img->y1 <= img->y0) {
-		et_set(err, "image has no pixels");
-		goto done;
-	}
-	long long area = (long long)(img->x1 - img->x0) * (long long)(img->y1 - img->y0);
-	if (area > max_pixels) {
-		et_set(err, "image larger than allowed");
-		goto done;
-	}
+	opj_image_t *img = dc.img;
 	if (img->numcomps != 1 && img->numcomps < 3) {
 		et_set(err, "neither grey nor three-component colour");
 		goto done;
@@ -450,23 +434,12 @@ int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
 		et_set(err, "colour space is not sRGB, sYCC or grey");
 		goto done;
 	}
-	opj_codestream_info_v2_t *ci = opj_get_cstr_info(codec);
-	if (ci) {
-		if (ci->m_default_tile_info.tccp_info) {
-			info->reversible = ci->m_default_tile_info.tccp_info[0].qmfbid == 1;
-			info->resolutions = (int)ci->m_default_tile_info.tccp_info[0].numresolutions;
-		}
-		info->layers = (int)ci->m_default_tile_info.numlayers;
-		opj_destroy_cstr_info(&ci);
-	}
-	if (!opj_decode(codec, st, img) || !opj_end_decompress(codec, st)) {
-		et_set(err, "decoding failed");
+	if (!et_decode_tiles(&dc, info, err)) {
 		goto done;
 	}
 	int nc = img->numcomps == 1 ? 1 : 3;
 	opj_image_comp_t *c0 = &img->comps[0];
-	if (!c0->data || c0->w == 0 || c0->h == 0 || (long long)c0->w * (long long)c0->h > area) {
-		et_set(err, "decoded component has no data");
+	if (!et_component(&dc, c0, info, err)) {
 		goto done;
 	}
 	/* Components must be the full size: subsampled chroma is refused
@@ -478,11 +451,6 @@ int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
 			goto done;
 		}
 	}
-	info->width = (int)c0->w;
-	info->height = (int)c0->h;
-	info->comps = (int)img->numcomps;
-	info->prec = (int)c0->prec;
-	info->sgnd = (int)c0->sgnd;
 	size_t n = (size_t)c0->w * (size_t)c0->h;
 	uint8_t *outp = malloc(3 * n);
 	if (!outp) {
@@ -513,8 +481,6 @@ int et_decode_rgb(const uint8_t *data, size_t len, long max_pixels,
 	*pix = outp;
 	ok = 1;
 done:
-	if (st) opj_stream_destroy(st);
-	if (codec) opj_destroy_codec(codec);
-	if (img) opj_image_destroy(img);
+	et_close(&dc);
 	return ok;
 }
