@@ -245,3 +245,11 @@ func (p *Program) Walk(fn func(path []string, c *Command)) {
 	}
 	walk(nil, p.Commands)
 }
+
+// Usage marks err as a usage error (exit 2); nil stays nil.
+func Usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return UsageError{err}
+}
