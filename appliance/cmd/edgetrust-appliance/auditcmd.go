@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/decisionlog"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/audit"
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/records"
 )
 
@@ -109,25 +109,25 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, auditUsage)
 		if len(args) == 0 {
-			return usageError{errors.New("audit needs verify or show")}
+			return cli.Usage(errors.New("audit needs verify or show"))
 		}
 		return nil
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
+	fs := cli.NewFlagSet("audit " + sub)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, auditUsage); fs.PrintDefaults() }
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	last := fs.Int("last", 20, "show: the last N entries")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *state == "" {
-		return usageError{errors.New("--state DIR is required")}
+		return cli.Usage(errors.New("--state DIR is required"))
 	}
 	if sub != "verify" && sub != "show" {
-		return usageError{fmt.Errorf("unknown audit command %q: want verify or show", sub)}
+		return cli.Usage(fmt.Errorf("unknown audit command %q: want verify or show", sub))
 	}
 	id, err := tpmkey.ReadID(*state)
 	if err != nil || id == "" {
