@@ -126,7 +126,7 @@ func (p *Program) dispatch(ctx context.Context, path string, cmds []*Command, he
 			if c.Default != nil {
 				return p.finish(path, c.Default(ctx, env, rest), env)
 			}
-			fmt.Fprintf(env.Stderr, "%s: needs a subcommand\n\n", path)
+			fmt.Fprintf(env.Stderr, "%s needs a subcommand: %s\n\n", path, orList(c.Commands))
 			ghelp(env.Stderr)
 			return ExitUsage
 		}
@@ -165,6 +165,18 @@ func (c *Command) printHelp(w io.Writer, path string) {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Name, s.Summary)
 	}
 	fmt.Fprintf(w, "\nRun \"%s <command> --help\" for a command's flags and an example.\n", path)
+}
+
+// orList is "a, b or c".
+func orList(cmds []*Command) string {
+	var n []string
+	for _, c := range cmds {
+		n = append(n, c.Name)
+	}
+	if len(n) < 2 {
+		return strings.Join(n, "")
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
 }
 
 func find(cmds []*Command, name string) *Command {

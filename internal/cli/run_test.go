@@ -61,7 +61,7 @@ func TestRun(t *testing.T) {
 		{[]string{"serve", "-h"}, 0, "(default x)", "", ""},
 		{[]string{"vendor", "--help"}, 0, "add          add one", "", ""},
 		{[]string{"help", "vendor"}, 0, "list them", "", ""},
-		{[]string{"vendor"}, 2, "", "prog vendor: needs a subcommand", ""},
+		{[]string{"vendor"}, 2, "", "prog vendor needs a subcommand: add or list", ""},
 		{[]string{"serv"}, 2, "", `unknown command "serv" (did you mean "serve"?)`, ""},
 		{[]string{"vendor", "ad"}, 2, "", `prog vendor: unknown command "ad" (did you mean "add"?)`, ""},
 		{[]string{"zzzzzzzz"}, 2, "", `unknown command "zzzzzzzz"` + "\n", ""},
