@@ -132,3 +132,25 @@ func Kebab(k string) string {
 	}
 	return b.String()
 }
+
+// ParseEnv is Parse, then the environment (EnvDefaults with prefix) for
+// the flags not given. It returns the names of the flags set either way.
+func ParseEnv(fs *flag.FlagSet, args []string, prefix string) (map[string]bool, error) {
+	if err := Parse(fs, args); err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := EnvDefaults(fs, prefix, set); err != nil {
+		return nil, UsageError{err}
+	}
+	return set, nil
+}
+
+// NoArgs is a usage error when fs was given positional arguments.
+func NoArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}

@@ -212,3 +212,28 @@ func TestSignalContext(t *testing.T) {
 		t.Fatal("second signal did not exit")
 	}
 }
+
+func TestParseEnv(t *testing.T) {
+	fs := NewFlagSet("p")
+	a := fs.String("a", "", "")
+	b := fs.String("b", "", "")
+	t.Setenv("ET_A", "env-a")
+	t.Setenv("ET_B", "env-b")
+	set, err := ParseEnv(fs, []string{"--b", "flag-b", "extra"}, "ET_")
+	if err != nil || *a != "env-a" || *b != "flag-b" || !set["a"] || !set["b"] {
+		t.Fatalf("%v a %q b %q set %v", err, *a, *b, set)
+	}
+	var ue UsageError
+	if err := NoArgs(fs); !errors.As(err, &ue) || !strings.Contains(err.Error(), `unexpected argument "extra"`) {
+		t.Fatal(err)
+	}
+	t.Setenv("ET_N", "x")
+	fs = NewFlagSet("q")
+	fs.Int("n", 0, "")
+	if _, err := ParseEnv(fs, nil, "ET_"); !errors.As(err, &ue) {
+		t.Fatal(err)
+	}
+	if _, err := ParseEnv(fs, []string{"--n"}, "ET_"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "see --help") {
+		t.Fatal(err)
+	}
+}

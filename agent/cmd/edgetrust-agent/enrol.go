@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -55,16 +54,12 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\nExample:\n  edgetrust-agent enrol --config agent.json --central https://central:8443 --token-file token.txt\n")
 	}
-	if err := cli.Parse(fs, args); err != nil {
+	set, err := cli.ParseEnv(fs, args, envPrefix)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := envDefault(fs, set); err != nil {
-		return cli.Usage(err)
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
 	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
 	if err != nil {

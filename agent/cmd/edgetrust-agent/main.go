@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -80,8 +79,3 @@ type stringList = cli.StringList
 
 // envPrefix names the variables that fill unset flags.
 const envPrefix = "EDGETRUST_AGENT_"
-
-// envDefault fills unset flags from EDGETRUST_AGENT_<NAME>.
-func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	return cli.EnvDefaults(fs, envPrefix, set)
-}

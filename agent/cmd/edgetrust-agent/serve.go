@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,18 +37,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Example:   "  edgetrust-agent serve --dev --state /tmp/agent --encryption-cert https://ida.example.org=ida.pem",
 		EnvPrefix: envPrefix,
 	})
-	if err := cli.Parse(fs, args); err != nil {
+	set, err := cli.ParseEnv(fs, args, envPrefix)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	if err := cli.NoArgs(fs); err != nil {
+		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := envDefault(fs, set); err != nil {
-		return cli.Usage(err)
-	}
-
 	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
 	if err != nil {
 		return err

@@ -120,21 +120,8 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-// envDefault fills unset flags from EDGETRUST_APPLIANCE_<NAME>.
-func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	return cli.EnvDefaults(fs, "EDGETRUST_APPLIANCE_", set)
-}
-
 func parse(fs *flag.FlagSet, args []string) (map[string]bool, error) {
-	if err := cli.Parse(fs, args); err != nil {
-		return nil, err
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := envDefault(fs, set); err != nil {
-		return nil, cli.Usage(err)
-	}
-	return set, nil
+	return cli.ParseEnv(fs, args, "EDGETRUST_APPLIANCE_")
 }
 
 // tpmURL maps "sim" to the simulator seeded from the state directory, so

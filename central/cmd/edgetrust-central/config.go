@@ -1,13 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/edgetrust/edgetrust/internal/cli"
 )
@@ -52,42 +52,36 @@ func newServerFlags(name string, stderr io.Writer) (*storeFlags, *string) {
 // the environment (EDGETRUST_CENTRAL_*), then from the --config file:
 // flags win over the environment, which wins over the file.
 func (s *storeFlags) parse(args []string, config *string) error {
-	if err := cli.Parse(s.fs, args); err != nil {
+	set, err := cli.ParseEnv(s.fs, args, envPrefix)
+	if err != nil {
 		return err
 	}
-	if s.fs.NArg() > 0 {
-		return cli.Usage(fmt.Errorf("unexpected argument %q", s.fs.Arg(0)))
-	}
-	set := map[string]bool{}
-	s.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := envDefault(s.fs, set); err != nil {
-		return cli.Usage(err)
+	if err := cli.NoArgs(s.fs); err != nil {
+		return err
 	}
 	if *config != "" {
 		b, err := os.ReadFile(*config)
 		if err != nil {
 			return err
 		}
-		var file map[string]any
-		dec := json.NewDecoder(strings.NewReader(string(b)))
+		// The file is serve's whole Config, checked strictly; admin init
+		// shares it and takes the keys it has flags for.
+		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		var typed Config
 		if err := dec.Decode(&typed); err != nil {
 			return cli.Usage(fmt.Errorf("config %s: %w", *config, err))
 		}
+		var file map[string]json.RawMessage
 		json.Unmarshal(b, &file)
-		for k, v := range file {
-			name := cli.Kebab(k)
-			if set[name] || s.fs.Lookup(name) == nil {
-				continue
+		for k := range file {
+			if s.fs.Lookup(cli.Kebab(k)) == nil {
+				delete(file, k)
 			}
-			if v == nil || v == "" || v == false || v == 0.0 {
-				continue
-			}
-			if err := s.fs.Set(name, fmt.Sprint(v)); err != nil {
-				return cli.Usage(fmt.Errorf("config %s: %s: %w", *config, k, err))
-			}
-			set[name] = true
+		}
+		b, _ = json.Marshal(file)
+		if err := cli.ConfigFile(s.fs, b, set); err != nil {
+			return cli.Usage(fmt.Errorf("config %s: %w", *config, err))
 		}
 	}
 	if s.cfg.State == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 	"strings"
@@ -78,29 +77,25 @@ Exit status: 0 ok, 1 failure, 2 usage error. Run "edgetrust-central help CMD"
 (or CMD --help) for a command's flags.
 `
 
-// adminGroup is an admin command group over the API; verbs are its
-// subcommands, each "verb: summary".
-func adminGroup(group, summary string, verbs ...string) *cli.Command {
-	g := &cli.Command{Name: group, Summary: summary}
+// group is a command group whose verbs ("verb: summary") all run in one
+// function, as adminCommand and issuerCommand do.
+func group(name, summary string, run func(ctx context.Context, group, verb string, args []string, stdout, stderr io.Writer) error, verbs ...string) *cli.Command {
+	g := &cli.Command{Name: name, Summary: summary}
 	for _, v := range verbs {
-		name, sum, _ := strings.Cut(v, ": ")
-		g.Commands = append(g.Commands, &cli.Command{Name: name, Summary: sum, Run: func(ctx context.Context, e *cli.Env, args []string) error {
-			return adminCommand(ctx, group, name, args, e.Stdout, e.Stderr)
+		verb, sum, _ := strings.Cut(v, ": ")
+		g.Commands = append(g.Commands, &cli.Command{Name: verb, Summary: sum, Run: func(ctx context.Context, e *cli.Env, args []string) error {
+			return run(ctx, name, verb, args, e.Stdout, e.Stderr)
 		}})
 	}
 	return g
 }
 
-// issuerGroup is a Claim 169 issuer command group.
-func issuerGroup(group, summary string, verbs ...string) *cli.Command {
-	g := &cli.Command{Name: group, Summary: summary}
-	for _, v := range verbs {
-		name, sum, _ := strings.Cut(v, ": ")
-		g.Commands = append(g.Commands, &cli.Command{Name: name, Summary: sum, Run: func(ctx context.Context, e *cli.Env, args []string) error {
-			return issuerCommand(ctx, group, name, args, e.Stdout, e.Stderr)
-		}})
-	}
-	return g
+func adminGroup(name, summary string, verbs ...string) *cli.Command {
+	return group(name, summary, adminCommand, verbs...)
+}
+
+func issuerGroup(name, summary string, verbs ...string) *cli.Command {
+	return group(name, summary, issuerCommand, verbs...)
 }
 
 func cmd(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cli.Command {
@@ -154,7 +149,5 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return program.Run(args, &cli.Env{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 }
 
-// envDefault fills unset flags from EDGETRUST_CENTRAL_<NAME>.
-func envDefault(fs *flag.FlagSet, set map[string]bool) error {
-	return cli.EnvDefaults(fs, "EDGETRUST_CENTRAL_", set)
-}
+// envPrefix names the variables that fill unset flags.
+const envPrefix = "EDGETRUST_CENTRAL_"
