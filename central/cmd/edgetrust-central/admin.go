@@ -73,7 +73,7 @@ type stringList = cli.StringList
 
 func adminCommand(ctx context.Context, group, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet(group + " " + verb)
-	fs.SetOutput(stderr)
+	cli.SetHelp(fs, stderr, helpFor(group+" "+verb))
 	centralURL := fs.String("central", envOr("EDGETRUST_CENTRAL_URL", "http://127.0.0.1:8443"), "central's URL")
 	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")

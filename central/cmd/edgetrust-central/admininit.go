@@ -34,6 +34,14 @@ func writeAdminToken(ctx context.Context, ce *central.Central, path string) erro
 
 func adminInit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sf, config := newServerFlags("admin init", stderr)
+	cli.SetHelp(sf.fs, stderr, cli.Help{
+		Usage: "edgetrust-central admin init --state DIR [--out FILE]",
+		About: `Mints an admin token straight into the store (no running server needed) and
+writes it to DIR/admin-token (mode 0600), never overwriting a file. For a
+state directory whose first token was lost; serve writes the first one.`,
+		Example:   "  edgetrust-central admin init --state /var/lib/edgetrust-central --out /root/admin-token",
+		EnvPrefix: envPrefix,
+	})
 	out := sf.fs.String("out", "", "file to write the token to (default STATE/admin-token; never overwritten)")
 	if err := sf.parse(args, config); err != nil {
 		return err
@@ -63,6 +71,11 @@ func adminInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func feedKey(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("feed-key")
+	cli.SetHelp(fs, stderr, cli.Help{
+		Usage:   "edgetrust-central feed-key --state DIR",
+		About:   "Prints the trust feed's public key (PEM) that appliances pin with --feed-key.",
+		Example: "  edgetrust-central feed-key --state /var/lib/edgetrust-central > central-feed.pem",
+	})
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_CENTRAL_STATE"), "central's state directory")
 	if err := cli.Parse(fs, args); err != nil {

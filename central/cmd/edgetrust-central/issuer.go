@@ -30,6 +30,11 @@ const issuerUsage = `Claim 169 identity QR codes:
   edgetrust-central credential issue --state DIR --in FILE|- [--format json|jsonl|csv] --out DIR [--png] [--svg]
   edgetrust-central credential revoke --state DIR --id ID [--issued-before RFC3339] [--reason TEXT]
   edgetrust-central trust export --state DIR --out DIR [--validity 168h]
+
+Example:
+  edgetrust-central issuer init --state /var/lib/edgetrust-central --alg EdDSA
+  edgetrust-central credential issue --state /var/lib/edgetrust-central --in people.csv --out qr/ --png
+  edgetrust-central trust export --state /var/lib/edgetrust-central --out lists/
 `
 
 func issuerDir(state string) string { return filepath.Join(state, "issuer") }

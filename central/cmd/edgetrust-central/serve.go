@@ -139,6 +139,11 @@ Flags:
 `)
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, `
+Example:
+  edgetrust-central serve --state /var/lib/edgetrust-central \
+      --ek-allow /etc/edgetrust/ek-allow.txt --ek-ca /etc/edgetrust/tpm-vendor-cas.pem
+`)
+		fmt.Fprint(stderr, `
 Several replicas: --store postgres with the same --pg-dsn, and a copy of the
 state directory's central-keys.age on each (same passphrase).
 `)
