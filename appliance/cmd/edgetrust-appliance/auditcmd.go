@@ -103,6 +103,10 @@ It exits 1 when anything is wrong and says what.
 The database is locked by a running appliance: stop it (or copy the state
 directory) before running audit. Entries after the last checkpoint are not
 covered by a signature yet; serve signs one at least every minute and on exit.
+
+Examples:
+  edgetrust-appliance audit verify --state /var/lib/edgetrust-appliance
+  edgetrust-appliance audit show --state /var/lib/edgetrust-appliance --last 50
 `
 
 func auditCmd(args []string, stdout, stderr io.Writer) error {

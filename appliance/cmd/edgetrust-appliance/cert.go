@@ -35,6 +35,10 @@ restarts, so its thumbprint does too. Safe to run while serve runs.
 Flags (each also as EDGETRUST_APPLIANCE_<FLAG>):
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-appliance cert --state /var/lib/edgetrust-appliance --tpm /dev/tpmrm0 > appliance.pem
+`)
 	}
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -35,6 +35,11 @@ central's appliance CA. Stop a running appliance first.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-appliance enrol --state /var/lib/edgetrust-appliance --tpm /dev/tpmrm0 \
+      --central https://central.example.org --token "$TOKEN" --id edge-1
+`)
 	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err

@@ -42,7 +42,12 @@ var httpClient = &http.Client{Timeout: 30 * time.Second}
 
 func status(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("status")
-	fs.SetOutput(stderr)
+	cli.SetHelp(fs, stderr, cli.Help{
+		Usage:     "edgetrust-appliance status --state DIR | --api URL [--json]",
+		About:     "Asks a running appliance for its status (GET /v1/status): trust data freshness, feeds, keys.",
+		Example:   "  edgetrust-appliance status --state /var/lib/edgetrust-appliance",
+		EnvPrefix: "EDGETRUST_APPLIANCE_",
+	})
 	state := fs.String("state", "", "state directory of the running appliance")
 	apiFlag := fs.String("api", "", "the appliance's API URL instead, e.g. http://127.0.0.1:8443")
 	asJSON := fs.Bool("json", false, "print the raw JSON of GET /v1/status")
@@ -127,6 +132,10 @@ valid, 1 when not.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-appliance verify --state /var/lib/edgetrust-appliance --transaction-id T-1 capture.json
+`)
 	}
 	if _, err := parse(fs, args); err != nil {
 		return err

@@ -12,7 +12,8 @@ import (
 
 // Help runs "PATH --help" and "help PATH" for every command and group of p
 // and fails t unless each exits 0, prints help, and mentions every flag of
-// the flag sets the command made (cli.NewFlagSet).
+// the flag sets the command made (cli.NewFlagSet), and that a command's
+// help shows an example.
 func Help(t *testing.T, p *cli.Program) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -34,6 +35,9 @@ func Help(t *testing.T, p *cli.Program) {
 			help := out.String() + errb.String()
 			if len(help) < 40 {
 				t.Errorf("%s: help too short: %q", name, help)
+			}
+			if c.Run != nil && !strings.Contains(strings.ToLower(help), "example") {
+				t.Errorf("%s: help has no example", name)
 			}
 			if c.Run != nil && len(sets) == 0 && len(path) > 0 {
 				// A command without flags may still print help; nothing to check.
