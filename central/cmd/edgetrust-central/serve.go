@@ -151,9 +151,9 @@ state directory's central-keys.age on each (same passphrase).
 	if err := sf.parse(args, config); err != nil {
 		return err
 	}
-	lvl := new(slog.LevelVar)
-	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return cli.Usage(fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	log, err := cli.NewLogger(stderr, c.LogLevel, "json")
+	if err != nil {
+		return err
 	}
 	maxAge, err := time.ParseDuration(c.CaptureMaxAge)
 	if err != nil || maxAge < time.Minute || maxAge > central.MaxCaptureMaxAge {
@@ -162,7 +162,6 @@ state directory's central-keys.age on each (same passphrase).
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return cli.Usage(errors.New("--tls-cert and --tls-key go together"))
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	pass, err := passphrase(c.PassphraseFile)
 	if err != nil {
 		return err

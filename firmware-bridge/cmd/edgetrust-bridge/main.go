@@ -34,7 +34,10 @@ A first session without hardware:
   edgetrust-bridge capture --port /tmp/sensor --out finger.iso
   edgetrust-bridge inspect --purpose auth finger.iso
 
-Run "edgetrust-bridge <command> --help" for what a command does, an example and its flags.
+Run "edgetrust-bridge <command> --help" (or "edgetrust-bridge help <command>") for
+what a command does, an example and its flags.
+
+Exit status: 0 ok, 1 failure (or a check that said no), 2 usage error.
 `
 
 // exit codes (internal/cli's, by their old names here).
