@@ -109,7 +109,7 @@ Examples:
   edgetrust-appliance audit show --state /var/lib/edgetrust-appliance --last 50
 `
 
-func auditCmd(args []string, stdout, stderr io.Writer) error {
+func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, auditUsage)
 		if len(args) == 0 {

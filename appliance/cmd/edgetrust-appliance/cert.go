@@ -14,7 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
-func cert(args []string, stdout, stderr io.Writer) error {
+func cert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("cert")
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "the appliance's state directory (required)")
@@ -60,7 +60,7 @@ Example:
 	if n == "" {
 		n, _ = os.Hostname()
 	}
-	k, err := tpmkey.Open(context.Background(), u, *state, n, time.Now())
+	k, err := tpmkey.Open(ctx, u, *state, n, time.Now())
 	if err != nil {
 		return err
 	}

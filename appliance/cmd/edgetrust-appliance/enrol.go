@@ -14,7 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
-func enrolCmd(args []string, stdout, stderr io.Writer) error {
+func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("enrol")
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory (required)")
@@ -51,7 +51,7 @@ Example:
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if *showEK {
 		fp, err := tpmkey.EKFingerprint(ctx, u)

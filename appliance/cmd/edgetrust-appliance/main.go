@@ -56,16 +56,16 @@ Run "edgetrust-appliance help CMD" (or CMD --help) for a command's flags and an 
 `
 
 // cmd adapts the commands' (args, stdout, stderr) form.
-func cmd(name, summary string, run func(args []string, stdout, stderr io.Writer) error) *cli.Command {
-	return &cli.Command{Name: name, Summary: summary, Run: func(_ context.Context, e *cli.Env, args []string) error {
-		return run(args, e.Stdout, e.Stderr)
+func cmd(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cli.Command {
+	return &cli.Command{Name: name, Summary: summary, Run: func(ctx context.Context, e *cli.Env, args []string) error {
+		return run(ctx, args, e.Stdout, e.Stderr)
 	}}
 }
 
 // auditSub runs "audit SUB".
 func auditSub(sub, summary string) *cli.Command {
-	return cmd(sub, summary, func(args []string, stdout, stderr io.Writer) error {
-		return auditCmd(append([]string{sub}, args...), stdout, stderr)
+	return cmd(sub, summary, func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return auditCmd(ctx, append([]string{sub}, args...), stdout, stderr)
 	})
 }
 
@@ -78,13 +78,13 @@ var program = &cli.Program{Name: "edgetrust-appliance", Help: usage, Commands: [
 	cmd("verify", "verify a capture with the running appliance", verify),
 	cmd("verify-qr", "verify a Claim 169 QR code offline", verifyQR),
 	cmd("enrol", "enrol the appliance with central (TPM-attested)", enrolCmd),
-	{Name: "audit", Summary: "verify or show the decision log", Help: auditUsage, Default: func(_ context.Context, e *cli.Env, args []string) error {
-		return auditCmd(args, e.Stdout, e.Stderr)
+	{Name: "audit", Summary: "verify or show the decision log", Help: auditUsage, Default: func(ctx context.Context, e *cli.Env, args []string) error {
+		return auditCmd(ctx, args, e.Stdout, e.Stderr)
 	}, Commands: []*cli.Command{
 		auditSub("verify", "check the decision log's hash chain and signed checkpoints"),
 		auditSub("show", "print the last decisions"),
 	}},
-	cmd("version", "print the appliance's version", func(args []string, stdout, stderr io.Writer) error {
+	cmd("version", "print the appliance's version", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		fs := cli.NewFlagSet("version")
 		cli.SetHelp(fs, stderr, cli.Help{Usage: "edgetrust-appliance version", About: "Prints the appliance's version.", Example: "  edgetrust-appliance version"})
 		if err := cli.Parse(fs, args); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +41,7 @@ func apiURL(api, state string) (string, error) {
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-func status(args []string, stdout, stderr io.Writer) error {
+func status(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("status")
 	cli.SetHelp(fs, stderr, cli.Help{
 		Usage:     "edgetrust-appliance status --state DIR | --api URL [--json]",
@@ -58,7 +59,11 @@ func status(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Get(u + "/v1/status")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/v1/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}
@@ -114,7 +119,7 @@ func status(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func verify(args []string, stdout, stderr io.Writer) error {
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("verify")
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "state directory of the running appliance")
@@ -174,7 +179,12 @@ Example:
 	if err != nil {
 		return fmt.Errorf("the capture or request file is not JSON: %w", err)
 	}
-	resp, err := httpClient.Post(u+"/v1/captures/verify", "application/json", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u+"/v1/captures/verify", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}

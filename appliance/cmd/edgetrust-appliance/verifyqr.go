@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -41,7 +42,7 @@ Examples:
 Flags:
 `
 
-func verifyQR(args []string, stdout, stderr io.Writer) error {
+func verifyQR(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("verify-qr")
 	fs.SetOutput(stderr)
 	text := fs.String("text", "", "the QR code's text (Base45)")
