@@ -237,3 +237,28 @@ func TestParseEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGroupDefault(t *testing.T) {
+	var got []string
+	p := &Program{Name: "p", Help: "p help\n", Commands: []*Command{{Name: "audit", Help: "audit help\n",
+		Default: func(_ context.Context, _ *Env, args []string) error {
+			got = append(got, strings.Join(args, " "))
+			return Usagef("audit needs verify or show")
+		},
+		Commands: []*Command{{Name: "verify", Run: func(context.Context, *Env, []string) error { return nil }}}}}}
+	var out, errb bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errb}
+	if code := p.Run([]string{"audit"}, env); code != 2 || !strings.Contains(errb.String(), "p audit: audit needs verify or show") {
+		t.Fatalf("%d %q", code, errb.String())
+	}
+	if code := p.Run([]string{"audit", "--state", "x"}, env); code != 2 || strings.Join(got, ";") != ";--state x" {
+		t.Fatalf("%d %q", code, got)
+	}
+	out.Reset()
+	if code := p.Run([]string{"audit", "-help"}, env); code != 0 || out.String() != "audit help\n" {
+		t.Fatalf("%d %q", code, out.String())
+	}
+	if code := p.Run([]string{"audit", "verify"}, env); code != 0 {
+		t.Fatal(code)
+	}
+}
