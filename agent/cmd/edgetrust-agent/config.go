@@ -1,11 +1,26 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/internal/cli"
 )
+
+// parseBase parses serve's or enrol's flags (then the environment) and
+// builds the configuration they share; set names the flags given.
+func parseBase(fs *flag.FlagSet, args []string, configPath, state, tpmURL *string, dev *bool) (agent.Config, map[string]bool, error) {
+	set, err := cli.ParseEnv(fs, args, envPrefix)
+	if err != nil {
+		return agent.Config{}, nil, err
+	}
+	if err := cli.NoArgs(fs); err != nil {
+		return agent.Config{}, nil, err
+	}
+	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	return cfg, set, err
+}
 
 // baseConfig is the configuration serve and enrol share: the file, then
 // --state, --tpm and --dev from flags or the environment.

@@ -54,14 +54,7 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\nExample:\n  edgetrust-agent enrol --config agent.json --central https://central:8443 --token-file token.txt\n")
 	}
-	set, err := cli.ParseEnv(fs, args, envPrefix)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	cfg, _, err := parseBase(fs, args, configPath, state, tpmURL, dev)
 	if err != nil {
 		return err
 	}

@@ -37,14 +37,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Example:   "  edgetrust-agent serve --dev --state /tmp/agent --encryption-cert https://ida.example.org=ida.pem",
 		EnvPrefix: envPrefix,
 	})
-	set, err := cli.ParseEnv(fs, args, envPrefix)
-	if err != nil {
-		return err
-	}
-	if err := cli.NoArgs(fs); err != nil {
-		return err
-	}
-	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	cfg, set, err := parseBase(fs, args, configPath, state, tpmURL, dev)
 	if err != nil {
 		return err
 	}
