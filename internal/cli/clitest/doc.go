@@ -1,4 +1,6 @@
 // Package clitest checks what every edgetrust binary promises about help:
-// --help and "help CMD" exit 0 on every command and group, and a command's
-// help names each of its flags. It imports internal/cli and testing only.
+// --help and "help CMD" exit 0 on every command and group, a command's help
+// names each of its flags and shows an example. It also holds the
+// testscript commands the binaries' scripts share. It imports internal/cli,
+// testing and testscript only.
 package clitest
