@@ -1,5 +1,3 @@
-// Package cli holds the small conventions edgetrust's commands share: flags
-// that fall back to environment variables, and repeatable flags.
 package cli
 
 import (

@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/edgetrust/edgetrust/agent"
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
 const enrolHelp = `Usage: edgetrust-agent enrol --central URL --token TOKEN [flags]
@@ -36,8 +34,8 @@ providerId must be the vendor's name and id at central.
 Flags:
 `
 
-func enrolCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("enrol")
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "JSON config file (devices, provider, providerId, tpm, state)")
 	state := fs.String("state", "", "state directory (as for serve)")
@@ -56,26 +54,13 @@ func enrolCmd(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\nExample:\n  edgetrust-agent enrol --config agent.json --central https://central:8443 --token-file token.txt\n")
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if err := envDefault(fs, set); err != nil {
-		return usageError{err}
-	}
-	cfg, err := baseConfig(*configPath, set, *state, *tpmURL, *dev)
+	cfg, _, err := parseBase(fs, args, configPath, state, tpmURL, dev)
 	if err != nil {
 		return err
 	}
 	if err := finishConfig(&cfg, "the agent's state directory"); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if *showEK {
@@ -101,7 +86,7 @@ func enrolCmd(args []string, stdout, stderr io.Writer) error {
 		tok = strings.TrimSpace(string(b))
 	}
 	if *central == "" || tok == "" {
-		return usageError{errors.New("--central URL and --token TOKEN (or --token-file) are required")}
+		return cli.Usage(errors.New("--central URL and --token TOKEN (or --token-file) are required"))
 	}
 	o := agent.EnrolOptions{Central: *central, Token: tok, Devices: devices}
 	if *ekCert != "" {

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/decisionlog"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/audit"
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/records"
 )
 
@@ -103,31 +103,35 @@ It exits 1 when anything is wrong and says what.
 The database is locked by a running appliance: stop it (or copy the state
 directory) before running audit. Entries after the last checkpoint are not
 covered by a signature yet; serve signs one at least every minute and on exit.
+
+Examples:
+  edgetrust-appliance audit verify --state /var/lib/edgetrust-appliance
+  edgetrust-appliance audit show --state /var/lib/edgetrust-appliance --last 50
 `
 
-func auditCmd(args []string, stdout, stderr io.Writer) error {
+func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, auditUsage)
 		if len(args) == 0 {
-			return usageError{errors.New("audit needs verify or show")}
+			return cli.Usage(errors.New("audit needs verify or show"))
 		}
 		return nil
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
+	fs := cli.NewFlagSet("audit " + sub)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, auditUsage); fs.PrintDefaults() }
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	last := fs.Int("last", 20, "show: the last N entries")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *state == "" {
-		return usageError{errors.New("--state DIR is required")}
+		return cli.Usage(errors.New("--state DIR is required"))
 	}
 	if sub != "verify" && sub != "show" {
-		return usageError{fmt.Errorf("unknown audit command %q: want verify or show", sub)}
+		return cli.Usage(fmt.Errorf("unknown audit command %q: want verify or show", sub))
 	}
 	id, err := tpmkey.ReadID(*state)
 	if err != nil || id == "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,11 +10,12 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
-func enrolCmd(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("enrol", flag.ContinueOnError)
+func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("enrol")
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory (required)")
 	tpmFlag := fs.String("tpm", os.Getenv("EDGETRUST_APPLIANCE_TPM"), "TPM as for serve: sim, swtpm://HOST:PORT or /dev/tpmrm0 (required)")
@@ -35,18 +35,23 @@ central's appliance CA. Stop a running appliance first.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-appliance enrol --state /var/lib/edgetrust-appliance --tpm /dev/tpmrm0 \
+      --central https://central.example.org --token "$TOKEN" --id edge-1
+`)
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *state == "" || *tpmFlag == "" {
-		return usageError{errors.New("--state DIR and --tpm URL are required")}
+		return cli.Usage(errors.New("--state DIR and --tpm URL are required"))
 	}
 	u, err := tpmURL(*tpmFlag, *state)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if *showEK {
 		fp, err := tpmkey.EKFingerprint(ctx, u)
@@ -57,7 +62,7 @@ Flags:
 		return nil
 	}
 	if *central == "" || strings.TrimSpace(*token) == "" || *id == "" {
-		return usageError{errors.New("--central URL, --token T and --id ID are required")}
+		return cli.Usage(errors.New("--central URL, --token T and --id ID are required"))
 	}
 	c, err := tpmkey.Enrol(ctx, u, *state, *id, *central, strings.TrimSpace(*token))
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,7 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +20,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/qrverify"
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/trust"
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
 const verifyQRHelp = `Usage: edgetrust-appliance verify-qr (--text TEXT | --image FILE) TRUST [flags]
@@ -41,8 +42,8 @@ Examples:
 Flags:
 `
 
-func verifyQR(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify-qr", flag.ContinueOnError)
+func verifyQR(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("verify-qr")
 	fs.SetOutput(stderr)
 	text := fs.String("text", "", "the QR code's text (Base45)")
 	image := fs.String("image", "", "`FILE`: a PNG or JPEG photo or scan of the QR code")
@@ -58,20 +59,20 @@ func verifyQR(args []string, stdout, stderr io.Writer) error {
 	skew := fs.Duration("skew", 0, "clock tolerance for exp, nbf and iat")
 	asJSON := fs.Bool("json", false, "print the decision as JSON")
 	fs.Usage = func() { fmt.Fprint(stderr, verifyQRHelp); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if (*text == "") == (*image == "") {
-		return usageError{errors.New("give exactly one of --text and --image")}
+		return cli.Usage(errors.New("give exactly one of --text and --image"))
 	}
 	if (*trustFile == "") == (*issuerKey == "") {
-		return usageError{errors.New("give --trust FILE --list-key FILE, or --issuer-key FILE")}
+		return cli.Usage(errors.New("give --trust FILE --list-key FILE, or --issuer-key FILE"))
 	}
 	now := time.Now()
 	if *nowFlag != "" {
 		t, err := time.Parse(time.RFC3339, *nowFlag)
 		if err != nil {
-			return usageError{fmt.Errorf("--now %q: want RFC 3339, e.g. 2026-12-01T00:00:00Z", *nowFlag)}
+			return cli.Usage(fmt.Errorf("--now %q: want RFC 3339, e.g. 2026-12-01T00:00:00Z", *nowFlag))
 		}
 		now = t
 	}
@@ -80,13 +81,13 @@ func verifyQR(args []string, stdout, stderr io.Writer) error {
 	if *decryptKey != "" {
 		k, err := hex.DecodeString(*decryptKey)
 		if err != nil || (len(k) != 16 && len(k) != 32) {
-			return usageError{errors.New("--decrypt-key must be 32 or 64 hex digits")}
+			return cli.Usage(errors.New("--decrypt-key must be 32 or 64 hex digits"))
 		}
 		v.Decoder.DecryptionKeys = claim169.DecryptionKeyResolverFunc(func(claim169.KeyQuery) ([]byte, error) { return k, nil })
 	}
 	if *trustFile != "" {
 		if len(listKeys) == 0 {
-			return usageError{errors.New("--trust needs --list-key FILE (central's feed key) to check the list's signature")}
+			return cli.Usage(errors.New("--trust needs --list-key FILE (central's feed key) to check the list's signature"))
 		}
 		keys, err := appliance.LoadFeedKeys(listKeys)
 		if err != nil {
@@ -103,7 +104,7 @@ func verifyQR(args []string, stdout, stderr io.Writer) error {
 		}
 		kidBytes, err := hex.DecodeString(*kid)
 		if err != nil {
-			return usageError{errors.New("--kid must be hex")}
+			return cli.Usage(errors.New("--kid must be hex"))
 		}
 		ik, err := trust.NewIssuerKey(kidBytes, pub, "", time.Time{}, now.AddDate(100, 0, 0))
 		if err != nil {

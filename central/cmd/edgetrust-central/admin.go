@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,63 +16,13 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/internal/cli"
-	"github.com/edgetrust/edgetrust/internal/enrol"
 )
-
-// adminClient calls the admin API.
-type adminClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-func (a *adminClient) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rsp, err := a.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("reaching central at %s: %w", a.base, err)
-	}
-	defer rsp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(rsp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if rsp.StatusCode != http.StatusOK {
-		var e struct {
-			Error *enrol.Error `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != nil {
-			return fmt.Errorf("%s (%s)", e.Error.Message, e.Error.Code)
-		}
-		return fmt.Errorf("central answered %s", rsp.Status)
-	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		*raw = b
-		return nil
-	}
-	return json.Unmarshal(b, out)
-}
 
 type stringList = cli.StringList
 
-func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(group+" "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func adminCommand(ctx context.Context, group, verb string, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet(group + " " + verb)
+	cli.SetHelp(fs, stderr, helpFor(group+" "+verb))
 	centralURL := fs.String("central", envOr("EDGETRUST_CENTRAL_URL", "http://127.0.0.1:8443"), "central's URL")
 	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
@@ -102,11 +50,11 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 	vidNum := fs.String("vid", "", "vid revoke: the VID")
 	keyID := fs.String("key", "", "rp key revoke: the key id (the 16 hex digits after etr_)")
 	showNumbers := fs.Bool("show-numbers", false, "vid list, person show: print full VID numbers, also with --json (default: masked)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	tok := strings.TrimSpace(os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN"))
 	if *tokenFile != "" {
@@ -117,17 +65,16 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		tok = strings.TrimSpace(string(b))
 	}
 	if tok == "" {
-		return usageError{errors.New("no admin token: pass --admin-token-file FILE (serve wrote STATE/admin-token) or set EDGETRUST_CENTRAL_ADMIN_TOKEN")}
+		return cli.Usage(errors.New("no admin token: pass --admin-token-file FILE (serve wrote STATE/admin-token) or set EDGETRUST_CENTRAL_ADMIN_TOKEN"))
 	}
 	u, err := url.Parse(*centralURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usageError{fmt.Errorf("--central %q: want http(s)://host:port", *centralURL)}
+		return cli.Usage(fmt.Errorf("--central %q: want http(s)://host:port", *centralURL))
 	}
 	c := &adminClient{base: strings.TrimRight(*centralURL, "/"), token: tok, http: &http.Client{Timeout: 60 * time.Second}}
-	ctx := context.Background()
 	need := func(v, flagName string) error {
 		if v == "" {
-			return usageError{fmt.Errorf("--%s is required", flagName)}
+			return cli.Usage(fmt.Errorf("--%s is required", flagName))
 		}
 		return nil
 	}
@@ -210,7 +157,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		})
 	case "device show":
 		if len(serials) != 1 {
-			return usageError{errors.New("--serial SN is required (once)")}
+			return cli.Usage(errors.New("--serial SN is required (once)"))
 		}
 		if err := c.call(ctx, "GET", "/v1/admin/devices/"+url.PathEscape(serials[0]), nil, &raw); err != nil {
 			return err
@@ -229,7 +176,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		})
 	case "device revoke", "device suspend", "device reinstate":
 		if len(serials) == 0 {
-			return usageError{errors.New("--serial SN is required (repeatable)")}
+			return cli.Usage(errors.New("--serial SN is required (repeatable)"))
 		}
 		for start := 0; start < len(serials); start += 1000 {
 			chunk := serials[start:min(start+1000, len(serials))]
@@ -250,7 +197,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 		case *vendor != "":
 			q["kind"], q["vendorId"] = "device", *vendor
 		default:
-			return usageError{errors.New("--vendor ID (device token) or --appliance ID (appliance token) is required")}
+			return cli.Usage(errors.New("--vendor ID (device token) or --appliance ID (appliance token) is required"))
 		}
 		if err := c.call(ctx, "POST", "/v1/admin/tokens", q, &raw); err != nil {
 			return err
@@ -313,7 +260,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if len(authTypes) == 0 {
-			return usageError{errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)")}
+			return cli.Usage(errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)"))
 		}
 		if err := c.call(ctx, "POST", "/v1/admin/relying-parties", map[string]any{"id": *id, "name": *name, "attributes": attrs, "authTypes": authTypes}, &raw); err != nil {
 			return err
@@ -390,7 +337,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		if len(authTypes) == 0 {
-			return usageError{errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)")}
+			return cli.Usage(errors.New("--auth-type is required (demo, bio-Finger, bio-Iris, bio-Face; repeatable)"))
 		}
 		body := map[string]any{"uin": *uin, "lock": authTypes}
 		if verb == "unlock" {
@@ -522,7 +469,7 @@ func adminCommand(group, verb string, args []string, stdout, stderr io.Writer) e
 			return nil
 		})
 	}
-	return usageError{fmt.Errorf("unknown command %q; see edgetrust-central help", group+" "+verb)}
+	return cli.Usage(fmt.Errorf("unknown command %q; see edgetrust-central help", group+" "+verb))
 }
 
 func envOr(k, def string) string {

@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/edgetrust/edgetrust/central"
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/trust"
+	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/issuer"
 )
 
@@ -31,6 +30,11 @@ const issuerUsage = `Claim 169 identity QR codes:
   edgetrust-central credential issue --state DIR --in FILE|- [--format json|jsonl|csv] --out DIR [--png] [--svg]
   edgetrust-central credential revoke --state DIR --id ID [--issued-before RFC3339] [--reason TEXT]
   edgetrust-central trust export --state DIR --out DIR [--validity 168h]
+
+Example:
+  edgetrust-central issuer init --state /var/lib/edgetrust-central --alg EdDSA
+  edgetrust-central credential issue --state /var/lib/edgetrust-central --in people.csv --out qr/ --png
+  edgetrust-central trust export --state /var/lib/edgetrust-central --out lists/
 `
 
 func issuerDir(state string) string { return filepath.Join(state, "issuer") }
@@ -50,11 +54,11 @@ func issuerPassphrase(file string) ([]byte, error) {
 	if p := os.Getenv("EDGETRUST_CENTRAL_PASSPHRASE"); p != "" {
 		return []byte(p), nil
 	}
-	return nil, usageError{errors.New("the issuer key is encrypted: set EDGETRUST_ISSUER_PASSPHRASE (or EDGETRUST_CENTRAL_PASSPHRASE) or pass --passphrase-file FILE")}
+	return nil, cli.Usage(errors.New("the issuer key is encrypted: set EDGETRUST_ISSUER_PASSPHRASE (or EDGETRUST_CENTRAL_PASSPHRASE) or pass --passphrase-file FILE"))
 }
 
-func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(group+" "+sub, flag.ContinueOnError)
+func issuerCommand(ctx context.Context, group, sub string, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet(group + " " + sub)
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_CENTRAL_STATE"), "central's state directory (required)")
 	passFile := fs.String("passphrase-file", "", "file holding the issuer key passphrase (else EDGETRUST_ISSUER_PASSPHRASE, else EDGETRUST_CENTRAL_PASSPHRASE)")
@@ -64,11 +68,11 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 		alg := fs.String("alg", "EdDSA", "EdDSA (Ed25519) or ES256 (P-256)")
 		iss := fs.String("issuer", "", "the iss claim credentials carry, a URI such as https://id.example.org")
 		validity := fs.Duration("validity", 2*365*24*time.Hour, "how long the key may issue")
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if *state == "" {
-			return usageError{errors.New("--state DIR is required")}
+			return cli.Usage(errors.New("--state DIR is required"))
 		}
 		pass, err := issuerPassphrase(*passFile)
 		if err != nil {
@@ -89,11 +93,11 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 		svg := fs.Bool("svg", false, "also write a QR code SVG per credential")
 		validity := fs.Duration("validity", 5*365*24*time.Hour, "expiresAt = issuedAt + validity, for records without expiresAt")
 		encKey := fs.String("encrypt-key", "", "hex AES key (32 or 64 hex digits): wrap credentials in COSE_Encrypt0")
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if *state == "" || *in == "" || *out == "" {
-			return usageError{errors.New("--state, --in and --out are required")}
+			return cli.Usage(errors.New("--state, --in and --out are required"))
 		}
 		if *format == "" {
 			switch {
@@ -117,7 +121,7 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 		if *encKey != "" {
 			b, err := hex.DecodeString(*encKey)
 			if err != nil || (len(b) != 16 && len(b) != 32) {
-				return usageError{errors.New("--encrypt-key must be 32 or 64 hex digits")}
+				return cli.Usage(errors.New("--encrypt-key must be 32 or 64 hex digits"))
 			}
 			opts.EncryptionKey = b
 		}
@@ -138,8 +142,6 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 				total = countLines(*in) - map[bool]int{true: 1, false: 0}[*format == "csv"]
 			}
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-		defer stop()
 		s, err := issuer.Issue(ctx, is, r, *format, issuer.Options{OutDir: *out, PNG: *png, SVG: *svg,
 			Issuer: k.Issuer, Validity: *validity, Progress: stderr, Total: total})
 		fmt.Fprintf(stdout, "%d credentials issued into %s in %v (kid %s)\n", s.Issued, *out, s.Elapsed.Round(time.Millisecond), k.KID)
@@ -149,17 +151,17 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 		id := fs.String("id", "", "the identity's claim 169 id (or CWT sub)")
 		before := fs.String("issued-before", "", "revoke only credentials issued at or before this time (RFC 3339); default: all")
 		reason := fs.String("reason", "", "why (kept in the list)")
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if *state == "" || *id == "" {
-			return usageError{errors.New("--state and --id are required")}
+			return cli.Usage(errors.New("--state and --id are required"))
 		}
 		rev := trust.Revocation{ID: *id, Reason: *reason}
 		if *before != "" {
 			t, err := time.Parse(time.RFC3339, *before)
 			if err != nil {
-				return usageError{fmt.Errorf("--issued-before: %v", err)}
+				return cli.Usage(fmt.Errorf("--issued-before: %v", err))
 			}
 			rev.IssuedBefore = t
 		}
@@ -178,11 +180,11 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 	case "trust export":
 		out := fs.String("out", "", "output `DIR` for trust-list.json and revocation-list.json")
 		validity := fs.Duration("validity", 7*24*time.Hour, "how long the lists are fresh (their nextUpdate)")
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if *state == "" || *out == "" {
-			return usageError{errors.New("--state and --out are required")}
+			return cli.Usage(errors.New("--state and --out are required"))
 		}
 		meta, err := issuer.LoadMeta(issuerDir(*state))
 		if err != nil {
@@ -229,7 +231,7 @@ func issuerCommand(group, sub string, args []string, stdout, stderr io.Writer) e
 			len(revs), *out, now.Add(*validity).UTC().Format(time.RFC3339))
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %s %s\n\n%s", group, sub, issuerUsage)}
+	return cli.Usage(fmt.Errorf("unknown command %s %s\n\n%s", group, sub, issuerUsage))
 }
 
 func readRevocations(state string) ([]trust.Revocation, error) {

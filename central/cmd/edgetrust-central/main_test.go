@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/edgetrust/edgetrust/internal/cli/clitest"
 )
 
 func TestMain(m *testing.M) {
@@ -25,19 +27,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// waitfile PATH: wait until PATH exists (a server is up).
-			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
-				if neg || len(args) != 1 {
-					ts.Fatalf("usage: waitfile path")
-				}
-				path := ts.MkAbs(args[0])
-				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-					if _, err := os.Stat(path); err == nil {
-						return
-					}
-				}
-				ts.Fatalf("%s did not appear within 60s", path)
-			},
+			"waitfile": clitest.WaitFile(60 * time.Second),
 			// setenvfile NAME PATH: set NAME to PATH's trimmed content.
 			"setenvfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 2 {

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgetrust/edgetrust/central"
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
 
 // maxDemographicsFile bounds the demographics file person enrol reads.
@@ -22,7 +23,7 @@ const maxDemographicsFile = 64 << 10
 func personEnrol(ctx context.Context, c *adminClient, demoFile string, captures []string, group, vidKind string,
 	raw *json.RawMessage, show func(func(*tabwriter.Writer) error) error, stdout io.Writer, asJSON bool) error {
 	if demoFile == "" || len(captures) == 0 {
-		return usageError{errors.New("--demographics FILE.json and at least one --capture RCAPTURE.json are required")}
+		return cli.Usage(errors.New("--demographics FILE.json and at least one --capture RCAPTURE.json are required"))
 	}
 	db, err := readBounded(demoFile, maxDemographicsFile)
 	if err != nil {
@@ -34,7 +35,7 @@ func personEnrol(ctx context.Context, c *adminClient, demoFile string, captures 
 	}
 	body := map[string]any{"demographics": demo, "group": group, "vidKind": vidKind}
 	if len(captures) > central.MaxEnrolCaptures {
-		return usageError{fmt.Errorf("%d captures: at most %d per person", len(captures), central.MaxEnrolCaptures)}
+		return cli.Usage(fmt.Errorf("%d captures: at most %d per person", len(captures), central.MaxEnrolCaptures))
 	}
 	var caps []json.RawMessage
 	total := 0

@@ -27,26 +27,6 @@ Examples:
   edgetrust-bridge firmware pin --min-version-file /var/lib/edgetrust/fw-min.json --version 1.5.0
 `
 
-func runFirmware(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, firmwareHelp)
-		return exitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(e.stdout, firmwareHelp)
-		return exitOK
-	case "verify":
-		return runFirmwareVerify(ctx, e, args[1:])
-	case "sign":
-		return runFirmwareSign(e, args[1:])
-	case "pin":
-		return runFirmwarePin(ctx, e, args[1:])
-	}
-	fmt.Fprintf(e.stderr, "edgetrust-bridge firmware: unknown subcommand %q\n\n%s", args[0], firmwareHelp)
-	return exitUsage
-}
-
 const verifyHelp = `Usage: edgetrust-bridge firmware verify --manifest M --image I --vendor-key K --model MODEL [flags]
 
 Checks, in this order, and stops at the first failure:

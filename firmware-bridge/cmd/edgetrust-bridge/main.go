@@ -1,6 +1,3 @@
-// Command edgetrust-bridge talks to the fingerprint module of an edgetrust
-// capture device: diagnostics, a one-off capture, firmware manifest checks,
-// and a software module on a pseudo-terminal for tests and demos.
 package main
 
 import (
@@ -11,20 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+
+	"github.com/edgetrust/edgetrust/internal/cli"
 )
-
-func main() { os.Exit(mainCode()) }
-
-// mainCode runs the command line with Ctrl-C and SIGTERM cancelling the
-// context, so emulate and capture stop cleanly.
-func mainCode() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-}
 
 const topHelp = `edgetrust-bridge links an edgetrust capture device to its fingerprint module
 (the R30x / ZFM / AS608 / R50x serial protocol), and can stand in for one.
@@ -47,54 +34,51 @@ A first session without hardware:
   edgetrust-bridge capture --port /tmp/sensor --out finger.iso
   edgetrust-bridge inspect --purpose auth finger.iso
 
-Run "edgetrust-bridge <command> --help" for what a command does, an example and its flags.
+Run "edgetrust-bridge <command> --help" (or "edgetrust-bridge help <command>") for
+what a command does, an example and its flags.
+
+Exit status: 0 ok, 1 failure (or a check that said no), 2 usage error.
 `
 
-// exit codes
+// exit codes (internal/cli's, by their old names here).
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitFail  = cli.ExitFailure
+	exitUsage = cli.ExitUsage
 )
 
-type command struct {
-	name string
-	run  func(ctx context.Context, env *env, args []string) int
+// leaf adapts a command that returns its exit code.
+func leaf(name, summary string, run func(context.Context, *env, []string) int) *cli.Command {
+	return &cli.Command{Name: name, Summary: summary, Run: func(ctx context.Context, e *cli.Env, args []string) error {
+		return cli.Code(run(ctx, &env{stdout: e.Stdout, stderr: e.Stderr}, args))
+	}}
 }
 
-var commands = []command{
-	{"probe", runProbe},
-	{"capture", runCapture},
-	{"emulate", runEmulate},
-	{"ports", runPorts},
-	{"inspect", runInspect},
-	{"firmware", runFirmware},
-	{"synth", runSynth},
+var program = &cli.Program{Name: "edgetrust-bridge", Help: topHelp, Commands: []*cli.Command{
+	leaf("probe", "check that a module answers and show what it reports", runProbe),
+	leaf("capture", "capture one finger into an ISO/IEC 19794-4 record file", runCapture),
+	leaf("emulate", "run a software fingerprint module on a pseudo-terminal", runEmulate),
+	leaf("ports", "list serial ports with their USB vendor and product IDs", runPorts),
+	leaf("inspect", "show an ISO/IEC 19794-4 finger record and check it against MOSIP rules", runInspect),
+	{Name: "firmware", Summary: "verify, sign or pin fingerprint module firmware", Help: firmwareHelp, Commands: []*cli.Command{
+		leaf("verify", "check a manifest and image against the vendor key and the pinned minimum version", runFirmwareVerify),
+		leaf("sign", "make a signed manifest (vendor and test tooling)", func(_ context.Context, e *env, args []string) int { return runFirmwareSign(e, args) }),
+		leaf("pin", "raise the pinned minimum firmware version; it never goes down", runFirmwarePin),
+	}},
+	leaf("synth", "generate synthetic fingerprints (PNG) with known identity", runSynth),
+}}
+
+func main() { os.Exit(mainCode()) }
+
+// mainCode runs the command line with Ctrl-C and SIGTERM cancelling the
+// context, so emulate and capture stop cleanly.
+func mainCode() int {
+	return program.Run(os.Args[1:], &cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 }
 
 // env carries the output streams so tests and scripts can capture them.
 type env struct {
 	stdout, stderr io.Writer
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
-	if len(args) == 0 {
-		fmt.Fprint(stderr, topHelp)
-		return exitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, topHelp)
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
-		}
-	}
-	fmt.Fprintf(stderr, "edgetrust-bridge: unknown command %q\n\n%s", args[0], topHelp)
-	return exitUsage
 }
 
 // flagSet builds a flag set whose --help prints help (what, example, flags)
@@ -107,7 +91,7 @@ type flagSet struct {
 }
 
 func newFlags(e *env, name, help string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), help: help, e: e}
+	fs := &flagSet{FlagSet: cli.NewFlagSet(name), help: help, e: e}
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&fs.logLevel, "log-level", "info", "log detail on stderr: debug, info, warn or error")
 	return fs
@@ -130,19 +114,7 @@ func (fs *flagSet) parse(args []string) (int, bool) {
 func (fs *flagSet) printHelp(w io.Writer) {
 	fmt.Fprint(w, fs.help)
 	fmt.Fprintln(w, "\nFlags:")
-	fs.VisitAll(func(f *flag.Flag) {
-		kind, usage := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if kind != "" {
-			line += " " + kind
-		}
-		switch f.DefValue {
-		case "", "0", "false":
-		default:
-			usage += fmt.Sprintf(" (default %s)", f.DefValue)
-		}
-		fmt.Fprintf(w, "%s\n        %s\n", line, usage)
-	})
+	cli.PrintFlags(w, fs.FlagSet, "")
 }
 
 func (fs *flagSet) usageError(format string, args ...any) int {
@@ -152,11 +124,7 @@ func (fs *flagSet) usageError(format string, args ...any) int {
 
 // logger writes text logs to stderr. It is never given biometric data.
 func (fs *flagSet) logger() (*slog.Logger, error) {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(fs.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", fs.logLevel)
-	}
-	return slog.New(slog.NewTextHandler(fs.e.stderr, &slog.HandlerOptions{Level: lvl})), nil
+	return cli.NewLogger(fs.e.stderr, fs.logLevel, "text")
 }
 
 func fail(e *env, cmd string, err error) int {

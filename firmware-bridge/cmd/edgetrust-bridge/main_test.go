@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/edgetrust/edgetrust/internal/cli/clitest"
 )
 
 func TestMain(m *testing.M) {
@@ -29,22 +31,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": waitFile,
+			"waitfile": clitest.WaitFile(10 * time.Second),
 		},
 	})
-}
-
-// waitFile waits up to 10 s for a path to exist: a background emulator
-// creates its --link shortly after it starts.
-func waitFile(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: waitfile path")
-	}
-	path := ts.MkAbs(args[0])
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	ts.Fatalf("%s did not appear within 10s", path)
 }

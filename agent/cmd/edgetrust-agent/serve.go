@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/edgetrust/edgetrust/agent"
+	"github.com/edgetrust/edgetrust/agent/devpki"
+	"github.com/edgetrust/edgetrust/internal/cli"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("serve")
+	configPath := fs.String("config", "", "JSON config file (devices, encryption certificates, ...)")
+	state := fs.String("state", "", "state directory: TPM key blobs, certificates, control socket (required)")
+	tpmURL := fs.String("tpm", "", "TPM: sim, swtpm://127.0.0.1:2321 or /dev/tpmrm0 (default with --dev: a simulator seeded from the state directory)")
+	port := fs.Int("port", 0, "port on 127.0.0.1; 0 takes the first free one in 4501-4600")
+	dev := fs.Bool("dev", false, "development mode: simulated TPM, emulated sensors for every CTK device kind, development PKI")
+	env := fs.String("env", "", "environment the device is registered for: Staging, Developer, Pre-Production, Production (default Developer)")
+	metrics := fs.String("metrics", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (off by default)")
+	var logf cli.LogFlags
+	logf.Register(fs, "json")
+	var encCerts stringList
+	fs.Var(&encCerts, "encryption-cert", "`[domainUri=]FILE`: PEM certificate auth captures are encrypted to; repeatable; without domainUri it serves any domainUri")
+	cli.SetHelp(fs, stderr, cli.Help{
+		Usage:     "edgetrust-agent serve [flags]",
+		About:     "Runs the SBI service. Stop it with Ctrl-C (SIGINT) or SIGTERM.",
+		Example:   "  edgetrust-agent serve --dev --state /tmp/agent --encryption-cert https://ida.example.org=ida.pem",
+		EnvPrefix: envPrefix,
+	})
+	cfg, set, err := parseBase(fs, args, configPath, state, tpmURL, dev)
+	if err != nil {
+		return err
+	}
+	if set["port"] {
+		cfg.Port = *port
+	}
+	if set["env"] {
+		cfg.Env = *env
+	}
+	if set["metrics"] {
+		cfg.MetricsAddr = *metrics
+	}
+	for _, e := range encCerts {
+		if cfg.EncryptionCerts == nil {
+			cfg.EncryptionCerts = map[string]string{}
+		}
+		domain, file, ok := strings.Cut(e, "=")
+		if !ok || strings.HasPrefix(e, "/") || strings.HasPrefix(e, ".") {
+			domain, file = "*", e
+		}
+		cfg.EncryptionCerts[domain] = file
+	}
+	if err := finishConfig(&cfg, "where TPM key blobs and certificates live"); err != nil {
+		return err
+	}
+	log, err := logf.Logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(agent.Registry, promhttp.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+		ms := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics listener", "err", err)
+			}
+		}()
+		defer ms.Close()
+	}
+	info := map[string]any{"url": svc.URL(), "port": svc.Port(), "state": cfg.State}
+	if ce, _ := agent.LoadCentralEnrolment(cfg.State); ce != nil && len(ce.Devices) > 0 {
+		// Enrolled: central's provider CA issued both device and FTM certificates.
+		ca := filepath.Join(cfg.State, "devices", ce.Devices[0], agent.ProviderCAFile)
+		info["deviceCA"], info["ftmCA"], info["central"] = ca, ca, ce.URL
+	} else if cfg.Dev {
+		info["deviceCA"] = filepath.Join(cfg.State, "dev-pki", devpki.ProviderCACert)
+		info["ftmCA"] = filepath.Join(cfg.State, "dev-pki", devpki.FTMCACert)
+	}
+	var devs []string
+	for _, d := range svc.Devices() {
+		devs = append(devs, d.ID()+" ("+d.Config().Type+" "+d.Config().SubType+", "+d.Config().Purpose+", "+d.Status()+")")
+	}
+	info["devices"] = devs
+	b, _ := json.Marshal(info)
+	fmt.Fprintln(stdout, string(b))
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

@@ -1,0 +1,7 @@
+// Command edgetrust-appliance is the edge appliance: it follows central's
+// trust feed and answers verification and authentication requests. main.go
+// is the command tree (internal/cli runs it); serve.go, status.go, cert.go,
+// enrol.go, verifyqr.go and auditcmd.go turn flags into calls on package
+// appliance. It may import appliance/..., sbi/, claim169/ and internal/...;
+// never another daemon.
+package main

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/edgetrust/edgetrust/internal/cli/clitest"
+)
+
+// TestHelp: --help and help CMD exit 0 on every command and name every flag.
+func TestHelp(t *testing.T) { clitest.Help(t, program) }

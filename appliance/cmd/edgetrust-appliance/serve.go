@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/edgetrust/edgetrust/appliance"
+	"github.com/edgetrust/edgetrust/appliance/api"
+	"github.com/edgetrust/edgetrust/appliance/auth"
+	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	"github.com/edgetrust/edgetrust/internal/cli"
+)
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet("serve")
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "JSON config file with the fields below in camelCase (state, listen, central, feedKeys, ...)")
+	state := fs.String("state", "", "state directory: the trust store (badger), TPM key blobs, certificates (required)")
+	listen := fs.String("listen", appliance.DefaultListen, "API address, plain HTTP (TLS/mTLS for relying parties comes with the auth API)")
+	central := fs.String("central", "", "central's base URL, e.g. https://central.example.org; without it the trust data is never refreshed")
+	var feedKeys stringList
+	fs.Var(&feedKeys, "feed-key", "`FILE` with central's Ed25519 feed-signing public key (PEM \"PUBLIC KEY\"); repeatable, for key rotation")
+	centralCA := fs.String("central-ca", "", "PEM `FILE` of CA certificates for central's TLS certificate (default: system roots)")
+	tpmFlag := fs.String("tpm", "", "TPM for the SBI decryption key: sim (development; seeded from the state directory), swtpm://127.0.0.1:2321 or /dev/tpmrm0; without it auth captures cannot be fully verified")
+	name := fs.String("name", "", "name in the appliance's certificates (default: the host name)")
+	maxStale := fs.Duration("max-staleness", appliance.DefaultMaxStaleness, "declared maximum staleness: trust data older than this (no fresh checkpoint from central) is stale")
+	policy := fs.String("stale-policy", string(captureverify.StaleReject), "what stale means for answers: reject (invalid, fail closed) or warn (judged on the data at hand, flagged stale)")
+	wait := fs.Duration("poll-wait", appliance.DefaultPollWait, "long-poll wait asked of central; new entries (revocations) arrive as soon as central has them")
+	maxAge := fs.Duration("capture-max-age", captureverify.DefaultMaxAge, "how old a capture's timestamps may be")
+	maxFuture := fs.Duration("capture-max-future", captureverify.DefaultMaxFuture, "how far in the future a capture's timestamps may be (clock skew)")
+	rate := fs.Float64("rate-limit", api.DefaultRateLimit, "verifications per second the API accepts (burst: one second's worth); negative: unlimited")
+	inflight := fs.Int("max-in-flight", 0, "verifications running at once (default 4 × cores); more wait up to 2s, then 503")
+	qrTrust := fs.String("qr-trust", "", "`FILE`: signed Claim 169 trust list (edgetrust-central trust export) for POST /v1/qr/verify; reloaded when it changes")
+	qrRev := fs.String("qr-revocations", "", "`FILE`: signed Claim 169 revocation list; reloaded when it changes")
+	id := fs.String("id", "", "the appliance's `ID` at central, naming its records feed records.<ID> (default: the id it was enrolled as)")
+	fmr := fs.Float64("target-fmr", auth.DefaultTargetFMR, "fingerprint false-match rate POST /v1/auth decides at (3e-5 to 0.01; lower is stricter)")
+	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
+	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
+	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
+	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	auditEvery := fs.Int("audit-checkpoint-every", 100, "sign a decision-log checkpoint with the TPM after this many decisions")
+	auditInterval := fs.Duration("audit-checkpoint-interval", time.Minute, "... or after this long with unsigned decisions (also paces uploads to central)")
+	logFormat := fs.String("log-format", "json", "json or text")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: edgetrust-appliance serve [flags]\n\nFollows central's trust feed and serves the verification API until Ctrl-C (SIGINT) or SIGTERM.\n\nFlags (each also as EDGETRUST_APPLIANCE_<FLAG>, e.g. EDGETRUST_APPLIANCE_MAX_STALENESS=5m):\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-appliance serve --state /var/lib/edgetrust-appliance --tpm /dev/tpmrm0 \
+      --central https://central.example.org --feed-key /etc/edgetrust/central-feed.pem
+
+Authentication (POST /v1/auth) needs a TPM, the appliance's id and central:
+records for this appliance arrive on central's feed records.<id>, sealed to the
+TPM key; relying parties present the API key central issued them
+(Authorization: Bearer etr_...). Every decision is signed by the TPM key and
+audited. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
+signing certificate central issues are in the state directory.
+
+Endpoints: POST /v1/auth, POST /v1/captures/verify, POST /v1/qr/verify,
+GET /v1/devices/{serial}, GET /v1/status, GET /healthz, GET /metrics.
+See docs/api/appliance.md.
+`)
+	}
+	set, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	var cfg appliance.Config
+	if *configPath != "" {
+		c, err := appliance.LoadConfig(*configPath)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		cfg = *c
+	}
+	str := func(flag string, dst *string, v string) {
+		if set[flag] || (*dst == "" && v != "") {
+			*dst = v
+		}
+	}
+	dur := func(flag string, dst *appliance.Duration, v time.Duration) {
+		if set[flag] || *dst == 0 {
+			*dst = appliance.Duration(v)
+		}
+	}
+	str("state", &cfg.State, *state)
+	str("listen", &cfg.Listen, *listen)
+	str("central", &cfg.Central, *central)
+	str("central-ca", &cfg.CentralCA, *centralCA)
+	str("tpm", &cfg.TPM, *tpmFlag)
+	str("name", &cfg.Name, *name)
+	str("stale-policy", &cfg.StalePolicy, *policy)
+	str("qr-trust", &cfg.QRTrustList, *qrTrust)
+	str("qr-revocations", &cfg.QRRevocations, *qrRev)
+	str("id", &cfg.ID, *id)
+	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
+	if set["target-fmr"] || cfg.TargetFMR == 0 {
+		cfg.TargetFMR = *fmr
+	}
+	if set["lockout-failures"] || cfg.LockoutFailures == 0 {
+		cfg.LockoutFailures = *lockN
+	}
+	if set["rp-rate-limit"] || cfg.RPRateLimit == 0 {
+		cfg.RPRateLimit = *rpRate
+	}
+	if set["rp-burst"] || cfg.RPBurst == 0 {
+		cfg.RPBurst = *rpBurst
+	}
+	if set["feed-key"] {
+		cfg.FeedKeys = feedKeys
+	}
+	dur("max-staleness", &cfg.MaxStaleness, *maxStale)
+	dur("poll-wait", &cfg.PollWait, *wait)
+	dur("capture-max-age", &cfg.CaptureMaxAge, *maxAge)
+	dur("capture-max-future", &cfg.CaptureMaxFuture, *maxFuture)
+	if set["rate-limit"] || cfg.RateLimit == 0 {
+		cfg.RateLimit = *rate
+	}
+	if set["max-in-flight"] || cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = *inflight
+	}
+	if cfg.State == "" {
+		return cli.Usage(errors.New("--state DIR is required (where the trust store and TPM key blobs live)"))
+	}
+	if cfg.TPM, err = tpmURL(cfg.TPM, cfg.State); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cli.Usage(err)
+	}
+	log, err := cli.NewLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	a, err := appliance.Start(ctx, cfg, appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval)})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	st := a.Status()
+	info := map[string]any{"url": a.URL(), "state": cfg.State, "feedSize": st.Trust.Size, "stale": st.Stale}
+	if st.Decryption.Configured {
+		info["encryptionCert"] = filepath.Join(cfg.State, tpmkey.CertFile)
+		info["thumbprint"] = st.Decryption.Thumbprint
+	}
+	b, _ := json.Marshal(info)
+	fmt.Fprintln(stdout, string(b))
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

@@ -1,0 +1,55 @@
+package main
+
+import "github.com/edgetrust/edgetrust/internal/cli"
+
+// adminHelp is each admin command's --help: synopsis, what it does, an
+// example. They share one flag set, so every admin flag is listed.
+var adminHelp = map[string]cli.Help{
+	"vendor add":          {Usage: "vendor add --id ID --name NAME", About: "Adds a device vendor; central makes its provider CA.", Example: `vendor add --id ACME --name "Acme Biometrics"`},
+	"vendor list":         {Usage: "vendor list", About: "Lists the vendors and their status.", Example: "vendor list --json"},
+	"vendor revoke":       {Usage: "vendor revoke --id ID [--reason TEXT]", About: "Revokes a vendor: its devices' certificates stop being trusted.", Example: `vendor revoke --id ACME --reason "key compromise"`},
+	"vendor suspend":      {Usage: "vendor suspend --id ID [--reason TEXT]", About: "Suspends a vendor until reinstated.", Example: `vendor suspend --id ACME --reason audit`},
+	"vendor reinstate":    {Usage: "vendor reinstate --id ID [--reason TEXT] [--undo-revocation]", About: "Reinstates a suspended (or, with --undo-revocation, revoked) vendor.", Example: "vendor reinstate --id ACME"},
+	"device list":         {Usage: "device list [--vendor ID] [--status S] [--after SERIAL]", About: "Lists enrolled devices.", Example: "device list --vendor ACME --status active"},
+	"device show":         {Usage: "device show --serial SN", About: "Shows one device: vendor, status, certificates, EK.", Example: "device show --serial SN1"},
+	"device revoke":       {Usage: "device revoke --serial SN [--serial SN ...] [--reason TEXT]", About: "Revokes devices; appliances learn it from the trust feed.", Example: `device revoke --serial SN1 --serial SN2 --reason stolen`},
+	"device suspend":      {Usage: "device suspend --serial SN [--serial SN ...] [--reason TEXT]", About: "Suspends devices until reinstated.", Example: "device suspend --serial SN1"},
+	"device reinstate":    {Usage: "device reinstate --serial SN [--serial SN ...] [--reason TEXT] [--undo-revocation]", About: "Reinstates suspended (or, with --undo-revocation, revoked) devices.", Example: "device reinstate --serial SN1"},
+	"token create":        {Usage: "token create --vendor ID | --appliance ID [--ttl 15m]", About: "Makes a one-use enrolment token for a vendor's device or for an appliance; it is shown once.", Example: "token create --vendor ACME --ttl 30m"},
+	"appliance list":      {Usage: "appliance list", About: "Lists enrolled appliances.", Example: "appliance list"},
+	"appliance show":      {Usage: "appliance show --id ID", About: "Shows one appliance.", Example: "appliance show --id edge-1"},
+	"appliance revoke":    {Usage: "appliance revoke --id ID [--reason TEXT]", About: "Revokes an appliance.", Example: `appliance revoke --id edge-1 --reason decommissioned`},
+	"appliance suspend":   {Usage: "appliance suspend --id ID [--reason TEXT]", About: "Suspends an appliance until reinstated.", Example: "appliance suspend --id edge-1"},
+	"appliance reinstate": {Usage: "appliance reinstate --id ID [--reason TEXT] [--undo-revocation]", About: "Reinstates a suspended (or, with --undo-revocation, revoked) appliance.", Example: "appliance reinstate --id edge-1"},
+	"appliance group":     {Usage: "appliance group --id ID --group G", About: "Moves an appliance to a records group: it then receives that group's people.", Example: "appliance group --id edge-1 --group north"},
+	"rp add":              {Usage: "rp add --id ID --name NAME --auth-type demo|bio-Finger|... [--attr NAME ...]", About: "Adds a relying party that may ask appliances to authenticate people.", Example: `rp add --id bank --name "A Bank" --auth-type bio-Finger --attr fullName`},
+	"rp list":             {Usage: "rp list", About: "Lists relying parties.", Example: "rp list"},
+	"rp revoke":           {Usage: "rp revoke --id ID [--reason TEXT]", About: "Revokes a relying party.", Example: "rp revoke --id bank"},
+	"rp suspend":          {Usage: "rp suspend --id ID [--reason TEXT]", About: "Suspends a relying party until reinstated.", Example: "rp suspend --id bank"},
+	"rp reinstate":        {Usage: "rp reinstate --id ID [--reason TEXT]", About: "Reinstates a relying party.", Example: "rp reinstate --id bank"},
+	"rp key add":          {Usage: "rp key add --id ID", About: "Makes an API key (etr_...) for a relying party; it is shown once.", Example: "rp key add --id bank"},
+	"rp key revoke":       {Usage: "rp key revoke --id ID --key KEYID", About: "Revokes a relying party's API key.", Example: "rp key revoke --id bank --key 0123456789abcdef"},
+	"person enrol":        {Usage: "person enrol --demographics FILE.json --capture RCAPTURE.json [--capture ...] [--group G] [--vid-kind K]", About: "Enrols a person from demographics and registration captures and issues a first VID; the record reaches the appliances of the group, sealed to each.", Example: "person enrol --demographics jane.json --capture right-index.json --group north"},
+	"person show":         {Usage: "person show --uin UIN [--show-numbers]", About: "Shows a person's record (VIDs masked unless --show-numbers).", Example: "person show --uin 1234567890"},
+	"person lock":         {Usage: "person lock --uin UIN --auth-type T [--auth-type ...]", About: "Locks auth types for a person.", Example: "person lock --uin 1234567890 --auth-type bio-Finger"},
+	"person unlock":       {Usage: "person unlock --uin UIN --auth-type T [--auth-type ...]", About: "Unlocks auth types for a person.", Example: "person unlock --uin 1234567890 --auth-type bio-Finger"},
+	"vid issue":           {Usage: "vid issue --uin UIN [--kind perpetual|temporary|one-time] [--ttl 30m]", About: "Issues a VID for a person.", Example: "vid issue --uin 1234567890 --kind temporary --ttl 30m"},
+	"vid list":            {Usage: "vid list --uin UIN [--show-numbers]", About: "Lists a person's VIDs (masked unless --show-numbers).", Example: "vid list --uin 1234567890"},
+	"vid revoke":          {Usage: "vid revoke --vid VID --reason TEXT", About: "Revokes a VID.", Example: `vid revoke --vid 9876543210 --reason "lost card"`},
+	"audit list":          {Usage: "audit list [--subject device:SN] [--after N]", About: "Lists the audit log.", Example: "audit list --subject vendor:ACME"},
+	"audit verify":        {Usage: "audit verify", About: "Checks the audit log's hash chain.", Example: "audit verify"},
+}
+
+// adminNote is what every admin command's help ends with.
+const adminNote = `Admin commands find central with --central URL (EDGETRUST_CENTRAL_URL, default
+http://127.0.0.1:8443) and the token with --admin-token-file FILE
+(EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE) or EDGETRUST_CENTRAL_ADMIN_TOKEN.`
+
+// helpFor is the --help of admin command key.
+func helpFor(key string) cli.Help {
+	h := adminHelp[key]
+	h.Usage = "edgetrust-central " + h.Usage
+	h.About += "\n\n" + adminNote
+	h.Example = "  edgetrust-central " + h.Example
+	return h
+}

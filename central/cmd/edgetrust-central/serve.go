@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/edgetrust/edgetrust/central"
+	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/central/store/badgerstore"
+	"github.com/edgetrust/edgetrust/central/store/pgstore"
+	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/enrol"
+)
+
+func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, error) {
+	switch c.Store {
+	case "", "badger":
+		return badgerstore.Open(filepath.Join(c.State, "badger"), badgerstore.Options{})
+	case "postgres":
+		if c.PGDSN == "" {
+			return nil, cli.Usage(errors.New("--store postgres needs --pg-dsn or EDGETRUST_CENTRAL_PG_DSN"))
+		}
+		return pgstore.Open(ctx, c.PGDSN, log)
+	}
+	return nil, cli.Usage(fmt.Errorf("--store %q: want badger or postgres", c.Store))
+}
+
+// passphrase reads the keyring passphrase from --passphrase-file or
+// EDGETRUST_CENTRAL_PASSPHRASE.
+func passphrase(file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	if p := os.Getenv("EDGETRUST_CENTRAL_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	return nil, cli.Usage(errors.New("central's keys are encrypted: set EDGETRUST_CENTRAL_PASSPHRASE or pass --passphrase-file FILE"))
+}
+
+// loadEKPolicy reads the EK allow-list (one fingerprint per line, # comments)
+// and the TPM manufacturer CA bundle (PEM).
+func loadEKPolicy(allowFile, caFile string) (enrol.EKPolicy, error) {
+	p := enrol.EKPolicy{Allow: map[string]bool{}}
+	if allowFile != "" {
+		b, err := os.ReadFile(allowFile)
+		if err != nil {
+			return p, err
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if j := strings.IndexByte(line, '#'); j >= 0 {
+				line = strings.TrimSpace(line[:j])
+			}
+			if line == "" {
+				continue
+			}
+			line = strings.ToLower(line)
+			if len(line) != 64 || strings.Trim(line, "0123456789abcdef") != "" {
+				return p, fmt.Errorf("%s:%d: want an EK fingerprint (64 hex digits, as edgetrust-agent enrol --show-ek prints)", allowFile, i+1)
+			}
+			p.Allow[line] = true
+		}
+	}
+	if caFile != "" {
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return p, err
+		}
+		p.Roots = x509.NewCertPool()
+		n := 0
+		for {
+			var blk *pem.Block
+			blk, b = pem.Decode(b)
+			if blk == nil {
+				break
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return p, fmt.Errorf("%s: %w", caFile, err)
+			}
+			p.Roots.AddCert(c)
+			n++
+		}
+		if n == 0 {
+			return p, fmt.Errorf("%s holds no PEM certificates", caFile)
+		}
+	}
+	return p, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sf, config := newServerFlags("serve", stderr)
+	fs, c := sf.fs, &sf.cfg
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8443", "listen address; use a public address only with --tls-cert/--tls-key or behind a TLS proxy")
+	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "file holding the keyring passphrase (else EDGETRUST_CENTRAL_PASSPHRASE)")
+	fs.StringVar(&c.EKAllow, "ek-allow", "", "file of trusted EK fingerprints, one per line (swtpm, simulators, TPMs without EK certificates); re-read on SIGHUP")
+	fs.StringVar(&c.EKCA, "ek-ca", "", "PEM bundle of TPM manufacturer CAs that EK certificates must chain to")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "… and this key (PEM)")
+	fs.Float64Var(&c.EnrolRate, "enrol-rate", 5, "enrolment requests per second per client address (burst 4×)")
+	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
+	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
+		"how old an RCAPTURE answer may be when a person is enrolled from it (registration captured offline and uploaded later), at most "+central.MaxCaptureMaxAge.String())
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: edgetrust-central serve [flags]
+
+Runs central's API: enrolment (/v1/enrol/...), the signed trust feed
+(/v1/feeds/trust), the admin API (/v1/admin/..., admin token required),
+/healthz and /metrics. Logs are JSON on stderr. Stop with SIGINT or SIGTERM.
+
+The keyring (feed key, appliance CA, the key that seals vendor CA keys) is
+created on first start in STATE/central-keys.age, encrypted with the
+passphrase (EDGETRUST_CENTRAL_PASSPHRASE or --passphrase-file). If no admin
+token exists yet, one is written to STATE/admin-token (mode 0600).
+
+Every flag can also come from EDGETRUST_CENTRAL_<FLAG> (e.g.
+EDGETRUST_CENTRAL_PG_DSN) or a JSON --config file; flags win over the
+environment, which wins over the file.
+
+Flags:
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-central serve --state /var/lib/edgetrust-central \
+      --ek-allow /etc/edgetrust/ek-allow.txt --ek-ca /etc/edgetrust/tpm-vendor-cas.pem
+`)
+		fmt.Fprint(stderr, `
+Several replicas: --store postgres with the same --pg-dsn, and a copy of the
+state directory's central-keys.age on each (same passphrase).
+`)
+	}
+	if err := sf.parse(args, config); err != nil {
+		return err
+	}
+	log, err := cli.NewLogger(stderr, c.LogLevel, "json")
+	if err != nil {
+		return err
+	}
+	maxAge, err := time.ParseDuration(c.CaptureMaxAge)
+	if err != nil || maxAge < time.Minute || maxAge > central.MaxCaptureMaxAge {
+		return cli.Usage(fmt.Errorf("--capture-max-age %q: want a duration from 1m to %s, e.g. 24h", c.CaptureMaxAge, central.MaxCaptureMaxAge))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return cli.Usage(errors.New("--tls-cert and --tls-key go together"))
+	}
+	pass, err := passphrase(c.PassphraseFile)
+	if err != nil {
+		return err
+	}
+	ek, err := loadEKPolicy(c.EKAllow, c.EKCA)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if len(ek.Allow) == 0 && ek.Roots == nil {
+		log.Warn("no TPM can enrol: give --ek-allow (EK fingerprints) and/or --ek-ca (TPM manufacturer CAs)")
+	}
+	if err := os.MkdirAll(c.State, 0o700); err != nil {
+		return err
+	}
+	keys, err := central.LoadKeyring(c.State, pass)
+	if errors.Is(err, central.ErrNoKeyring) {
+		if keys, err = central.InitKeyring(c.State, pass, time.Now()); err == nil {
+			log.Info("created central's keyring", "file", filepath.Join(c.State, central.KeysFile))
+		}
+	}
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *c, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log, CaptureMaxAge: maxAge})
+	if err != nil {
+		return err
+	}
+	defer ce.Close()
+	// SIGHUP re-reads the EK allow-list and manufacturer CAs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			p, err := loadEKPolicy(c.EKAllow, c.EKCA)
+			if err != nil {
+				log.Error("SIGHUP: EK policy not reloaded", "err", err)
+				continue
+			}
+			ce.SetEKPolicy(p)
+			log.Info("SIGHUP: EK policy reloaded", "allowed", len(p.Allow), "manufacturerCAs", p.Roots != nil)
+		}
+	}()
+	info := map[string]any{"state": c.State, "store": c.Store, "feedKey": filepath.Join(c.State, central.FeedKeyFile),
+		"ekAllowed": len(ek.Allow), "ekCAs": ek.Roots != nil}
+	has, err := ce.HasAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	if !has {
+		path := filepath.Join(c.State, central.AdminTokenFile)
+		if err := writeAdminToken(ctx, ce, path); err != nil {
+			return err
+		}
+		info["adminToken"] = path
+		log.Info("first admin token written; use it with --admin-token-file", "file", path)
+	} else {
+		info["adminToken"] = "exists; mint another with: edgetrust-central admin init --state " + c.State + " (while serve is stopped, for badger)"
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return ce.Serve(ctx, central.ServeOptions{
+		HTTPOptions: central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy},
+		Addr:        c.Addr, TLSCert: c.TLSCert, TLSKey: c.TLSKey, Log: log,
+		OnListen: func(addr string) {
+			info["url"] = scheme + "://" + addr
+			b, _ := json.Marshal(info)
+			fmt.Fprintln(stdout, string(b))
+			os.WriteFile(filepath.Join(c.State, "central.url"), []byte(scheme+"://"+addr+"\n"), 0o644)
+			log.Info("central listening", "addr", addr, "store", c.Store)
+		},
+	})
+}

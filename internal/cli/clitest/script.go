@@ -1,0 +1,25 @@
+package clitest
+
+import (
+	"os"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// WaitFile is the testscript command "waitfile PATH": it waits up to
+// limit for PATH to exist (a server in the background is up).
+func WaitFile(limit time.Duration) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: waitfile path")
+		}
+		path := ts.MkAbs(args[0])
+		for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(path); err == nil {
+				return
+			}
+		}
+		ts.Fatalf("%s did not appear within %v", path, limit)
+	}
+}
