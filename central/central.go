@@ -11,7 +11,6 @@ package central
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -32,6 +31,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -459,7 +459,7 @@ func (c *Central) vendorCA(v *store.Vendor) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, err := parseCA(v.CACert, key)
+	ca, err := pki.ParseCA(v.CACert, key)
 	if err != nil {
 		return nil, fmt.Errorf("central: vendor %s CA: %w", v.ID, err)
 	}
@@ -569,7 +569,7 @@ func thumb(der []byte) string {
 	if len(der) == 0 {
 		return ""
 	}
-	h := sha256.Sum256(der)
+	h := pki.Thumbprint(der)
 	return strings.ToUpper(hex.EncodeToString(h[:]))
 }
 
@@ -882,10 +882,4 @@ func (c *Central) VerifyAudit(ctx context.Context) (uint64, error) {
 		}
 		after = rows[len(rows)-1].Seq
 	}
-}
-
-// publicKeyEqual compares public keys.
-func publicKeyEqual(a, b crypto.PublicKey) bool {
-	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(b)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -205,11 +206,14 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			return nil, certifyError("device "+id.SerialNo+" device key", err)
 		}
 		for _, k := range []*rsa.PublicKey{ftm, dev} {
-			kid := string(keyID(k))
-			if keys[kid] {
+			kid, err := pki.KeyID(k)
+			if err != nil {
+				return nil, err
+			}
+			if keys[string(kid)] {
 				return nil, fail(http.StatusBadRequest, enrol.CodeCertify, "device %s: every FTM and device key must be distinct", id.SerialNo)
 			}
-			keys[kid] = true
+			keys[string(kid)] = true
 		}
 		proven = append(proven, &provenDevice{id: id, ftm: ftm, dev: dev})
 	}
@@ -251,11 +255,11 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if p.ftmCert, err = ca.Issue(p.ftm, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
+			if p.ftmCert, err = issue(ca, p.ftm, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
 				Validity: FTMValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
-			if p.devCert, err = ca.Issue(p.dev, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
+			if p.devCert, err = issue(ca, p.dev, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
 				Validity: DeviceValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
@@ -328,12 +332,12 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		encCert, err := ca.Issue(encKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
+		encCert, err := issue(ca, encKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
 			Validity: ApplianceValidity, Usage: x509.KeyUsageKeyEncipherment}, now)
 		if err != nil {
 			return err
 		}
-		signCert, err := ca.Issue(signKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
+		signCert, err := issue(ca, signKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
 			Validity: ApplianceValidity, Usage: x509.KeyUsageDigitalSignature}, now)
 		if err != nil {
 			return err
@@ -438,14 +442,14 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err != nil {
 			return err
 		}
-		if publicKeyEqual(key, old.PublicKey) || publicKeyEqual(key, ftm.PublicKey) {
+		if pki.SameKey(key, old.PublicKey) || pki.SameKey(key, ftm.PublicKey) {
 			return fail(http.StatusBadRequest, enrol.CodeCertify, "the new device key must differ from the current device and FTM keys")
 		}
 		ca, err := c.vendorCA(v)
 		if err != nil {
 			return err
 		}
-		crt, err := ca.Issue(key, Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: DeviceValidity,
+		crt, err := issue(ca, key, Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: DeviceValidity,
 			Usage: x509.KeyUsageDigitalSignature, NotBefore: old.NotBefore}, now)
 		if err != nil {
 			return err

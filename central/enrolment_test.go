@@ -21,6 +21,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
 
@@ -76,7 +77,7 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 			if _, err := crt.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: start.Add(time.Hour), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 				t.Errorf("%s %s certificate does not chain to the vendor CA: %v", d.Serial, c.unit, err)
 			}
-			if !publicKeyEqual(c.key.Public(), crt.PublicKey) {
+			if !pki.SameKey(c.key.Public(), crt.PublicKey) {
 				t.Errorf("%s %s certificate is for another key than the TPM's", d.Serial, c.unit)
 			}
 			if crt.Version != 3 || crt.SignatureAlgorithm != x509.SHA256WithRSA || crt.Subject.CommonName != d.Serial ||
@@ -126,8 +127,8 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 	}
 	nc, _ := x509.ParseCertificate(rr.DeviceCert)
 	oc, _ := x509.ParseCertificate(r.Devices[0].DeviceCert)
-	if !publicKeyEqual(nk.Public(), nc.PublicKey) || nc.NotBefore.Before(oc.NotBefore) {
-		t.Errorf("rotated certificate: key match %v, notBefore %s (old %s)", publicKeyEqual(nk.Public(), nc.PublicKey), nc.NotBefore, oc.NotBefore)
+	if !pki.SameKey(nk.Public(), nc.PublicKey) || nc.NotBefore.Before(oc.NotBefore) {
+		t.Errorf("rotated certificate: key match %v, notBefore %s (old %s)", pki.SameKey(nk.Public(), nc.PublicKey), nc.NotBefore, oc.NotBefore)
 	}
 	dv, err := h.c.Device(ctx, "SN-0001")
 	if err != nil {
@@ -589,7 +590,7 @@ func TestEnrolAppliance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !publicKeyEqual(enc.Public(), ec.PublicKey) || ec.KeyUsage != x509.KeyUsageKeyEncipherment {
+	if !pki.SameKey(enc.Public(), ec.PublicKey) || ec.KeyUsage != x509.KeyUsageKeyEncipherment {
 		t.Error("encryption certificate is not for the TPM decryption key")
 	}
 	// An agent can encrypt to it and only the TPM decrypts.
