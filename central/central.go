@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
@@ -71,7 +72,7 @@ type Central struct {
 	caMu sync.Mutex
 	cas  map[string]*CA // vendor id → unlocked provider CA
 
-	feedWake      *broadcast
+	feeds         *feeds.Server
 	backfillKick  chan struct{}
 	backfillBytes int
 	stop          chan struct{}
@@ -90,7 +91,7 @@ func New(c Config) (*Central, error) {
 		c.CaptureMaxAge = EnrolCaptureMaxAge
 	}
 	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, captureMaxAge: c.CaptureMaxAge,
-		cas: map[string]*CA{}, feedWake: newBroadcast(), backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
+		cas: map[string]*CA{}, backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -100,7 +101,8 @@ func New(c Config) (*Central, error) {
 	if ce.ttl <= 0 {
 		ce.ttl = 2 * time.Minute
 	}
-	go ce.relayChanges()
+	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
+	go ce.feeds.Run(ce.stop)
 	go ce.backfillLoop()
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Minute
@@ -354,8 +356,7 @@ func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject
 }
 
 func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.NewEntry) error {
-	_, err := store.AppendFeed(ctx, tx, trustfeed.Name, c.now(), entries...)
-	return err
+	return feeds.Publish(ctx, tx, c.now(), entries...)
 }
 
 func checkText(name, s string, max int) error {
@@ -380,10 +381,6 @@ type VendorView struct {
 
 func vendorView(v *store.Vendor) VendorView {
 	return VendorView{ID: v.ID, Name: v.Name, Status: v.Status, Reason: v.Reason, CACert: v.CACert, Created: v.Created, Updated: v.Updated}
-}
-
-func vendorEntry(v *store.Vendor) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindVendor, Data: trustfeed.Vendor{ID: v.ID, Name: v.Name, Status: v.Status, CACert: v.CACert, Reason: v.Reason}}
 }
 
 // AddVendor registers a device provider and issues its provider CA.
@@ -423,7 +420,7 @@ func (c *Central) AddVendor(ctx context.Context, a *Admin, id, name string) (*Ve
 		if err := c.audit(ctx, tx, a.Actor(), "vendor.add", "vendor:"+id, map[string]string{"name": name, "caSha256": sbi.Thumbprint(ca.Cert)}); err != nil {
 			return err
 		}
-		return c.publish(ctx, tx, vendorEntry(v))
+		return c.publish(ctx, tx, feeds.VendorEntry(v))
 	})
 	if err != nil {
 		return nil, err
@@ -541,7 +538,7 @@ func (c *Central) SetVendorStatus(ctx context.Context, a *Admin, id string, s St
 			return err
 		}
 		out = vendorView(v)
-		return c.publish(ctx, tx, vendorEntry(v))
+		return c.publish(ctx, tx, feeds.VendorEntry(v))
 	})
 	if err != nil {
 		return nil, err
@@ -558,19 +555,6 @@ type DeviceView struct {
 	// the vendor is, else the device's own.
 	Effective string             `json:"effectiveStatus"`
 	History   []store.AuditEvent `json:"history,omitempty"`
-}
-
-func deviceEntry(d *store.Device) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindDevice, Data: trustfeed.Device{Serial: d.Serial, VendorID: d.VendorID,
-		Type: d.Type, SubType: d.SubType, Status: d.Status, DeviceCertSHA256: thumb(d.DeviceCert), FTMCertSHA256: thumb(d.FTMCert), Reason: d.Reason}}
-}
-
-func thumb(der []byte) string {
-	if len(der) == 0 {
-		return ""
-	}
-	h := pki.Thumbprint(der)
-	return strings.ToUpper(hex.EncodeToString(h[:]))
 }
 
 func effective(vendorStatus, deviceStatus string) string {
@@ -680,7 +664,7 @@ func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []strin
 			d.Status, d.Reason, d.Updated = s.Status, s.Reason, now
 			devs = append(devs, d)
 			events = append(events, store.AuditEvent{Time: now, Actor: a.Actor(), Action: statusAction("device", s.Status), Subject: "device:" + sn, Detail: detail})
-			entries = append(entries, deviceEntry(d))
+			entries = append(entries, feeds.DeviceEntry(d))
 		}
 		if err := tx.PutDevices(ctx, devs...); err != nil {
 			return err
@@ -697,11 +681,6 @@ func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []strin
 }
 
 // Appliances.
-
-func applianceEntry(a *store.Appliance) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindAppliance, Data: trustfeed.Appliance{ID: a.ID, Status: a.Status,
-		CertSHA256: thumb(a.SigningCert), Reason: a.Reason}}
-}
 
 // ApplianceView is an appliance with its history.
 type ApplianceView struct {
@@ -770,13 +749,13 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
 			return err
 		}
-		if err := c.publish(ctx, tx, applianceEntry(ap)); err != nil {
+		if err := c.publish(ctx, tx, feeds.ApplianceEntry(ap)); err != nil {
 			return err
 		}
 		if s.Status == trustfeed.Active {
 			// While suspended (or revoked) it received deletions only:
 			// publish its group's records again.
-			if err := c.startBackfill(ctx, tx, ap, applianceGroup(ap), ""); err != nil {
+			if err := c.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), ""); err != nil {
 				return err
 			}
 		}
@@ -832,7 +811,7 @@ func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string
 		if err := c.audit(ctx, tx, a.Actor(), "relying-party.add", "relying-party:"+id, map[string]any{"name": name, "attributes": attrs, "authTypes": authTypes}); err != nil {
 			return err
 		}
-		return c.publish(ctx, tx, rpEntry(rp))
+		return c.publish(ctx, tx, feeds.RPEntry(rp))
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -272,10 +273,10 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 				return err
 			}
 			if err := c.audit(ctx, tx, "enrol:"+tok.ID, "device.enrol", "device:"+d.Serial, map[string]string{
-				"vendorId": v.ID, "ekFingerprint": s.EKFingerprint, "deviceCertSha256": thumb(d.DeviceCert), "ftmCertSha256": thumb(d.FTMCert)}); err != nil {
+				"vendorId": v.ID, "ekFingerprint": s.EKFingerprint, "deviceCertSha256": feeds.Thumb(d.DeviceCert), "ftmCertSha256": feeds.Thumb(d.FTMCert)}); err != nil {
 				return err
 			}
-			entries = append(entries, deviceEntry(d))
+			entries = append(entries, feeds.DeviceEntry(d))
 			resp.Devices = append(resp.Devices, enrol.IssuedDevice{Serial: d.Serial, DeviceCert: d.DeviceCert, FTMCert: d.FTMCert})
 		}
 		tok.Used = now
@@ -353,15 +354,15 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 			return err
 		}
 		if err := c.audit(ctx, tx, "enrol:"+tok.ID, "appliance.enrol", "appliance:"+a.ID, map[string]string{
-			"ekFingerprint": s.EKFingerprint, "encryptionCertSha256": thumb(a.EncryptionCert), "signingCertSha256": thumb(a.SigningCert)}); err != nil {
+			"ekFingerprint": s.EKFingerprint, "encryptionCertSha256": feeds.Thumb(a.EncryptionCert), "signingCertSha256": feeds.Thumb(a.SigningCert)}); err != nil {
 			return err
 		}
 		resp = enrol.FinishResponse{CACert: ca.Cert.Raw, Appliance: &enrol.IssuedAppliance{ID: a.ID, EncryptionCert: a.EncryptionCert, SigningCert: a.SigningCert}}
-		if err := c.publish(ctx, tx, applianceEntry(a)); err != nil {
+		if err := c.publish(ctx, tx, feeds.ApplianceEntry(a)); err != nil {
 			return err
 		}
 		// Its records feed starts with every record of its group.
-		return c.startBackfill(ctx, tx, a, applianceGroup(a), "")
+		return c.startBackfill(ctx, tx, a, feeds.ApplianceGroup(a), "")
 	})
 	if err != nil {
 		return nil, err
@@ -464,7 +465,7 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 			return err
 		}
 		resp = enrol.RotateFinishResponse{Serial: d.Serial, DeviceCert: crt.Raw, CACert: v.CACert}
-		return c.publish(ctx, tx, deviceEntry(d))
+		return c.publish(ctx, tx, feeds.DeviceEntry(d))
 	})
 	if err != nil {
 		return nil, err

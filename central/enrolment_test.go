@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
@@ -107,8 +108,8 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 			got = append(got, v.(*trustfeed.Device))
 		}
 	}
-	if len(got) != 2 || got[0].Status != trustfeed.Active || got[0].DeviceCertSHA256 != thumb(r.Devices[0].DeviceCert) ||
-		got[1].FTMCertSHA256 != thumb(r.Devices[1].FTMCert) || got[0].VendorID != "ACME" {
+	if len(got) != 2 || got[0].Status != trustfeed.Active || got[0].DeviceCertSHA256 != feeds.Thumb(r.Devices[0].DeviceCert) ||
+		got[1].FTMCertSHA256 != feeds.Thumb(r.Devices[1].FTMCert) || got[0].VendorID != "ACME" {
 		t.Fatalf("device feed entries = %+v", got)
 	}
 	if n, err := h.c.VerifyAudit(ctx); err != nil || n < 5 {
@@ -138,7 +139,7 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 		t.Errorf("device after rotation: %d certs, history %+v", len(dv.Certs), dv.History)
 	}
 	more := fo.sync(t, h)
-	if len(more) != 1 || !strings.Contains(string(more[0].Data), thumb(rr.DeviceCert)) {
+	if len(more) != 1 || !strings.Contains(string(more[0].Data), feeds.Thumb(rr.DeviceCert)) {
 		t.Errorf("rotation feed entries = %d", len(more))
 	}
 
@@ -612,7 +613,7 @@ func TestEnrolAppliance(t *testing.T) {
 	}
 	entries := h.follower().sync(t, h)
 	last, _ := trustfeed.Decode(entries[len(entries)-1].Kind, entries[len(entries)-1].Data)
-	if ap, ok := last.(*trustfeed.Appliance); !ok || ap.ID != "EDGE-1" || ap.Status != trustfeed.Revoked || ap.CertSHA256 != thumb(r.Appliance.SigningCert) {
+	if ap, ok := last.(*trustfeed.Appliance); !ok || ap.ID != "EDGE-1" || ap.Status != trustfeed.Revoked || ap.CertSHA256 != feeds.Thumb(r.Appliance.SigningCert) {
 		t.Errorf("last feed entry = %+v", last)
 	}
 }

@@ -2,22 +2,17 @@ package central
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/biometric/template"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
@@ -121,66 +116,6 @@ func TestApplianceEnrolmentBackfills(t *testing.T) {
 	}
 }
 
-// Batches are cut by count (recordfeed.MaxOps) and by size: every sealed
-// batch fits one feed entry, even sealed to an RSA-4096 key under a
-// 64-character appliance id.
-func TestPackOpsFitFeedEntries(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 4096)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	cert, _ := x509.ParseCertificate(der)
-	id := strings.Repeat("E", 64)
-
-	deletes := make([]recordfeed.Op, recordfeed.MaxOps+1)
-	for i := range deletes {
-		deletes[i] = recordfeed.Op{Delete: fmt.Sprintf("%016d", i)}
-	}
-	var ops []recordfeed.Op
-	for i := range 60 {
-		n := []int{100, 2000, 9000, 20000, maxBatchPlain*3/4 - 200}[i%5]
-		ops = append(ops, recordfeed.Op{Put: &recordfeed.Signed{Record: bytes.Repeat([]byte{byte(i)}, n), Sig: make([]byte, 64)}})
-	}
-	for _, tc := range []struct {
-		name string
-		ops  []recordfeed.Op
-		min  int
-	}{{"deletes", deletes, 2}, {"puts", ops, 20}} {
-		batches, err := packOps(tc.ops)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(batches) < tc.min {
-			t.Errorf("%s: %d batches, want at least %d", tc.name, len(batches), tc.min)
-		}
-		var all []recordfeed.Op
-		for _, b := range batches {
-			if len(b) == 0 || len(b) > recordfeed.MaxOps {
-				t.Fatalf("%s: a batch of %d operations", tc.name, len(b))
-			}
-			all = append(all, b...)
-			s, err := recordfeed.Seal(&recordfeed.Batch{Ops: b}, id, cert)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, _ := json.Marshal(s)
-			if _, err := (feed.Entry{Seq: 1 << 40, Time: time.Now(), Kind: recordfeed.Kind, Data: data}).Encode(); err != nil {
-				t.Fatalf("%s: a batch of %d operations does not fit a feed entry: %v", tc.name, len(b), err)
-			}
-		}
-		if len(all) != len(tc.ops) || (all[0].Delete != tc.ops[0].Delete) || (all[len(all)-1].Put != tc.ops[len(tc.ops)-1].Put) {
-			t.Fatalf("%s: operations lost or reordered", tc.name)
-		}
-	}
-	// One operation too large for any entry is an error, not a broken feed.
-	huge := []recordfeed.Op{{Put: &recordfeed.Signed{Record: make([]byte, maxBatchPlain), Sig: make([]byte, 64)}}}
-	if _, err := packOps(huge); err == nil {
-		t.Fatal("an operation larger than a feed entry was packed")
-	}
-}
-
 // recheckSigners runs again inside the enrolment's transaction, for a
 // revocation or key rotation between verification and the write. (The
 // real-agent test in internal/integration/central drives the same
@@ -212,14 +147,14 @@ func TestRecheckSigners(t *testing.T) {
 		})
 	}
 	put(trustfeed.Active, v1)
-	check("an active device", map[string]string{sn: thumb(v1)}, "")
+	check("an active device", map[string]string{sn: feeds.Thumb(v1)}, "")
 	put(trustfeed.Revoked, v1)
-	check("a revoked device", map[string]string{sn: thumb(v1)}, "device_not_active")
+	check("a revoked device", map[string]string{sn: feeds.Thumb(v1)}, "device_not_active")
 	put(trustfeed.Active, v2)
-	check("a rotated device", map[string]string{sn: thumb(v1)}, "device_key_retired")
-	check("an unknown device", map[string]string{"ACME-FX-1": thumb(v1)}, "device_unknown")
+	check("a rotated device", map[string]string{sn: feeds.Thumb(v1)}, "device_key_retired")
+	check("an unknown device", map[string]string{"ACME-FX-1": feeds.Thumb(v1)}, "device_unknown")
 	if _, err := h.c.SetVendorStatus(ctx, h.admin, "ACME", StatusChange{Status: trustfeed.Suspended, Reason: "audit"}); err != nil {
 		t.Fatal(err)
 	}
-	check("a device of a suspended vendor", map[string]string{sn: thumb(v2)}, "device_not_active")
+	check("a device of a suspended vendor", map[string]string{sn: feeds.Thumb(v2)}, "device_not_active")
 }

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
@@ -36,7 +36,7 @@ const (
 	// MaxEnrolBytes bounds a person enrolment request body: the captures
 	// and room for the demographics and the JSON around them.
 	MaxEnrolBytes = MaxCaptureBytes + 256<<10
-	DefaultGroup  = "default"
+	DefaultGroup  = feeds.DefaultGroup
 	// EnrolCaptureMaxAge is how old an RCAPTURE may be when it is enrolled,
 	// by default (registration may be batched and uploaded later);
 	// Config.CaptureMaxAge changes it, up to MaxCaptureMaxAge.
@@ -127,13 +127,6 @@ func checkGroup(g string) (string, error) {
 		return "", badRequest("%v", err)
 	}
 	return g, nil
-}
-
-func applianceGroup(a *store.Appliance) string {
-	if a.Group == "" {
-		return DefaultGroup
-	}
-	return a.Group
 }
 
 func vidKind(s string) (vid.Kind, error) {
@@ -267,7 +260,7 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		if d.Status != trustfeed.Active || vendorStatus[d.VendorID] != trustfeed.Active {
 			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
 		}
-		if j, err := sbi.ParseJWS(resp.Biometrics[i].Data); err != nil || len(j.Chain) == 0 || thumb(j.Chain[0].Raw) != thumb(d.DeviceCert) {
+		if j, err := sbi.ParseJWS(resp.Biometrics[i].Data); err != nil || len(j.Chain) == 0 || feeds.Thumb(j.Chain[0].Raw) != feeds.Thumb(d.DeviceCert) {
 			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
 		}
 		q := 0
@@ -276,7 +269,7 @@ func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) (
 		}
 		out = append(out, capturedSegment{Type: sg.Data.BioType, SubType: sg.Data.BioSubType, ISO: sg.ISO, Quality: q})
 	}
-	return out, serial, thumb(devices[serial].DeviceCert), nil
+	return out, serial, feeds.Thumb(devices[serial].DeviceCert), nil
 }
 
 func keysOf(m map[string]bool) []string {
@@ -511,12 +504,12 @@ func recordFits(d *personData, v vid.VID, now time.Time) error {
 	if err != nil {
 		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record would not be accepted by appliances (%v): enrol fewer or smaller biometrics, or shorter demographics", err)
 	}
-	n, err := opSize(recordfeed.Op{Put: &recordfeed.Signed{Record: b, Sig: make([]byte, 64)}})
+	n, err := feeds.OpSize(recordfeed.Op{Put: &recordfeed.Signed{Record: b, Sig: make([]byte, 64)}})
 	if err != nil {
 		return err
 	}
-	if n+len(`{"ops":[]}`) > maxBatchPlain {
-		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record (%d bytes) is too large for the records feed (at most about %d bytes): enrol fewer or smaller iris or face records, or shorter demographics", len(b), maxBatchPlain*3/4)
+	if n+len(feeds.EmptyBatch) > feeds.MaxBatchPlain {
+		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record (%d bytes) is too large for the records feed (at most about %d bytes): enrol fewer or smaller iris or face records, or shorter demographics", len(b), feeds.MaxBatchPlain*3/4)
 	}
 	return nil
 }
@@ -541,7 +534,7 @@ func recheckSigners(ctx context.Context, tx store.Tx, signers map[string]string)
 		if d.Status != trustfeed.Active || v.Status != trustfeed.Active {
 			return fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", sn, d.VendorID)
 		}
-		if thumb(d.DeviceCert) != cert {
+		if feeds.Thumb(d.DeviceCert) != cert {
 			return fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", sn)
 		}
 	}
@@ -613,7 +606,7 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 	if len(ops) == 0 {
 		return nil
 	}
-	aps, err := c.groupAppliances(ctx, tx, p.Group, only)
+	aps, err := feeds.GroupAppliances(ctx, tx, p.Group, only)
 	if err != nil {
 		return err
 	}
@@ -628,94 +621,11 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 		if len(o) == 0 {
 			continue
 		}
-		if err := c.appendSealed(ctx, tx, ap, o, now); err != nil {
+		if err := feeds.AppendSealed(ctx, tx, ap, o, now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// groupAppliances are the appliances of a group that follow its records:
-// active and suspended ones (revoked appliances get nothing more).
-func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only string) ([]*store.Appliance, error) {
-	all, err := tx.Appliances(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.Appliance
-	for i := range all {
-		ap := &all[i]
-		if ap.Status == trustfeed.Revoked || applianceGroup(ap) != group || len(ap.EncryptionCert) == 0 || (only != "" && ap.ID != only) {
-			continue
-		}
-		out = append(out, ap)
-	}
-	return out, nil
-}
-
-// Sealed batches travel as feed entries, whose canonical bytes are at most
-// feed.MaxEntrySize: the entry holds the sealed batch's JSON, in which the
-// ciphertext of the batch's JSON is base64. sealedOverhead covers the rest
-// (entry envelope, appliance id, thumbprint, an RSA-4096 wrapped key,
-// nonce, field names); maxBatchPlain is what is left for the JSON of a
-// batch.
-const (
-	sealedOverhead = 1536
-	maxBatchPlain  = (feed.MaxEntrySize-sealedOverhead)/4*3 - 16 // GCM tag
-)
-
-// opSize is an operation's share of a batch's JSON.
-func opSize(op recordfeed.Op) (int, error) {
-	b, err := json.Marshal(op)
-	return len(b) + 1, err // and a comma
-}
-
-// packOps splits ops into batches of at most recordfeed.MaxOps operations
-// whose JSON fits maxBatchPlain.
-func packOps(ops []recordfeed.Op) ([][]recordfeed.Op, error) {
-	var out [][]recordfeed.Op
-	start, size := 0, len(`{"ops":[]}`)
-	for i, op := range ops {
-		n, err := opSize(op)
-		if err != nil {
-			return nil, err
-		}
-		if n+len(`{"ops":[]}`) > maxBatchPlain {
-			return nil, fmt.Errorf("central: one records-feed operation of %d bytes cannot fit a feed entry", n)
-		}
-		if i > start && (size+n > maxBatchPlain || i-start == recordfeed.MaxOps) {
-			out = append(out, ops[start:i])
-			start, size = i, len(`{"ops":[]}`)
-		}
-		size += n
-	}
-	if start < len(ops) {
-		out = append(out, ops[start:])
-	}
-	return out, nil
-}
-
-// appendSealed seals ops to ap, in batches that each fit one feed entry
-// (packOps), and appends them to its records feed.
-func (c *Central) appendSealed(ctx context.Context, tx store.Tx, ap *store.Appliance, ops []recordfeed.Op, now time.Time) error {
-	cert, err := x509.ParseCertificate(ap.EncryptionCert)
-	if err != nil {
-		return fmt.Errorf("central: appliance %s encryption certificate: %w", ap.ID, err)
-	}
-	batches, err := packOps(ops)
-	if err != nil {
-		return err
-	}
-	entries := make([]store.NewEntry, 0, len(batches))
-	for _, b := range batches {
-		s, err := recordfeed.Seal(&recordfeed.Batch{Ops: b}, ap.ID, cert)
-		if err != nil {
-			return err
-		}
-		entries = append(entries, store.NewEntry{Kind: recordfeed.Kind, Data: s})
-	}
-	_, err = store.AppendFeed(ctx, tx, recordfeed.FeedName(ap.ID), now, entries...)
-	return err
 }
 
 // withPerson loads a person and their sealed data in tx.
@@ -944,7 +854,7 @@ func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group str
 		if err != nil {
 			return err
 		}
-		old := applianceGroup(ap)
+		old := feeds.ApplianceGroup(ap)
 		if old == group {
 			out = *ap
 			return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -15,19 +16,6 @@ import (
 
 // maxRPKeys bounds a relying party's live API keys (rotation needs two).
 const maxRPKeys = 8
-
-// rpEntry is a relying party's trust-feed entry: its complete state, keys
-// included (appliances replace what they had).
-func rpEntry(rp *store.RelyingParty) store.NewEntry {
-	e := trustfeed.RelyingParty{ID: rp.ID, Name: rp.Name, Status: rp.Status, AuthTypes: rp.AuthTypes,
-		Attributes: rp.Attributes, Reason: rp.Reason, Keys: []trustfeed.RPKey{}}
-	for _, k := range rp.Keys {
-		if !k.Revoked {
-			e.Keys = append(e.Keys, trustfeed.RPKey{ID: k.ID, SHA256: k.SHA256})
-		}
-	}
-	return store.NewEntry{Kind: trustfeed.KindRP, Data: e}
-}
 
 // updateRP runs f on a relying party and publishes the result.
 func (c *Central) updateRP(ctx context.Context, a *Admin, id, action string, detail any, f func(rp *store.RelyingParty) error) (*store.RelyingParty, error) {
@@ -51,7 +39,7 @@ func (c *Central) updateRP(ctx context.Context, a *Admin, id, action string, det
 			return err
 		}
 		out = *rp
-		return c.publish(ctx, tx, rpEntry(rp))
+		return c.publish(ctx, tx, feeds.RPEntry(rp))
 	})
 	if err != nil {
 		return nil, err
