@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/keys"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -191,7 +192,7 @@ func (c *Central) FinishEnrolment(ctx context.Context, q *enrol.FinishRequest) (
 
 func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.PublicKey, reqs []enrol.DeviceRequest) (*enrol.FinishResponse, error) {
 	proven := make([]*provenDevice, 0, len(reqs))
-	keys := map[string]bool{}
+	seen := map[string]bool{}
 	for _, r := range reqs {
 		id := r.DigitalID
 		if !sbi.ValidType(id.Type) || !sbi.ValidDeviceSubType(id.Type, id.DeviceSubType) {
@@ -211,10 +212,10 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			if err != nil {
 				return nil, err
 			}
-			if keys[string(kid)] {
+			if seen[string(kid)] {
 				return nil, fail(http.StatusBadRequest, enrol.CodeCertify, "device %s: every FTM and device key must be distinct", id.SerialNo)
 			}
-			keys[string(kid)] = true
+			seen[string(kid)] = true
 		}
 		proven = append(proven, &provenDevice{id: id, ftm: ftm, dev: dev})
 	}
@@ -256,11 +257,11 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if p.ftmCert, err = issue(ca, p.ftm, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
+			if p.ftmCert, err = keys.Issue(ca, p.ftm, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
 				Validity: FTMValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
-			if p.devCert, err = issue(ca, p.dev, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
+			if p.devCert, err = keys.Issue(ca, p.dev, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
 				Validity: DeviceValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
@@ -333,12 +334,12 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		encCert, err := issue(ca, encKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
+		encCert, err := keys.Issue(ca, encKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
 			Validity: ApplianceValidity, Usage: x509.KeyUsageKeyEncipherment}, now)
 		if err != nil {
 			return err
 		}
-		signCert, err := issue(ca, signKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
+		signCert, err := keys.Issue(ca, signKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
 			Validity: ApplianceValidity, Usage: x509.KeyUsageDigitalSignature}, now)
 		if err != nil {
 			return err
@@ -450,7 +451,7 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err != nil {
 			return err
 		}
-		crt, err := issue(ca, key, Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: DeviceValidity,
+		crt, err := keys.Issue(ca, key, Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: DeviceValidity,
 			Usage: x509.KeyUsageDigitalSignature, NotBefore: old.NotBefore}, now)
 		if err != nil {
 			return err

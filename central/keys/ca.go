@@ -1,4 +1,4 @@
-package central
+package keys
 
 import (
 	"crypto"
@@ -46,9 +46,9 @@ type Leaf struct {
 	NotBefore time.Time
 }
 
-// issue certifies pub (an RSA-2048 TPM key) with a leaf of ca; the leaf
+// Issue certifies pub (an RSA-2048 TPM key) with a leaf of ca; the leaf
 // never outlives the CA.
-func issue(ca *CA, pub crypto.PublicKey, l Leaf, now time.Time) (*x509.Certificate, error) {
+func Issue(ca *CA, pub crypto.PublicKey, l Leaf, now time.Time) (*x509.Certificate, error) {
 	if _, ok := pub.(*rsa.PublicKey); !ok {
 		return nil, fmt.Errorf("central: leaf keys are RSA, got %T", pub)
 	}

@@ -1,4 +1,4 @@
-package central
+package keys
 
 import (
 	"crypto"
@@ -29,11 +29,6 @@ const (
 // MinPassphrase is the shortest passphrase central accepts.
 const MinPassphrase = keyring.MinPassphrase
 
-// ScryptWorkFactor is the scrypt cost (log2 N) of a new keyring's
-// passphrase encryption. Deprecated: set keyring.WorkFactor; InitKeyring
-// still honours a lower value here, for tests that set it.
-var ScryptWorkFactor = keyring.WorkFactor
-
 // Keyring holds central's private keys, unlocked. On disk it is one age
 // file encrypted with a passphrase (scrypt); vendor CA keys live in the
 // store, encrypted to the keyring's X25519 identity, so every replica that
@@ -58,8 +53,8 @@ var ErrPassphrase = errors.New("central: wrong passphrase for " + KeysFile)
 // ErrNoKeyring means the state directory has no keyring yet.
 var ErrNoKeyring = errors.New("central: no keyring in the state directory")
 
-// InitKeyring creates a keyring in dir. It refuses to replace one.
-func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error) {
+// Init creates a keyring in dir. It refuses to replace one.
+func Init(dir string, passphrase []byte, now time.Time) (*Keyring, error) {
 	if len(passphrase) < MinPassphrase {
 		return nil, fmt.Errorf("central: the passphrase must be at least %d characters", MinPassphrase)
 	}
@@ -94,9 +89,6 @@ func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
-	}
-	if ScryptWorkFactor < keyring.WorkFactor {
-		keyring.WorkFactor = ScryptWorkFactor
 	}
 	if err := keyring.Create(path, plain, passphrase); err != nil {
 		return nil, err
@@ -144,8 +136,8 @@ func ParseFeedKeyPEM(b []byte) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-// LoadKeyring unlocks the keyring in dir.
-func LoadKeyring(dir string, passphrase []byte) (*Keyring, error) {
+// Load unlocks the keyring in dir.
+func Load(dir string, passphrase []byte) (*Keyring, error) {
 	plain, err := keyring.Open(filepath.Join(dir, KeysFile), passphrase)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoKeyring
