@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
@@ -132,17 +133,26 @@ func (c *Central) Close() { c.stopOnce.Do(func() { close(c.stop) }) }
 // Store returns the store.
 func (c *Central) Store() store.Store { return c.st }
 
-// fail makes an API error.
-func fail(status int, code, format string, args ...any) *enrol.Error {
-	return &enrol.Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
+// The shared primitives of central's concept packages (central/core).
 
-func badRequest(format string, args ...any) *enrol.Error {
-	return fail(http.StatusBadRequest, enrol.CodeBadRequest, format, args...)
-}
+// Admin is an authenticated administrator.
+type Admin = core.Admin
 
-func notFound(what, id string) *enrol.Error {
-	return fail(http.StatusNotFound, enrol.CodeNotFound, "no %s %q", what, id)
+// StatusChange asks to suspend, reinstate or revoke.
+type StatusChange = core.StatusChange
+
+var (
+	fail         = core.Fail
+	badRequest   = core.BadRequest
+	notFound     = core.NotFound
+	checkText    = core.CheckText
+	transition   = core.Transition
+	statusAction = core.StatusAction
+)
+
+// audit appends an audit row inside tx.
+func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject string, detail any) error {
+	return core.Audit(ctx, tx, c.now(), actor, action, subject, detail)
 }
 
 // Token secrets.
@@ -194,15 +204,6 @@ func secretMatches(secret string, hash []byte) bool {
 	h := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(h[:], hash) == 1
 }
-
-// Admin is an authenticated administrator.
-type Admin struct {
-	TokenID string
-	Name    string
-}
-
-// Actor is how the admin appears in the audit log.
-func (a Admin) Actor() string { return "admin:" + a.TokenID }
 
 var errUnauthorized = fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
 
@@ -341,29 +342,8 @@ func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenReq
 	return &TokenResponse{Token: tok, ID: id, Kind: q.Kind, Vendor: q.VendorID, Expires: rec.Expires}, nil
 }
 
-// audit appends an audit row inside tx.
-func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject string, detail any) error {
-	var d json.RawMessage
-	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return err
-		}
-		d = b
-	}
-	_, err := store.AppendAudit(ctx, tx, store.AuditEvent{Time: c.now(), Actor: actor, Action: action, Subject: subject, Detail: d})
-	return err
-}
-
 func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.NewEntry) error {
 	return feeds.Publish(ctx, tx, c.now(), entries...)
-}
-
-func checkText(name, s string, max int) error {
-	if len(s) > max || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return badRequest("%s must be at most %d characters without control characters", name, max)
-	}
-	return nil
 }
 
 // Vendors.
@@ -464,56 +444,10 @@ func (c *Central) vendorCA(v *store.Vendor) (*CA, error) {
 	return ca, nil
 }
 
-// StatusChange asks to suspend, reinstate or revoke.
-type StatusChange struct {
-	Status string `json:"status"` // active (reinstate), suspended, revoked
-	Reason string `json:"reason,omitempty"`
-	// UndoRevocation lets an admin reinstate a revoked subject, to correct
-	// a mistaken revocation. It needs a reason and is audited like any
-	// change; without it revocation is final.
-	UndoRevocation bool `json:"undoRevocation,omitempty"`
-}
-
-func (s StatusChange) check() error {
-	if !trustfeed.ValidStatus(s.Status) {
-		return badRequest("status %q: want active, suspended or revoked", s.Status)
-	}
-	return checkText("reason", s.Reason, 256)
-}
-
-// transition checks a status change: revoked is final unless an admin
-// explicitly undoes a revocation, with a reason, back to active.
-func transition(what, id, from string, s StatusChange) error {
-	to := s.Status
-	if from == trustfeed.Revoked {
-		if !s.UndoRevocation || to != trustfeed.Active {
-			return fail(http.StatusConflict, enrol.CodeNotActive, "%s %s is revoked; revocation is final (to correct a mistaken revocation, reinstate with --undo-revocation and a --reason)", what, id)
-		}
-		if strings.TrimSpace(s.Reason) == "" {
-			return badRequest("undoing the revocation of %s %s needs a reason", what, id)
-		}
-		return nil
-	}
-	if from == to {
-		return fail(http.StatusConflict, enrol.CodeConflict, "%s %s is already %s", what, id, to)
-	}
-	return nil
-}
-
-func statusAction(what, to string) string {
-	switch to {
-	case trustfeed.Active:
-		return what + ".reinstate"
-	case trustfeed.Suspended:
-		return what + ".suspend"
-	}
-	return what + ".revoke"
-}
-
 // SetVendorStatus suspends, reinstates or revokes a vendor — and with it,
 // for every consumer of the trust feed, every device under its CA.
 func (c *Central) SetVendorStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*VendorView, error) {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	var out VendorView
@@ -627,7 +561,7 @@ const MaxBulk = 1000
 // SetDeviceStatus changes the status of devices, all or none, with one
 // audit row and one feed entry each.
 func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []string, s StatusChange) ([]string, error) {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	if len(serials) == 0 || len(serials) > MaxBulk {
@@ -722,7 +656,7 @@ func (c *Central) Appliance(ctx context.Context, id string) (*ApplianceView, err
 
 // SetApplianceStatus suspends, reinstates or revokes an appliance.
 func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.Appliance, error) {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	var out store.Appliance

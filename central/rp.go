@@ -101,7 +101,7 @@ func (c *Central) RevokeRPKey(ctx context.Context, a *Admin, rpID, keyID string)
 
 // SetRelyingPartyStatus suspends, revokes or reinstates a relying party.
 func (c *Central) SetRelyingPartyStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.RelyingParty, error) {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
 	return c.updateRP(ctx, a, id, statusAction("relying-party", s.Status), map[string]string{"to": s.Status, "reason": s.Reason}, func(rp *store.RelyingParty) error {
