@@ -1,12 +1,3 @@
-// Package central is edgetrust's device trust registry: device providers
-// (vendors) with the provider CAs central issues them, devices and
-// appliances enrolled with TPM attestation, relying parties, enrolment and
-// admin tokens, revocation, an insert-only hash-chained audit log, and the
-// signed "trust" feed appliances follow.
-//
-// Central is a library (this package) and a binary (cmd/edgetrust-central).
-// Storage is behind store.Store: badger for one node, PostgreSQL for
-// several replicas. See docs/decisions/0008-central.md and docs/api/central.md.
 package central
 
 import (

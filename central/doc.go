@@ -1,0 +1,20 @@
+// Package central is edgetrust's device trust registry: device providers
+// (vendors) with the provider CAs central issues them, devices and
+// appliances enrolled with TPM attestation, relying parties, people and
+// their VIDs, enrolment and admin tokens, revocation, an insert-only
+// hash-chained audit log, and the signed feeds appliances follow.
+//
+// Central is a library (this package and its concept packages) and a
+// binary (cmd/edgetrust-central). This package wires the concepts
+// (New, Config, Serve) and still holds the registry, enrolment, people and
+// HTTP handlers; the concepts already split out are:
+//
+//   - central/keys: the keyring file and central's CAs;
+//   - central/core: API errors, the admin identity, status changes, audit rows;
+//   - central/feeds: the trust and records feeds, published and served;
+//   - central/store: storage (badger for one node, PostgreSQL for several).
+//
+// It may import its own subpackages, internal/ and sbi; never another
+// daemon, even in tests (those tests are in internal/integration/central).
+// See docs/decisions/0008-central.md and docs/api/central.md.
+package central
