@@ -633,20 +633,6 @@ func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group str
 	return &out, nil
 }
 
-// decodePerson reads a PersonRequest strictly.
-func decodePerson(r *http.Request) (*PersonRequest, error) {
-	d := json.NewDecoder(r.Body) // bounded by adminSized
-	d.DisallowUnknownFields()
-	var q PersonRequest
-	if err := d.Decode(&q); err != nil {
-		return nil, badRequest("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %v", MaxEnrolBytes, err)
-	}
-	if d.More() {
-		return nil, badRequest("trailing data after the JSON object")
-	}
-	return &q, nil
-}
-
 // SweepExpiredVIDs marks active VIDs whose expiry has passed as expired and
 // deletes their records from the appliances (which refuse them by their
 // expiry anyway; this keeps dead records off their disks). It returns how
