@@ -5,11 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,12 +17,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
-	"github.com/edgetrust/edgetrust/internal/pki"
-	"github.com/edgetrust/edgetrust/sbi"
 )
 
 // Config configures a Central.
@@ -61,8 +56,7 @@ type Central struct {
 	// captureMaxAge bounds the age of enrolment captures.
 	captureMaxAge time.Duration
 
-	caMu sync.Mutex
-	cas  map[string]*CA // vendor id → unlocked provider CA
+	reg *registry.Registry
 
 	feeds         *feeds.Server
 	backfillKick  chan struct{}
@@ -83,7 +77,7 @@ func New(c Config) (*Central, error) {
 		c.CaptureMaxAge = EnrolCaptureMaxAge
 	}
 	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, captureMaxAge: c.CaptureMaxAge,
-		cas: map[string]*CA{}, backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
+		backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -93,6 +87,7 @@ func New(c Config) (*Central, error) {
 	if ce.ttl <= 0 {
 		ce.ttl = 2 * time.Minute
 	}
+	ce.reg = registry.New(ce.st, ce.keys, ce.now)
 	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
 	go ce.feeds.Run(ce.stop)
 	go ce.backfillLoop()
@@ -337,274 +332,6 @@ func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.New
 	return feeds.Publish(ctx, tx, c.now(), entries...)
 }
 
-// Vendors.
-
-// VendorView is a vendor as the admin API shows it (no key material).
-type VendorView struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Status  string    `json:"status"`
-	Reason  string    `json:"reason,omitempty"`
-	CACert  []byte    `json:"caCert"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
-}
-
-func vendorView(v *store.Vendor) VendorView {
-	return VendorView{ID: v.ID, Name: v.Name, Status: v.Status, Reason: v.Reason, CACert: v.CACert, Created: v.Created, Updated: v.Updated}
-}
-
-// AddVendor registers a device provider and issues its provider CA.
-func (c *Central) AddVendor(ctx context.Context, a *Admin, id, name string) (*VendorView, error) {
-	if err := enrol.CheckID("vendor id", id); err != nil {
-		return nil, badRequest("%v", err)
-	}
-	if strings.TrimSpace(name) == "" {
-		return nil, badRequest("vendor name is required (it becomes O= in its certificates)")
-	}
-	if err := checkText("vendor name", name, 64); err != nil {
-		return nil, err
-	}
-	now := c.now().UTC()
-	ca, err := NewCA(pkix.Name{CommonName: name + " Device Provider CA", Organization: []string{name}}, now)
-	if err != nil {
-		return nil, err
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(ca.Key)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := c.keys.Seal(key)
-	if err != nil {
-		return nil, err
-	}
-	v := &store.Vendor{ID: id, Name: name, Status: trustfeed.Active, CACert: ca.Cert.Raw, CAKey: sealed, Created: now, Updated: now}
-	err = c.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Vendor(ctx, id); err == nil {
-			return fail(http.StatusConflict, enrol.CodeConflict, "vendor %s already exists", id)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := tx.PutVendor(ctx, v); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), "vendor.add", "vendor:"+id, map[string]string{"name": name, "caSha256": sbi.Thumbprint(ca.Cert)}); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, feeds.VendorEntry(v))
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.caMu.Lock()
-	c.cas[id] = ca
-	c.caMu.Unlock()
-	vv := vendorView(v)
-	return &vv, nil
-}
-
-// Vendors lists vendors.
-func (c *Central) Vendors(ctx context.Context) ([]VendorView, error) {
-	var out []VendorView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		vs, err := tx.Vendors(ctx)
-		for i := range vs {
-			out = append(out, vendorView(&vs[i]))
-		}
-		return err
-	})
-	return out, err
-}
-
-// vendorCA returns a vendor's unlocked provider CA.
-func (c *Central) vendorCA(v *store.Vendor) (*CA, error) {
-	c.caMu.Lock()
-	defer c.caMu.Unlock()
-	if ca, ok := c.cas[v.ID]; ok && string(ca.Cert.Raw) == string(v.CACert) {
-		return ca, nil
-	}
-	key, err := c.keys.Open(v.CAKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := pki.ParseCA(v.CACert, key)
-	if err != nil {
-		return nil, fmt.Errorf("central: vendor %s CA: %w", v.ID, err)
-	}
-	c.cas[v.ID] = ca
-	return ca, nil
-}
-
-// SetVendorStatus suspends, reinstates or revokes a vendor — and with it,
-// for every consumer of the trust feed, every device under its CA.
-func (c *Central) SetVendorStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*VendorView, error) {
-	if err := s.Check(); err != nil {
-		return nil, err
-	}
-	var out VendorView
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		v, err := tx.Vendor(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("vendor", id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := transition("vendor", id, v.Status, s); err != nil {
-			return err
-		}
-		old := v.Status
-		v.Status, v.Reason, v.Updated = s.Status, s.Reason, c.now().UTC()
-		if err := tx.PutVendor(ctx, v); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), statusAction("vendor", s.Status), "vendor:"+id,
-			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
-			return err
-		}
-		out = vendorView(v)
-		return c.publish(ctx, tx, feeds.VendorEntry(v))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// Devices.
-
-// DeviceView is a device as the admin API shows it.
-type DeviceView struct {
-	store.Device
-	// Effective is the status verifiers apply: revoked or suspended if
-	// the vendor is, else the device's own.
-	Effective string             `json:"effectiveStatus"`
-	History   []store.AuditEvent `json:"history,omitempty"`
-}
-
-func effective(vendorStatus, deviceStatus string) string {
-	rank := map[string]int{trustfeed.Active: 0, trustfeed.Suspended: 1, trustfeed.Revoked: 2}
-	if rank[vendorStatus] > rank[deviceStatus] {
-		return vendorStatus
-	}
-	return deviceStatus
-}
-
-// Devices lists devices.
-func (c *Central) Devices(ctx context.Context, f store.DeviceFilter) ([]DeviceView, error) {
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 1000
-	}
-	if f.Status != "" && !trustfeed.ValidStatus(f.Status) {
-		return nil, badRequest("status %q: want active, suspended or revoked", f.Status)
-	}
-	var out []DeviceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		ds, err := tx.Devices(ctx, f)
-		if err != nil {
-			return err
-		}
-		vs := map[string]string{}
-		for i := range ds {
-			d := ds[i]
-			vst, ok := vs[d.VendorID]
-			if !ok {
-				if v, err := tx.Vendor(ctx, d.VendorID); err == nil {
-					vst = v.Status
-				}
-				vs[d.VendorID] = vst
-			}
-			out = append(out, DeviceView{Device: d, Effective: effective(vst, d.Status)})
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Device returns a device with its audit history.
-func (c *Central) Device(ctx context.Context, serial string) (*DeviceView, error) {
-	var out DeviceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		d, err := tx.Device(ctx, serial)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("device", serial)
-		}
-		if err != nil {
-			return err
-		}
-		v, err := tx.Vendor(ctx, d.VendorID)
-		if err != nil {
-			return err
-		}
-		h, err := tx.Audit(ctx, store.AuditFilter{Subject: "device:" + serial, Limit: 1000})
-		out = DeviceView{Device: *d, Effective: effective(v.Status, d.Status), History: h}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// MaxBulk is the most devices one status change names.
-const MaxBulk = 1000
-
-// SetDeviceStatus changes the status of devices, all or none, with one
-// audit row and one feed entry each.
-func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []string, s StatusChange) ([]string, error) {
-	if err := s.Check(); err != nil {
-		return nil, err
-	}
-	if len(serials) == 0 || len(serials) > MaxBulk {
-		return nil, badRequest("name 1–%d devices per request", MaxBulk)
-	}
-	for _, sn := range serials {
-		if err := enrol.CheckID("serial", sn); err != nil {
-			return nil, badRequest("%v", err)
-		}
-	}
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		found, err := tx.DevicesBySerial(ctx, serials)
-		if err != nil {
-			return err
-		}
-		now := c.now().UTC()
-		devs := make([]*store.Device, 0, len(serials))
-		events := make([]store.AuditEvent, 0, len(serials))
-		entries := make([]store.NewEntry, 0, len(serials))
-		seen := make(map[string]bool, len(serials))
-		for _, sn := range serials {
-			d, ok := found[sn]
-			if !ok {
-				return notFound("device", sn)
-			}
-			if seen[sn] {
-				return badRequest("device %s is named twice", sn)
-			}
-			seen[sn] = true
-			if err := transition("device", sn, d.Status, s); err != nil {
-				return err
-			}
-			detail, _ := json.Marshal(map[string]string{"from": d.Status, "to": s.Status, "reason": s.Reason})
-			d.Status, d.Reason, d.Updated = s.Status, s.Reason, now
-			devs = append(devs, d)
-			events = append(events, store.AuditEvent{Time: now, Actor: a.Actor(), Action: statusAction("device", s.Status), Subject: "device:" + sn, Detail: detail})
-			entries = append(entries, feeds.DeviceEntry(d))
-		}
-		if err := tx.PutDevices(ctx, devs...); err != nil {
-			return err
-		}
-		if _, err := store.AppendAudit(ctx, tx, events...); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, entries...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return serials, nil
-}
-
 // Appliances.
 
 // ApplianceView is an appliance with its history.
@@ -692,67 +419,6 @@ func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s
 	}
 	c.kickBackfill()
 	return &out, nil
-}
-
-// Relying parties.
-
-// AddRelyingParty registers a relying party, the identity attributes it
-// may receive and the auth types it may use, and publishes it on the trust
-// feed (without keys until one is added).
-func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string, attrs, authTypes []string) (*store.RelyingParty, error) {
-	if err := enrol.CheckID("relying party id", id); err != nil {
-		return nil, badRequest("%v", err)
-	}
-	if err := checkText("name", name, 128); err != nil {
-		return nil, err
-	}
-	if len(attrs) > 64 {
-		return nil, badRequest("at most 64 attributes")
-	}
-	for _, at := range attrs {
-		if err := enrol.CheckID("attribute", at); err != nil {
-			return nil, badRequest("%v", err)
-		}
-	}
-	if len(authTypes) == 0 {
-		return nil, badRequest("give the auth types the relying party may use (%s)", strings.Join(recordfeed.AuthTypes, ", "))
-	}
-	for _, t := range authTypes {
-		if !recordfeed.ValidAuthType(t) {
-			return nil, badRequest("auth type %q: want one of %s", t, strings.Join(recordfeed.AuthTypes, ", "))
-		}
-	}
-	now := c.now().UTC()
-	rp := &store.RelyingParty{ID: id, Name: name, Status: trustfeed.Active, Attributes: attrs, AuthTypes: authTypes, Created: now, Updated: now}
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.RelyingParty(ctx, id); err == nil {
-			return fail(http.StatusConflict, enrol.CodeConflict, "relying party %s already exists", id)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := tx.PutRelyingParty(ctx, rp); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), "relying-party.add", "relying-party:"+id, map[string]any{"name": name, "attributes": attrs, "authTypes": authTypes}); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, feeds.RPEntry(rp))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rp, nil
-}
-
-// RelyingParties lists relying parties.
-func (c *Central) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) {
-	var out []store.RelyingParty
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.RelyingParties(ctx)
-		return err
-	})
-	return out, err
 }
 
 // Audit returns audit rows.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/keys"
+	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -239,7 +240,7 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 		if v.Status != trustfeed.Active {
 			return fail(http.StatusForbidden, enrol.CodeVendorInactive, "vendor %s is %s: it cannot enrol devices", v.ID, v.Status)
 		}
-		ca, err := c.vendorCA(v)
+		ca, err := c.reg.VendorCA(v)
 		if err != nil {
 			return err
 		}
@@ -388,7 +389,7 @@ func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest
 		if err != nil {
 			return err
 		}
-		if e := effective(v.Status, d.Status); e != trustfeed.Active {
+		if e := registry.Effective(v.Status, d.Status); e != trustfeed.Active {
 			return fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
 		}
 		return nil
@@ -425,7 +426,7 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err != nil {
 			return err
 		}
-		if e := effective(v.Status, d.Status); e != trustfeed.Active {
+		if e := registry.Effective(v.Status, d.Status); e != trustfeed.Active {
 			return fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
 		}
 		_, akPub, err := tpm.AKName(d.AKPublic)
@@ -447,7 +448,7 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if pki.SameKey(key, old.PublicKey) || pki.SameKey(key, ftm.PublicKey) {
 			return fail(http.StatusBadRequest, enrol.CodeCertify, "the new device key must differ from the current device and FTM keys")
 		}
-		ca, err := c.vendorCA(v)
+		ca, err := c.reg.VendorCA(v)
 		if err != nil {
 			return err
 		}
