@@ -2,16 +2,10 @@ package central
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -141,55 +135,17 @@ func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject
 	return core.Audit(ctx, tx, c.now(), actor, action, subject, detail)
 }
 
-// Token secrets.
-
-const (
-	adminPrefix = "eta_"
-	enrolPrefix = "ete_"
+// Token secrets (central/core).
+var (
+	newTokenSecret = core.NewTokenSecret
+	splitToken     = core.SplitToken
+	secretMatches  = core.SecretMatches
 )
 
-func randomString(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// newTokenSecret returns a token string "<prefix><id>_<secret>" and the
-// record holding only the secret's SHA-256.
-func newTokenSecret(prefix string) (string, string, []byte) {
-	idb := make([]byte, 8)
-	if _, err := rand.Read(idb); err != nil {
-		panic(err)
-	}
-	id := hex.EncodeToString(idb)
-	secret := randomString(32)
-	h := sha256.Sum256([]byte(secret))
-	return prefix + id + "_" + secret, id, h[:]
-}
-
-// splitToken parses a token string; ok is false for anything malformed.
-func splitToken(prefix, tok string) (id, secret string, ok bool) {
-	rest, found := strings.CutPrefix(tok, prefix)
-	if !found || len(tok) > enrol.MaxToken {
-		return "", "", false
-	}
-	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || secret == "" {
-		return "", "", false
-	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return "", "", false
-	}
-	return id, secret, true
-}
-
-// secretMatches compares a presented secret with a stored hash in constant time.
-func secretMatches(secret string, hash []byte) bool {
-	h := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(h[:], hash) == 1
-}
+const (
+	adminPrefix = core.AdminPrefix
+	enrolPrefix = core.EnrolPrefix
+)
 
 var errUnauthorized = fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/keys"
 	"github.com/edgetrust/edgetrust/central/registry"
@@ -107,7 +108,7 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 		return nil, fail(http.StatusBadRequest, enrol.CodeEKUntrusted, "cannot make a credential for this EK: %v", err)
 	}
 	sh := sha256.Sum256(secret)
-	s := &store.Session{ID: randomString(32), Kind: tok.Kind, TokenID: tok.ID, EKPublic: q.EKPublic, EKCert: q.EKCert,
+	s := &store.Session{ID: core.RandomString(32), Kind: tok.Kind, TokenID: tok.ID, EKPublic: q.EKPublic, EKCert: q.EKCert,
 		EKFingerprint: fp, AKPublic: q.AKPublic, SecretHash: sh[:], Nonce: nonce, Expires: now.Add(c.ttl).UTC()}
 	err = c.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.DeleteExpiredSessions(ctx, now); err != nil {
@@ -401,7 +402,7 @@ func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	s := &store.Session{ID: randomString(32), Kind: "rotate", Serial: q.Serial, Nonce: nonce, Expires: now.Add(c.ttl).UTC()}
+	s := &store.Session{ID: core.RandomString(32), Kind: "rotate", Serial: q.Serial, Nonce: nonce, Expires: now.Add(c.ttl).UTC()}
 	if err := c.st.Update(ctx, func(tx store.Tx) error { return tx.PutSession(ctx, s) }); err != nil {
 		return nil, err
 	}
