@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/enrolment"
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
@@ -51,6 +52,7 @@ type Central struct {
 	captureMaxAge time.Duration
 
 	reg *registry.Registry
+	enr *enrolment.Service
 
 	feeds         *feeds.Server
 	backfillKick  chan struct{}
@@ -82,6 +84,11 @@ func New(c Config) (*Central, error) {
 		ce.ttl = 2 * time.Minute
 	}
 	ce.reg = registry.New(ce.st, ce.keys, ce.now)
+	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
+		Backfill: func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+			return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+		},
+		Kick: ce.kickBackfill}
 	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
 	go ce.feeds.Run(ce.stop)
 	go ce.backfillLoop()
