@@ -84,6 +84,12 @@ func New(c Config) (*Central, error) {
 		ce.ttl = 2 * time.Minute
 	}
 	ce.reg = registry.New(ce.st, ce.keys, ce.now)
+	// While suspended (or revoked) an appliance received deletions only:
+	// reinstating it publishes its group's records again.
+	ce.reg.Reinstated = func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+		return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+	}
+	ce.reg.Kick = ce.kickBackfill
 	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
 		Backfill: func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
 			return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
@@ -293,95 +299,6 @@ func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenReq
 
 func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.NewEntry) error {
 	return feeds.Publish(ctx, tx, c.now(), entries...)
-}
-
-// Appliances.
-
-// ApplianceView is an appliance with its history.
-type ApplianceView struct {
-	store.Appliance
-	History []store.AuditEvent `json:"history,omitempty"`
-}
-
-// Appliances lists appliances.
-func (c *Central) Appliances(ctx context.Context) ([]store.Appliance, error) {
-	var out []store.Appliance
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.Appliances(ctx)
-		return err
-	})
-	return out, err
-}
-
-// Appliance returns one appliance with its audit history.
-func (c *Central) Appliance(ctx context.Context, id string) (*ApplianceView, error) {
-	var out ApplianceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		a, err := tx.Appliance(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("appliance", id)
-		}
-		if err != nil {
-			return err
-		}
-		h, err := tx.Audit(ctx, store.AuditFilter{Subject: "appliance:" + id})
-		out = ApplianceView{Appliance: *a, History: h}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// SetApplianceStatus suspends, reinstates or revokes an appliance.
-func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.Appliance, error) {
-	if err := s.Check(); err != nil {
-		return nil, err
-	}
-	var out store.Appliance
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		ap, err := tx.Appliance(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("appliance", id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := transition("appliance", id, ap.Status, s); err != nil {
-			return err
-		}
-		old := ap.Status
-		ap.Status, ap.Reason, ap.Updated = s.Status, s.Reason, c.now().UTC()
-		if s.Status == trustfeed.Revoked {
-			ap.Backfill = nil // a revoked appliance gets no more records
-		}
-		if err := tx.PutAppliance(ctx, ap); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), statusAction("appliance", s.Status), "appliance:"+id,
-			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
-			return err
-		}
-		if err := c.publish(ctx, tx, feeds.ApplianceEntry(ap)); err != nil {
-			return err
-		}
-		if s.Status == trustfeed.Active {
-			// While suspended (or revoked) it received deletions only:
-			// publish its group's records again.
-			if err := c.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), ""); err != nil {
-				return err
-			}
-		}
-		out = *ap
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.kickBackfill()
-	return &out, nil
 }
 
 // Audit returns audit rows.

@@ -17,6 +17,9 @@ type (
 	DeviceView = registry.DeviceView
 )
 
+// ApplianceView is an appliance with its history (registry.ApplianceView).
+type ApplianceView = registry.ApplianceView
+
 // MaxBulk is the most devices one status change names.
 const MaxBulk = registry.MaxBulk
 
@@ -71,4 +74,19 @@ func (c *Central) RevokeRPKey(ctx context.Context, a *Admin, rpID, keyID string)
 // SetRelyingPartyStatus suspends, revokes or reinstates a relying party.
 func (c *Central) SetRelyingPartyStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.RelyingParty, error) {
 	return c.reg.SetRelyingPartyStatus(ctx, a, id, s)
+}
+
+// Appliances lists appliances.
+func (c *Central) Appliances(ctx context.Context) ([]store.Appliance, error) {
+	return c.reg.Appliances(ctx)
+}
+
+// Appliance returns one appliance with its audit history.
+func (c *Central) Appliance(ctx context.Context, id string) (*ApplianceView, error) {
+	return c.reg.Appliance(ctx, id)
+}
+
+// SetApplianceStatus suspends, reinstates or revokes an appliance.
+func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.Appliance, error) {
+	return c.reg.SetApplianceStatus(ctx, a, id, s)
 }

@@ -33,6 +33,12 @@ type Registry struct {
 	keys *keys.Keyring
 	now  func() time.Time
 
+	// Reinstated publishes, inside tx, the records a reinstated appliance
+	// missed while suspended or revoked (the records backfill); Kick runs
+	// the rest of it after the commit. Both must be set before use.
+	Reinstated func(ctx context.Context, tx store.Tx, ap *store.Appliance) error
+	Kick       func()
+
 	caMu sync.Mutex
 	cas  map[string]*keys.CA // vendor id → unlocked provider CA
 }
@@ -487,4 +493,93 @@ func (r *Registry) SetRelyingPartyStatus(ctx context.Context, a *core.Admin, id 
 		rp.Status, rp.Reason = s.Status, s.Reason
 		return nil
 	})
+}
+
+// Appliances.
+
+// ApplianceView is an appliance with its history.
+type ApplianceView struct {
+	store.Appliance
+	History []store.AuditEvent `json:"history,omitempty"`
+}
+
+// Appliances lists appliances.
+func (r *Registry) Appliances(ctx context.Context) ([]store.Appliance, error) {
+	var out []store.Appliance
+	err := r.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.Appliances(ctx)
+		return err
+	})
+	return out, err
+}
+
+// Appliance returns one appliance with its audit history.
+func (r *Registry) Appliance(ctx context.Context, id string) (*ApplianceView, error) {
+	var out ApplianceView
+	err := r.st.View(ctx, func(tx store.Tx) error {
+		a, err := tx.Appliance(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("appliance", id)
+		}
+		if err != nil {
+			return err
+		}
+		h, err := tx.Audit(ctx, store.AuditFilter{Subject: "appliance:" + id})
+		out = ApplianceView{Appliance: *a, History: h}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetApplianceStatus suspends, reinstates or revokes an appliance.
+func (r *Registry) SetApplianceStatus(ctx context.Context, a *core.Admin, id string, s core.StatusChange) (*store.Appliance, error) {
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	var out store.Appliance
+	err := r.st.Update(ctx, func(tx store.Tx) error {
+		ap, err := tx.Appliance(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("appliance", id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := transition("appliance", id, ap.Status, s); err != nil {
+			return err
+		}
+		old := ap.Status
+		ap.Status, ap.Reason, ap.Updated = s.Status, s.Reason, r.now().UTC()
+		if s.Status == trustfeed.Revoked {
+			ap.Backfill = nil // a revoked appliance gets no more records
+		}
+		if err := tx.PutAppliance(ctx, ap); err != nil {
+			return err
+		}
+		if err := r.audit(ctx, tx, a.Actor(), statusAction("appliance", s.Status), "appliance:"+id,
+			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
+			return err
+		}
+		if err := r.publish(ctx, tx, feeds.ApplianceEntry(ap)); err != nil {
+			return err
+		}
+		if s.Status == trustfeed.Active {
+			// While suspended (or revoked) it received deletions only:
+			// publish its group's records again.
+			if err := r.Reinstated(ctx, tx, ap); err != nil {
+				return err
+			}
+		}
+		out = *ap
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Kick()
+	return &out, nil
 }
