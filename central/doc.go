@@ -5,12 +5,17 @@
 // hash-chained audit log, and the signed feeds appliances follow.
 //
 // Central is a library (this package and its concept packages) and a
-// binary (cmd/edgetrust-central). This package wires the concepts
-// (New, Config, Serve) and still holds the registry, enrolment, people and
-// HTTP handlers; the concepts already split out are:
+// binary (cmd/edgetrust-central). This package wires the concepts (New,
+// Config, Serve, and Central's methods, most of them one-line wrappers)
+// and still holds admin and enrolment tokens, the audit API, people and
+// VIDs with their records backfill and sweep, and the HTTP handlers:
 //
+//   - central/core: API errors, the admin identity, status changes, audit
+//     rows, token secrets;
 //   - central/keys: the keyring file and central's CAs;
-//   - central/core: API errors, the admin identity, status changes, audit rows;
+//   - central/registry: vendors, devices, appliances, relying parties;
+//   - central/enrolment: TPM-attested enrolment and key rotation;
+//   - central/people: verifying enrolment captures, making templates;
 //   - central/feeds: the trust and records feeds, published and served;
 //   - central/store: storage (badger for one node, PostgreSQL for several).
 //
