@@ -15,6 +15,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 )
 
 // ApplianceAuditFeed is where central keeps an appliance's uploaded
@@ -125,12 +126,12 @@ func (h *api) applianceAudit(w http.ResponseWriter, r *http.Request) {
 		var e *enrol.Error
 		if errors.As(err, &e) && e.Status == http.StatusConflict && ack != nil {
 			// Central's error shape, plus the size to resume from.
-			writeJSON(w, http.StatusConflict, map[string]any{"error": e, "size": ack.Size})
+			httpx.WriteJSON(w, http.StatusConflict, map[string]any{"error": e, "size": ack.Size})
 			return
 		}
 		h.c.log.Warn("appliance audit upload refused", "appliance", r.PathValue("id"), "err", err)
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ack)
+	httpx.WriteJSON(w, http.StatusOK, ack)
 }

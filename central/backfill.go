@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -84,7 +85,7 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 			case deleting:
 				for _, v := range act {
 					op := recordfeed.Op{Delete: v.Number}
-					n, _ := opSize(op)
+					n, _ := feeds.OpSize(op)
 					ops, size = append(ops, op), size+n
 				}
 			case p.Status == PersonActive && len(act) > 0:
@@ -98,7 +99,7 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 						return err
 					}
 					op := recordfeed.Op{Put: s}
-					n, err := opSize(op)
+					n, err := feeds.OpSize(op)
 					if err != nil {
 						return err
 					}
@@ -123,7 +124,7 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 		}
 	}
 	if len(ops) > 0 {
-		if err := c.appendSealed(ctx, tx, ap, ops, now); err != nil {
+		if err := feeds.AppendSealed(ctx, tx, ap, ops, now); err != nil {
 			return err
 		}
 	}

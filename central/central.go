@@ -1,38 +1,21 @@
-// Package central is edgetrust's device trust registry: device providers
-// (vendors) with the provider CAs central issues them, devices and
-// appliances enrolled with TPM attestation, relying parties, enrolment and
-// admin tokens, revocation, an insert-only hash-chained audit log, and the
-// signed "trust" feed appliances follow.
-//
-// Central is a library (this package) and a binary (cmd/edgetrust-central).
-// Storage is behind store.Store: badger for one node, PostgreSQL for
-// several replicas. See docs/decisions/0008-central.md and docs/api/central.md.
 package central
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/enrolment"
+	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
-	"github.com/edgetrust/edgetrust/sbi"
 )
 
 // Config configures a Central.
@@ -68,10 +51,10 @@ type Central struct {
 	// captureMaxAge bounds the age of enrolment captures.
 	captureMaxAge time.Duration
 
-	caMu sync.Mutex
-	cas  map[string]*CA // vendor id → unlocked provider CA
+	reg *registry.Registry
+	enr *enrolment.Service
 
-	feedWake      *broadcast
+	feeds         *feeds.Server
 	backfillKick  chan struct{}
 	backfillBytes int
 	stop          chan struct{}
@@ -90,7 +73,7 @@ func New(c Config) (*Central, error) {
 		c.CaptureMaxAge = EnrolCaptureMaxAge
 	}
 	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, captureMaxAge: c.CaptureMaxAge,
-		cas: map[string]*CA{}, feedWake: newBroadcast(), backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
+		backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -100,7 +83,20 @@ func New(c Config) (*Central, error) {
 	if ce.ttl <= 0 {
 		ce.ttl = 2 * time.Minute
 	}
-	go ce.relayChanges()
+	ce.reg = registry.New(ce.st, ce.keys, ce.now)
+	// While suspended (or revoked) an appliance received deletions only:
+	// reinstating it publishes its group's records again.
+	ce.reg.Reinstated = func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+		return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+	}
+	ce.reg.Kick = ce.kickBackfill
+	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
+		Backfill: func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+			return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+		},
+		Kick: ce.kickBackfill}
+	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
+	go ce.feeds.Run(ce.stop)
 	go ce.backfillLoop()
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Minute
@@ -130,77 +126,39 @@ func (c *Central) Close() { c.stopOnce.Do(func() { close(c.stop) }) }
 // Store returns the store.
 func (c *Central) Store() store.Store { return c.st }
 
-// fail makes an API error.
-func fail(status int, code, format string, args ...any) *enrol.Error {
-	return &enrol.Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-func badRequest(format string, args ...any) *enrol.Error {
-	return fail(http.StatusBadRequest, enrol.CodeBadRequest, format, args...)
-}
-
-func notFound(what, id string) *enrol.Error {
-	return fail(http.StatusNotFound, enrol.CodeNotFound, "no %s %q", what, id)
-}
-
-// Token secrets.
-
-const (
-	adminPrefix = "eta_"
-	enrolPrefix = "ete_"
-)
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// newTokenSecret returns a token string "<prefix><id>_<secret>" and the
-// record holding only the secret's SHA-256.
-func newTokenSecret(prefix string) (string, string, []byte) {
-	idb := make([]byte, 8)
-	if _, err := rand.Read(idb); err != nil {
-		panic(err)
-	}
-	id := hex.EncodeToString(idb)
-	secret := randomString(32)
-	h := sha256.Sum256([]byte(secret))
-	return prefix + id + "_" + secret, id, h[:]
-}
-
-// splitToken parses a token string; ok is false for anything malformed.
-func splitToken(prefix, tok string) (id, secret string, ok bool) {
-	rest, found := strings.CutPrefix(tok, prefix)
-	if !found || len(tok) > enrol.MaxToken {
-		return "", "", false
-	}
-	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || secret == "" {
-		return "", "", false
-	}
-	if _, err := hex.DecodeString(id); err != nil {
-		return "", "", false
-	}
-	return id, secret, true
-}
-
-// secretMatches compares a presented secret with a stored hash in constant time.
-func secretMatches(secret string, hash []byte) bool {
-	h := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare(h[:], hash) == 1
-}
+// The shared primitives of central's concept packages (central/core).
 
 // Admin is an authenticated administrator.
-type Admin struct {
-	TokenID string
-	Name    string
+type Admin = core.Admin
+
+// StatusChange asks to suspend, reinstate or revoke.
+type StatusChange = core.StatusChange
+
+var (
+	fail         = core.Fail
+	badRequest   = core.BadRequest
+	notFound     = core.NotFound
+	checkText    = core.CheckText
+	transition   = core.Transition
+	statusAction = core.StatusAction
+)
+
+// audit appends an audit row inside tx.
+func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject string, detail any) error {
+	return core.Audit(ctx, tx, c.now(), actor, action, subject, detail)
 }
 
-// Actor is how the admin appears in the audit log.
-func (a Admin) Actor() string { return "admin:" + a.TokenID }
+// Token secrets (central/core).
+var (
+	newTokenSecret = core.NewTokenSecret
+	splitToken     = core.SplitToken
+	secretMatches  = core.SecretMatches
+)
+
+const (
+	adminPrefix = core.AdminPrefix
+	enrolPrefix = core.EnrolPrefix
+)
 
 var errUnauthorized = fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
 
@@ -339,516 +297,8 @@ func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenReq
 	return &TokenResponse{Token: tok, ID: id, Kind: q.Kind, Vendor: q.VendorID, Expires: rec.Expires}, nil
 }
 
-// audit appends an audit row inside tx.
-func (c *Central) audit(ctx context.Context, tx store.Tx, actor, action, subject string, detail any) error {
-	var d json.RawMessage
-	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return err
-		}
-		d = b
-	}
-	_, err := store.AppendAudit(ctx, tx, store.AuditEvent{Time: c.now(), Actor: actor, Action: action, Subject: subject, Detail: d})
-	return err
-}
-
 func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.NewEntry) error {
-	_, err := store.AppendFeed(ctx, tx, trustfeed.Name, c.now(), entries...)
-	return err
-}
-
-func checkText(name, s string, max int) error {
-	if len(s) > max || strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return badRequest("%s must be at most %d characters without control characters", name, max)
-	}
-	return nil
-}
-
-// Vendors.
-
-// VendorView is a vendor as the admin API shows it (no key material).
-type VendorView struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Status  string    `json:"status"`
-	Reason  string    `json:"reason,omitempty"`
-	CACert  []byte    `json:"caCert"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
-}
-
-func vendorView(v *store.Vendor) VendorView {
-	return VendorView{ID: v.ID, Name: v.Name, Status: v.Status, Reason: v.Reason, CACert: v.CACert, Created: v.Created, Updated: v.Updated}
-}
-
-func vendorEntry(v *store.Vendor) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindVendor, Data: trustfeed.Vendor{ID: v.ID, Name: v.Name, Status: v.Status, CACert: v.CACert, Reason: v.Reason}}
-}
-
-// AddVendor registers a device provider and issues its provider CA.
-func (c *Central) AddVendor(ctx context.Context, a *Admin, id, name string) (*VendorView, error) {
-	if err := enrol.CheckID("vendor id", id); err != nil {
-		return nil, badRequest("%v", err)
-	}
-	if strings.TrimSpace(name) == "" {
-		return nil, badRequest("vendor name is required (it becomes O= in its certificates)")
-	}
-	if err := checkText("vendor name", name, 64); err != nil {
-		return nil, err
-	}
-	now := c.now().UTC()
-	ca, err := NewCA(pkix.Name{CommonName: name + " Device Provider CA", Organization: []string{name}}, now)
-	if err != nil {
-		return nil, err
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(ca.Key)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := c.keys.Seal(key)
-	if err != nil {
-		return nil, err
-	}
-	v := &store.Vendor{ID: id, Name: name, Status: trustfeed.Active, CACert: ca.Cert.Raw, CAKey: sealed, Created: now, Updated: now}
-	err = c.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Vendor(ctx, id); err == nil {
-			return fail(http.StatusConflict, enrol.CodeConflict, "vendor %s already exists", id)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := tx.PutVendor(ctx, v); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), "vendor.add", "vendor:"+id, map[string]string{"name": name, "caSha256": sbi.Thumbprint(ca.Cert)}); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, vendorEntry(v))
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.caMu.Lock()
-	c.cas[id] = ca
-	c.caMu.Unlock()
-	vv := vendorView(v)
-	return &vv, nil
-}
-
-// Vendors lists vendors.
-func (c *Central) Vendors(ctx context.Context) ([]VendorView, error) {
-	var out []VendorView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		vs, err := tx.Vendors(ctx)
-		for i := range vs {
-			out = append(out, vendorView(&vs[i]))
-		}
-		return err
-	})
-	return out, err
-}
-
-// vendorCA returns a vendor's unlocked provider CA.
-func (c *Central) vendorCA(v *store.Vendor) (*CA, error) {
-	c.caMu.Lock()
-	defer c.caMu.Unlock()
-	if ca, ok := c.cas[v.ID]; ok && string(ca.Cert.Raw) == string(v.CACert) {
-		return ca, nil
-	}
-	key, err := c.keys.Open(v.CAKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := parseCA(v.CACert, key)
-	if err != nil {
-		return nil, fmt.Errorf("central: vendor %s CA: %w", v.ID, err)
-	}
-	c.cas[v.ID] = ca
-	return ca, nil
-}
-
-// StatusChange asks to suspend, reinstate or revoke.
-type StatusChange struct {
-	Status string `json:"status"` // active (reinstate), suspended, revoked
-	Reason string `json:"reason,omitempty"`
-	// UndoRevocation lets an admin reinstate a revoked subject, to correct
-	// a mistaken revocation. It needs a reason and is audited like any
-	// change; without it revocation is final.
-	UndoRevocation bool `json:"undoRevocation,omitempty"`
-}
-
-func (s StatusChange) check() error {
-	if !trustfeed.ValidStatus(s.Status) {
-		return badRequest("status %q: want active, suspended or revoked", s.Status)
-	}
-	return checkText("reason", s.Reason, 256)
-}
-
-// transition checks a status change: revoked is final unless an admin
-// explicitly undoes a revocation, with a reason, back to active.
-func transition(what, id, from string, s StatusChange) error {
-	to := s.Status
-	if from == trustfeed.Revoked {
-		if !s.UndoRevocation || to != trustfeed.Active {
-			return fail(http.StatusConflict, enrol.CodeNotActive, "%s %s is revoked; revocation is final (to correct a mistaken revocation, reinstate with --undo-revocation and a --reason)", what, id)
-		}
-		if strings.TrimSpace(s.Reason) == "" {
-			return badRequest("undoing the revocation of %s %s needs a reason", what, id)
-		}
-		return nil
-	}
-	if from == to {
-		return fail(http.StatusConflict, enrol.CodeConflict, "%s %s is already %s", what, id, to)
-	}
-	return nil
-}
-
-func statusAction(what, to string) string {
-	switch to {
-	case trustfeed.Active:
-		return what + ".reinstate"
-	case trustfeed.Suspended:
-		return what + ".suspend"
-	}
-	return what + ".revoke"
-}
-
-// SetVendorStatus suspends, reinstates or revokes a vendor — and with it,
-// for every consumer of the trust feed, every device under its CA.
-func (c *Central) SetVendorStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*VendorView, error) {
-	if err := s.check(); err != nil {
-		return nil, err
-	}
-	var out VendorView
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		v, err := tx.Vendor(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("vendor", id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := transition("vendor", id, v.Status, s); err != nil {
-			return err
-		}
-		old := v.Status
-		v.Status, v.Reason, v.Updated = s.Status, s.Reason, c.now().UTC()
-		if err := tx.PutVendor(ctx, v); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), statusAction("vendor", s.Status), "vendor:"+id,
-			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
-			return err
-		}
-		out = vendorView(v)
-		return c.publish(ctx, tx, vendorEntry(v))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// Devices.
-
-// DeviceView is a device as the admin API shows it.
-type DeviceView struct {
-	store.Device
-	// Effective is the status verifiers apply: revoked or suspended if
-	// the vendor is, else the device's own.
-	Effective string             `json:"effectiveStatus"`
-	History   []store.AuditEvent `json:"history,omitempty"`
-}
-
-func deviceEntry(d *store.Device) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindDevice, Data: trustfeed.Device{Serial: d.Serial, VendorID: d.VendorID,
-		Type: d.Type, SubType: d.SubType, Status: d.Status, DeviceCertSHA256: thumb(d.DeviceCert), FTMCertSHA256: thumb(d.FTMCert), Reason: d.Reason}}
-}
-
-func thumb(der []byte) string {
-	if len(der) == 0 {
-		return ""
-	}
-	h := sha256.Sum256(der)
-	return strings.ToUpper(hex.EncodeToString(h[:]))
-}
-
-func effective(vendorStatus, deviceStatus string) string {
-	rank := map[string]int{trustfeed.Active: 0, trustfeed.Suspended: 1, trustfeed.Revoked: 2}
-	if rank[vendorStatus] > rank[deviceStatus] {
-		return vendorStatus
-	}
-	return deviceStatus
-}
-
-// Devices lists devices.
-func (c *Central) Devices(ctx context.Context, f store.DeviceFilter) ([]DeviceView, error) {
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 1000
-	}
-	if f.Status != "" && !trustfeed.ValidStatus(f.Status) {
-		return nil, badRequest("status %q: want active, suspended or revoked", f.Status)
-	}
-	var out []DeviceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		ds, err := tx.Devices(ctx, f)
-		if err != nil {
-			return err
-		}
-		vs := map[string]string{}
-		for i := range ds {
-			d := ds[i]
-			vst, ok := vs[d.VendorID]
-			if !ok {
-				if v, err := tx.Vendor(ctx, d.VendorID); err == nil {
-					vst = v.Status
-				}
-				vs[d.VendorID] = vst
-			}
-			out = append(out, DeviceView{Device: d, Effective: effective(vst, d.Status)})
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Device returns a device with its audit history.
-func (c *Central) Device(ctx context.Context, serial string) (*DeviceView, error) {
-	var out DeviceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		d, err := tx.Device(ctx, serial)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("device", serial)
-		}
-		if err != nil {
-			return err
-		}
-		v, err := tx.Vendor(ctx, d.VendorID)
-		if err != nil {
-			return err
-		}
-		h, err := tx.Audit(ctx, store.AuditFilter{Subject: "device:" + serial, Limit: 1000})
-		out = DeviceView{Device: *d, Effective: effective(v.Status, d.Status), History: h}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// MaxBulk is the most devices one status change names.
-const MaxBulk = 1000
-
-// SetDeviceStatus changes the status of devices, all or none, with one
-// audit row and one feed entry each.
-func (c *Central) SetDeviceStatus(ctx context.Context, a *Admin, serials []string, s StatusChange) ([]string, error) {
-	if err := s.check(); err != nil {
-		return nil, err
-	}
-	if len(serials) == 0 || len(serials) > MaxBulk {
-		return nil, badRequest("name 1–%d devices per request", MaxBulk)
-	}
-	for _, sn := range serials {
-		if err := enrol.CheckID("serial", sn); err != nil {
-			return nil, badRequest("%v", err)
-		}
-	}
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		found, err := tx.DevicesBySerial(ctx, serials)
-		if err != nil {
-			return err
-		}
-		now := c.now().UTC()
-		devs := make([]*store.Device, 0, len(serials))
-		events := make([]store.AuditEvent, 0, len(serials))
-		entries := make([]store.NewEntry, 0, len(serials))
-		seen := make(map[string]bool, len(serials))
-		for _, sn := range serials {
-			d, ok := found[sn]
-			if !ok {
-				return notFound("device", sn)
-			}
-			if seen[sn] {
-				return badRequest("device %s is named twice", sn)
-			}
-			seen[sn] = true
-			if err := transition("device", sn, d.Status, s); err != nil {
-				return err
-			}
-			detail, _ := json.Marshal(map[string]string{"from": d.Status, "to": s.Status, "reason": s.Reason})
-			d.Status, d.Reason, d.Updated = s.Status, s.Reason, now
-			devs = append(devs, d)
-			events = append(events, store.AuditEvent{Time: now, Actor: a.Actor(), Action: statusAction("device", s.Status), Subject: "device:" + sn, Detail: detail})
-			entries = append(entries, deviceEntry(d))
-		}
-		if err := tx.PutDevices(ctx, devs...); err != nil {
-			return err
-		}
-		if _, err := store.AppendAudit(ctx, tx, events...); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, entries...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return serials, nil
-}
-
-// Appliances.
-
-func applianceEntry(a *store.Appliance) store.NewEntry {
-	return store.NewEntry{Kind: trustfeed.KindAppliance, Data: trustfeed.Appliance{ID: a.ID, Status: a.Status,
-		CertSHA256: thumb(a.SigningCert), Reason: a.Reason}}
-}
-
-// ApplianceView is an appliance with its history.
-type ApplianceView struct {
-	store.Appliance
-	History []store.AuditEvent `json:"history,omitempty"`
-}
-
-// Appliances lists appliances.
-func (c *Central) Appliances(ctx context.Context) ([]store.Appliance, error) {
-	var out []store.Appliance
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.Appliances(ctx)
-		return err
-	})
-	return out, err
-}
-
-// Appliance returns one appliance with its audit history.
-func (c *Central) Appliance(ctx context.Context, id string) (*ApplianceView, error) {
-	var out ApplianceView
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		a, err := tx.Appliance(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("appliance", id)
-		}
-		if err != nil {
-			return err
-		}
-		h, err := tx.Audit(ctx, store.AuditFilter{Subject: "appliance:" + id})
-		out = ApplianceView{Appliance: *a, History: h}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
-// SetApplianceStatus suspends, reinstates or revokes an appliance.
-func (c *Central) SetApplianceStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.Appliance, error) {
-	if err := s.check(); err != nil {
-		return nil, err
-	}
-	var out store.Appliance
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		ap, err := tx.Appliance(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("appliance", id)
-		}
-		if err != nil {
-			return err
-		}
-		if err := transition("appliance", id, ap.Status, s); err != nil {
-			return err
-		}
-		old := ap.Status
-		ap.Status, ap.Reason, ap.Updated = s.Status, s.Reason, c.now().UTC()
-		if s.Status == trustfeed.Revoked {
-			ap.Backfill = nil // a revoked appliance gets no more records
-		}
-		if err := tx.PutAppliance(ctx, ap); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), statusAction("appliance", s.Status), "appliance:"+id,
-			map[string]string{"from": old, "to": s.Status, "reason": s.Reason}); err != nil {
-			return err
-		}
-		if err := c.publish(ctx, tx, applianceEntry(ap)); err != nil {
-			return err
-		}
-		if s.Status == trustfeed.Active {
-			// While suspended (or revoked) it received deletions only:
-			// publish its group's records again.
-			if err := c.startBackfill(ctx, tx, ap, applianceGroup(ap), ""); err != nil {
-				return err
-			}
-		}
-		out = *ap
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	c.kickBackfill()
-	return &out, nil
-}
-
-// Relying parties.
-
-// AddRelyingParty registers a relying party, the identity attributes it
-// may receive and the auth types it may use, and publishes it on the trust
-// feed (without keys until one is added).
-func (c *Central) AddRelyingParty(ctx context.Context, a *Admin, id, name string, attrs, authTypes []string) (*store.RelyingParty, error) {
-	if err := enrol.CheckID("relying party id", id); err != nil {
-		return nil, badRequest("%v", err)
-	}
-	if err := checkText("name", name, 128); err != nil {
-		return nil, err
-	}
-	if len(attrs) > 64 {
-		return nil, badRequest("at most 64 attributes")
-	}
-	for _, at := range attrs {
-		if err := enrol.CheckID("attribute", at); err != nil {
-			return nil, badRequest("%v", err)
-		}
-	}
-	if len(authTypes) == 0 {
-		return nil, badRequest("give the auth types the relying party may use (%s)", strings.Join(recordfeed.AuthTypes, ", "))
-	}
-	for _, t := range authTypes {
-		if !recordfeed.ValidAuthType(t) {
-			return nil, badRequest("auth type %q: want one of %s", t, strings.Join(recordfeed.AuthTypes, ", "))
-		}
-	}
-	now := c.now().UTC()
-	rp := &store.RelyingParty{ID: id, Name: name, Status: trustfeed.Active, Attributes: attrs, AuthTypes: authTypes, Created: now, Updated: now}
-	err := c.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.RelyingParty(ctx, id); err == nil {
-			return fail(http.StatusConflict, enrol.CodeConflict, "relying party %s already exists", id)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := tx.PutRelyingParty(ctx, rp); err != nil {
-			return err
-		}
-		if err := c.audit(ctx, tx, a.Actor(), "relying-party.add", "relying-party:"+id, map[string]any{"name": name, "attributes": attrs, "authTypes": authTypes}); err != nil {
-			return err
-		}
-		return c.publish(ctx, tx, rpEntry(rp))
-	})
-	if err != nil {
-		return nil, err
-	}
-	return rp, nil
-}
-
-// RelyingParties lists relying parties.
-func (c *Central) RelyingParties(ctx context.Context) ([]store.RelyingParty, error) {
-	var out []store.RelyingParty
-	err := c.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.RelyingParties(ctx)
-		return err
-	})
-	return out, err
+	return feeds.Publish(ctx, tx, c.now(), entries...)
 }
 
 // Audit returns audit rows.
@@ -882,10 +332,4 @@ func (c *Central) VerifyAudit(ctx context.Context) (uint64, error) {
 		}
 		after = rows[len(rows)-1].Seq
 	}
-}
-
-// publicKeyEqual compares public keys.
-func publicKeyEqual(a, b crypto.PublicKey) bool {
-	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(b)
 }

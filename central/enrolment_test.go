@@ -17,10 +17,12 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
 
@@ -76,7 +78,7 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 			if _, err := crt.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: start.Add(time.Hour), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 				t.Errorf("%s %s certificate does not chain to the vendor CA: %v", d.Serial, c.unit, err)
 			}
-			if !publicKeyEqual(c.key.Public(), crt.PublicKey) {
+			if !pki.SameKey(c.key.Public(), crt.PublicKey) {
 				t.Errorf("%s %s certificate is for another key than the TPM's", d.Serial, c.unit)
 			}
 			if crt.Version != 3 || crt.SignatureAlgorithm != x509.SHA256WithRSA || crt.Subject.CommonName != d.Serial ||
@@ -106,8 +108,8 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 			got = append(got, v.(*trustfeed.Device))
 		}
 	}
-	if len(got) != 2 || got[0].Status != trustfeed.Active || got[0].DeviceCertSHA256 != thumb(r.Devices[0].DeviceCert) ||
-		got[1].FTMCertSHA256 != thumb(r.Devices[1].FTMCert) || got[0].VendorID != "ACME" {
+	if len(got) != 2 || got[0].Status != trustfeed.Active || got[0].DeviceCertSHA256 != feeds.Thumb(r.Devices[0].DeviceCert) ||
+		got[1].FTMCertSHA256 != feeds.Thumb(r.Devices[1].FTMCert) || got[0].VendorID != "ACME" {
 		t.Fatalf("device feed entries = %+v", got)
 	}
 	if n, err := h.c.VerifyAudit(ctx); err != nil || n < 5 {
@@ -126,8 +128,8 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 	}
 	nc, _ := x509.ParseCertificate(rr.DeviceCert)
 	oc, _ := x509.ParseCertificate(r.Devices[0].DeviceCert)
-	if !publicKeyEqual(nk.Public(), nc.PublicKey) || nc.NotBefore.Before(oc.NotBefore) {
-		t.Errorf("rotated certificate: key match %v, notBefore %s (old %s)", publicKeyEqual(nk.Public(), nc.PublicKey), nc.NotBefore, oc.NotBefore)
+	if !pki.SameKey(nk.Public(), nc.PublicKey) || nc.NotBefore.Before(oc.NotBefore) {
+		t.Errorf("rotated certificate: key match %v, notBefore %s (old %s)", pki.SameKey(nk.Public(), nc.PublicKey), nc.NotBefore, oc.NotBefore)
 	}
 	dv, err := h.c.Device(ctx, "SN-0001")
 	if err != nil {
@@ -137,7 +139,7 @@ func TestEnrolDevicesAndRotate(t *testing.T) {
 		t.Errorf("device after rotation: %d certs, history %+v", len(dv.Certs), dv.History)
 	}
 	more := fo.sync(t, h)
-	if len(more) != 1 || !strings.Contains(string(more[0].Data), thumb(rr.DeviceCert)) {
+	if len(more) != 1 || !strings.Contains(string(more[0].Data), feeds.Thumb(rr.DeviceCert)) {
 		t.Errorf("rotation feed entries = %d", len(more))
 	}
 
@@ -589,7 +591,7 @@ func TestEnrolAppliance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !publicKeyEqual(enc.Public(), ec.PublicKey) || ec.KeyUsage != x509.KeyUsageKeyEncipherment {
+	if !pki.SameKey(enc.Public(), ec.PublicKey) || ec.KeyUsage != x509.KeyUsageKeyEncipherment {
 		t.Error("encryption certificate is not for the TPM decryption key")
 	}
 	// An agent can encrypt to it and only the TPM decrypts.
@@ -611,7 +613,7 @@ func TestEnrolAppliance(t *testing.T) {
 	}
 	entries := h.follower().sync(t, h)
 	last, _ := trustfeed.Decode(entries[len(entries)-1].Kind, entries[len(entries)-1].Data)
-	if ap, ok := last.(*trustfeed.Appliance); !ok || ap.ID != "EDGE-1" || ap.Status != trustfeed.Revoked || ap.CertSHA256 != thumb(r.Appliance.SigningCert) {
+	if ap, ok := last.(*trustfeed.Appliance); !ok || ap.ID != "EDGE-1" || ap.Status != trustfeed.Revoked || ap.CertSHA256 != feeds.Thumb(r.Appliance.SigningCert) {
 		t.Errorf("last feed entry = %+v", last)
 	}
 }

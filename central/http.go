@@ -3,7 +3,6 @@ package central
 import (
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +20,8 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/httpx"
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 var (
@@ -262,12 +263,6 @@ func (h *api) clientAddr(r *http.Request) string {
 	return host
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}
-
 // writeError answers with {"error": {...}}; internal errors are logged and
 // answered without detail.
 func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -281,7 +276,7 @@ func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			e = fail(http.StatusInternalServerError, enrol.CodeInternal, "internal error; see central's log")
 		}
 	}
-	writeJSON(w, e.Status, map[string]*enrol.Error{"error": e})
+	httpx.WriteJSON(w, e.Status, map[string]*enrol.Error{"error": e})
 }
 
 func decodeJSON(r *http.Request, v any) error {
@@ -319,7 +314,7 @@ func (h *api) feedKey(w http.ResponseWriter, _ *http.Request) {
 
 func (h *api) applianceCA(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	w.Write(pemCert(h.c.keys.ApplianceCA.Cert.Raw))
+	w.Write(pki.CertPEM(h.c.keys.ApplianceCA.Cert))
 }
 
 // feed serves GET /v1/feeds/{name}?after=N[&limit=N][&wait=30s].
@@ -359,7 +354,7 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mFeedEntries.Add(float64(len(b.Entries)))
-	writeJSON(w, http.StatusOK, b)
+	httpx.WriteJSON(w, http.StatusOK, b)
 }
 
 func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (any, error)) http.HandlerFunc {
@@ -384,7 +379,7 @@ func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (a
 			return
 		}
 		mEnrolments.WithLabelValues(step, "ok").Inc()
-		writeJSON(w, http.StatusOK, v)
+		httpx.WriteJSON(w, http.StatusOK, v)
 	}
 }
 
@@ -421,7 +416,7 @@ func (h *api) adminSized(limit int64, f func(ctx context.Context, a *Admin, r *h
 		if r.Method != http.MethodGet {
 			h.c.log.Info("admin change", "admin", a.TokenID, "method", r.Method, "path", r.URL.Path)
 		}
-		writeJSON(w, http.StatusOK, v)
+		httpx.WriteJSON(w, http.StatusOK, v)
 	}
 }
 
@@ -474,10 +469,6 @@ func (l *limiter) allow(key string) bool {
 	}
 	b.tokens--
 	return true
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // ServeOptions configure Serve.

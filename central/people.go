@@ -3,8 +3,6 @@ package central
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,18 +10,16 @@ import (
 	"math/big"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/people"
 	"github.com/edgetrust/edgetrust/central/store"
-	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/enrol"
-	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
-	"github.com/edgetrust/edgetrust/sbi"
 )
 
 // People, VIDs and the records feeds (decision 0012).
@@ -36,16 +32,15 @@ const (
 	// MaxEnrolBytes bounds a person enrolment request body: the captures
 	// and room for the demographics and the JSON around them.
 	MaxEnrolBytes = MaxCaptureBytes + 256<<10
-	DefaultGroup  = "default"
+	DefaultGroup  = feeds.DefaultGroup
 	// EnrolCaptureMaxAge is how old an RCAPTURE may be when it is enrolled,
 	// by default (registration may be batched and uploaded later);
 	// Config.CaptureMaxAge changes it, up to MaxCaptureMaxAge.
 	EnrolCaptureMaxAge = 24 * time.Hour
 	MaxCaptureMaxAge   = 30 * 24 * time.Hour
 	// EnrolMinMinutiae is the fewest minutiae an enrolled finger template
-	// may have (authentication samples need match.MinMinutiae; a reference
-	// needs more to match them reliably).
-	EnrolMinMinutiae = 12
+	// may have (people.EnrolMinMinutiae).
+	EnrolMinMinutiae = people.EnrolMinMinutiae
 	maxTTL           = 30 * 24 * time.Hour
 )
 
@@ -129,13 +124,6 @@ func checkGroup(g string) (string, error) {
 	return g, nil
 }
 
-func applianceGroup(a *store.Appliance) string {
-	if a.Group == "" {
-		return DefaultGroup
-	}
-	return a.Group
-}
-
 func vidKind(s string) (vid.Kind, error) {
 	switch s {
 	case "", "perpetual":
@@ -155,224 +143,6 @@ func randomUIN() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%d", 2_000_000_000+n.Int64()), nil
-}
-
-// capturedSegment is one verified biometric of an enrolment.
-type capturedSegment struct {
-	Type, SubType string
-	ISO           []byte
-	Quality       int
-}
-
-// verifyRegistration checks one RCAPTURE answer against central's own
-// registry: signature and chain to an active vendor's provider CA, digital
-// ID, hash chain, timestamps, purpose Registration, and the signing device
-// enrolled, active, under an active vendor, with its current certificate.
-// It returns the segments, the device serial and the thumbprint of the
-// device certificate that signed them.
-func (c *Central) verifyRegistration(ctx context.Context, raw json.RawMessage) ([]capturedSegment, string, string, error) {
-	var env struct {
-		Request  json.RawMessage `json:"request"`
-		Response json.RawMessage `json:"response"`
-	}
-	respRaw := raw
-	var req *sbi.CaptureRequest
-	if json.Unmarshal(raw, &env) == nil && len(env.Response) > 0 {
-		respRaw = env.Response
-		if len(env.Request) > 0 {
-			r, err := sbi.ParseCaptureRequest(env.Request)
-			if err != nil {
-				return nil, "", "", badRequest("capture request: %v", err)
-			}
-			req = r
-		}
-	}
-	resp, err := sbi.ParseCaptureResponse(respRaw)
-	if err != nil {
-		return nil, "", "", badRequest("not an SBI RCAPTURE answer: %v", err)
-	}
-	if len(resp.Biometrics) == 0 {
-		return nil, "", "", badRequest("the RCAPTURE answer holds no biometrics")
-	}
-	if req == nil {
-		req = sbi.MinimalRequest("", "", resp)
-		if req == nil {
-			return nil, "", "", badRequest("the RCAPTURE answer carries no readable signed data")
-		}
-	}
-	if req.Purpose != sbi.PurposeRegistration {
-		return nil, "", "", badRequest("captures for enrolment must have purpose Registration (RCAPTURE), not %q", req.Purpose)
-	}
-	roots := x509.NewCertPool()
-	var devices map[string]*store.Device
-	var vendors []store.Vendor
-	serials := map[string]bool{}
-	for _, e := range resp.Biometrics {
-		if s := peekSerial(e.Data); s != "" {
-			serials[s] = true
-		}
-	}
-	err = c.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		if vendors, err = tx.Vendors(ctx); err != nil {
-			return err
-		}
-		devices, err = tx.DevicesBySerial(ctx, keysOf(serials))
-		return err
-	})
-	if err != nil {
-		return nil, "", "", err
-	}
-	vendorStatus := map[string]string{}
-	for _, v := range vendors {
-		vendorStatus[v.ID] = v.Status
-		if v.Status != trustfeed.Active {
-			continue
-		}
-		if ca, err := x509.ParseCertificate(v.CACert); err == nil {
-			roots.AddCert(ca)
-		}
-	}
-	ver := &sbi.Verifier{DeviceRoots: roots, FTMRoots: roots, Now: c.now, MaxAge: c.captureMaxAge}
-	res, ps := ver.VerifyCaptureResponse(resp, sbi.Expect{Request: req})
-	if len(ps) > 0 {
-		msgs := make([]string, 0, 3)
-		for _, p := range ps[:min(3, len(ps))] {
-			msgs = append(msgs, p.Error())
-		}
-		hint := ""
-		switch {
-		case slices.ContainsFunc(ps, func(p sbi.Problem) bool { return p.Check == sbi.CheckSkew }):
-			hint = fmt.Sprintf(" (captures may be at most %s old: capture again, or raise serve --capture-max-age)", c.captureMaxAge)
-		case slices.ContainsFunc(ps, func(p sbi.Problem) bool { return p.Check == sbi.CheckChain }):
-			hint = " (is the device's vendor registered and active?)"
-		}
-		return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the RCAPTURE answer does not verify: %s%s", strings.Join(msgs, "; "), hint)
-	}
-	var serial string
-	var out []capturedSegment
-	for i, sg := range res.Segments {
-		if sg.DigitalID == nil || sg.Data == nil {
-			return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "biometric %d has no signed digital ID", i)
-		}
-		if serial == "" {
-			serial = sg.DigitalID.SerialNo
-		} else if serial != sg.DigitalID.SerialNo {
-			return nil, "", "", fail(http.StatusUnprocessableEntity, "capture_invalid", "the biometrics come from different devices")
-		}
-		d := devices[serial]
-		if d == nil {
-			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", serial)
-		}
-		if d.Status != trustfeed.Active || vendorStatus[d.VendorID] != trustfeed.Active {
-			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", serial, d.VendorID)
-		}
-		if j, err := sbi.ParseJWS(resp.Biometrics[i].Data); err != nil || len(j.Chain) == 0 || thumb(j.Chain[0].Raw) != thumb(d.DeviceCert) {
-			return nil, "", "", fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", serial)
-		}
-		q := 0
-		if f, err := strconv.ParseFloat(string(sg.Data.QualityScore), 64); err == nil && f >= 0 && f <= 100 {
-			q = int(f)
-		}
-		out = append(out, capturedSegment{Type: sg.Data.BioType, SubType: sg.Data.BioSubType, ISO: sg.ISO, Quality: q})
-	}
-	return out, serial, thumb(devices[serial].DeviceCert), nil
-}
-
-func keysOf(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// peekSerial reads the device serial from a data JWS's digital ID without
-// verifying anything (the verifier does; this only picks registry rows).
-func peekSerial(jws string) string {
-	parts := strings.SplitN(jws, ".", 4)
-	if len(parts) != 3 || len(jws) > sbi.MaxJWSSize {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return ""
-	}
-	var d struct {
-		DigitalID string `json:"digitalId"`
-	}
-	if json.Unmarshal(b, &d) != nil {
-		return ""
-	}
-	dp := strings.SplitN(d.DigitalID, ".", 4)
-	if len(dp) != 3 {
-		return ""
-	}
-	b, err = base64.RawURLEncoding.DecodeString(dp[1])
-	if err != nil {
-		return ""
-	}
-	var id struct {
-		SerialNo string `json:"serialNo"`
-	}
-	json.Unmarshal(b, &id)
-	return id.SerialNo
-}
-
-// templates turns verified segments into stored templates: an MCC
-// template per finger; iris and face records are kept as they are for
-// matchers that can use them.
-func templates(segs []capturedSegment) ([]recordfeed.Biometric, error) {
-	fp := match.NewFingerprint()
-	bySub := map[string]recordfeed.Biometric{}
-	var order []string
-	for _, s := range segs {
-		key := s.Type + "/" + s.SubType
-		var b recordfeed.Biometric
-		switch s.Type {
-		case sbi.TypeFinger:
-			t, err := fp.Extract(s.ISO)
-			if err == nil && len(t.Minutiae) < EnrolMinMinutiae {
-				err = fmt.Errorf("%w: %d", match.ErrNoMinutiae, len(t.Minutiae))
-			}
-			if errors.Is(err, match.ErrNoMinutiae) {
-				return nil, fail(http.StatusUnprocessableEntity, "template_failed",
-					"%s: too few minutiae for an enrolment template (at least %d needed); clean the sensor and capture that finger again", s.SubType, EnrolMinMinutiae)
-			}
-			if err != nil {
-				return nil, fail(http.StatusUnprocessableEntity, "template_failed", "%s: no usable template (%v); capture that finger again", s.SubType, err)
-			}
-			data, err := t.MarshalBinary()
-			if err != nil {
-				return nil, err
-			}
-			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: recordfeed.TemplateMCC, Quality: s.Quality, Data: data}
-		case sbi.TypeIris, sbi.TypeFace:
-			format := "iso19794-6"
-			if s.Type == sbi.TypeFace {
-				format = "iso19794-5"
-			}
-			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: format, Quality: s.Quality, Data: s.ISO}
-		default:
-			continue
-		}
-		if len(b.Data) > recordfeed.MaxTemplate {
-			return nil, fail(http.StatusUnprocessableEntity, "template_failed", "%s %s: record of %d bytes is larger than %d", s.Type, s.SubType, len(b.Data), recordfeed.MaxTemplate)
-		}
-		if _, seen := bySub[key]; !seen {
-			order = append(order, key)
-		}
-		bySub[key] = b // a later capture of the same finger replaces an earlier one
-	}
-	out := make([]recordfeed.Biometric, 0, len(order))
-	for _, k := range order {
-		out = append(out, bySub[k])
-	}
-	if len(out) > recordfeed.MaxBiometrics {
-		return nil, badRequest("at most %d biometrics per person", recordfeed.MaxBiometrics)
-	}
-	return out, nil
 }
 
 // EnrolPerson verifies the captures, extracts templates, draws a UIN and a
@@ -411,11 +181,11 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 			return nil, err
 		}
 	}
-	var segs []capturedSegment
+	var segs []people.Segment
 	var serials []string
 	signers := map[string]string{} // serial → device certificate thumbprint
 	for i, raw := range q.Captures {
-		s, serial, cert, err := c.verifyRegistration(ctx, raw)
+		s, serial, cert, err := people.VerifyRegistration(ctx, c.st, c.now, c.captureMaxAge, raw)
 		if err != nil {
 			var e *enrol.Error
 			if errors.As(err, &e) {
@@ -427,7 +197,7 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 		serials = append(serials, serial)
 		signers[serial] = cert
 	}
-	bio, err := templates(segs)
+	bio, err := people.Templates(segs)
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +222,7 @@ func (c *Central) EnrolPerson(ctx context.Context, a *Admin, q *PersonRequest) (
 	err = c.st.Update(ctx, func(tx store.Tx) error {
 		// The devices may have been revoked, or rotated their keys, since
 		// the captures were verified.
-		if err := recheckSigners(ctx, tx, signers); err != nil {
+		if err := people.RecheckSigners(ctx, tx, signers); err != nil {
 			return err
 		}
 		var uin string
@@ -511,39 +281,12 @@ func recordFits(d *personData, v vid.VID, now time.Time) error {
 	if err != nil {
 		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record would not be accepted by appliances (%v): enrol fewer or smaller biometrics, or shorter demographics", err)
 	}
-	n, err := opSize(recordfeed.Op{Put: &recordfeed.Signed{Record: b, Sig: make([]byte, 64)}})
+	n, err := feeds.OpSize(recordfeed.Op{Put: &recordfeed.Signed{Record: b, Sig: make([]byte, 64)}})
 	if err != nil {
 		return err
 	}
-	if n+len(`{"ops":[]}`) > maxBatchPlain {
-		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record (%d bytes) is too large for the records feed (at most about %d bytes): enrol fewer or smaller iris or face records, or shorter demographics", len(b), maxBatchPlain*3/4)
-	}
-	return nil
-}
-
-// recheckSigners checks, inside the enrolment's transaction, that every
-// signing device is still active under an active vendor and still has the
-// certificate that signed.
-func recheckSigners(ctx context.Context, tx store.Tx, signers map[string]string) error {
-	devs, err := tx.DevicesBySerial(ctx, slices.Sorted(maps.Keys(signers)))
-	if err != nil {
-		return err
-	}
-	for sn, cert := range signers {
-		d := devs[sn]
-		if d == nil {
-			return fail(http.StatusUnprocessableEntity, "device_unknown", "device %s is not registered with central; enrol it first", sn)
-		}
-		v, err := tx.Vendor(ctx, d.VendorID)
-		if err != nil {
-			return err
-		}
-		if d.Status != trustfeed.Active || v.Status != trustfeed.Active {
-			return fail(http.StatusUnprocessableEntity, "device_not_active", "device %s (vendor %s) is not active: its captures cannot enrol anyone", sn, d.VendorID)
-		}
-		if thumb(d.DeviceCert) != cert {
-			return fail(http.StatusUnprocessableEntity, "device_key_retired", "device %s signed with a key that is not its current certificate", sn)
-		}
+	if n+len(feeds.EmptyBatch) > feeds.MaxBatchPlain {
+		return fail(http.StatusUnprocessableEntity, "record_invalid", "the person's record (%d bytes) is too large for the records feed (at most about %d bytes): enrol fewer or smaller iris or face records, or shorter demographics", len(b), feeds.MaxBatchPlain*3/4)
 	}
 	return nil
 }
@@ -613,7 +356,7 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 	if len(ops) == 0 {
 		return nil
 	}
-	aps, err := c.groupAppliances(ctx, tx, p.Group, only)
+	aps, err := feeds.GroupAppliances(ctx, tx, p.Group, only)
 	if err != nil {
 		return err
 	}
@@ -628,94 +371,11 @@ func (c *Central) publishPerson(ctx context.Context, tx store.Tx, p *store.Perso
 		if len(o) == 0 {
 			continue
 		}
-		if err := c.appendSealed(ctx, tx, ap, o, now); err != nil {
+		if err := feeds.AppendSealed(ctx, tx, ap, o, now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// groupAppliances are the appliances of a group that follow its records:
-// active and suspended ones (revoked appliances get nothing more).
-func (c *Central) groupAppliances(ctx context.Context, tx store.Tx, group, only string) ([]*store.Appliance, error) {
-	all, err := tx.Appliances(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*store.Appliance
-	for i := range all {
-		ap := &all[i]
-		if ap.Status == trustfeed.Revoked || applianceGroup(ap) != group || len(ap.EncryptionCert) == 0 || (only != "" && ap.ID != only) {
-			continue
-		}
-		out = append(out, ap)
-	}
-	return out, nil
-}
-
-// Sealed batches travel as feed entries, whose canonical bytes are at most
-// feed.MaxEntrySize: the entry holds the sealed batch's JSON, in which the
-// ciphertext of the batch's JSON is base64. sealedOverhead covers the rest
-// (entry envelope, appliance id, thumbprint, an RSA-4096 wrapped key,
-// nonce, field names); maxBatchPlain is what is left for the JSON of a
-// batch.
-const (
-	sealedOverhead = 1536
-	maxBatchPlain  = (feed.MaxEntrySize-sealedOverhead)/4*3 - 16 // GCM tag
-)
-
-// opSize is an operation's share of a batch's JSON.
-func opSize(op recordfeed.Op) (int, error) {
-	b, err := json.Marshal(op)
-	return len(b) + 1, err // and a comma
-}
-
-// packOps splits ops into batches of at most recordfeed.MaxOps operations
-// whose JSON fits maxBatchPlain.
-func packOps(ops []recordfeed.Op) ([][]recordfeed.Op, error) {
-	var out [][]recordfeed.Op
-	start, size := 0, len(`{"ops":[]}`)
-	for i, op := range ops {
-		n, err := opSize(op)
-		if err != nil {
-			return nil, err
-		}
-		if n+len(`{"ops":[]}`) > maxBatchPlain {
-			return nil, fmt.Errorf("central: one records-feed operation of %d bytes cannot fit a feed entry", n)
-		}
-		if i > start && (size+n > maxBatchPlain || i-start == recordfeed.MaxOps) {
-			out = append(out, ops[start:i])
-			start, size = i, len(`{"ops":[]}`)
-		}
-		size += n
-	}
-	if start < len(ops) {
-		out = append(out, ops[start:])
-	}
-	return out, nil
-}
-
-// appendSealed seals ops to ap, in batches that each fit one feed entry
-// (packOps), and appends them to its records feed.
-func (c *Central) appendSealed(ctx context.Context, tx store.Tx, ap *store.Appliance, ops []recordfeed.Op, now time.Time) error {
-	cert, err := x509.ParseCertificate(ap.EncryptionCert)
-	if err != nil {
-		return fmt.Errorf("central: appliance %s encryption certificate: %w", ap.ID, err)
-	}
-	batches, err := packOps(ops)
-	if err != nil {
-		return err
-	}
-	entries := make([]store.NewEntry, 0, len(batches))
-	for _, b := range batches {
-		s, err := recordfeed.Seal(&recordfeed.Batch{Ops: b}, ap.ID, cert)
-		if err != nil {
-			return err
-		}
-		entries = append(entries, store.NewEntry{Kind: recordfeed.Kind, Data: s})
-	}
-	_, err = store.AppendFeed(ctx, tx, recordfeed.FeedName(ap.ID), now, entries...)
-	return err
 }
 
 // withPerson loads a person and their sealed data in tx.
@@ -886,7 +546,7 @@ func (c *Central) SetLocks(ctx context.Context, a *Admin, uin string, lock, unlo
 		for _, l := range unlock {
 			delete(set, l)
 		}
-		p.Locked = keysOf(set)
+		p.Locked = slices.Sorted(maps.Keys(set))
 		p.Updated = c.now().UTC()
 		if err := tx.PutPerson(ctx, p); err != nil {
 			return err
@@ -944,7 +604,7 @@ func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group str
 		if err != nil {
 			return err
 		}
-		old := applianceGroup(ap)
+		old := feeds.ApplianceGroup(ap)
 		if old == group {
 			out = *ap
 			return nil
@@ -971,20 +631,6 @@ func (c *Central) SetApplianceGroup(ctx context.Context, a *Admin, id, group str
 	}
 	c.kickBackfill()
 	return &out, nil
-}
-
-// decodePerson reads a PersonRequest strictly.
-func decodePerson(r *http.Request) (*PersonRequest, error) {
-	d := json.NewDecoder(r.Body) // bounded by adminSized
-	d.DisallowUnknownFields()
-	var q PersonRequest
-	if err := d.Decode(&q); err != nil {
-		return nil, badRequest("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %v", MaxEnrolBytes, err)
-	}
-	if d.More() {
-		return nil, badRequest("trailing data after the JSON object")
-	}
-	return &q, nil
 }
 
 // SweepExpiredVIDs marks active VIDs whose expiry has passed as expired and

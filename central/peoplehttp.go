@@ -2,6 +2,7 @@ package central
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -102,4 +103,18 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 		}
 		return c.SetApplianceGroup(ctx, a, r.PathValue("id"), q.Group)
 	})
+}
+
+// decodePerson reads a PersonRequest strictly.
+func decodePerson(r *http.Request) (*PersonRequest, error) {
+	d := json.NewDecoder(r.Body) // bounded by adminSized
+	d.DisallowUnknownFields()
+	var q PersonRequest
+	if err := d.Decode(&q); err != nil {
+		return nil, badRequest("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %v", MaxEnrolBytes, err)
+	}
+	if d.More() {
+		return nil, badRequest("trailing data after the JSON object")
+	}
+	return &q, nil
 }

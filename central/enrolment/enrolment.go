@@ -1,4 +1,4 @@
-package central
+package enrolment
 
 import (
 	"context"
@@ -8,48 +8,73 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/keys"
+	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
+// Service runs the enrolment protocol (internal/enrol): a session per
+// enrolment or rotation, TPM proofs checked against the EK policy, and
+// certificates issued by the vendor's provider CA or the appliance CA.
+type Service struct {
+	Store    store.Store
+	Keys     *keys.Keyring
+	Registry *registry.Registry // vendors and their CAs
+	Now      func() time.Time
+	Log      *slog.Logger
+	TTL      time.Duration // between start and finish
+	// EK is the current EK trust policy.
+	EK func() enrol.EKPolicy
+	// Backfill publishes, inside tx, the records of a newly enrolled
+	// appliance's group (the people concept); Kick runs the rest of it
+	// after the commit.
+	Backfill func(ctx context.Context, tx store.Tx, ap *store.Appliance) error
+	Kick     func()
+}
+
 func tokenInvalid() error {
-	return fail(http.StatusUnauthorized, enrol.CodeTokenInvalid, "the enrolment token is not valid (ask a central admin for one: edgetrust-central token create)")
+	return core.Fail(http.StatusUnauthorized, enrol.CodeTokenInvalid, "the enrolment token is not valid (ask a central admin for one: edgetrust-central token create)")
 }
 
 // checkEnrolToken validates an enrolment token at now without consuming it.
 func checkEnrolToken(t *store.Token, secret string, now time.Time) error {
-	if !secretMatches(secret, t.SecretHash) || (t.Kind != store.TokenDevice && t.Kind != store.TokenAppliance) || t.Revoked {
+	if !core.SecretMatches(secret, t.SecretHash) || (t.Kind != store.TokenDevice && t.Kind != store.TokenAppliance) || t.Revoked {
 		return tokenInvalid()
 	}
 	if !t.Used.IsZero() {
-		return fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was already used; tokens are single-use, ask for a new one")
+		return core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was already used; tokens are single-use, ask for a new one")
 	}
 	if !now.Before(t.Expires) {
-		return fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", t.Expires.Format(time.RFC3339))
+		return core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", t.Expires.Format(time.RFC3339))
 	}
 	return nil
 }
 
-func (c *Central) lookupEnrolToken(ctx context.Context, tx store.Tx, tok string) (*store.Token, error) {
-	id, secret, ok := splitToken(enrolPrefix, tok)
+func (c *Service) lookupEnrolToken(ctx context.Context, tx store.Tx, tok string) (*store.Token, error) {
+	id, secret, ok := core.SplitToken(core.EnrolPrefix, tok)
 	if !ok {
 		return nil, tokenInvalid()
 	}
 	t, err := tx.Token(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		secretMatches(secret, make([]byte, 32))
+		core.SecretMatches(secret, make([]byte, 32))
 		return nil, tokenInvalid()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEnrolToken(t, secret, c.now()); err != nil {
+	if err := checkEnrolToken(t, secret, c.Now()); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -57,11 +82,11 @@ func (c *Central) lookupEnrolToken(ctx context.Context, tx store.Tx, tok string)
 
 // StartEnrolment checks the token, EK and AK and returns the credential
 // challenge. It writes only the session.
-func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*enrol.StartResponse, error) {
-	now := c.now()
+func (c *Service) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*enrol.StartResponse, error) {
+	now := c.Now()
 	var tok *store.Token
 	var vendor *store.Vendor
-	err := c.st.View(ctx, func(tx store.Tx) error {
+	err := c.Store.View(ctx, func(tx store.Tx) error {
 		var err error
 		if tok, err = c.lookupEnrolToken(ctx, tx, q.Token); err != nil {
 			return err
@@ -71,7 +96,7 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 				return err
 			}
 			if vendor.Status != trustfeed.Active {
-				return fail(http.StatusForbidden, enrol.CodeVendorInactive, "vendor %s is %s: it cannot enrol devices", vendor.ID, vendor.Status)
+				return core.Fail(http.StatusForbidden, enrol.CodeVendorInactive, "vendor %s is %s: it cannot enrol devices", vendor.ID, vendor.Status)
 			}
 		}
 		return nil
@@ -79,16 +104,16 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	fp, how, err := c.ekPolicy().Check(q.EKPublic, q.EKCert, now)
+	fp, how, err := c.EK().Check(q.EKPublic, q.EKCert, now)
 	if err != nil {
-		return nil, fail(http.StatusForbidden, enrol.CodeEKUntrusted, "%v", err)
+		return nil, core.Fail(http.StatusForbidden, enrol.CodeEKUntrusted, "%v", err)
 	}
 	akName, akPub, err := tpm.AKName(q.AKPublic)
 	if err != nil {
-		return nil, fail(http.StatusBadRequest, enrol.CodeAKInvalid, "%v", err)
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeAKInvalid, "%v", err)
 	}
 	if k, ok := akPub.(*rsa.PublicKey); !ok || k.N.BitLen() != 2048 {
-		return nil, fail(http.StatusBadRequest, enrol.CodeAKInvalid, "the AK must be RSA-2048 (tpm.AttestationKey)")
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeAKInvalid, "the AK must be RSA-2048 (tpm.AttestationKey)")
 	}
 	secret := make([]byte, 32)
 	nonce := make([]byte, enrol.NonceSize)
@@ -100,12 +125,12 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 	}
 	blob, encSecret, err := tpm.MakeCredential(q.EKPublic, akName, secret)
 	if err != nil {
-		return nil, fail(http.StatusBadRequest, enrol.CodeEKUntrusted, "cannot make a credential for this EK: %v", err)
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeEKUntrusted, "cannot make a credential for this EK: %v", err)
 	}
 	sh := sha256.Sum256(secret)
-	s := &store.Session{ID: randomString(32), Kind: tok.Kind, TokenID: tok.ID, EKPublic: q.EKPublic, EKCert: q.EKCert,
-		EKFingerprint: fp, AKPublic: q.AKPublic, SecretHash: sh[:], Nonce: nonce, Expires: now.Add(c.ttl).UTC()}
-	err = c.st.Update(ctx, func(tx store.Tx) error {
+	s := &store.Session{ID: core.RandomString(32), Kind: tok.Kind, TokenID: tok.ID, EKPublic: q.EKPublic, EKCert: q.EKCert,
+		EKFingerprint: fp, AKPublic: q.AKPublic, SecretHash: sh[:], Nonce: nonce, Expires: now.Add(c.TTL).UTC()}
+	err = c.Store.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.DeleteExpiredSessions(ctx, now); err != nil {
 			return err
 		}
@@ -114,7 +139,7 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 	if err != nil {
 		return nil, err
 	}
-	c.log.Info("enrolment started", "token", tok.ID, "kind", tok.Kind, "ek", fp, "ekTrust", how)
+	c.Log.Info("enrolment started", "token", tok.ID, "kind", tok.Kind, "ek", fp, "ekTrust", how)
 	r := &enrol.StartResponse{Session: s.ID, Kind: tok.Kind, CredentialBlob: blob, EncryptedSecret: encSecret, Nonce: nonce, Expires: s.Expires}
 	if vendor != nil {
 		r.VendorID, r.VendorName = vendor.ID, vendor.Name
@@ -124,9 +149,9 @@ func (c *Central) StartEnrolment(ctx context.Context, q *enrol.StartRequest) (*e
 
 // takeSession removes and returns a session: each is finished at most
 // once, whatever the outcome.
-func (c *Central) takeSession(ctx context.Context, id, kind string) (*store.Session, error) {
+func (c *Service) takeSession(ctx context.Context, id, kind string) (*store.Session, error) {
 	var s *store.Session
-	err := c.st.Update(ctx, func(tx store.Tx) error {
+	err := c.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		if s, err = tx.Session(ctx, id); err != nil {
 			return err
@@ -134,13 +159,13 @@ func (c *Central) takeSession(ctx context.Context, id, kind string) (*store.Sess
 		return tx.DeleteSession(ctx, id)
 	})
 	if errors.Is(err, store.ErrNotFound) || (err == nil && s.Kind != kind) {
-		return nil, fail(http.StatusBadRequest, enrol.CodeSession, "unknown or already used session; start again")
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeSession, "unknown or already used session; start again")
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !c.now().Before(s.Expires) {
-		return nil, fail(http.StatusBadRequest, enrol.CodeSession, "the session expired at %s; start again", s.Expires.Format(time.RFC3339))
+	if !c.Now().Before(s.Expires) {
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeSession, "the session expired at %s; start again", s.Expires.Format(time.RFC3339))
 	}
 	return s, nil
 }
@@ -154,13 +179,13 @@ type provenDevice struct {
 }
 
 func certifyError(what string, err error) error {
-	return fail(http.StatusForbidden, enrol.CodeCertify, "%s: %v", what, err)
+	return core.Fail(http.StatusForbidden, enrol.CodeCertify, "%s: %v", what, err)
 }
 
 // FinishEnrolment checks the activated secret and the certify proofs and,
 // only if all hold, consumes the token, records the devices or appliance
 // and issues their certificates.
-func (c *Central) FinishEnrolment(ctx context.Context, q *enrol.FinishRequest) (*enrol.FinishResponse, error) {
+func (c *Service) FinishEnrolment(ctx context.Context, q *enrol.FinishRequest) (*enrol.FinishResponse, error) {
 	var kind string
 	switch {
 	case len(q.Devices) > 0:
@@ -174,12 +199,12 @@ func (c *Central) FinishEnrolment(ctx context.Context, q *enrol.FinishRequest) (
 	}
 	sh := sha256.Sum256(q.Secret)
 	if subtle.ConstantTimeCompare(sh[:], s.SecretHash) != 1 {
-		return nil, fail(http.StatusForbidden, enrol.CodeActivation,
+		return nil, core.Fail(http.StatusForbidden, enrol.CodeActivation,
 			"the credential was not activated: only the TPM holding the EK sent, with the AK sent loaded, can recover it (is the AK from a different TPM?)")
 	}
 	_, akPub, err := tpm.AKName(s.AKPublic)
 	if err != nil {
-		return nil, fail(http.StatusBadRequest, enrol.CodeAKInvalid, "%v", err)
+		return nil, core.Fail(http.StatusBadRequest, enrol.CodeAKInvalid, "%v", err)
 	}
 	if kind == store.TokenAppliance {
 		return c.finishAppliance(ctx, s, akPub.(*rsa.PublicKey), q.Appliance)
@@ -187,13 +212,13 @@ func (c *Central) FinishEnrolment(ctx context.Context, q *enrol.FinishRequest) (
 	return c.finishDevices(ctx, s, akPub.(*rsa.PublicKey), q.Devices)
 }
 
-func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.PublicKey, reqs []enrol.DeviceRequest) (*enrol.FinishResponse, error) {
+func (c *Service) finishDevices(ctx context.Context, s *store.Session, ak *rsa.PublicKey, reqs []enrol.DeviceRequest) (*enrol.FinishResponse, error) {
 	proven := make([]*provenDevice, 0, len(reqs))
-	keys := map[string]bool{}
+	seen := map[string]bool{}
 	for _, r := range reqs {
 		id := r.DigitalID
 		if !sbi.ValidType(id.Type) || !sbi.ValidDeviceSubType(id.Type, id.DeviceSubType) {
-			return nil, fail(http.StatusBadRequest, enrol.CodeDigitalID, "device %s: type %q / deviceSubType %q is not an SBI pairing", id.SerialNo, id.Type, id.DeviceSubType)
+			return nil, core.Fail(http.StatusBadRequest, enrol.CodeDigitalID, "device %s: type %q / deviceSubType %q is not an SBI pairing", id.SerialNo, id.Type, id.DeviceSubType)
 		}
 		subj := enrol.DigitalIDSubject(id)
 		ftm, err := enrol.VerifyKeyProof(ak, r.FTMKey, enrol.CertifyNonce(s.Nonce, enrol.RoleFTM, subj), enrol.UseSign)
@@ -205,35 +230,38 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			return nil, certifyError("device "+id.SerialNo+" device key", err)
 		}
 		for _, k := range []*rsa.PublicKey{ftm, dev} {
-			kid := string(keyID(k))
-			if keys[kid] {
-				return nil, fail(http.StatusBadRequest, enrol.CodeCertify, "device %s: every FTM and device key must be distinct", id.SerialNo)
+			kid, err := pki.KeyID(k)
+			if err != nil {
+				return nil, err
 			}
-			keys[kid] = true
+			if seen[string(kid)] {
+				return nil, core.Fail(http.StatusBadRequest, enrol.CodeCertify, "device %s: every FTM and device key must be distinct", id.SerialNo)
+			}
+			seen[string(kid)] = true
 		}
 		proven = append(proven, &provenDevice{id: id, ftm: ftm, dev: dev})
 	}
-	now := c.now().UTC()
+	now := c.Now().UTC()
 	var resp enrol.FinishResponse
-	err := c.st.Update(ctx, func(tx store.Tx) error {
+	err := c.Store.Update(ctx, func(tx store.Tx) error {
 		tok, err := tx.Token(ctx, s.TokenID)
 		if err != nil {
 			return err
 		}
 		if !tok.Used.IsZero() {
-			return fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
+			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
 		}
 		if !now.Before(tok.Expires) {
-			return fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
+			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
 		}
 		v, err := tx.Vendor(ctx, tok.VendorID)
 		if err != nil {
 			return err
 		}
 		if v.Status != trustfeed.Active {
-			return fail(http.StatusForbidden, enrol.CodeVendorInactive, "vendor %s is %s: it cannot enrol devices", v.ID, v.Status)
+			return core.Fail(http.StatusForbidden, enrol.CodeVendorInactive, "vendor %s is %s: it cannot enrol devices", v.ID, v.Status)
 		}
-		ca, err := c.vendorCA(v)
+		ca, err := c.Registry.VendorCA(v)
 		if err != nil {
 			return err
 		}
@@ -242,21 +270,21 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 		for _, p := range proven {
 			id := p.id
 			if id.DeviceProviderID != v.ID || id.DeviceProvider != v.Name {
-				return fail(http.StatusBadRequest, enrol.CodeDigitalID,
+				return core.Fail(http.StatusBadRequest, enrol.CodeDigitalID,
 					"device %s: digital ID names provider %q (%q) but the token is for vendor %q (%q): set the agent's provider and providerId",
 					id.SerialNo, id.DeviceProvider, id.DeviceProviderID, v.Name, v.ID)
 			}
 			if _, err := tx.Device(ctx, id.SerialNo); err == nil {
-				return fail(http.StatusConflict, enrol.CodeConflict, "device %s is already enrolled", id.SerialNo)
+				return core.Fail(http.StatusConflict, enrol.CodeConflict, "device %s is already enrolled", id.SerialNo)
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if p.ftmCert, err = ca.Issue(p.ftm, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
-				Validity: FTMValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
+			if p.ftmCert, err = keys.Issue(ca, p.ftm, keys.Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "FTM",
+				Validity: keys.FTMValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
-			if p.devCert, err = ca.Issue(p.dev, Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
-				Validity: DeviceValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
+			if p.devCert, err = keys.Issue(ca, p.dev, keys.Leaf{CommonName: id.SerialNo, Organization: v.Name, Unit: "Device",
+				Validity: keys.DeviceValidity, Usage: x509.KeyUsageDigitalSignature}, now); err != nil {
 				return err
 			}
 			d := &store.Device{Serial: id.SerialNo, VendorID: v.ID, Make: id.Make, Model: id.Model, Type: id.Type, SubType: id.DeviceSubType,
@@ -267,27 +295,27 @@ func (c *Central) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 			if err := tx.PutDevices(ctx, d); err != nil {
 				return err
 			}
-			if err := c.audit(ctx, tx, "enrol:"+tok.ID, "device.enrol", "device:"+d.Serial, map[string]string{
-				"vendorId": v.ID, "ekFingerprint": s.EKFingerprint, "deviceCertSha256": thumb(d.DeviceCert), "ftmCertSha256": thumb(d.FTMCert)}); err != nil {
+			if err := core.Audit(ctx, tx, c.Now(), "enrol:"+tok.ID, "device.enrol", "device:"+d.Serial, map[string]string{
+				"vendorId": v.ID, "ekFingerprint": s.EKFingerprint, "deviceCertSha256": feeds.Thumb(d.DeviceCert), "ftmCertSha256": feeds.Thumb(d.FTMCert)}); err != nil {
 				return err
 			}
-			entries = append(entries, deviceEntry(d))
+			entries = append(entries, feeds.DeviceEntry(d))
 			resp.Devices = append(resp.Devices, enrol.IssuedDevice{Serial: d.Serial, DeviceCert: d.DeviceCert, FTMCert: d.FTMCert})
 		}
 		tok.Used = now
 		if err := tx.PutToken(ctx, tok); err != nil {
 			return err
 		}
-		if err := c.audit(ctx, tx, "enrol:"+tok.ID, "enrol-token.use", "token:"+tok.ID, map[string]int{"devices": len(proven)}); err != nil {
+		if err := core.Audit(ctx, tx, c.Now(), "enrol:"+tok.ID, "enrol-token.use", "token:"+tok.ID, map[string]int{"devices": len(proven)}); err != nil {
 			return err
 		}
-		return c.publish(ctx, tx, entries...)
+		return feeds.Publish(ctx, tx, c.Now(), entries...)
 	})
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range resp.Devices {
-		c.log.Info("device enrolled", "device", d.Serial, "token", s.TokenID, "ek", s.EKFingerprint)
+		c.Log.Info("device enrolled", "device", d.Serial, "token", s.TokenID, "ek", s.EKFingerprint)
 	}
 	return &resp, nil
 }
@@ -296,7 +324,7 @@ func certRecord(role string, c *x509.Certificate, now time.Time) store.CertRecor
 	return store.CertRecord{Role: role, SHA256: sbi.Thumbprint(c), Issued: now, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
 }
 
-func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa.PublicKey, r *enrol.ApplianceRequest) (*enrol.FinishResponse, error) {
+func (c *Service) finishAppliance(ctx context.Context, s *store.Session, ak *rsa.PublicKey, r *enrol.ApplianceRequest) (*enrol.FinishResponse, error) {
 	subj := enrol.ApplianceSubject(r.ID)
 	encKey, err := enrol.VerifyKeyProof(ak, r.EncryptionKey, enrol.CertifyNonce(s.Nonce, enrol.RoleApplianceEncrypt, subj), enrol.UseDecrypt)
 	if err != nil {
@@ -306,35 +334,35 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 	if err != nil {
 		return nil, certifyError("appliance signing key", err)
 	}
-	now := c.now().UTC()
-	ca := c.keys.ApplianceCA
+	now := c.Now().UTC()
+	ca := c.Keys.ApplianceCA
 	var resp enrol.FinishResponse
-	err = c.st.Update(ctx, func(tx store.Tx) error {
+	err = c.Store.Update(ctx, func(tx store.Tx) error {
 		tok, err := tx.Token(ctx, s.TokenID)
 		if err != nil {
 			return err
 		}
 		if !tok.Used.IsZero() {
-			return fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
+			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
 		}
 		if !now.Before(tok.Expires) {
-			return fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
+			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
 		}
 		if tok.Name != "" && tok.Name != r.ID {
-			return fail(http.StatusForbidden, enrol.CodeTokenInvalid, "the enrolment token is for appliance %q, not %q", tok.Name, r.ID)
+			return core.Fail(http.StatusForbidden, enrol.CodeTokenInvalid, "the enrolment token is for appliance %q, not %q", tok.Name, r.ID)
 		}
 		if _, err := tx.Appliance(ctx, r.ID); err == nil {
-			return fail(http.StatusConflict, enrol.CodeConflict, "appliance %s is already enrolled", r.ID)
+			return core.Fail(http.StatusConflict, enrol.CodeConflict, "appliance %s is already enrolled", r.ID)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		encCert, err := ca.Issue(encKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
-			Validity: ApplianceValidity, Usage: x509.KeyUsageKeyEncipherment}, now)
+		encCert, err := keys.Issue(ca, encKey, keys.Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
+			Validity: keys.ApplianceValidity, Usage: x509.KeyUsageKeyEncipherment}, now)
 		if err != nil {
 			return err
 		}
-		signCert, err := ca.Issue(signKey, Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
-			Validity: ApplianceValidity, Usage: x509.KeyUsageDigitalSignature}, now)
+		signCert, err := keys.Issue(ca, signKey, keys.Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Signing",
+			Validity: keys.ApplianceValidity, Usage: x509.KeyUsageDigitalSignature}, now)
 		if err != nil {
 			return err
 		}
@@ -348,32 +376,32 @@ func (c *Central) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 		if err := tx.PutToken(ctx, tok); err != nil {
 			return err
 		}
-		if err := c.audit(ctx, tx, "enrol:"+tok.ID, "appliance.enrol", "appliance:"+a.ID, map[string]string{
-			"ekFingerprint": s.EKFingerprint, "encryptionCertSha256": thumb(a.EncryptionCert), "signingCertSha256": thumb(a.SigningCert)}); err != nil {
+		if err := core.Audit(ctx, tx, c.Now(), "enrol:"+tok.ID, "appliance.enrol", "appliance:"+a.ID, map[string]string{
+			"ekFingerprint": s.EKFingerprint, "encryptionCertSha256": feeds.Thumb(a.EncryptionCert), "signingCertSha256": feeds.Thumb(a.SigningCert)}); err != nil {
 			return err
 		}
 		resp = enrol.FinishResponse{CACert: ca.Cert.Raw, Appliance: &enrol.IssuedAppliance{ID: a.ID, EncryptionCert: a.EncryptionCert, SigningCert: a.SigningCert}}
-		if err := c.publish(ctx, tx, applianceEntry(a)); err != nil {
+		if err := feeds.Publish(ctx, tx, c.Now(), feeds.ApplianceEntry(a)); err != nil {
 			return err
 		}
 		// Its records feed starts with every record of its group.
-		return c.startBackfill(ctx, tx, a, applianceGroup(a), "")
+		return c.Backfill(ctx, tx, a)
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.kickBackfill()
-	c.log.Info("appliance enrolled", "appliance", r.ID, "token", s.TokenID, "ek", s.EKFingerprint)
+	c.Kick()
+	c.Log.Info("appliance enrolled", "appliance", r.ID, "token", s.TokenID, "ek", s.EKFingerprint)
 	return &resp, nil
 }
 
 // StartRotation opens a device-key rotation for an active device.
-func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest) (*enrol.RotateStartResponse, error) {
-	now := c.now()
-	err := c.st.View(ctx, func(tx store.Tx) error {
+func (c *Service) StartRotation(ctx context.Context, q *enrol.RotateStartRequest) (*enrol.RotateStartResponse, error) {
+	now := c.Now()
+	err := c.Store.View(ctx, func(tx store.Tx) error {
 		d, err := tx.Device(ctx, q.Serial)
 		if errors.Is(err, store.ErrNotFound) {
-			return notFound("device", q.Serial)
+			return core.NotFound("device", q.Serial)
 		}
 		if err != nil {
 			return err
@@ -382,8 +410,8 @@ func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest
 		if err != nil {
 			return err
 		}
-		if e := effective(v.Status, d.Status); e != trustfeed.Active {
-			return fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
+		if e := registry.Effective(v.Status, d.Status); e != trustfeed.Active {
+			return core.Fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
 		}
 		return nil
 	})
@@ -394,8 +422,8 @@ func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	s := &store.Session{ID: randomString(32), Kind: "rotate", Serial: q.Serial, Nonce: nonce, Expires: now.Add(c.ttl).UTC()}
-	if err := c.st.Update(ctx, func(tx store.Tx) error { return tx.PutSession(ctx, s) }); err != nil {
+	s := &store.Session{ID: core.RandomString(32), Kind: "rotate", Serial: q.Serial, Nonce: nonce, Expires: now.Add(c.TTL).UTC()}
+	if err := c.Store.Update(ctx, func(tx store.Tx) error { return tx.PutSession(ctx, s) }); err != nil {
 		return nil, err
 	}
 	return &enrol.RotateStartResponse{Session: s.ID, Nonce: nonce, Expires: s.Expires}, nil
@@ -403,14 +431,14 @@ func (c *Central) StartRotation(ctx context.Context, q *enrol.RotateStartRequest
 
 // FinishRotation certifies a new device key proven by the device's
 // enrolled AK.
-func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishRequest) (*enrol.RotateFinishResponse, error) {
+func (c *Service) FinishRotation(ctx context.Context, q *enrol.RotateFinishRequest) (*enrol.RotateFinishResponse, error) {
 	s, err := c.takeSession(ctx, q.Session, "rotate")
 	if err != nil {
 		return nil, err
 	}
-	now := c.now().UTC()
+	now := c.Now().UTC()
 	var resp enrol.RotateFinishResponse
-	err = c.st.Update(ctx, func(tx store.Tx) error {
+	err = c.Store.Update(ctx, func(tx store.Tx) error {
 		d, err := tx.Device(ctx, s.Serial)
 		if err != nil {
 			return err
@@ -419,8 +447,8 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err != nil {
 			return err
 		}
-		if e := effective(v.Status, d.Status); e != trustfeed.Active {
-			return fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
+		if e := registry.Effective(v.Status, d.Status); e != trustfeed.Active {
+			return core.Fail(http.StatusForbidden, enrol.CodeNotActive, "device %s is %s: it cannot rotate its key", d.Serial, e)
 		}
 		_, akPub, err := tpm.AKName(d.AKPublic)
 		if err != nil {
@@ -438,14 +466,14 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err != nil {
 			return err
 		}
-		if publicKeyEqual(key, old.PublicKey) || publicKeyEqual(key, ftm.PublicKey) {
-			return fail(http.StatusBadRequest, enrol.CodeCertify, "the new device key must differ from the current device and FTM keys")
+		if pki.SameKey(key, old.PublicKey) || pki.SameKey(key, ftm.PublicKey) {
+			return core.Fail(http.StatusBadRequest, enrol.CodeCertify, "the new device key must differ from the current device and FTM keys")
 		}
-		ca, err := c.vendorCA(v)
+		ca, err := c.Registry.VendorCA(v)
 		if err != nil {
 			return err
 		}
-		crt, err := ca.Issue(key, Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: DeviceValidity,
+		crt, err := keys.Issue(ca, key, keys.Leaf{CommonName: d.Serial, Organization: v.Name, Unit: "Device", Validity: keys.DeviceValidity,
 			Usage: x509.KeyUsageDigitalSignature, NotBefore: old.NotBefore}, now)
 		if err != nil {
 			return err
@@ -455,16 +483,16 @@ func (c *Central) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 		if err := tx.PutDevices(ctx, d); err != nil {
 			return err
 		}
-		if err := c.audit(ctx, tx, "device:"+d.Serial, "device.rotate", "device:"+d.Serial, map[string]string{
+		if err := core.Audit(ctx, tx, c.Now(), "device:"+d.Serial, "device.rotate", "device:"+d.Serial, map[string]string{
 			"oldCertSha256": sbi.Thumbprint(old), "deviceCertSha256": sbi.Thumbprint(crt)}); err != nil {
 			return err
 		}
 		resp = enrol.RotateFinishResponse{Serial: d.Serial, DeviceCert: crt.Raw, CACert: v.CACert}
-		return c.publish(ctx, tx, deviceEntry(d))
+		return feeds.Publish(ctx, tx, c.Now(), feeds.DeviceEntry(d))
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.log.Info("device key rotated", "device", s.Serial)
+	c.Log.Info("device key rotated", "device", s.Serial)
 	return &resp, nil
 }

@@ -1,4 +1,4 @@
-package central
+package people
 
 import (
 	"encoding/base64"

@@ -1,7 +1,6 @@
-package central
+package keys
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,12 +10,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"filippo.io/age"
+	"github.com/edgetrust/edgetrust/internal/keyring"
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 // Files in central's state directory.
@@ -28,11 +27,7 @@ const (
 )
 
 // MinPassphrase is the shortest passphrase central accepts.
-const MinPassphrase = 12
-
-// ScryptWorkFactor is the scrypt cost (log2 N) of the keyring's passphrase
-// encryption: age's default, about a second per guess. Tests lower it.
-var ScryptWorkFactor = 18
+const MinPassphrase = keyring.MinPassphrase
 
 // Keyring holds central's private keys, unlocked. On disk it is one age
 // file encrypted with a passphrase (scrypt); vendor CA keys live in the
@@ -41,7 +36,7 @@ var ScryptWorkFactor = 18
 type Keyring struct {
 	Feed        ed25519.PrivateKey // signs feed checkpoints
 	ApplianceCA *CA                // issues appliance certificates
-	identity    *age.X25519Identity
+	box         *keyring.Box       // seals vendor CA keys and people
 }
 
 // keyringFile is the plaintext inside KeysFile.
@@ -58,8 +53,8 @@ var ErrPassphrase = errors.New("central: wrong passphrase for " + KeysFile)
 // ErrNoKeyring means the state directory has no keyring yet.
 var ErrNoKeyring = errors.New("central: no keyring in the state directory")
 
-// InitKeyring creates a keyring in dir. It refuses to replace one.
-func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error) {
+// Init creates a keyring in dir. It refuses to replace one.
+func Init(dir string, passphrase []byte, now time.Time) (*Keyring, error) {
 	if len(passphrase) < MinPassphrase {
 		return nil, fmt.Errorf("central: the passphrase must be at least %d characters", MinPassphrase)
 	}
@@ -71,7 +66,7 @@ func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error)
 	if err != nil {
 		return nil, err
 	}
-	id, err := age.GenerateX25519Identity()
+	box, err := keyring.NewBox()
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +74,7 @@ func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error)
 	if err != nil {
 		return nil, err
 	}
-	k := &Keyring{Feed: feedKey, ApplianceCA: ca, identity: id}
+	k := &Keyring{Feed: feedKey, ApplianceCA: ca, box: box}
 	fk, err := x509.MarshalPKCS8PrivateKey(feedKey)
 	if err != nil {
 		return nil, err
@@ -88,30 +83,14 @@ func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(keyringFile{FeedKey: fk, AgeIdentity: id.String(), ApplianceCACert: ca.Cert.Raw, ApplianceCAKey: ak})
+	plain, err := json.Marshal(keyringFile{FeedKey: fk, AgeIdentity: box.String(), ApplianceCACert: ca.Cert.Raw, ApplianceCAKey: ak})
 	if err != nil {
-		return nil, err
-	}
-	rcpt, err := age.NewScryptRecipient(string(passphrase))
-	if err != nil {
-		return nil, err
-	}
-	rcpt.SetWorkFactor(ScryptWorkFactor)
-	var enc bytes.Buffer
-	w, err := age.Encrypt(&enc, rcpt)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(plain); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, enc.Bytes(), 0o600); err != nil {
+	if err := keyring.Create(path, plain, passphrase); err != nil {
 		return nil, err
 	}
 	if err := k.writePublic(dir); err != nil {
@@ -128,7 +107,7 @@ func (k *Keyring) writePublic(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, FeedKeyFile), pub, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, ApplianceCAFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.ApplianceCA.Cert.Raw}), 0o644)
+	return os.WriteFile(filepath.Join(dir, ApplianceCAFile), pki.CertPEM(k.ApplianceCA.Cert), 0o644)
 }
 
 // FeedKeyPEM encodes a feed public key as PKIX PEM.
@@ -157,27 +136,17 @@ func ParseFeedKeyPEM(b []byte) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-// LoadKeyring unlocks the keyring in dir.
-func LoadKeyring(dir string, passphrase []byte) (*Keyring, error) {
-	f, err := os.Open(filepath.Join(dir, KeysFile))
+// Load unlocks the keyring in dir.
+func Load(dir string, passphrase []byte) (*Keyring, error) {
+	plain, err := keyring.Open(filepath.Join(dir, KeysFile), passphrase)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoKeyring
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	id, err := age.NewScryptIdentity(string(passphrase))
-	if err != nil {
-		return nil, err
-	}
-	r, err := age.Decrypt(f, id)
-	if err != nil {
+	if errors.Is(err, keyring.ErrPassphrase) {
 		return nil, ErrPassphrase
 	}
-	plain, err := io.ReadAll(io.LimitReader(r, 64<<10))
 	if err != nil {
-		return nil, ErrPassphrase
+		return nil, err
 	}
 	var kf keyringFile
 	if err := json.Unmarshal(plain, &kf); err != nil {
@@ -191,15 +160,15 @@ func LoadKeyring(dir string, passphrase []byte) (*Keyring, error) {
 	if !ok {
 		return nil, errors.New("central: the feed key is not Ed25519")
 	}
-	ageID, err := age.ParseX25519Identity(kf.AgeIdentity)
+	box, err := keyring.ParseBox(kf.AgeIdentity)
 	if err != nil {
 		return nil, fmt.Errorf("central: keyring identity: %w", err)
 	}
-	ca, err := parseCA(kf.ApplianceCACert, kf.ApplianceCAKey)
+	ca, err := pki.ParseCA(kf.ApplianceCACert, kf.ApplianceCAKey)
 	if err != nil {
 		return nil, fmt.Errorf("central: appliance CA: %w", err)
 	}
-	k := &Keyring{Feed: feedKey, ApplianceCA: ca, identity: ageID}
+	k := &Keyring{Feed: feedKey, ApplianceCA: ca, box: box}
 	// Rewrite the public files in case they were lost.
 	if err := k.writePublic(dir); err != nil {
 		return nil, err
@@ -207,46 +176,23 @@ func LoadKeyring(dir string, passphrase []byte) (*Keyring, error) {
 	return k, nil
 }
 
+// maxSealedKey bounds a sealed CA key once opened.
+const maxSealedKey = 64 << 10
+
 // Seal encrypts a secret (a vendor CA key) to the keyring.
-func (k *Keyring) Seal(plain []byte) ([]byte, error) {
-	var b bytes.Buffer
-	w, err := age.Encrypt(&b, k.identity.Recipient())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(plain); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
+func (k *Keyring) Seal(plain []byte) ([]byte, error) { return k.box.Seal(plain) }
 
 // Open decrypts what Seal encrypted.
 func (k *Keyring) Open(sealed []byte) ([]byte, error) {
-	r, err := age.Decrypt(bytes.NewReader(sealed), k.identity)
+	b, err := k.box.Open(sealed, maxSealedKey)
 	if err != nil {
 		return nil, fmt.Errorf("central: a sealed key does not open with this keyring: %w", err)
 	}
-	return io.ReadAll(io.LimitReader(r, 64<<10))
+	return b, nil
 }
 
 // OpenLimit is Open for sealed data up to max bytes (a person's record).
-func (k *Keyring) OpenLimit(sealed []byte, max int64) ([]byte, error) {
-	r, err := age.Decrypt(bytes.NewReader(sealed), k.identity)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("sealed data larger than %d bytes", max)
-	}
-	return b, nil
-}
+func (k *Keyring) OpenLimit(sealed []byte, max int64) ([]byte, error) { return k.box.Open(sealed, max) }
 
 // FeedSigner is the feed key as a crypto.Signer.
 func (k *Keyring) FeedSigner() crypto.Signer { return k.Feed }
