@@ -125,7 +125,7 @@ func (ir *Iris) Image(c Capture) (*image.Gray, Truth) {
 				}
 				tr := math.Pow(math.Max(0, math.Min(1, rr)), gamma)
 				tv := ir.at(tr, th-c.Rotation)
-				iv := ir.mean + ir.contrast*math.Max(-2.5, math.Min(2.5, tv)) - 18*tr*tr
+				iv := ir.mean + ir.contrast*math.Max(-2.2, math.Min(2.2, tv)) - 18*tr*tr
 				// Soft limbus (about 3 px), sharp pupil edge (about 1 px).
 				wl := clamp01((di - R + 1.5) / 3)
 				v = iv*(1-wl) + v*wl

@@ -47,7 +47,7 @@ func New(seed uint64) *Iris {
 	ir.PupilDX = (r.Float64() - 0.5) * 0.08
 	ir.PupilDY = r.Float64() * 0.05
 	ir.mean = 95 + 30*r.Float64()
-	ir.contrast = 22 + 10*r.Float64()
+	ir.contrast = 18 + 10*r.Float64()
 	tex := make([]float64, texR*texT)
 
 	// Smooth noise at several scales, periodic in angle.
