@@ -25,3 +25,21 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkCompare(b *testing.B) {
+	ir := irissynth.New(1)
+	i1, _ := ir.Image(irissynth.Capture{Seed: 1, Blur: 1, Noise: 3})
+	i2, _ := ir.Image(irissynth.Capture{Seed: 2, Blur: 1, Noise: 3, Rotation: 0.05})
+	t1, _, err := Encode(i1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	t2, _, err := Encode(i2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		Compare(t1, t2, DefaultShifts)
+	}
+}
