@@ -95,13 +95,6 @@ func TestRotate(t *testing.T) {
 	}
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 func slicesMax(v []float64) float64 {
 	m := math.Inf(-1)
 	for _, x := range v {

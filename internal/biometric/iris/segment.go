@@ -129,6 +129,44 @@ func (p *plane) down4() *plane {
 	return q
 }
 
+// blob flood-fills from (x, y) over pixels darker than thr (and NaN
+// ones: reflections sit in the pupil) within distance reach, and returns
+// the blob's centroid and equivalent radius.
+func (p *plane) blob(x, y int, thr float32, reach int) (cx, cy, r float64) {
+	seen := make(map[int]bool)
+	stack := []int{y*p.w + x}
+	seen[stack[0]] = true
+	var sx, sy float64
+	n := 0
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		px, py := i%p.w, i/p.w
+		sx += float64(px) + 0.5
+		sy += float64(py) + 0.5
+		n++
+		for _, d := range [4][2]int{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+			qx, qy := px+d[0], py+d[1]
+			if qx < 0 || qy < 0 || qx >= p.w || qy >= p.h || abs(qx-x) > reach || abs(qy-y) > reach {
+				continue
+			}
+			j := qy*p.w + qx
+			if v := p.p[j]; !seen[j] && (v != v || v < thr) {
+				seen[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	return sx / float64(n), sy / float64(n), math.Sqrt(float64(n) / math.Pi)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // ring is a set of sampling directions.
 type ring struct{ c, s []float64 }
 
@@ -175,8 +213,11 @@ func (p *plane) mean(cx, cy, r float64, d ring) (float64, bool) {
 // ido is Daugman's integro-differential operator over a grid of centres
 // and radii: the circle across which the mean grey rises most steeply
 // (dark inside, bright outside). The radial derivative is smoothed over
-// ±2 radius steps. accept filters candidate circles.
-func (p *plane) ido(cx, cy float64, dc int, r0, r1 int, step float64, d ring, accept func(x, y, r float64) bool) (Circle, float64) {
+// ±2 radius steps. accept filters candidate circles. With a dark level
+// (not NaN), a circle whose inside (just within the edge) is much brighter
+// than it is penalised: that is how the pupil wins over the limbus when a
+// dilated pupil leaves a thin, dark iris ring inside a bright sclera.
+func (p *plane) ido(cx, cy float64, dc int, r0, r1 int, step float64, d ring, dark float64, accept func(x, y, r float64) bool) (Circle, float64) {
 	best, bestScore := Circle{}, math.Inf(-1)
 	nr := r1 - r0 + 5
 	m := make([]float64, nr)
@@ -196,6 +237,9 @@ func (p *plane) ido(cx, cy float64, dc int, r0, r1 int, step float64, d ring, ac
 					continue
 				}
 				g := m[k+1] + m[k+2] - m[k-1] - m[k-2]
+				if dark == dark {
+					g -= 2 * math.Max(0, m[k-2]-dark-15)
+				}
 				if g > bestScore {
 					best, bestScore = Circle{x, y, r}, g
 				}
@@ -243,13 +287,16 @@ func segmentPlane(full *plane) (*Segmentation, error) {
 	}
 	all := newRing(64, nil)
 	maxR := min(small.w, small.h) / 2
-	// Pupil, coarse then fine.
-	pc, _ := small.ido(float64(sx)+0.5, float64(sy)+0.5, 7, 3, min(26, maxR-2), 1, all, nil)
+	// Pupil, coarse then fine. The darkest block can lie anywhere in a
+	// large pupil, so the coarse search starts from the centroid of the
+	// dark blob around it.
+	bx, by, br := small.blob(sx, sy, dark+30, 28)
+	pc, _ := small.ido(bx, by, 3, max(3, int(br)-4), min(int(br)+5, maxR-2), 1, all, float64(dark), nil)
 	if pc.R == 0 {
 		return nil, ErrNoIris
 	}
 	fine := newRing(128, nil)
-	pupil, ps := full.ido(pc.X*4, pc.Y*4, 4, int(pc.R*4)-5, int(pc.R*4)+5, 1, fine, nil)
+	pupil, ps := full.ido(pc.X*4, pc.Y*4, 4, int(pc.R*4)-5, int(pc.R*4)+5, 1, fine, float64(dark), nil)
 	if pupil.R == 0 || ps < minEdge {
 		return nil, ErrNoIris
 	}
@@ -263,11 +310,11 @@ func segmentPlane(full *plane) (*Segmentation, error) {
 			return r > 1.3*pr*4/scale && d+pupil.R/scale < r-3/scale && d < 0.25*r
 		}
 	}
-	ic, _ := small.ido(pupil.X/4, pupil.Y/4, 5, int(pr*1.3)+1, min(int(pr*5)+1, 48, maxR), 1, sideRing, inside(4))
+	ic, _ := small.ido(pupil.X/4, pupil.Y/4, 5, int(pr*1.3)+1, min(int(pr*5)+1, 48, maxR), 1, sideRing, math.NaN(), inside(4))
 	if ic.R == 0 {
 		return nil, ErrNoIris
 	}
-	iris, is := full.ido(ic.X*4, ic.Y*4, 3, int(ic.R*4)-5, int(ic.R*4)+5, 1, newRing(192, sides), inside(1))
+	iris, is := full.ido(ic.X*4, ic.Y*4, 3, int(ic.R*4)-5, int(ic.R*4)+5, 1, newRing(192, sides), math.NaN(), inside(1))
 	if iris.R == 0 || is < minEdge {
 		return nil, ErrNoIris
 	}
@@ -293,16 +340,23 @@ func (p *plane) lid(iris, pupil Circle, upper bool) Lid {
 	none := Lid{X: iris.X, Y: iris.Y - sign*(iris.R+2)}
 	best, bestScore := none, 0.0
 	const n = 48
-	for _, k := range []float64{0.05, 0.1, 0.15, 0.2, 0.27, 0.35} {
+	for _, k := range []float64{0.08, 0.12, 0.16, 0.2, 0.25} {
 		K := sign * k / iris.R
-		for off := -iris.R * 1.05; off <= -pupil.R*0.3; off += 1.5 {
+		// The upper lid may come down to the pupil centre, the lower lid
+		// up to a third of the way from the pupil's lower edge to the
+		// limbus (higher, it would mostly find the collarette).
+		stop := 0.0
+		if !upper {
+			stop = -pupil.R - 0.3*(iris.R-pupil.R)
+		}
+		for off := -iris.R * 1.05; off <= stop+sign*(pupil.Y-iris.Y); off += 1.5 {
 			Y := iris.Y + sign*off
 			var s float64
-			cnt := 0
+			cnt, pos := 0, 0
 			for i := range n {
 				x := iris.X + iris.R*0.95*(2*float64(i)/(n-1)-1)
 				y := Y + K*(x-iris.X)*(x-iris.X)
-				if math.Hypot(x-iris.X, y-iris.Y) > iris.R-4 || math.Hypot(x-pupil.X, y-pupil.Y) < pupil.R+4 {
+				if math.Hypot(x-iris.X, y-iris.Y) > iris.R-7 || math.Hypot(x-pupil.X, y-pupil.Y) < pupil.R+10 {
 					continue
 				}
 				a := p.at(int(x), int(y-sign*3))
@@ -310,9 +364,14 @@ func (p *plane) lid(iris, pupil Circle, upper bool) Lid {
 				if a == a && b == b {
 					s += float64(a - b)
 					cnt++
+					if a-b > 5 {
+						pos++
+					}
 				}
 			}
-			if cnt < n/4 {
+			// A lid edge is long and steps the same way all along; iris
+			// texture makes strong steps only here and there.
+			if cnt < n/3 || 10*pos < 7*cnt {
 				continue
 			}
 			if sc := s / float64(cnt); sc > bestScore {
