@@ -12,8 +12,8 @@ const (
 	DefaultShifts = 12
 	// NominalBits is the bits compared that a normalised distance is
 	// scaled to (Daugman's 911 for his codes; about the median number
-	// compared between two of our synthetic captures).
-	NominalBits = 5000
+	// compared between two of our synthetic captures: 6,538 at CI size).
+	NominalBits = 6500
 	// MinBits is the fewest bits compared for a distance to count.
 	MinBits = 2 * MinValid
 	// DefaultThreshold: a normalised distance at or below it is a match.
