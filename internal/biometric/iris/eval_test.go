@@ -80,11 +80,26 @@ func evaluate(t *testing.T, ids, caps int) rates {
 	allowed := int(math.Floor(1e-3 * float64(len(r.imp))))
 	r.t3 = r.imp[allowed] - 1e-9
 	r.fnmr3 = frac(r.gen, func(d float64) bool { return d > r.t3 })
-	// EER: the least, over thresholds, of the larger of FMR and FNMR.
+	// EER: the least, over thresholds, of the larger of FMR and FNMR
+	// (one sweep over both sorted lists).
 	r.eer = 1
-	for _, th := range append(append([]float64(nil), r.gen...), r.imp...) {
-		fmr := frac(r.imp, func(d float64) bool { return d <= th })
-		fnmr := frac(r.gen, func(d float64) bool { return d > th })
+	gi, ii := 0, 0 // genuine ≤ th, impostor ≤ th
+	for gi < len(r.gen) || ii < len(r.imp) {
+		th := math.Inf(1)
+		if gi < len(r.gen) {
+			th = r.gen[gi]
+		}
+		if ii < len(r.imp) && r.imp[ii] < th {
+			th = r.imp[ii]
+		}
+		for gi < len(r.gen) && r.gen[gi] <= th {
+			gi++
+		}
+		for ii < len(r.imp) && r.imp[ii] <= th {
+			ii++
+		}
+		fmr := float64(ii) / float64(len(r.imp))
+		fnmr := float64(len(r.gen)-gi) / float64(len(r.gen))
 		r.eer = math.Min(r.eer, math.Max(fmr, fnmr))
 	}
 	t.Logf("%d identities × %d captures: %d genuine, %d impostor pairs, %d failed encodings", ids, caps, len(r.gen), len(r.imp), r.failed)

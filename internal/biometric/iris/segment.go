@@ -307,7 +307,10 @@ func segmentPlane(full *plane) (*Segmentation, error) {
 	inside := func(scale float64) func(x, y, r float64) bool {
 		return func(x, y, r float64) bool {
 			d := math.Hypot(x-pupil.X/scale, y-pupil.Y/scale)
-			return r > 1.3*pr*4/scale && d+pupil.R/scale < r-3/scale && d < 0.25*r
+			// Clear of the pupil by 12 px: at quarter scale the pupil's
+			// edge is smeared over 4 px, and a thin iris ring would let a
+			// circle half on the limbus, half on that edge win.
+			return r > 1.3*pr*4/scale && d+pupil.R/scale < r-12/scale && d < 0.15*r
 		}
 	}
 	ic, _ := small.ido(pupil.X/4, pupil.Y/4, 5, int(pr*1.3)+1, min(int(pr*5)+1, 48, maxR), 1, sideRing, math.NaN(), inside(4))
