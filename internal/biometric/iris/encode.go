@@ -56,16 +56,24 @@ const MinValid = Rows * Cols / 8
 
 // Encode segments img and encodes its iris.
 func Encode(img *image.Gray) (*Template, *Segmentation, error) {
-	s, err := Segment(img)
+	if err := checkImage(img); err != nil {
+		return nil, nil, err
+	}
+	p := toPlane(img)
+	s, err := segmentPlane(p)
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := EncodeSegmented(img, s)
+	sheet, mask := normalise(p, s)
+	t, err := encodeSheet(sheet, mask)
 	return t, s, err
 }
 
 // EncodeSegmented encodes the iris of img where s says it is.
 func EncodeSegmented(img *image.Gray, s *Segmentation) (*Template, error) {
+	if err := checkImage(img); err != nil {
+		return nil, err
+	}
 	sheet, mask := normalise(toPlane(img), s)
 	return encodeSheet(sheet, mask)
 }

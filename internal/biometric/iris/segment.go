@@ -251,13 +251,20 @@ func (p *plane) ido(cx, cy float64, dc int, r0, r1 int, step float64, d ring, da
 
 // Segment finds the pupil, the limbus and the eyelids.
 func Segment(img *image.Gray) (*Segmentation, error) {
-	b := img.Bounds()
-	if b.Dx() < minSide || b.Dy() < minSide || b.Dx()*b.Dy() > MaxPixels {
-		return nil, fmt.Errorf("%w: %dx%d", ErrImage, b.Dx(), b.Dy())
+	if err := checkImage(img); err != nil {
+		return nil, err
 	}
-	// Pix starts at Bounds().Min whatever it is.
-	full := toPlane(img)
-	return segmentPlane(full)
+	return segmentPlane(toPlane(img))
+}
+
+// checkImage bounds the image's size (Pix starts at Bounds().Min whatever
+// it is, so the origin does not matter).
+func checkImage(img *image.Gray) error {
+	b := img.Bounds()
+	if b.Dx() < minSide || b.Dy() < minSide || b.Dx()*b.Dy() > MaxPixels || len(img.Pix) < (b.Dy()-1)*img.Stride+b.Dx() {
+		return fmt.Errorf("%w: %dx%d", ErrImage, b.Dx(), b.Dy())
+	}
+	return nil
 }
 
 func segmentPlane(full *plane) (*Segmentation, error) {
