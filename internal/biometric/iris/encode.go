@@ -74,6 +74,9 @@ func EncodeSegmented(img *image.Gray, s *Segmentation) (*Template, error) {
 	if err := checkImage(img); err != nil {
 		return nil, err
 	}
+	if s == nil || !(s.Pupil.R > 0 && s.Iris.R > s.Pupil.R) {
+		return nil, ErrNoIris
+	}
 	sheet, mask := normalise(toPlane(img), s)
 	return encodeSheet(sheet, mask)
 }
