@@ -32,11 +32,13 @@ type Segmentation struct {
 
 // Errors from Segment and Encode.
 var (
-	ErrImage     = errors.New("iris: image too small or too large")
-	ErrNoIris    = errors.New("iris: no pupil and limbus found")
-	ErrOccluded  = errors.New("iris: too little of the iris is visible")
-	specularGrey = float32(230) // at or above: a reflection of the illuminator
+	ErrImage    = errors.New("iris: image too small or too large")
+	ErrNoIris   = errors.New("iris: no pupil and limbus found")
+	ErrOccluded = errors.New("iris: too little of the iris is visible")
 )
+
+// specularGrey: at or above, a pixel is a reflection of the illuminator.
+const specularGrey = 230
 
 // Image limits: big enough to hold an iris of 40 px radius, small enough
 // that a hostile size cannot cost much.
