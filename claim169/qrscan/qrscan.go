@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"strings"
+	"time"
 )
 
 // Input limits. Images come from untrusted sources (uploads, cameras of
@@ -25,9 +27,45 @@ import (
 // allocated.
 const (
 	MaxImageBytes  = 20 << 20   // encoded PNG/JPEG size
-	MaxImagePixels = 40_000_000 // width × height
-	MaxImageSide   = 1 << 15    // either dimension
+	MaxImagePixels = 12_000_000 // width × height: a 12 Mpx phone camera (4000×3000)
+	MaxImageSide   = 1 << 14    // either dimension
+	// MaxDecodedBytes bounds the pixel buffer the standard decoders would
+	// allocate, computed from the header's colour model before decoding:
+	// a 12 Mpx 8-bit RGBA PNG fits, the same PNG at 16 bits per channel
+	// does not.
+	MaxDecodedBytes = 48 << 20
+	// MaxConcurrentDecodes bounds how many byte decodes (pixels plus the
+	// scan ladder) run at once in a process, so that a burst of large
+	// images queues instead of stacking up their buffers.
+	MaxConcurrentDecodes = 2
+	// DecodeWait is how long a decode waits for a free slot before
+	// giving up with ErrBusy.
+	DecodeWait = 2 * time.Second
 )
+
+// decodeSlots is the process-wide semaphore behind MaxConcurrentDecodes.
+var (
+	decodeSlots = make(chan struct{}, MaxConcurrentDecodes)
+	decodeWait  = DecodeWait // tests shorten it
+)
+
+func acquire() error {
+	select {
+	case decodeSlots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(decodeWait)
+	defer t.Stop()
+	select {
+	case decodeSlots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	}
+}
+
+func release() { <-decodeSlots }
 
 var (
 	// ErrNotFound is matched (errors.Is) by every "no QR code" failure.
@@ -36,6 +74,9 @@ var (
 	ErrTooLarge = errors.New("qrscan: image too large")
 	// ErrFormat reports bytes that are not a decodable PNG or JPEG.
 	ErrFormat = errors.New("qrscan: not a PNG or JPEG image")
+	// ErrBusy reports that MaxConcurrentDecodes decodes were already
+	// running for DecodeWait; callers answer "retry shortly" (503).
+	ErrBusy = errors.New("qrscan: too many images being decoded; retry shortly")
 	// ErrUnavailable is returned by decoders not compiled into this
 	// binary (ZXingCPP and Zbar need cgo).
 	ErrUnavailable = errors.New("qrscan: decoder not available in this build (needs cgo)")
@@ -77,7 +118,14 @@ func Decode(img image.Image) (string, error) {
 // DecodeBytes decodes a PNG or JPEG (at most MaxImageBytes, MaxImagePixels)
 // and reads a QR code from it with the default Pipeline.
 func DecodeBytes(b []byte) (string, error) {
-	img, err := DecodeImage(b)
+	if len(b) > MaxImageBytes {
+		return "", fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxImageBytes)
+	}
+	if err := acquire(); err != nil {
+		return "", err
+	}
+	defer release()
+	img, err := decodeImage(b)
 	if err != nil {
 		return "", err
 	}
@@ -86,8 +134,20 @@ func DecodeBytes(b []byte) (string, error) {
 
 // DecodeImage decodes PNG or JPEG bytes after checking the limits. Only
 // these two formats are accepted, whatever image decoders the binary
-// registers elsewhere.
-func DecodeImage(b []byte) (img image.Image, err error) {
+// registers elsewhere. It waits for one of MaxConcurrentDecodes slots
+// (ErrBusy after DecodeWait).
+func DecodeImage(b []byte) (image.Image, error) {
+	if len(b) > MaxImageBytes {
+		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxImageBytes)
+	}
+	if err := acquire(); err != nil {
+		return nil, err
+	}
+	defer release()
+	return decodeImage(b)
+}
+
+func decodeImage(b []byte) (img image.Image, err error) {
 	if len(b) > MaxImageBytes {
 		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxImageBytes)
 	}
@@ -114,6 +174,9 @@ func DecodeImage(b []byte) (img image.Image, err error) {
 	if err := checkSize(cfg.Width, cfg.Height); err != nil {
 		return nil, err
 	}
+	if n := int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel(cfg.ColorModel); n > MaxDecodedBytes {
+		return nil, fmt.Errorf("%w: %dx%d pixels would decode to %d MiB (limit %d MiB; send 8-bit colour or greyscale)", ErrTooLarge, cfg.Width, cfg.Height, n>>20, MaxDecodedBytes>>20)
+	}
 	defer func() {
 		// The standard decoders are not expected to panic; this is a
 		// last line of defence for untrusted input.
@@ -126,6 +189,25 @@ func DecodeImage(b []byte) (img image.Image, err error) {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	return img, nil
+}
+
+// bytesPerPixel is what the standard PNG and JPEG decoders allocate per
+// pixel for a colour model (JPEG YCbCr counted as 4:4:4, its worst case).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel:
+		return 1
+	case color.Gray16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8 // RGBA64, NRGBA64 and anything unexpected
 }
 
 func checkSize(w, h int) error {

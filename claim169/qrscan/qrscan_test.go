@@ -120,6 +120,7 @@ func TestDecodeBytesLimits(t *testing.T) {
 		{"truncated png", pngHeader(100, 100), ErrFormat},
 		{"truncated jpeg", []byte("\xff\xd8\xff\xe0\x00\x10JFIF"), ErrFormat},
 		{"50 megapixels", pngHeader(10000, 5000), ErrTooLarge},
+		{"13 megapixels", pngHeader(4000, 3250), ErrTooLarge},
 		{"too wide", pngHeader(1<<16, 1), ErrTooLarge},
 		{"terapixel", pngHeader(1<<20, 1<<20), ErrTooLarge},
 		{"over 20 MiB", append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, MaxImageBytes)...), ErrTooLarge},
