@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
@@ -219,13 +218,10 @@ func (f *fixture) person(uin, kind string, demo map[string]string, bio []recordf
 // sensors; an UNKNOWN bioSubType captures finger.
 func (f *fixture) present(seed uint64, finger string) {
 	f.t.Helper()
-	yes := true
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, dev := range []string{fingerReg, fingerAuth} {
-		if _, err := agent.Control(ctx, f.ag.State, agent.ControlRequest{Op: "present", Device: dev, Present: &yes, Person: &seed, Finger: finger}); err != nil {
-			f.t.Fatal(err)
-		}
+	if err := f.ag.Present(ctx, seed, finger, fingerReg, fingerAuth); err != nil {
+		f.t.Fatal(err)
 	}
 }
 

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/internal/agenttest"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -82,7 +82,7 @@ func BenchmarkVerify(b *testing.B) {
 	// from a second agent with its own device.
 	soft, softCert := softKey(b)
 	p := filepath.Join(b.TempDir(), "soft.pem")
-	os.WriteFile(p, devpki.CertPEM(softCert), 0o644)
+	os.WriteFile(p, pki.CertPEM(softCert), 0o644)
 	dc := agenttest.Devices()[0]
 	dc.ID = "TFS000000001"
 	sf := *f

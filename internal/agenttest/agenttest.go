@@ -165,3 +165,15 @@ func (a *Agent) Capture(t testing.TB, req *sbi.CaptureRequest) []byte {
 	}
 	return raw
 }
+
+// Present puts synthetic person seed's finger on the emulated sensors devs
+// through the agent's control socket (an UNKNOWN bioSubType captures finger).
+func (a *Agent) Present(ctx context.Context, seed uint64, finger string, devs ...string) error {
+	yes := true
+	for _, dev := range devs {
+		if _, err := agent.Control(ctx, a.State, agent.ControlRequest{Op: "present", Device: dev, Present: &yes, Person: &seed, Finger: finger}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

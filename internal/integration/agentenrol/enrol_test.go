@@ -1,8 +1,10 @@
-package agent
+package agentenrol_test
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
+	"github.com/edgetrust/edgetrust/agent"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 )
+
+var ctx = context.Background()
 
 // testCentral is a real central on an in-memory store. (A test-only
 // dependency: the agent itself speaks to central over HTTP only.)
@@ -71,13 +75,13 @@ func (tc *testCentral) token(t *testing.T) string {
 func TestEnrolServeRotate(t *testing.T) {
 	tc := newTestCentral(t)
 	state := t.TempDir()
-	cfg := Config{State: state, TPM: "sim?seed=424242", Provider: "Acme Biometrics", ProviderID: "ACME",
-		Devices: []DeviceConfig{
+	cfg := agent.Config{State: state, TPM: "sim?seed=424242", Provider: "Acme Biometrics", ProviderID: "ACME",
+		Devices: []agent.DeviceConfig{
 			{ID: "ACME-IR-1", Type: sbi.TypeIris, SubType: "Single", Purpose: sbi.PurposeAuth, Make: "Acme", Model: "I1"},
 			{ID: "ACME-CF-1", Type: sbi.TypeFace, SubType: "Full face", Purpose: sbi.PurposeRegistration, Make: "Acme", Model: "C1"},
 		}}
 
-	svc, err := Start(ctx, cfg, Options{})
+	svc, err := agent.Start(ctx, cfg, agent.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +91,17 @@ func TestEnrolServeRotate(t *testing.T) {
 		}
 	}
 	// Enrolment refuses to run beside a running agent.
-	if _, err := Enrol(ctx, cfg, EnrolOptions{Central: tc.url, Token: tc.token(t)}); err == nil {
+	if _, err := agent.Enrol(ctx, cfg, agent.EnrolOptions{Central: tc.url, Token: tc.token(t)}); err == nil {
 		t.Error("enrolled while an agent was running on the state directory")
 	}
 	svc.Close()
 
 	// Central does not know this TPM yet.
-	ek, err := ShowEK(ctx, cfg)
+	ek, err := agent.ShowEK(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Enrol(ctx, cfg, EnrolOptions{Central: tc.url, Token: tc.token(t)})
+	_, err = agent.Enrol(ctx, cfg, agent.EnrolOptions{Central: tc.url, Token: tc.token(t)})
 	var ce *enrol.Error
 	if !errors.As(err, &ce) || ce.Code != enrol.CodeEKUntrusted {
 		t.Fatalf("enrol with an unknown EK: %v", err)
@@ -107,7 +111,7 @@ func TestEnrolServeRotate(t *testing.T) {
 	}
 	tc.c.SetEKPolicy(enrol.EKPolicy{Allow: map[string]bool{ek.Fingerprint: true}})
 	tok := tc.token(t)
-	r, err := Enrol(ctx, cfg, EnrolOptions{Central: tc.url, Token: tok})
+	r, err := agent.Enrol(ctx, cfg, agent.EnrolOptions{Central: tc.url, Token: tok})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +119,11 @@ func TestEnrolServeRotate(t *testing.T) {
 		t.Fatalf("enrol result = %+v", r)
 	}
 	// The token is spent.
-	if _, err := Enrol(ctx, cfg, EnrolOptions{Central: tc.url, Token: tok}); !errors.As(err, &ce) || ce.Code != enrol.CodeTokenUsed {
+	if _, err := agent.Enrol(ctx, cfg, agent.EnrolOptions{Central: tc.url, Token: tok}); !errors.As(err, &ce) || ce.Code != enrol.CodeTokenUsed {
 		t.Errorf("second enrolment with the same token: %v", err)
 	}
 
-	svc, err = Start(ctx, cfg, Options{})
+	svc, err = agent.Start(ctx, cfg, agent.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +134,7 @@ func TestEnrolServeRotate(t *testing.T) {
 		}
 	}
 	// An SBI verifier with central's provider CA accepts the answers.
-	caPEM, err := os.ReadFile(filepath.Join(state, "devices", "ACME-IR-1", ProviderCAFile))
+	caPEM, err := os.ReadFile(filepath.Join(state, "devices", "ACME-IR-1", agent.ProviderCAFile))
 	if err != nil {
 		t.Fatal(err)
 	}
