@@ -1,7 +1,3 @@
-// Package agent is the SBI 0.9.5 device service: it answers MOSIP clients on
-// 127.0.0.1:4501–4600 for one or more biometric devices, captures through the
-// firmware bridge (or emulated sensors), and signs every answer with keys that
-// live in the TPM.
 package agent
 
 import (

@@ -1,18 +1,3 @@
-// Package appliance is the edge appliance, edgetrust-appliance serve: it
-// follows central's signed trust feed into a badger store and verifies SBI
-// captures against it over HTTP.
-//
-// Layout (each part grows on its own):
-//
-//	appliance/db     badger, key layout
-//	appliance/feedsync  following one signed feed from central (long poll, verify, apply)
-//	appliance/trustsync     the trust feed's state: vendors, devices, trust anchors
-//	appliance/captureverify   verifying SBI captures against the trust state
-//	appliance/tpmkey    the SBI decryption key in the TPM and its certificate
-//	appliance/recordsync  the appliance's own records feed into internal/records
-//	appliance/auth      POST /v1/auth: relying parties authenticate people offline
-//	appliance/api       the HTTP interface
-//	appliance/qrverify        Claim 169 QR verification
 package appliance
 
 import (

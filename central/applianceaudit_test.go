@@ -37,16 +37,6 @@ func auditEvents(t *testing.T, h *harness) []store.AuditEvent {
 	return out
 }
 
-func countCheckpoints(es []store.AuditEvent) int {
-	n := 0
-	for _, e := range es {
-		if e.Action == "appliance.audit-checkpoint" {
-			n++
-		}
-	}
-	return n
-}
-
 // auditUpload signs a checkpoint over n test entries after from (entries
 // before from are e(0..from-1)) with key, as appliance origin.
 func auditUpload(t *testing.T, key crypto.Signer, origin string, from, n int) audit.Upload {

@@ -135,12 +135,10 @@ type Admin = core.Admin
 type StatusChange = core.StatusChange
 
 var (
-	fail         = core.Fail
-	badRequest   = core.BadRequest
-	notFound     = core.NotFound
-	checkText    = core.CheckText
-	transition   = core.Transition
-	statusAction = core.StatusAction
+	fail       = core.Fail
+	badRequest = core.BadRequest
+	notFound   = core.NotFound
+	checkText  = core.CheckText
 )
 
 // audit appends an audit row inside tx.
@@ -295,10 +293,6 @@ func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenReq
 		return nil, err
 	}
 	return &TokenResponse{Token: tok, ID: id, Kind: q.Kind, Vendor: q.VendorID, Expires: rec.Expires}, nil
-}
-
-func (c *Central) publish(ctx context.Context, tx store.Tx, entries ...store.NewEntry) error {
-	return feeds.Publish(ctx, tx, c.now(), entries...)
 }
 
 // Audit returns audit rows.

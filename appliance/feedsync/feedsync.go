@@ -1,16 +1,3 @@
-// Package feedsync follows one of central's signed feeds over HTTP:
-//
-//	GET <central>/v1/feeds/<name>?after=<seq>&wait=<duration>
-//
-// answers a feed.Batch (JSON). Central returns at once when there are entries
-// after seq, else after the wait with no entries and a freshly signed
-// checkpoint. Every batch is checked by feed.Follower (signature by a trusted
-// key, Merkle root, no fork, no rollback, no gap) and a checkpoint signed
-// more than MaxClockSkew in the future is refused; only then are its entries
-// handed to the Sink, which applies them together with the new feed.State in
-// one transaction. A refused batch is logged and counted, the stored state
-// is kept, and the follower retries with back-off. Resuming after a restart
-// needs nothing but the Sink's stored state.
 package feedsync
 
 import (

@@ -1,13 +1,3 @@
-// Package trustsync is the appliance's copy of central's trust feed: device
-// providers (vendors) with their CA certificates, devices with the
-// thumbprints of their current certificates, appliances, relying parties
-// with their policy and API-key hashes, and the status of each. It applies verified feed entries to the badger store (together with
-// the feed state, in one transaction) and keeps an in-memory snapshot of the
-// trust anchors for the capture verifier.
-//
-// The trust anchors come only from the feed: the CA certificates of active
-// vendors are the DEVICE and FTM roots. A suspended or revoked vendor's CA is
-// not a root, so nothing of that vendor verifies.
 package trustsync
 
 import (

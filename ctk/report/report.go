@@ -1,9 +1,3 @@
-// Package report holds the results of an edgetrust-ctk run and writes them
-// as report.json (machine-readable), report.xml (JUnit, for CI) and
-// report.html (self-contained, for a person).
-//
-// Nothing in a report carries biometric data: the runner replaces every
-// bioValue, sessionKey and signed data block before it gets here.
 package report
 
 import (

@@ -15,8 +15,10 @@ func fakeClock(l *Limiter) *time.Time {
 func TestLimiterRefills(t *testing.T) {
 	l := NewLimiter(2, 2)
 	now := fakeClock(l)
-	if !l.Allow("a") || !l.Allow("a") {
-		t.Fatal("burst of 2 refused")
+	for i := range 2 {
+		if !l.Allow("a") {
+			t.Fatalf("request %d of a burst of 2 refused", i+1)
+		}
 	}
 	if l.Allow("a") {
 		t.Fatal("third request inside the burst allowed")

@@ -1,6 +1,3 @@
-// Package badgerstore is central's embedded store on badger: the default for
-// a single central node. Writers are serialised in-process, so transactions
-// never conflict; values are JSON documents under prefixed keys.
 package badgerstore
 
 import (

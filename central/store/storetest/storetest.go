@@ -1,4 +1,3 @@
-// Package storetest is the one test suite every central store must pass.
 package storetest
 
 import (

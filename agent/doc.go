@@ -1,0 +1,14 @@
+// Package agent is the SBI 0.9.5 device service: it answers MOSIP clients on
+// 127.0.0.1:4501–4600 for one or more biometric devices, captures through the
+// firmware bridge (or emulated sensors), and signs every answer with keys that
+// live in the TPM.
+//
+// As part of a daemon it may import libraries (sbi, claim169, internal/...)
+// and packages of its own daemon (agent/...), never another daemon. Of this
+// module it imports agent/devpki, agent/sensors, internal/enrol,
+// internal/sensor/firmware, internal/tpm, sbi.
+//
+// Size: about 1,700 lines, a little over the ~1,500 house limit: the SBI
+// HTTP surface, device state and enrolment share one service object; sensors
+// and the device CA are already subpackages.
+package agent

@@ -1,0 +1,36 @@
+// Package auth is the appliance's offline authentication API:
+//
+//	POST /v1/auth
+//
+// A relying party (authenticated by its API key, "Authorization: Bearer
+// etr_<id>_<secret>", checked in constant time against the key hashes its
+// trust-feed entry carries) asks whether the person holding a VID is
+// present: by demographics, by a fingerprint captured on an SBI device, or
+// both. The appliance decides against the record central issued for that
+// VID (internal/records: found by keyed HMAC, decrypted, central's
+// signature checked again) and answers a JWS signed by its TPM key with the
+// decision, stable reason codes, and — on success only — the relying
+// party's token ID for the person and the attributes its policy allows.
+//
+// Checks, in order, the first failure deciding: consent; trust data fresh;
+// the relying party's policy allows the auth types asked for; the VID is
+// well formed, has a record, the record is intact; the VID's policy (not
+// expired, a one-time VID not used); the person has not locked the auth
+// type; the VID is not locked out after repeated failures; then the
+// demographics (internal/records/normalize) and the capture (verified
+// exactly as POST /v1/captures/verify does — signature, chain, device and
+// vendor active, timestamps, transactionId, hash chain, bioValue decrypted
+// in the TPM — then matched 1:1 with the record's templates).
+//
+// Every decision goes to the Auditor before it is answered; if it cannot
+// be recorded the request fails (503) and a one-time VID's use is given
+// back. Nothing identifying a person (VID, UIN, demographics, templates,
+// transactionId) is logged, counted or put in an error message.
+//
+// As part of a daemon it may import libraries (sbi, claim169, internal/...)
+// and packages of its own daemon (appliance/...), never another daemon. Of
+// this module it imports appliance/captureverify, appliance/trustsync,
+// internal/biometric/match, internal/feed/recordfeed,
+// internal/feed/trustfeed, internal/records, internal/records/normalize,
+// internal/records/tokenid, internal/records/vid, sbi.
+package auth

@@ -1,0 +1,24 @@
+// Package appliance is the edge appliance, edgetrust-appliance serve: it
+// follows central's signed trust feed into a badger store and verifies SBI
+// captures against it over HTTP.
+//
+// Layout (each part grows on its own):
+//
+//	appliance/db     badger, key layout
+//	appliance/feedsync  following one signed feed from central (long poll, verify, apply)
+//	appliance/trustsync     the trust feed's state: vendors, devices, trust anchors
+//	appliance/captureverify   verifying SBI captures against the trust state
+//	appliance/tpmkey    the SBI decryption key in the TPM and its certificate
+//	appliance/recordsync  the appliance's own records feed into internal/records
+//	appliance/auth      POST /v1/auth: relying parties authenticate people offline
+//	appliance/api       the HTTP interface
+//	appliance/qrverify        Claim 169 QR verification
+//
+// As part of a daemon it may import libraries (sbi, claim169, internal/...)
+// and packages of its own daemon (appliance/...), never another daemon. Of
+// this module it imports appliance/api, appliance/auth,
+// appliance/captureverify, appliance/db, appliance/feedsync,
+// appliance/qrverify, appliance/recordsync, appliance/tpmkey,
+// appliance/trustsync, claim169/trust, internal/feed,
+// internal/feed/recordfeed, internal/records, internal/tpm, sbi.
+package appliance
