@@ -115,7 +115,7 @@ var errConflictSize = errors.New("central: audit upload does not start at the st
 // authentication, and an upload either extends the stored log exactly or
 // is refused.
 func (h *api) applianceAudit(w http.ResponseWriter, r *http.Request) {
-	if !h.enrolLimit.allow(h.clientAddr(r)) {
+	if !h.enrolLimit.Allow(h.clientAddr(r)) {
 		w.Header().Set("Retry-After", "1")
 		h.writeError(w, r, fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many requests; retry later"))
 		return

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,7 +70,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 	if o.AdminRate <= 0 {
 		o.AdminRate = 20
 	}
-	h := &api{c: c, enrolLimit: newLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: newLimiter(o.AdminRate, 4*o.AdminRate), trustProxy: o.TrustProxy}
+	h := &api{c: c, enrolLimit: httpx.NewLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: httpx.NewLimiter(o.AdminRate, 4*o.AdminRate), trustProxy: o.TrustProxy}
 	mux := http.NewServeMux()
 	route := func(pattern string, f http.HandlerFunc) {
 		name := pattern[strings.IndexByte(pattern, ' ')+1:]
@@ -219,7 +218,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 
 type api struct {
 	c                      *Central
-	enrolLimit, adminLimit *limiter
+	enrolLimit, adminLimit *httpx.Limiter
 	trustProxy             bool
 }
 
@@ -359,7 +358,7 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 
 func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.enrolLimit.allow(h.clientAddr(r)) {
+		if !h.enrolLimit.Allow(h.clientAddr(r)) {
 			mEnrolments.WithLabelValues(step, enrol.CodeRateLimited).Inc()
 			w.Header().Set("Retry-After", "1")
 			h.writeError(w, r, fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many enrolment requests; retry later"))
@@ -391,7 +390,7 @@ func (h *api) admin(f func(ctx context.Context, a *Admin, r *http.Request) (any,
 // captures).
 func (h *api) adminSized(limit int64, f func(ctx context.Context, a *Admin, r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.adminLimit.allow(h.clientAddr(r)) {
+		if !h.adminLimit.Allow(h.clientAddr(r)) {
 			w.Header().Set("Retry-After", "1")
 			h.writeError(w, r, fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many admin requests; retry later"))
 			return
@@ -418,57 +417,6 @@ func (h *api) adminSized(limit int64, f func(ctx context.Context, a *Admin, r *h
 		}
 		httpx.WriteJSON(w, http.StatusOK, v)
 	}
-}
-
-// limiter is a token bucket per client address.
-type limiter struct {
-	mu      sync.Mutex
-	rate    float64
-	burst   float64
-	buckets map[string]*bucket
-	swept   time.Time
-	now     func() time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate, burst float64) *limiter {
-	return &limiter{rate: rate, burst: burst, buckets: map[string]*bucket{}, now: time.Now}
-}
-
-// maxBuckets bounds the limiter's memory; past it, idle buckets are swept.
-const maxBuckets = 100000
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if len(l.buckets) >= maxBuckets || now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > time.Duration(l.burst/l.rate*float64(time.Second)) {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-		if len(l.buckets) >= maxBuckets {
-			return false
-		}
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // ServeOptions configure Serve.
