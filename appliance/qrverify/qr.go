@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/claim169/qrscan"
+	"github.com/edgetrust/edgetrust/internal/httpx"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/claim169/trust"
 )
 
@@ -169,12 +171,8 @@ func (h *Handler) allow() bool {
 	return true
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+// writeJSON answers with nosniff and no-store: a verified QR carries PII.
+var writeJSON = httpx.WriteJSON
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -199,8 +197,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		text, err = qrscan.DecodeBytes(body)
 	case "application/json", "":
 		var req Request
-		if err = json.Unmarshal(body, &req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON {\"text\":...} or {\"image\": base64}"})
+		// Strict: a duplicated "text" or invalid UTF-8 is refused, never
+		// resolved one way here and another way in a gateway.
+		if err = jsonx.Unmarshal(body, &req, jsonx.Limits{MaxBytes: MaxBody, MaxDepth: 1, MaxMembers: 2, MaxValues: 3}); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON {\"text\":...} or {\"image\": base64}: " + err.Error()})
 			return
 		}
 		switch {
@@ -214,6 +214,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send application/json, image/png or image/jpeg"})
+		return
+	}
+	if errors.Is(err, qrscan.ErrBusy) {
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many images being decoded; retry shortly"})
 		return
 	}
 	if err != nil {
