@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/claim169/qrscan"
+	"github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/jsonx"
-	"github.com/edgetrust/edgetrust/claim169/trust"
 )
 
 // Limits on requests.
