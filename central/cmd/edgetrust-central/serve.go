@@ -237,8 +237,20 @@ state directory's central-keys.age on each (same passphrase).
 			info["url"] = scheme + "://" + addr
 			b, _ := json.Marshal(info)
 			fmt.Fprintln(stdout, string(b))
-			os.WriteFile(filepath.Join(c.State, "central.url"), []byte(scheme+"://"+addr+"\n"), 0o644)
+			// Written whole (temp file, then rename) so that a reader never
+			// sees an empty or half-written address.
+			if err := writeAtomic(filepath.Join(c.State, "central.url"), []byte(scheme+"://"+addr+"\n")); err != nil {
+				log.Warn("could not write central.url", "err", err)
+			}
 			log.Info("central listening", "addr", addr, "store", c.Store)
 		},
 	})
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
