@@ -20,8 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 	"github.com/edgetrust/edgetrust/sbi/iso"
@@ -51,7 +51,7 @@ func newAuthServer(t testing.TB) *authServer {
 	}
 	c, _ := x509.ParseCertificate(der)
 	p := filepath.Join(t.TempDir(), "ida.pem")
-	if err := os.WriteFile(p, devpki.CertPEM(c), 0o644); err != nil {
+	if err := os.WriteFile(p, pki.CertPEM(c), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return &authServer{key: k, cert: c, path: p}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -129,7 +130,7 @@ const ftmValidity = 5 * 365 * 24 * time.Hour
 // loadKeys loads (or in dev mode creates) the device's TPM keys and
 // certificates and builds its answer builder. Without certificates the device
 // is Not Registered.
-func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *Config, port int, now time.Time) error {
+func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *Config, port int, now time.Time) error {
 	f := filesIn(d.dir)
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return err
@@ -151,9 +152,9 @@ func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *C
 		return fmt.Errorf("device %s: %w", d.cfg.ID, err)
 	}
 	// --dev certifies keys with the development PKI, unless central did.
-	if _, central := enrolledWithCentral(c.State, d.cfg.ID); pki != nil && !central {
+	if _, central := enrolledWithCentral(c.State, d.cfg.ID); dev != nil && !central {
 		if devCrt == nil || now.After(devCrt.NotAfter.Add(-24*time.Hour)) {
-			if devCrt, err = d.issue(pki.Provider, devKey, c.Provider, certValidity, now); err != nil {
+			if devCrt, err = d.issue(dev.Provider, devKey, c.Provider, certValidity, now); err != nil {
 				return err
 			}
 			if err := writeCert(f.deviceCert, devCrt); err != nil {
@@ -161,7 +162,7 @@ func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *C
 			}
 		}
 		if ftmCrt == nil || now.After(ftmCrt.NotAfter.Add(-24*time.Hour)) {
-			if ftmCrt, err = d.issue(pki.FTM, ftmKey, c.FTMProvider, ftmValidity, now); err != nil {
+			if ftmCrt, err = d.issue(dev.FTM, ftmKey, c.FTMProvider, ftmValidity, now); err != nil {
 				return err
 			}
 			if err := writeCert(f.ftmCert, ftmCrt); err != nil {
@@ -224,11 +225,11 @@ func (d *Device) newBuilder(c *Config, port int, devKey, ftmKey *tpm.Key, devCrt
 // switches to it: through central when central enrolled the device (the AK
 // proves the new key), else with the --dev PKI. The FTM key is permanent
 // and is not rotated.
-func (d *Device) rotate(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *Config, port int, now time.Time) (*x509.Certificate, error) {
+func (d *Device) rotate(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *Config, port int, now time.Time) (*x509.Certificate, error) {
 	if ce, ok := enrolledWithCentral(c.State, d.cfg.ID); ok {
 		return d.rotateCentral(ctx, t, ce, c, port)
 	}
-	if pki == nil {
+	if dev == nil {
 		return nil, errors.New("key rotation needs enrolment with central (edgetrust-agent enrol) or --dev")
 	}
 	d.mu.Lock()
@@ -241,7 +242,7 @@ func (d *Device) rotate(ctx context.Context, t *tpm.TPM, pki *devpki.PKI, c *Con
 	if old != nil && now.Before(old.NotBefore) {
 		now = old.NotBefore // the new certificate must not start before the old one
 	}
-	crt, err := d.issue(pki.Provider, k, c.Provider, certValidity, now)
+	crt, err := d.issue(dev.Provider, k, c.Provider, certValidity, now)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +269,7 @@ func readCert(path string, k *tpm.Key) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := devpki.ParseCertPEM(b)
+	c, err := pki.ParseCertPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -279,7 +280,7 @@ func readCert(path string, k *tpm.Key) (*x509.Certificate, error) {
 }
 
 func writeCert(path string, c *x509.Certificate) error {
-	return writeFile(path, devpki.CertPEM(c), 0o644)
+	return writeFile(path, pki.CertPEM(c), 0o644)
 }
 
 func writeFile(path string, b []byte, mode os.FileMode) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -118,7 +119,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encryption certificate for %q: %w", domain, err)
 		}
-		c, err := devpki.ParseCertPEM(b)
+		c, err := pki.ParseCertPEM(b)
 		if err != nil {
 			return nil, fmt.Errorf("encryption certificate %s: %w", path, err)
 		}

@@ -11,11 +11,11 @@
 // driven through a Controller when the device offers one, else through a
 // Prompter (a person at the keyboard), else skipped with the reason.
 //
-// As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (ctk/...), never another daemon. Of this
-// module it imports ctk/report, ctk/suite, sbi, sbi/client.
+// Certificates are made with internal/pki. It imports sbi and internal/
+// libraries, never another daemon.
 //
-// Size: about 2,300 lines over the ~1,500 house limit: the compliance checks
-// are one table of MOSIP CTK cases run against one endpoint and share its
-// request state; the suite data, report and fake SBI are subpackages.
+// Size: about 2,300 lines over the ~1,500 house limit: the compliance
+// checks are one table of MOSIP CTK cases run against one endpoint and
+// share its request state; the suite data, report and fake SBI are
+// subpackages.
 package ctk

@@ -1,6 +1,7 @@
 package ctk
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -8,11 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -37,9 +38,7 @@ func (k *EncryptionKey) DecryptionKey() sbi.DecryptionKey {
 }
 
 // CertPEM is the certificate in PEM form.
-func (k *EncryptionKey) CertPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.Cert.Raw})
-}
+func (k *EncryptionKey) CertPEM() []byte { return pki.CertPEM(k.Cert) }
 
 // DefaultKeyDir is where the key pair lives unless told otherwise:
 // $EDGETRUST_CTK_HOME, else <user config dir>/edgetrust-ctk.
@@ -73,38 +72,38 @@ func LoadOrCreateKey(dir string, now time.Time) (*EncryptionKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, err
-	}
 	host, _ := os.Hostname()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{Organization: []string{"edgetrust-ctk"}, CommonName: "edgetrust-ctk bioValue encryption (" + host + ")"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(2 * 365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	cert, err := selfIssue(priv, pki.Profile{
+		Subject:  pkix.Name{Organization: []string{"edgetrust-ctk"}, CommonName: "edgetrust-ctk bioValue encryption (" + host + ")"},
+		Validity: 2*365*24*time.Hour + pki.Backdate,
+		KeyUsage: x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
+	}, now)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(priv)})
+	keyPEM, err := pki.KeyPEM(priv)
+	if err != nil {
+		return nil, err
+	}
 	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeNew(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := writeNew(certPath, pki.CertPEM(cert), 0o644); err != nil {
 		return nil, err
 	}
 	return loadKey(keyPath, certPath)
 }
 
-func mustPKCS8(k *rsa.PrivateKey) []byte {
-	b, err := x509.MarshalPKCS8PrivateKey(k)
+// selfIssue makes a self-signed certificate that is not a CA (pki.SelfSigned
+// makes CAs only): key issues its own certificate, backdated an hour for
+// devices whose clocks run behind.
+func selfIssue(key crypto.Signer, p pki.Profile, now time.Time) (*x509.Certificate, error) {
+	kid, err := pki.KeyID(key.Public())
 	if err != nil {
-		panic(err) // cannot fail for an RSA key
+		return nil, err
 	}
-	return b
+	self := &pki.CA{Cert: &x509.Certificate{Subject: p.Subject, SubjectKeyId: kid, NotAfter: now.Add(p.Validity)}, Key: key}
+	return self.Issue(key.Public(), p, now.Add(-pki.Backdate))
 }
 
 // writeNew writes a file atomically, refusing to replace an existing one
@@ -130,11 +129,7 @@ func loadKey(keyPath, certPath string) (*EncryptionKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	kblk, _ := pem.Decode(kb)
-	if kblk == nil {
-		return nil, fmt.Errorf("%s: no PEM block", keyPath)
-	}
-	anyKey, err := x509.ParsePKCS8PrivateKey(kblk.Bytes)
+	anyKey, err := pki.ParseKeyPEM(kb)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", keyPath, err)
 	}

@@ -124,19 +124,9 @@ type JWS struct {
 // ParseJWS parses a compact RS256 JWS with an x5c header. It checks shape
 // and bounds and parses the certificates; it does not verify anything.
 func ParseJWS(s string) (*JWS, error) {
-	if len(s) > MaxJWSSize {
-		return nil, ErrTooLarge
-	}
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
-		return nil, fmt.Errorf("%w: want 3 non-empty segments", ErrJWSFormat)
-	}
-	if len(parts[0]) > maxHeaderSize {
-		return nil, ErrTooLarge
-	}
-	hb, err := b64.DecodeString(parts[0])
+	parts, err := split(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: header is not base64url", ErrJWSFormat)
+		return nil, err
 	}
 	payload, err := b64.DecodeString(parts[1])
 	if err != nil {
@@ -144,6 +134,77 @@ func ParseJWS(s string) (*JWS, error) {
 	}
 	if _, err := b64.DecodeString(parts[2]); err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrJWSFormat)
+	}
+	h, err := decodeHeader(parts[0], true)
+	if err != nil {
+		return nil, err
+	}
+	j := &JWS{Header: h.JWSHeader, Payload: payload, Chain: h.Chain}
+	obj, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrJWSFormat, err)
+	}
+	if len(obj.Signatures) != 1 {
+		return nil, ErrJWSFormat
+	}
+	j.obj = obj
+	return j, nil
+}
+
+// Header is a protected header as PeekHeader reads it.
+type Header struct {
+	JWSHeader
+	Chain []*x509.Certificate // parsed x5c, leaf first
+}
+
+// PeekHeader decodes the protected header of a compact JWS, verifying
+// nothing: alg, typ and the x5c certificates, parsed. It applies ParseJWS's
+// bounds and header rules but accepts any alg, so a caller can see what a
+// JWS claims before (or without) verifying it.
+func PeekHeader(compact string) (*Header, error) {
+	parts, err := split(compact)
+	if err != nil {
+		return nil, err
+	}
+	return decodeHeader(parts[0], false)
+}
+
+// PeekPayload decodes the payload of a compact JWS, verifying nothing,
+// within ParseJWS's bounds: for picking records or building a request
+// before verification, which reads the same bytes.
+func PeekPayload(compact string) ([]byte, error) {
+	parts, err := split(compact)
+	if err != nil {
+		return nil, err
+	}
+	b, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not base64url", ErrJWSFormat)
+	}
+	return b, nil
+}
+
+// split returns the three segments of a compact JWS, within the size bounds.
+func split(s string) ([]string, error) {
+	if len(s) > MaxJWSSize {
+		return nil, ErrTooLarge
+	}
+	parts := strings.SplitN(s, ".", 4)
+	if len(parts) != 3 || parts[0] == "" || parts[2] == "" {
+		return nil, fmt.Errorf("%w: want 3 non-empty segments", ErrJWSFormat)
+	}
+	if len(parts[0]) > maxHeaderSize {
+		return nil, ErrTooLarge
+	}
+	return parts, nil
+}
+
+// decodeHeader decodes a header segment: a JSON object without b64 or
+// crit, an alg (RS256 if rs256) and 1 to MaxX5C parseable certificates.
+func decodeHeader(seg string, rs256 bool) (*Header, error) {
+	hb, err := b64.DecodeString(seg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrJWSFormat)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hb, &raw); err != nil || raw == nil {
@@ -155,24 +216,24 @@ func ParseJWS(s string) (*JWS, error) {
 			return nil, fmt.Errorf("%w: %q header not allowed", ErrJWSFormat, k)
 		}
 	}
-	j := &JWS{Payload: payload}
-	if err := json.Unmarshal(raw["alg"], &j.Header.Alg); err != nil || j.Header.Alg != "RS256" {
+	h := &Header{}
+	if err := json.Unmarshal(raw["alg"], &h.Alg); err != nil || rs256 && h.Alg != "RS256" {
 		return nil, ErrAlgorithm
 	}
 	if t, ok := raw["typ"]; ok {
-		_ = json.Unmarshal(t, &j.Header.Typ)
+		_ = json.Unmarshal(t, &h.Typ)
 	}
 	x5c, ok := raw["x5c"]
 	if !ok {
 		return nil, fmt.Errorf("%w: missing", ErrX5C)
 	}
-	if err := json.Unmarshal(x5c, &j.Header.X5C); err != nil {
+	if err := json.Unmarshal(x5c, &h.X5C); err != nil {
 		return nil, fmt.Errorf("%w: not an array of strings", ErrX5C)
 	}
-	if len(j.Header.X5C) == 0 || len(j.Header.X5C) > MaxX5C {
-		return nil, fmt.Errorf("%w: %d certificates", ErrX5C, len(j.Header.X5C))
+	if len(h.X5C) == 0 || len(h.X5C) > MaxX5C {
+		return nil, fmt.Errorf("%w: %d certificates", ErrX5C, len(h.X5C))
 	}
-	for i, c := range j.Header.X5C {
+	for i, c := range h.X5C {
 		if base64.StdEncoding.DecodedLen(len(c)) > MaxCertSize {
 			return nil, fmt.Errorf("%w: certificate %d too large", ErrX5C, i)
 		}
@@ -184,17 +245,9 @@ func ParseJWS(s string) (*JWS, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d does not parse", ErrX5C, i)
 		}
-		j.Chain = append(j.Chain, cert)
+		h.Chain = append(h.Chain, cert)
 	}
-	obj, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWSFormat, err)
-	}
-	if len(obj.Signatures) != 1 {
-		return nil, ErrJWSFormat
-	}
-	j.obj = obj
-	return j, nil
+	return h, nil
 }
 
 // Leaf returns x5c[0].

@@ -242,3 +242,43 @@ func TestDigitalIDCheck(t *testing.T) {
 		t.Errorf("last error %v", errs[len(errs)-1])
 	}
 }
+
+func TestPeek(t *testing.T) {
+	p := getPKI(t)
+	s, err := p.device.Sign([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := PeekHeader(s)
+	if err != nil || h.Alg != "RS256" || h.Typ != "JWT" || len(h.Chain) != 2 || !h.Chain[0].Equal(p.device.Chain[0]) {
+		t.Fatalf("PeekHeader: %+v, %v", h, err)
+	}
+	if b, err := PeekPayload(s); err != nil || string(b) != `{"a":1}` {
+		t.Fatalf("PeekPayload: %q, %v", b, err)
+	}
+	// Any alg is read (ParseJWS refuses it), the x5c rules still hold.
+	leaf := base64.StdEncoding.EncodeToString(p.device.Chain[0].Raw)
+	ps256 := handJWS(t, p.deviceKey, `{"alg":"PS256","x5c":["`+leaf+`"]}`, `{}`)
+	if h, err := PeekHeader(ps256); err != nil || h.Alg != "PS256" || len(h.Chain) != 1 {
+		t.Fatalf("PS256: %+v, %v", h, err)
+	}
+	if _, err := ParseJWS(ps256); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("ParseJWS PS256: %v", err)
+	}
+	for name, c := range map[string]struct {
+		jws  string
+		want error
+	}{
+		"no x5c":    {handJWS(t, p.deviceKey, `{"alg":"RS256"}`, `{}`), ErrX5C},
+		"crit":      {handJWS(t, p.deviceKey, `{"alg":"RS256","crit":["x"],"x5c":["`+leaf+`"]}`, `{}`), ErrJWSFormat},
+		"two parts": {"a.b", ErrJWSFormat},
+		"too large": {strings.Repeat("a", MaxJWSSize+1), ErrTooLarge},
+	} {
+		if _, err := PeekHeader(c.jws); !errors.Is(err, c.want) {
+			t.Errorf("%s: PeekHeader %v, want %v", name, err, c.want)
+		}
+	}
+	if _, err := PeekPayload("e30.e30=.e30"); !errors.Is(err, ErrJWSFormat) {
+		t.Errorf("padded payload: %v", err)
+	}
+}

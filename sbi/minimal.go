@@ -1,10 +1,8 @@
 package sbi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"strconv"
-	"strings"
 )
 
 // MinimalRequest builds the request the capture must answer from the
@@ -63,14 +61,7 @@ type peeked struct {
 // without verifying anything (the verifier does that, on the same bytes);
 // nil when it does not decode.
 func peekData(jws string) *peeked {
-	if len(jws) > MaxJWSSize {
-		return nil
-	}
-	parts := strings.SplitN(jws, ".", 4)
-	if len(parts) != 3 {
-		return nil
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := PeekPayload(jws)
 	if err != nil {
 		return nil
 	}

@@ -169,16 +169,18 @@ func (v *Verifier) verifyBlock(ps *Problems, j *JWS, roots *x509.CertPool, now t
 // signature and signer. For L1 it must chain to FTMRoots; for L0 it must be
 // signed by the same key as the enclosing block (outer) and chain to
 // DeviceRoots. An empty certification accepts either.
-func (v *Verifier) verifyDigitalID(ps *Problems, s, cert string, outer *JWS, bioType string, now time.Time, seg int, field string) *DigitalID {
+// verifyDigitalID returns the digital ID and, when it is signed, its
+// (parsed, checked) JWS.
+func (v *Verifier) verifyDigitalID(ps *Problems, s, cert string, outer *JWS, bioType string, now time.Time, seg int, field string) (*DigitalID, *JWS) {
 	d, j, err := DecodeDigitalID(s)
 	if err != nil {
 		ps.add(CheckDigitalID, seg, field, err)
-		return nil
+		return nil, nil
 	}
 	v.checkDigitalIDContent(ps, d, bioType, now, seg, field)
 	if j == nil {
 		ps.addf(CheckSignature, seg, field, "digital ID is unsigned")
-		return d
+		return d, nil
 	}
 	if err := j.VerifySignature(); err != nil {
 		ps.add(CheckSignature, seg, field, err)
@@ -206,7 +208,7 @@ func (v *Verifier) verifyDigitalID(ps *Problems, s, cert string, outer *JWS, bio
 			ps.addf(CheckDigitalIDSigner, seg, field, "digital ID neither chains to FTM roots nor is signed by the trusted device key")
 		}
 	}
-	return d
+	return d, j
 }
 
 func (v *Verifier) checkDigitalIDContent(ps *Problems, d *DigitalID, bioType string, now time.Time, seg int, field string) {
@@ -266,6 +268,12 @@ type SegmentResult struct {
 	DigitalID *DigitalID
 	ISO       []byte      // the plain ISO record (decrypted for Auth)
 	Record    *iso.Record // its parsed header
+	// Chain is data's x5c and DigitalIDChain the signed digital ID's (nil
+	// when unsigned), parsed, leaf first, as the verifier read them:
+	// callers that pick trust records by certificate need not decode them
+	// again.
+	Chain          []*x509.Certificate
+	DigitalIDChain []*x509.Certificate
 }
 
 // CaptureResult holds one SegmentResult per biometrics[] entry (nil
@@ -373,7 +381,7 @@ func (v *Verifier) verifyEntry(ps *Problems, e *Biometric, sr *SegmentResult, ex
 		ps.add(CheckInput, i, "data", err)
 		return nil
 	}
-	sr.Data = d
+	sr.Data, sr.Chain = d, j.Chain
 	v.checkDataFields(ps, d, j.Payload, exp, auth, i, seen)
 
 	// Timestamps.
@@ -403,7 +411,11 @@ func (v *Verifier) verifyEntry(ps *Problems, e *Biometric, sr *SegmentResult, ex
 	if d.DigitalID == "" {
 		ps.addf(CheckDigitalID, i, "data.digitalId", "digitalId is empty")
 	} else {
-		sr.DigitalID = v.verifyDigitalID(ps, d.DigitalID, cert, j, d.BioType, now, i, "data.digitalId")
+		var dj *JWS
+		sr.DigitalID, dj = v.verifyDigitalID(ps, d.DigitalID, cert, j, d.BioType, now, i, "data.digitalId")
+		if dj != nil {
+			sr.DigitalIDChain = dj.Chain
+		}
 		if dev := exp.Device; dev != nil && dev.DigitalID != nil && sr.DigitalID != nil && !sameDevice(dev.DigitalID, sr.DigitalID) {
 			ps.addf(CheckDigitalID, i, "data.digitalId", "digital ID identity differs from the device info")
 		}

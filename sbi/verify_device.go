@@ -183,6 +183,6 @@ func (v *Verifier) VerifyInfo(e *InfoEntry, seg int) (*InfoResult, Problems) {
 	if cert != CertL0 && cert != CertL1 {
 		cert = ""
 	}
-	res.DigitalID = v.verifyDigitalID(&ps, info.DigitalID, cert, outer, "", now, seg, "deviceInfo.digitalId")
+	res.DigitalID, _ = v.verifyDigitalID(&ps, info.DigitalID, cert, outer, "", now, seg, "deviceInfo.digitalId")
 	return res, ps
 }

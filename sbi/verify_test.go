@@ -85,6 +85,11 @@ func TestVerifyAuthCapture(t *testing.T) {
 		res.Segments[1].Data.BioSubType != "Right IndexFinger" || res.Segments[0].DigitalID.SerialNo != "SN0123456789AB" {
 		t.Fatalf("result %+v", res.Segments[0].Data)
 	}
+	p := getPKI(t)
+	if sg := res.Segments[0]; len(sg.Chain) != 2 || !sg.Chain[0].Equal(p.device.Chain[0]) ||
+		len(sg.DigitalIDChain) != 1 || !sg.DigitalIDChain[0].Equal(p.ftm.Chain[0]) {
+		t.Fatalf("segment chains: %d device, %d digital ID", len(sg.Chain), len(sg.DigitalIDChain))
+	}
 	// Wire shape: CAPTURE entries have sessionKey and thumbprint, hashes
 	// chain from SHA-256("") over the plain records (§9 checks 22, 25).
 	var generic struct {

@@ -4,23 +4,20 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
-// CA is a certificate authority with its key.
-type CA struct {
-	Cert *x509.Certificate
-	Key  crypto.Signer
-}
+// CA is a development CA. Its Issue makes MOSIP device-key certificates
+// from a Leaf; the embedded pki.CA does the signing.
+type CA struct{ *pki.CA }
 
 // File names inside the PKI directory.
 const (
@@ -29,6 +26,9 @@ const (
 	FTMCACert      = "ftm-ca.pem"
 	FTMCAKey       = "ftm-ca.key"
 )
+
+// caValidity is how long the development CAs live.
+const caValidity = 10 * 365 * 24 * time.Hour
 
 // PKI is the pair of development CAs.
 type PKI struct {
@@ -44,38 +44,41 @@ func LoadOrCreate(dir, org string, now time.Time) (*PKI, error) {
 		return nil, err
 	}
 	p := &PKI{Dir: dir}
+	ca := func(cert, key, cn string) (*CA, error) {
+		return loadOrCreate(dir, cert, key, now, func(k crypto.Signer) (*pki.CA, error) {
+			return pki.SelfSigned(k, pki.Profile{Subject: pkix.Name{CommonName: cn, Organization: []string{org}},
+				Validity: caValidity + pki.Backdate}, now)
+		})
+	}
 	var err error
-	if p.Provider, err = loadOrCreateCA(dir, ProviderCACert, ProviderCAKey, pkix.Name{CommonName: org + " Device Provider CA (dev)", Organization: []string{org}}, now, true); err != nil {
+	if p.Provider, err = ca(ProviderCACert, ProviderCAKey, org+" Device Provider CA (dev)"); err != nil {
 		return nil, err
 	}
-	if p.FTM, err = loadOrCreateCA(dir, FTMCACert, FTMCAKey, pkix.Name{CommonName: org + " FTM CA (dev)", Organization: []string{org}}, now, true); err != nil {
+	if p.FTM, err = ca(FTMCACert, FTMCAKey, org+" FTM CA (dev)"); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func loadOrCreateCA(dir, certName, keyName string, subject pkix.Name, now time.Time, isCA bool) (*CA, error) {
+// loadOrCreate reads a certificate and its key from dir, or makes an
+// RSA-2048 key, certifies it with mk and writes both.
+func loadOrCreate(dir, certName, keyName string, now time.Time, mk func(crypto.Signer) (*pki.CA, error)) (*CA, error) {
 	certPath, keyPath := filepath.Join(dir, certName), filepath.Join(dir, keyName)
 	certPEM, cerr := os.ReadFile(certPath)
 	keyPEM, kerr := os.ReadFile(keyPath)
 	if cerr == nil && kerr == nil {
-		cert, err := ParseCertPEM(certPEM)
+		cert, err := pki.ParseCertPEM(certPEM)
 		if err != nil {
 			return nil, fmt.Errorf("devpki: %s: %w", certPath, err)
 		}
-		blk, _ := pem.Decode(keyPEM)
-		if blk == nil {
-			return nil, fmt.Errorf("devpki: %s holds no PEM key", keyPath)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		k, err := pki.ParseKeyPEM(keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("devpki: %s: %w", keyPath, err)
 		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("devpki: %s is not a signing key", keyPath)
+		if !pki.SameKey(k.Public(), cert.PublicKey) {
+			return nil, fmt.Errorf("devpki: %s does not certify the key in %s", certPath, keyPath)
 		}
-		return &CA{Cert: cert, Key: s}, nil
+		return &CA{&pki.CA{Cert: cert, Key: k}}, nil
 	}
 	if !errors.Is(cerr, os.ErrNotExist) && cerr != nil {
 		return nil, cerr
@@ -84,36 +87,21 @@ func loadOrCreateCA(dir, certName, keyName string, subject pkix.Name, now time.T
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          randSerial(),
-		Subject:               subject,
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-		MaxPathLenZero:        isCA,
-		SubjectKeyId:          keyID(&key.PublicKey),
-	}
-	if !isCA {
-		tmpl.KeyUsage = x509.KeyUsageKeyEncipherment
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ca, err := mk(key)
 	if err != nil {
 		return nil, err
 	}
-	cert, _ := x509.ParseCertificate(der)
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	kpem, err := pki.KeyPEM(key)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := os.WriteFile(keyPath, kpem, 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(certPath, CertPEM(cert), 0o644); err != nil {
+	if err := os.WriteFile(certPath, pki.CertPEM(ca.Cert), 0o644); err != nil {
 		return nil, err
 	}
-	return &CA{Cert: cert, Key: key}, nil
+	return &CA{ca}, nil
 }
 
 // Leaf describes a certificate for a key held elsewhere (in the TPM).
@@ -123,60 +111,32 @@ type Leaf struct {
 	Validity     time.Duration
 }
 
-// Issue certifies pub. The certificate's notBefore is never earlier than
-// notBefore (key rotation requires a new certificate to start no earlier
-// than the old one).
+// Issue certifies pub with the MOSIP device-key profile: subject CN and O
+// from l, digital signature only, starting now.
 func (ca *CA) Issue(pub crypto.PublicKey, l Leaf, now time.Time) (*x509.Certificate, error) {
 	if l.Validity <= 0 {
 		return nil, errors.New("devpki: leaf validity must be positive")
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          randSerial(),
-		Subject:               pkix.Name{CommonName: l.CommonName, Organization: []string{l.Organization}},
-		NotBefore:             now.Truncate(time.Second),
-		NotAfter:              now.Add(l.Validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		SubjectKeyId:          keyID(pub),
-		AuthorityKeyId:        ca.Cert.SubjectKeyId,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	c, err := ca.CA.Issue(pub, pki.Profile{
+		Subject:  pkix.Name{CommonName: l.CommonName, Organization: []string{l.Organization}},
+		Validity: l.Validity,
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}, now)
 	if err != nil {
-		return nil, fmt.Errorf("devpki: issuing certificate for %s: %w", l.CommonName, err)
+		return nil, fmt.Errorf("devpki: %w", err)
 	}
-	return x509.ParseCertificate(der)
-}
-
-func randSerial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return n.Add(n, big.NewInt(1))
-}
-
-func keyID(pub crypto.PublicKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil
-	}
-	h := sha256.Sum256(der)
-	return h[:20]
+	return c, nil
 }
 
 // CertPEM encodes a certificate as PEM.
-func CertPEM(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
+//
+// Deprecated: use pki.CertPEM.
+func CertPEM(c *x509.Certificate) []byte { return pki.CertPEM(c) }
 
 // ParseCertPEM parses the first certificate in PEM bytes.
-func ParseCertPEM(b []byte) (*x509.Certificate, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return x509.ParseCertificate(blk.Bytes)
-}
+//
+// Deprecated: use pki.ParseCertPEM.
+func ParseCertPEM(b []byte) (*x509.Certificate, error) { return pki.ParseCertPEM(b) }
 
 // File names of the development encryption key pair: a stand-in for the
 // auth server's (IDA-FIR) certificate that auth captures are encrypted to.
@@ -188,8 +148,30 @@ const (
 // LoadOrCreateEncryption returns the development encryption certificate and
 // its private key, creating them on first use. Used by --dev when no
 // --encryption-cert is given, so auth captures work out of the box and the
-// demo can decrypt them.
+// demo can decrypt them. The certificate is self-signed and not a CA: it
+// certifies a key for key encipherment only.
 func LoadOrCreateEncryption(dir string, now time.Time) (*CA, error) {
-	return loadOrCreateCA(dir, EncryptionCert, EncryptionKey,
-		pkix.Name{CommonName: "edgetrust development auth partner (IDA-FIR stand-in)", Organization: []string{"edgetrust dev"}}, now, false)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return loadOrCreate(dir, EncryptionCert, EncryptionKey, now, func(k crypto.Signer) (*pki.CA, error) {
+		p := pki.Profile{Subject: pkix.Name{CommonName: "edgetrust development auth partner (IDA-FIR stand-in)", Organization: []string{"edgetrust dev"}},
+			Validity: caValidity + pki.Backdate, KeyUsage: x509.KeyUsageKeyEncipherment}
+		c, err := selfIssue(k, p, now)
+		if err != nil {
+			return nil, err
+		}
+		return &pki.CA{Cert: c, Key: k}, nil
+	})
+}
+
+// selfIssue makes a self-signed certificate that is not a CA (pki.SelfSigned
+// makes CAs only): key issues its own certificate, backdated like a CA.
+func selfIssue(key crypto.Signer, p pki.Profile, now time.Time) (*x509.Certificate, error) {
+	kid, err := pki.KeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	self := &pki.CA{Cert: &x509.Certificate{Subject: p.Subject, SubjectKeyId: kid, NotAfter: now.Add(p.Validity)}, Key: key}
+	return self.Issue(key.Public(), p, now.Add(-pki.Backdate))
 }

@@ -66,3 +66,26 @@ func TestIssueChainsOnlyToItsCA(t *testing.T) {
 		t.Fatal("zero validity accepted")
 	}
 }
+
+func TestEncryptionIsSelfSignedLeaf(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	e, err := LoadOrCreateEncryption(dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.Cert
+	if c.IsCA || c.KeyUsage != x509.KeyUsageKeyEncipherment {
+		t.Fatalf("IsCA %v, key usage %v", c.IsCA, c.KeyUsage)
+	}
+	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+		t.Fatalf("not self-signed: %v", err)
+	}
+	if !c.NotBefore.Before(now) || c.NotAfter.Before(now.AddDate(9, 0, 0)) {
+		t.Fatalf("validity %v..%v", c.NotBefore, c.NotAfter)
+	}
+	again, err := LoadOrCreateEncryption(dir, now)
+	if err != nil || !again.Cert.Equal(c) {
+		t.Fatalf("second load made a new certificate: %v", err)
+	}
+}

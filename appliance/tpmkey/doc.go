@@ -8,7 +8,6 @@
 // Both certificates are made once and kept, so the thumbprint agents select
 // the key by does not change across restarts.
 //
-// As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports internal/enrol, internal/tpm, sbi.
+// Certificates are made with internal/pki; the package imports the standard
+// library, internal/tpm, internal/pki, internal/enrol and sbi.
 package tpmkey

@@ -3,7 +3,6 @@ package tpmkey
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
 
@@ -82,7 +82,7 @@ func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x
 	if err != nil {
 		return nil, fmt.Errorf("encryption certificate: %w", err)
 	}
-	if !samePublic(enc.PublicKey, dec.Public()) {
+	if !pki.SameKey(enc.PublicKey, dec.Public()) {
 		return nil, fmt.Errorf("central certified another key than this TPM's decryption key")
 	}
 	if err := enc.CheckSignatureFrom(ca); err != nil {
@@ -102,7 +102,7 @@ func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x
 		if err != nil {
 			return nil, fmt.Errorf("signing certificate: %w", err)
 		}
-		if !samePublic(sc.PublicKey, sign.Public()) {
+		if !pki.SameKey(sc.PublicKey, sign.Public()) {
 			return nil, fmt.Errorf("central certified another key than this TPM's signing key")
 		}
 		if err := sc.CheckSignatureFrom(ca); err != nil {
@@ -158,7 +158,7 @@ func (k *Keys) DecisionSigner(ctx context.Context, state, name string, now time.
 	cert, err := ReadCert(filepath.Join(state, SigningCertFile))
 	switch {
 	case err == nil:
-		if !samePublic(cert.PublicKey, key.Public()) {
+		if !pki.SameKey(cert.PublicKey, key.Public()) {
 			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", SigningCertFile, CentralSignKey)
 		}
 		chain := []*x509.Certificate{cert}
@@ -170,28 +170,30 @@ func (k *Keys) DecisionSigner(ctx context.Context, state, name string, now time.
 		return nil, err
 	}
 	selfPath := filepath.Join(state, SelfSigningCertFile)
-	if c, err := ReadCert(selfPath); err == nil && samePublic(c.PublicKey, key.Public()) {
+	if c, err := ReadCert(selfPath); err == nil && pki.SameKey(c.PublicKey, key.Public()) {
 		return &DecisionSigner{Key: key, Chain: []*x509.Certificate{c}, SelfIssued: true}, nil
 	}
 	if name == "" {
 		name = "edgetrust-appliance"
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " decision signing (self-issued)", Organization: []string{"edgetrust appliance"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
-		SubjectKeyId: keyID(key.Public()),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	c, err := selfIssue(key, pki.Profile{Subject: pkix.Name{CommonName: name + " decision signing (self-issued)", Organization: []string{"edgetrust appliance"}},
+		Validity: certValidity + pki.Backdate, KeyUsage: x509.KeyUsageDigitalSignature}, now)
 	if err != nil {
 		return nil, fmt.Errorf("self-issued decision signing certificate: %w", err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
 	}
 	if err := writeAtomic(selfPath, PEM(c)); err != nil {
 		return nil, err
 	}
 	return &DecisionSigner{Key: key, Chain: []*x509.Certificate{c}, SelfIssued: true}, nil
+}
+
+// selfIssue makes a self-signed certificate that is not a CA (pki.SelfSigned
+// makes CAs only): key issues its own certificate, backdated like a CA.
+func selfIssue(key crypto.Signer, p pki.Profile, now time.Time) (*x509.Certificate, error) {
+	kid, err := pki.KeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	self := &pki.CA{Cert: &x509.Certificate{Subject: p.Subject, SubjectKeyId: kid, NotAfter: now.Add(p.Validity)}, Key: key}
+	return self.Issue(key.Public(), p, now.Add(-pki.Backdate))
 }

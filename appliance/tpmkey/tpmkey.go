@@ -2,21 +2,18 @@ package tpmkey
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -90,7 +87,7 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 	cert, cerr := ReadCert(certPath)
 	issuer, ierr := ReadCert(issuerPath)
 	if cerr == nil && ierr == nil {
-		if !samePublic(cert.PublicKey, dec.Public()) {
+		if !pki.SameKey(cert.PublicKey, dec.Public()) {
 			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", certPath, DecryptKeyFile)
 		}
 		if err := cert.CheckSignatureFrom(issuer); err != nil {
@@ -109,28 +106,19 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 	if name == "" {
 		name = "edgetrust-appliance"
 	}
-	itmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " self-issued CA", Organization: []string{"edgetrust appliance"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
-		SubjectKeyId: keyID(signer.Public()),
-	}
-	ider, err := x509.CreateCertificate(rand.Reader, itmpl, itmpl, signer.Public(), signer)
+	org := []string{"edgetrust appliance"}
+	ica, err := pki.SelfSigned(signer, pki.Profile{Subject: pkix.Name{CommonName: name + " self-issued CA", Organization: org},
+		Validity: certValidity + pki.Backdate, KeyUsage: x509.KeyUsageCertSign}, now)
 	if err != nil {
 		return nil, fmt.Errorf("issuer certificate: %w", err)
 	}
-	issuer, _ = x509.ParseCertificate(ider)
-	ltmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: name + " SBI encryption", Organization: []string{"edgetrust appliance"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(certValidity),
-		KeyUsage: x509.KeyUsageKeyEncipherment, BasicConstraintsValid: true,
-		SubjectKeyId: keyID(dec.Public()), AuthorityKeyId: issuer.SubjectKeyId,
-	}
-	lder, err := x509.CreateCertificate(rand.Reader, ltmpl, issuer, dec.Public(), signer)
+	issuer = ica.Cert
+	// Backdated like the CA, to tolerate clock skew with the agents.
+	cert, err = ica.Issue(dec.Public(), pki.Profile{Subject: pkix.Name{CommonName: name + " SBI encryption", Organization: org},
+		Validity: certValidity + pki.Backdate, KeyUsage: x509.KeyUsageKeyEncipherment}, now.Add(-pki.Backdate))
 	if err != nil {
 		return nil, fmt.Errorf("encryption certificate: %w", err)
 	}
-	cert, _ = x509.ParseCertificate(lder)
 	if err := writeAtomic(issuerPath, PEM(issuer)); err != nil {
 		return nil, err
 	}
@@ -153,9 +141,7 @@ func (k *Keys) Thumbprint() string { return sbi.Thumbprint(k.Cert) }
 func (k *Keys) Close() error { return k.TPM.Close() }
 
 // PEM encodes a certificate.
-func PEM(c *x509.Certificate) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-}
+func PEM(c *x509.Certificate) []byte { return pki.CertPEM(c) }
 
 // ReadCert reads a PEM certificate file.
 func ReadCert(path string) (*x509.Certificate, error) {
@@ -163,16 +149,11 @@ func ReadCert(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	c, err := pki.ParseCertPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return x509.ParseCertificate(blk.Bytes)
-}
-
-func samePublic(a, b crypto.PublicKey) bool {
-	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(b)
+	return c, nil
 }
 
 func writeAtomic(path string, b []byte) error {
@@ -184,21 +165,4 @@ func writeAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err)
-	}
-	return n.Add(n, big.NewInt(1))
-}
-
-func keyID(pub crypto.PublicKey) []byte {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil
-	}
-	h := sha256.Sum256(der)
-	return h[:20]
 }

@@ -6,9 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 )
@@ -35,16 +34,13 @@ func NewVendor(t testing.TB, id string) *Vendor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:   pkix.Name{CommonName: id + " provider CA (issued by central)", Organization: []string{id}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	ca, err := pki.SelfSigned(k, pki.Profile{
+		Subject:  pkix.Name{CommonName: id + " provider CA (issued by central)", Organization: []string{id}},
+		Validity: 365*24*time.Hour + pki.Backdate, KeyUsage: x509.KeyUsageCertSign}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := x509.ParseCertificate(der)
-	return &Vendor{ID: id, Key: k, Cert: c}
+	return &Vendor{ID: id, Key: k, Cert: ca.Cert}
 }
 
 // Agent is a running agent.
@@ -65,20 +61,19 @@ func Devices() []agent.DeviceConfig { return agent.DevDevices("T")[:3] }
 func Start(t testing.TB, v *Vendor, encCertFile string, devices ...agent.DeviceConfig) *Agent {
 	t.Helper()
 	state := t.TempDir()
-	pki := filepath.Join(state, "dev-pki")
-	if err := os.MkdirAll(pki, 0o700); err != nil {
+	dir := filepath.Join(state, "dev-pki")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(v.Key)
+	keyPEM, err := pki.KeyPEM(v.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	for name, b := range map[string][]byte{
-		devpki.ProviderCACert: devpki.CertPEM(v.Cert), devpki.ProviderCAKey: keyPEM,
-		devpki.FTMCACert: devpki.CertPEM(v.Cert), devpki.FTMCAKey: keyPEM,
+		devpki.ProviderCACert: pki.CertPEM(v.Cert), devpki.ProviderCAKey: keyPEM,
+		devpki.FTMCACert: pki.CertPEM(v.Cert), devpki.FTMCAKey: keyPEM,
 	} {
-		if err := os.WriteFile(filepath.Join(pki, name), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,7 +97,7 @@ func readCert(t testing.TB, path string) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := devpki.ParseCertPEM(b)
+	c, err := pki.ParseCertPEM(b)
 	if err != nil {
 		t.Fatal(err)
 	}

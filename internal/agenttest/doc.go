@@ -7,6 +7,6 @@
 // with one vendor CA standing in for the provider CA central issues: device
 // and FTM certificates both chain to it, as the trust feed expects.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// agent, agent/devpki, sbi, sbi/client.
+// It may import anything, the agent included: it is a test harness
+// (layercheck exempts packages named *test).
 package agenttest

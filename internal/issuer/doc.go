@@ -3,6 +3,6 @@
 // Base45 text and QR PNGs, and the export of signed trust and revocation
 // lists for offline verifiers.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// claim169, claim169/qr, claim169/trust.
+// The key file is sealed by internal/keyring, its key PEM by internal/pki. The package imports claim169
+// and internal/ libraries, never a daemon.
 package issuer

@@ -16,11 +16,12 @@ import (
 
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/trust"
+	"github.com/edgetrust/edgetrust/internal/keyring"
 )
 
 var pass = []byte("correct horse battery staple")
 
-func init() { scryptWorkFactor = 10 } // fast tests; the format is the same
+func init() { keyring.WorkFactor = 10 } // fast tests; the format is the same
 
 func TestInitLoad(t *testing.T) {
 	dir := t.TempDir()

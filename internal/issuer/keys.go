@@ -1,7 +1,6 @@
 package issuer
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,12 +13,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"filippo.io/age"
+	"github.com/edgetrust/edgetrust/internal/keyring"
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 // Files in the issuer directory.
@@ -50,18 +49,14 @@ type Key struct {
 	Signer crypto.Signer
 }
 
-// scryptWorkFactor is age's default (2^18, about a second): the cost of each
-// passphrase guess. Tests lower it.
-var scryptWorkFactor = 18
-
 // MinPassphrase is the shortest passphrase Init accepts.
-const MinPassphrase = 12
+const MinPassphrase = keyring.MinPassphrase
 
 // Init creates an issuer key in dir: alg "EdDSA" (default) or "ES256". The
 // private key is written only encrypted. It refuses to overwrite a key.
 func Init(dir, alg, issuerURI string, passphrase []byte, validity time.Duration, now time.Time) (*Meta, error) {
-	if len(passphrase) < MinPassphrase {
-		return nil, fmt.Errorf("issuer: the passphrase must be at least %d characters", MinPassphrase)
+	if err := keyring.CheckPassphrase(passphrase); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(dir, KeyFile)); err == nil {
 		return nil, fmt.Errorf("issuer: %s already holds an issuer key; refusing to replace it", dir)
@@ -90,28 +85,15 @@ func Init(dir, alg, issuerURI string, passphrase []byte, validity time.Duration,
 	h := sha256.Sum256(spki)
 	m := &Meta{KID: hex.EncodeToString(h[:8]), Alg: alg, Issuer: issuerURI,
 		NotBefore: now.UTC().Truncate(time.Second), NotAfter: now.Add(validity).UTC().Truncate(time.Second)}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(signer)
+	keyPEM, err := pki.KeyPEM(signer)
 	if err != nil {
-		return nil, err
-	}
-	rcpt, err := age.NewScryptRecipient(string(passphrase))
-	if err != nil {
-		return nil, err
-	}
-	rcpt.SetWorkFactor(scryptWorkFactor)
-	var enc bytes.Buffer
-	w, err := age.Encrypt(&enc, rcpt)
-	if err != nil {
-		return nil, err
-	}
-	if err := pem.Encode(w, &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	if err := keyring.Create(filepath.Join(dir, KeyFile), keyPEM, passphrase); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	meta, _ := json.MarshalIndent(m, "", "  ")
 	for _, f := range []struct {
@@ -119,7 +101,6 @@ func Init(dir, alg, issuerURI string, passphrase []byte, validity time.Duration,
 		data []byte
 		mode os.FileMode
 	}{
-		{KeyFile, enc.Bytes(), 0o600},
 		{PubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki}), 0o644},
 		{MetaFile, append(meta, '\n'), 0o644},
 	} {
@@ -139,34 +120,16 @@ func Load(dir string, passphrase []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, KeyFile))
+	pemBytes, err := keyring.Open(filepath.Join(dir, KeyFile), passphrase)
+	if errors.Is(err, keyring.ErrPassphrase) {
+		return nil, ErrPassphrase
+	}
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w (run issuer init first)", err)
 	}
-	defer f.Close()
-	id, err := age.NewScryptIdentity(string(passphrase))
+	s, err := pki.ParseKeyPEM(pemBytes)
 	if err != nil {
-		return nil, err
-	}
-	r, err := age.Decrypt(f, id)
-	if err != nil {
-		return nil, ErrPassphrase
-	}
-	pemBytes, err := io.ReadAll(io.LimitReader(r, 64<<10))
-	if err != nil {
-		return nil, ErrPassphrase
-	}
-	blk, _ := pem.Decode(pemBytes)
-	if blk == nil {
-		return nil, errors.New("issuer: the decrypted key file holds no PEM key")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("issuer: not a signing key")
+		return nil, fmt.Errorf("issuer: the decrypted key file: %w", err)
 	}
 	spki, _ := x509.MarshalPKIXPublicKey(s.Public())
 	h := sha256.Sum256(spki)

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/central"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 )
@@ -138,7 +138,7 @@ func TestEnrolServeRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := devpki.ParseCertPEM(caPEM)
+	ca, err := pki.ParseCertPEM(caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
