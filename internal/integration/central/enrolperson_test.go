@@ -24,6 +24,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/enrol/enroltest"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
@@ -57,14 +58,14 @@ func startRegAgent(t *testing.T, h *harness) *regAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pki := filepath.Join(state, "dev-pki")
-	os.MkdirAll(pki, 0o700)
+	pkiDir := filepath.Join(state, "dev-pki")
+	os.MkdirAll(pkiDir, 0o700)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	for name, b := range map[string][]byte{
-		devpki.ProviderCACert: devpki.CertPEM(ca.Cert), devpki.ProviderCAKey: keyPEM,
-		devpki.FTMCACert: devpki.CertPEM(ca.Cert), devpki.FTMCAKey: keyPEM,
+		devpki.ProviderCACert: pki.CertPEM(ca.Cert), devpki.ProviderCAKey: keyPEM,
+		devpki.FTMCACert: pki.CertPEM(ca.Cert), devpki.FTMCAKey: keyPEM,
 	} {
-		if err := os.WriteFile(filepath.Join(pki, name), b, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(pkiDir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
