@@ -4,9 +4,7 @@
 // live in the TPM.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (agent/...), never another daemon. Of this
-// module it imports agent/devpki, agent/sensors, internal/enrol,
-// internal/sensor/firmware, internal/tpm, sbi.
+// and packages of its own daemon (agent/...), never another daemon.
 //
 // Size: about 1,700 lines, a little over the ~1,500 house limit: the SBI
 // HTTP surface, device state and enrolment share one service object; sensors

@@ -15,10 +15,5 @@
 //	appliance/qrverify        Claim 169 QR verification
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/api, appliance/auth,
-// appliance/captureverify, appliance/db, appliance/feedsync,
-// appliance/qrverify, appliance/recordsync, appliance/tpmkey,
-// appliance/trustsync, claim169/trust, internal/feed,
-// internal/feed/recordfeed, internal/records, internal/tpm, sbi.
+// and packages of its own daemon (appliance/...), never another daemon.
 package appliance

@@ -4,7 +4,5 @@
 // serve MOSIP's sample ISO records.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (agent/...), never another daemon. Of this
-// module it imports internal/biometric/synth, internal/sensor/capture,
-// internal/sensor/firmware, internal/sensor/r30x/emulator, sbi.
+// and packages of its own daemon (agent/...), never another daemon.
 package sensors

@@ -12,7 +12,5 @@
 // Logs name devices, results and reason codes, never biometric data.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/captureverify, appliance/feedsync,
-// appliance/trustsync.
+// and packages of its own daemon (appliance/...), never another daemon.
 package api

@@ -28,9 +28,5 @@
 // transactionId) is logged, counted or put in an error message.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/captureverify, appliance/trustsync,
-// internal/biometric/match, internal/feed/recordfeed,
-// internal/feed/trustfeed, internal/records, internal/records/normalize,
-// internal/records/tokenid, internal/records/vid, sbi.
+// and packages of its own daemon (appliance/...), never another daemon.
 package auth

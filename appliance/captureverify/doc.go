@@ -6,6 +6,5 @@
 // the device's current one) and the trust data's staleness.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/trustsync, internal/feed/trustfeed, sbi.
+// and packages of its own daemon (appliance/...), never another daemon.
 package captureverify

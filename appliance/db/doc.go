@@ -17,6 +17,5 @@
 // transaction or none of it.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. It
-// imports nothing of this module.
+// and packages of its own daemon (appliance/...), never another daemon.
 package db

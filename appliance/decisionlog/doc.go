@@ -14,6 +14,5 @@
 // (central/applianceaudit.go).
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/auth, internal/audit, internal/records.
+// and packages of its own daemon (appliance/...), never another daemon.
 package decisionlog

@@ -13,6 +13,5 @@
 // needs nothing but the Sink's stored state.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports internal/feed.
+// and packages of its own daemon (appliance/...), never another daemon.
 package feedsync

@@ -4,6 +4,5 @@
 // POST /v1/qr/verify and for the verify-qr command.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports claim169/qrscan, claim169/trust.
+// and packages of its own daemon (appliance/...), never another daemon.
 package qrverify

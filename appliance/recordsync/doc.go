@@ -22,7 +22,5 @@
 // counters are kept).
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/db, appliance/feedsync, internal/feed,
-// internal/feed/recordfeed, internal/records.
+// and packages of its own daemon (appliance/...), never another daemon.
 package recordsync

@@ -10,7 +10,5 @@
 // not a root, so nothing of that vendor verifies.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports appliance/db, appliance/feedsync, internal/feed,
-// internal/feed/trustfeed.
+// and packages of its own daemon (appliance/...), never another daemon.
 package trustsync

@@ -9,6 +9,5 @@
 // feed's head until the transaction ends.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (central/...), never another daemon. Of
-// this module it imports internal/feed.
+// and packages of its own daemon (central/...), never another daemon.
 package store

@@ -5,6 +5,5 @@
 // single character are all rejected, so every accepted string has exactly one
 // byte sequence and re-encodes to itself.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package base45

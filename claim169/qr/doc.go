@@ -6,6 +6,5 @@
 // error-correction level is chosen from the text length: the strongest
 // level whose symbol stays within MaxVersion.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package qr

@@ -9,6 +9,5 @@
 // the pure-Go gozxing port with the same ladder. See
 // docs/decisions/0006-qr-decoding.md for the measurements behind it.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package qrscan

@@ -7,6 +7,5 @@
 // key); a list that does not verify is never used, and a list past its
 // nextUpdate makes every answer say "stale" and, by policy, reject.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// claim169.
+// As a library it never imports a daemon package.
 package trust

@@ -6,6 +6,5 @@
 // bioValue, sessionKey and signed data block before it gets here.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (ctk/...), never another daemon. It imports
-// nothing of this module.
+// and packages of its own daemon (ctk/...), never another daemon.
 package report

@@ -8,6 +8,5 @@
 // rules the runner relies on (unique ids, known methods, schemas present).
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (ctk/...), never another daemon. It imports
-// nothing of this module.
+// and packages of its own daemon (ctk/...), never another daemon.
 package suite

@@ -2,6 +2,5 @@
 // the SBI custom HTTP methods: discovery over the whole port range in
 // parallel, device info, capture, registration capture and MJPEG stream.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// sbi.
+// As a library it never imports a daemon package.
 package client

@@ -14,6 +14,5 @@
 //
 // Run it from the module root: go run ./scripts/layercheck (make lint does).
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package main

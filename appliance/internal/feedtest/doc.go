@@ -16,6 +16,5 @@
 // back on the same address. Tests only.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (appliance/...), never another daemon. Of
-// this module it imports internal/feed.
+// and packages of its own daemon (appliance/...), never another daemon.
 package feedtest

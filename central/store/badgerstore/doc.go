@@ -3,6 +3,5 @@
 // never conflict; values are JSON documents under prefixed keys.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (central/...), never another daemon. Of
-// this module it imports central/store, internal/feed.
+// and packages of its own daemon (central/...), never another daemon.
 package badgerstore

@@ -8,6 +8,5 @@
 // triggers refuse UPDATE, DELETE and TRUNCATE.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (central/...), never another daemon. Of
-// this module it imports central/store, internal/feed.
+// and packages of its own daemon (central/...), never another daemon.
 package pgstore

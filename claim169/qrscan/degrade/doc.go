@@ -3,6 +3,5 @@
 // Base45 texts in alphanumeric mode). It exists so that decoders can be
 // compared on the same, reproducible input; nothing here is used at run time.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package degrade

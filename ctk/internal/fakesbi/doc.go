@@ -4,6 +4,5 @@
 // tampers with the answer. It is test support, not a device service.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
-// and packages of its own daemon (ctk/...), never another daemon. Of this
-// module it imports sbi.
+// and packages of its own daemon (ctk/...), never another daemon.
 package fakesbi

@@ -10,6 +10,5 @@
 // angle convention, which template.Set.Record writes as ISO/IEC
 // 19794-2:2011.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// internal/biometric/template.
+// As a library it never imports a daemon package.
 package extract

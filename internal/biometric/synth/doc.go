@@ -23,6 +23,5 @@
 // Images are 8-bit grey at 500 ppi; the default impression is 256 x 288,
 // what the R30x emulator serves.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package synth

@@ -3,6 +3,5 @@
 // TPM PCR, refuses firmware older than a pinned minimum, and verifies
 // vendor-signed update manifests before anything is flashed.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// internal/sensor/r30x/proto.
+// As a library it never imports a daemon package.
 package firmware

@@ -3,6 +3,5 @@
 // for modules without an Aura ring. Polling GenImg over the serial line
 // works without these; the detect line saves power and serial traffic.
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package pins

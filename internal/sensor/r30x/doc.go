@@ -6,6 +6,5 @@
 // corrupted, missing or the module reports a receive error. Noise on the
 // line is skipped by scanning for the 0xEF01 header.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// internal/sensor/r30x/packet, internal/sensor/r30x/proto.
+// As a library it never imports a daemon package.
 package r30x

@@ -2,6 +2,5 @@
 // it by USB vendor and product ID. It is a thin layer over go.bug.st/serial
 // (see docs/decisions/0005-serial-and-sensor.md for why that library).
 //
-// As a library it never imports a daemon package. It imports nothing of this
-// module.
+// As a library it never imports a daemon package.
 package serialport

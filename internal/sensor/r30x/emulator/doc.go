@@ -4,6 +4,5 @@
 // without hardware. Faults (no finger, silence, noise, bad checksums, wrong
 // password) can be switched on to test the driver's recovery paths.
 //
-// As a library it never imports a daemon package. Of this module it imports
-// internal/sensor/r30x/packet, internal/sensor/r30x/proto.
+// As a library it never imports a daemon package.
 package emulator
