@@ -14,26 +14,18 @@ func Fallback(mux *http.ServeMux, write func(w http.ResponseWriter, r *http.Requ
 			mux.ServeHTTP(w, r)
 			return
 		}
-		// No pattern: the mux would answer 404, 405 or a redirect (a
-		// cleaned path, a missing trailing slash). Run its answer into a
-		// recorder that keeps only status and headers, then decide.
+		// No pattern: the mux's answer is a 404 or a 405 (redirects have a
+		// pattern). Run it into a recorder for its status and Allow.
 		rec := &statusOnly{h: http.Header{}}
 		h.ServeHTTP(rec, r)
-		switch rec.code {
-		case http.StatusNotFound, http.StatusMethodNotAllowed:
-			if a := rec.h.Get("Allow"); a != "" {
-				w.Header().Set("Allow", a)
-			}
-			write(w, r, rec.code)
-		default:
-			for k, v := range rec.h {
-				if k != "Content-Type" && k != "X-Content-Type-Options" && k != "Content-Length" {
-					w.Header()[k] = v
-				}
-			}
-			Header(w)
-			w.WriteHeader(rec.code)
+		if rec.code != http.StatusNotFound && rec.code != http.StatusMethodNotAllowed {
+			mux.ServeHTTP(w, r) // not expected; answer as the mux would
+			return
 		}
+		if a := rec.h.Get("Allow"); a != "" {
+			w.Header().Set("Allow", a)
+		}
+		write(w, r, rec.code)
 	})
 }
 
