@@ -3,6 +3,7 @@ package central
 import (
 	"context"
 	"crypto/ed25519"
+	"github.com/edgetrust/edgetrust/internal/keyring"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -21,7 +22,7 @@ import (
 
 var ctx = context.Background()
 
-func init() { ScryptWorkFactor = 10 }
+func init() { keyring.WorkFactor = 10 } // fast keyrings in tests
 
 // clock is a settable test clock.
 type clock struct {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central/keys"
-	"github.com/edgetrust/edgetrust/internal/keyring"
 )
 
 // Central's keys live in central/keys; these names keep the root API.
@@ -30,11 +29,6 @@ const (
 	ApplianceValidity = keys.ApplianceValidity
 )
 
-// ScryptWorkFactor is the scrypt cost (log2 N) of a new keyring's
-// passphrase encryption. Deprecated: set keyring.WorkFactor; InitKeyring
-// still honours a lower value here, for tests that set it.
-var ScryptWorkFactor = keyring.WorkFactor
-
 type (
 	// Keyring holds central's private keys, unlocked (keys.Keyring).
 	Keyring = keys.Keyring
@@ -52,9 +46,6 @@ var (
 
 // InitKeyring creates a keyring in dir (keys.Init). It refuses to replace one.
 func InitKeyring(dir string, passphrase []byte, now time.Time) (*Keyring, error) {
-	if ScryptWorkFactor < keyring.WorkFactor {
-		keyring.WorkFactor = ScryptWorkFactor
-	}
 	return keys.Init(dir, passphrase, now)
 }
 

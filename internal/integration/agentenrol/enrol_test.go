@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"github.com/edgetrust/edgetrust/agent"
+	"github.com/edgetrust/edgetrust/internal/keyring"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func newTestCentral(t *testing.T) *testCentral {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	central.ScryptWorkFactor = 10
+	keyring.WorkFactor = 10
 	keys, err := central.InitKeyring(t.TempDir(), []byte("agent test passphrase"), time.Now())
 	if err != nil {
 		t.Fatal(err)

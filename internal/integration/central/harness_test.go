@@ -29,7 +29,7 @@ var ctx = context.Background()
 
 func init() {
 	keyring.WorkFactor = 10
-	central.ScryptWorkFactor = 10
+	keyring.WorkFactor = 10
 }
 
 // clock is a settable test clock.
