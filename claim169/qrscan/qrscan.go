@@ -137,10 +137,8 @@ func DecodeImage(b []byte) (image.Image, error) {
 	return decodeImage(b)
 }
 
+// decodeImage is DecodeImage once a slot is held and the byte size checked.
 func decodeImage(b []byte) (img image.Image, err error) {
-	if len(b) > MaxImageBytes {
-		return nil, fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, len(b), MaxImageBytes)
-	}
 	var (
 		decodeConfig func([]byte) (image.Config, error)
 		decode       func([]byte) (image.Image, error)
