@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +17,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 )
 
 // Config configures the API. Verifier and Trust are required.
@@ -61,7 +61,7 @@ type API struct {
 	cfg  Config
 	log  *slog.Logger
 	mux  *http.ServeMux
-	lim  *limiter
+	lim  *httpx.Limiter
 	sem  chan struct{}
 	mRes *prometheus.CounterVec
 	mWhy *prometheus.CounterVec
@@ -84,7 +84,7 @@ func New(cfg Config) *API {
 	}
 	a := &API{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), sem: make(chan struct{}, cfg.MaxInFlight)}
 	if cfg.RateLimit > 0 {
-		a.lim = &limiter{rate: cfg.RateLimit, burst: max(cfg.RateLimit, 1), tokens: max(cfg.RateLimit, 1)}
+		a.lim = httpx.NewLimiter(cfg.RateLimit, max(cfg.RateLimit, 1))
 	}
 	a.mRes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_verifications_total",
 		Help: "Capture verifications by result: valid, invalid, bad-request, too-large, rate-limited, busy, error."}, []string{"result"})
@@ -126,7 +126,7 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) {
-	if a.lim != nil && !a.lim.allow(time.Now()) {
+	if a.lim != nil && !a.lim.Allow("") {
 		a.mRes.WithLabelValues("rate-limited").Inc()
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "rate limit exceeded; retry shortly")
@@ -314,25 +314,4 @@ func (a *API) healthz(w http.ResponseWriter, _ *http.Request) {
 	snap := a.cfg.Trust.Snapshot()
 	_, stale := a.cfg.Verifier.Staleness(snap, nowOf(a.cfg.Verifier))
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "stale": stale, "size": snap.Size})
-}
-
-// limiter is a token bucket.
-type limiter struct {
-	mu                  sync.Mutex
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (l *limiter) allow(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() {
-		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	}
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
 }

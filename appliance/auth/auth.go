@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +22,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
 )
@@ -154,8 +154,7 @@ type Handler struct {
 	jws    *jwsSigner
 	fp     *match.Fingerprint
 	sem    chan struct{}
-	limMu  sync.Mutex
-	lims   map[string]*bucket
+	lim    *httpx.Limiter // per relying party; nil: unlimited
 	m      *metrics
 	policy captureverify.StalePolicy
 }
@@ -217,10 +216,13 @@ func New(cfg Config) (*Handler, error) {
 		cfg.QueueWait = DefaultQueueWait
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, jws: js, fp: match.NewFingerprint(),
-		sem: make(chan struct{}, cfg.MaxInFlight), lims: map[string]*bucket{}, m: newMetrics(cfg.Registerer),
+		sem: make(chan struct{}, cfg.MaxInFlight), m: newMetrics(cfg.Registerer),
 		policy: cfg.Captures.StalePolicy}
 	if h.policy == "" {
 		h.policy = captureverify.StaleReject
+	}
+	if cfg.RPRate >= 0 {
+		h.lim = httpx.NewLimiter(cfg.RPRate, float64(cfg.RPBurst))
 	}
 	return h, nil
 }
@@ -347,34 +349,7 @@ func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, strin
 }
 
 // allow takes a token from the relying party's bucket.
-func (h *Handler) allow(rp string) bool {
-	if h.cfg.RPRate < 0 {
-		return true
-	}
-	now := time.Now()
-	h.limMu.Lock()
-	defer h.limMu.Unlock()
-	b := h.lims[rp]
-	if b == nil {
-		if len(h.lims) > 10000 { // relying parties come from the feed; bound anyway
-			clear(h.lims)
-		}
-		b = &bucket{tokens: float64(h.cfg.RPBurst), last: now}
-		h.lims[rp] = b
-	}
-	b.tokens = min(float64(h.cfg.RPBurst), b.tokens+now.Sub(b.last).Seconds()*h.cfg.RPRate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
+func (h *Handler) allow(rp string) bool { return h.lim == nil || h.lim.Allow(rp) }
 
 type metrics struct {
 	decisions *prometheus.CounterVec

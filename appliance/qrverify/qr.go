@@ -147,28 +147,19 @@ type Handler struct {
 	// Rate is requests per second (burst RateBurst); 0 means 200.
 	Rate float64
 
-	once   sync.Once
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	once sync.Once
+	lim  *httpx.Limiter
 }
 
 func (h *Handler) allow() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	rate := h.Rate
-	if rate <= 0 {
-		rate = 200
-	}
-	now := time.Now()
-	h.once.Do(func() { h.tokens, h.last = RateBurst, now })
-	h.tokens = min(RateBurst, h.tokens+now.Sub(h.last).Seconds()*rate)
-	h.last = now
-	if h.tokens < 1 {
-		return false
-	}
-	h.tokens--
-	return true
+	h.once.Do(func() {
+		rate := h.Rate
+		if rate <= 0 {
+			rate = 200
+		}
+		h.lim = httpx.NewLimiter(rate, RateBurst)
+	})
+	return h.lim.Allow("")
 }
 
 // writeJSON answers with nosniff and no-store: a verified QR carries PII.
