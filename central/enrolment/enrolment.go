@@ -244,15 +244,9 @@ func (c *Service) finishDevices(ctx context.Context, s *store.Session, ak *rsa.P
 	now := c.Now().UTC()
 	var resp enrol.FinishResponse
 	err := c.Store.Update(ctx, func(tx store.Tx) error {
-		tok, err := tx.Token(ctx, s.TokenID)
+		tok, err := unspentToken(ctx, tx, s.TokenID, now)
 		if err != nil {
 			return err
-		}
-		if !tok.Used.IsZero() {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
-		}
-		if !now.Before(tok.Expires) {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
 		}
 		v, err := tx.Vendor(ctx, tok.VendorID)
 		if err != nil {
@@ -338,15 +332,9 @@ func (c *Service) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 	ca := c.Keys.ApplianceCA
 	var resp enrol.FinishResponse
 	err = c.Store.Update(ctx, func(tx store.Tx) error {
-		tok, err := tx.Token(ctx, s.TokenID)
+		tok, err := unspentToken(ctx, tx, s.TokenID, now)
 		if err != nil {
 			return err
-		}
-		if !tok.Used.IsZero() {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
-		}
-		if !now.Before(tok.Expires) {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
 		}
 		if tok.Name != "" && tok.Name != r.ID {
 			return core.Fail(http.StatusForbidden, enrol.CodeTokenInvalid, "the enrolment token is for appliance %q, not %q", tok.Name, r.ID)
@@ -495,4 +483,21 @@ func (c *Service) FinishRotation(ctx context.Context, q *enrol.RotateFinishReque
 	}
 	c.Log.Info("device key rotated", "device", s.Serial)
 	return &resp, nil
+}
+
+// unspentToken re-reads an enrolment token inside the finishing
+// transaction: another enrolment may have spent it, or it may have expired,
+// since the challenge was issued.
+func unspentToken(ctx context.Context, tx store.Tx, id string, now time.Time) (*store.Token, error) {
+	tok, err := tx.Token(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !tok.Used.IsZero() {
+		return nil, core.Fail(http.StatusUnauthorized, enrol.CodeTokenUsed, "the enrolment token was used by another enrolment meanwhile")
+	}
+	if !now.Before(tok.Expires) {
+		return nil, core.Fail(http.StatusUnauthorized, enrol.CodeTokenExpired, "the enrolment token expired at %s; ask for a new one", tok.Expires.Format(time.RFC3339))
+	}
+	return tok, nil
 }
