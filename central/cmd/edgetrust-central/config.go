@@ -28,6 +28,7 @@ type Config struct {
 	AdminRate      float64 `json:"adminRate"`
 	TrustProxy     bool    `json:"trustProxy"`
 	LogLevel       string  `json:"logLevel"`
+	LogFormat      string  `json:"logFormat"`
 	CaptureMaxAge  string  `json:"captureMaxAge"`
 }
 

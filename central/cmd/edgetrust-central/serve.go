@@ -117,6 +117,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json, or text for people")
 	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
 		"how old an RCAPTURE answer may be when a person is enrolled from it (registration captured offline and uploaded later), at most "+central.MaxCaptureMaxAge.String())
 	fs.Usage = func() {
@@ -151,7 +152,7 @@ state directory's central-keys.age on each (same passphrase).
 	if err := sf.parse(args, config); err != nil {
 		return err
 	}
-	log, err := cli.NewLogger(stderr, c.LogLevel, "json")
+	log, err := cli.NewLogger(stderr, c.LogLevel, c.LogFormat)
 	if err != nil {
 		return err
 	}
