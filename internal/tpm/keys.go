@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
@@ -244,20 +244,9 @@ func (t *TPM) CreateKey(ctx context.Context, kind KeyKind) (*Key, error) {
 
 const blobMagic = "ETPMKEY1"
 
-// maxBlob bounds a key blob read from disk; real ones are under 1 KiB.
-const maxBlob = 8 << 10
-
 func encodeBlob(kind KeyKind, pub tpm2.TPM2BPublic, priv tpm2.TPM2BPrivate) []byte {
-	p := tpm2.Marshal(pub)
-	s := tpm2.Marshal(priv)
-	b := make([]byte, 0, len(blobMagic)+1+4+len(p)+len(s))
-	b = append(b, blobMagic...)
-	b = append(b, byte(kind))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-	b = append(b, p...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	b = append(b, s...)
-	return b
+	b := append([]byte(blobMagic), byte(kind))
+	return appendObject(b, pub, priv)
 }
 
 func decodeBlob(b []byte) (KeyKind, *tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error) {
@@ -270,39 +259,17 @@ func decodeBlob(b []byte) (KeyKind, *tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error
 	if !bytes.HasPrefix(b, []byte(blobMagic)) {
 		return bad("wrong magic")
 	}
-	b = b[len(blobMagic):]
-	if len(b) < 1 {
+	r := bytesx.NewReader(b[len(blobMagic):], nil)
+	kind := KeyKind(r.U8())
+	if r.Err() != nil {
 		return bad("truncated")
 	}
-	kind := KeyKind(b[0])
 	if _, err := kind.template(); err != nil {
 		return bad("unknown key kind")
 	}
-	b = b[1:]
-	next := func() ([]byte, bool) {
-		if len(b) < 2 {
-			return nil, false
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+n {
-			return nil, false
-		}
-		f := b[2 : 2+n]
-		b = b[2+n:]
-		return f, true
-	}
-	p, ok1 := next()
-	s, ok2 := next()
-	if !ok1 || !ok2 || len(b) != 0 {
-		return bad("truncated or trailing bytes")
-	}
-	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](p)
+	pub, priv, err := readObject(r)
 	if err != nil {
-		return bad("public area: " + err.Error())
-	}
-	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](s)
-	if err != nil {
-		return bad("private area: " + err.Error())
+		return bad(err.Error())
 	}
 	return kind, pub, priv, nil
 }

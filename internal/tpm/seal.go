@@ -3,10 +3,10 @@ package tpm
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"github.com/edgetrust/edgetrust/internal/bytesx"
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
@@ -92,12 +92,7 @@ func (t *TPM) Seal(ctx context.Context, secret []byte, pcrs []int) ([]byte, erro
 	for _, p := range pcrs {
 		b = append(b, byte(p))
 	}
-	p, s := tpm2.Marshal(pub), tpm2.Marshal(priv)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-	b = append(b, p...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
-	b = append(b, s...)
-	return b, nil
+	return appendObject(b, pub, priv), nil
 }
 
 func decodeSealed(b []byte) ([]int, *tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error) {
@@ -119,29 +114,7 @@ func decodeSealed(b []byte) ([]int, *tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error
 	for i := range pcrs {
 		pcrs[i] = int(b[1+i])
 	}
-	b = b[1+n:]
-	next := func() ([]byte, bool) {
-		if len(b) < 2 {
-			return nil, false
-		}
-		l := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+l {
-			return nil, false
-		}
-		f := b[2 : 2+l]
-		b = b[2+l:]
-		return f, true
-	}
-	p, ok1 := next()
-	s, ok2 := next()
-	if !ok1 || !ok2 || len(b) != 0 {
-		return bad("truncated or trailing bytes")
-	}
-	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](p)
-	if err != nil {
-		return bad(err.Error())
-	}
-	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](s)
+	pub, priv, err := readObject(bytesx.NewReader(b[1+n:], nil))
 	if err != nil {
 		return bad(err.Error())
 	}
