@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,11 @@ func readObject(r *bytesx.Reader) (*tpm2.TPM2BPublic, *tpm2.TPM2BPrivate, error)
 	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("private area: %w", err)
+	}
+	// tpm2.Unmarshal stops where the structure ends; bytes after it
+	// would let two files decode to one key. Canonical or refused.
+	if !bytes.Equal(tpm2.Marshal(*pub), p) || !bytes.Equal(tpm2.Marshal(*priv), s) {
+		return nil, nil, errors.New("bytes after a TPM structure")
 	}
 	return pub, priv, nil
 }
