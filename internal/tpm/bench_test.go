@@ -10,13 +10,16 @@ import (
 	"testing"
 )
 
-// Benchmarks run each operation on the in-process simulator, on a real
-// swtpm over loopback, and in software with Go's crypto as the baseline, in
+// Benchmarks run each operation on the in-process simulator, on it under
+// the discrete-chip cost model, on a real swtpm over loopback, and in software with Go's crypto as the baseline, in
 // one run so the ratios in docs/performance.md come from the same machine
 // state. Compare runs with benchstat.
 
 func benchBackends(b *testing.B, f func(b *testing.B, tp *TPM)) {
 	b.Run("backend=sim", func(b *testing.B) { f(b, openSimT(b)) })
+	// The simulator as slow as a discrete chip (cost.go): what a deployment
+	// sees. Key creation in setup is charged too (RSA keygen: seconds).
+	b.Run("backend=sim-discrete", func(b *testing.B) { f(b, openURL(b, "sim?cost=discrete")) })
 	b.Run("backend=swtpm", func(b *testing.B) {
 		s := startSwtpm(b)
 		tp, err := Open(ctx, s.URL)

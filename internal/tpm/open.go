@@ -38,6 +38,19 @@ type conn struct {
 	srk       *tpm2.CreatePrimaryResponse
 	hot       *Key // the key left loaded after its last use, if any
 	hotHandle tpm2.TPMHandle
+	cost      string // the cost model's name, "" for none
+}
+
+// newConn wraps tr in the cost model o names, if any, and the retrying,
+// serialising transport every TPM gets.
+func newConn(tr transport.TPM, o costOptions) *conn {
+	if o.profile == "" {
+		return &conn{retryTransport: newRetryTransport(tr)}
+	}
+	ct := newCostTransport(tr, o)
+	rt := newRetryTransport(ct)
+	ct.ctx = func() context.Context { return rt.ctx } // read under rt.mu, held by Send
+	return &conn{retryTransport: rt, cost: o.String()}
 }
 
 // evictLocked unloads the hot key, freeing its object slot.
@@ -56,6 +69,7 @@ var shared struct {
 	sim  *simulator.Simulator
 	c    *conn
 	seed string
+	cost string // the raw cost options, which every user must share
 	refs int
 }
 
@@ -67,6 +81,8 @@ var shared struct {
 //	                  insecure, for development only
 //	swtpm://HOST:PORT Debian's swtpm over TCP (data port; start swtpm with
 //	                  --flags not-need-init,startup-clear)
+//	...?cost=discrete the simulator or swtpm made as slow as a discrete
+//	                  chip, for benchmarks (see cost.go; costscale, costseed)
 //	/dev/tpmrm0       a kernel TPM device (the resource manager is preferred)
 //
 // Stale transient objects and sessions are flushed when a swtpm or device
@@ -83,24 +99,28 @@ func Open(ctx context.Context, rawURL string) (*TPM, error) {
 		if _, _, err := net.SplitHostPort(u.Host); err != nil {
 			return nil, fmt.Errorf("tpm: %q needs a port, e.g. swtpm://127.0.0.1:2321", rawURL)
 		}
+		cost, err := parseCost(u.Query())
+		if err != nil {
+			return nil, err
+		}
 		tcp, err := dialTCP(ctx, u.Host)
 		if err != nil {
 			return nil, fmt.Errorf("tpm: cannot reach swtpm at %s: %w (is swtpm running with --server type=tcp,port=...?)", u.Host, err)
 		}
-		return finishOpen(ctx, rawURL, tcp, tcp.Close)
+		return finishOpen(ctx, rawURL, tcp, tcp.Close, cost)
 	case strings.HasPrefix(rawURL, "/"):
 		dev, err := linuxtpm.Open(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("tpm: cannot open %s: %w (does this user have access? try the tss group)", rawURL, err)
 		}
-		return finishOpen(ctx, rawURL, dev, dev.Close)
+		return finishOpen(ctx, rawURL, dev, dev.Close, costOptions{})
 	default:
 		return nil, fmt.Errorf("tpm: unknown TPM %q; use sim, swtpm://HOST:PORT or a device path such as /dev/tpmrm0", rawURL)
 	}
 }
 
-func finishOpen(ctx context.Context, name string, tr transport.TPM, closer func() error) (*TPM, error) {
-	c := &conn{retryTransport: newRetryTransport(tr)}
+func finishOpen(ctx context.Context, name string, tr transport.TPM, closer func() error, cost costOptions) (*TPM, error) {
+	c := newConn(tr, cost)
 	t := &TPM{url: name, c: c}
 	t.close = func() error { return errors.Join(c.flushSRK(), closer()) }
 	if err := t.flushStale(ctx); err != nil {
@@ -111,21 +131,32 @@ func finishOpen(ctx context.Context, name string, tr transport.TPM, closer func(
 }
 
 func openSim(rawURL string) (*TPM, error) {
-	seed := ""
+	seed, rawCost := "", ""
+	var cost costOptions
 	if i := strings.IndexByte(rawURL, '?'); i >= 0 {
 		q, err := url.ParseQuery(rawURL[i+1:])
 		if err != nil {
 			return nil, fmt.Errorf("tpm: bad simulator options in %q: %w", rawURL, err)
 		}
-		seed = q.Get("seed")
-		if _, err := strconv.ParseInt(seed, 10, 64); err != nil {
-			return nil, fmt.Errorf("tpm: simulator seed %q is not an integer", seed)
+		if cost, err = parseCost(q, "seed"); err != nil {
+			return nil, err
 		}
+		if q.Has("seed") {
+			seed = q.Get("seed")
+			if _, err := strconv.ParseInt(seed, 10, 64); err != nil {
+				return nil, fmt.Errorf("tpm: simulator seed %q is not an integer", seed)
+			}
+		}
+		q.Del("seed")
+		rawCost = q.Encode()
 	}
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.refs > 0 && shared.seed != seed {
 		return nil, fmt.Errorf("tpm: the simulator is already running with another seed; one simulator per process")
+	}
+	if shared.refs > 0 && shared.cost != rawCost {
+		return nil, fmt.Errorf("tpm: the simulator is already running with other cost options; one simulator per process")
 	}
 	if shared.refs == 0 {
 		var s *simulator.Simulator
@@ -139,8 +170,8 @@ func openSim(rawURL string) (*TPM, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tpm: starting simulator: %w", err)
 		}
-		shared.sim, shared.seed = s, seed
-		shared.c = &conn{retryTransport: newRetryTransport(rwTransport{rw: s})}
+		shared.sim, shared.seed, shared.cost = s, seed, rawCost
+		shared.c = newConn(rwTransport{rw: s}, cost)
 	}
 	shared.refs++
 	return &TPM{url: rawURL, c: shared.c, close: releaseSim}, nil
@@ -157,6 +188,10 @@ func releaseSim() error {
 	shared.sim, shared.c = nil, nil
 	return err
 }
+
+// Cost names the cost model the TPM was opened with ("" for none): a
+// benchmark's report says which TPM it measured.
+func (t *TPM) Cost() string { return t.c.cost }
 
 // URL returns the URL the TPM was opened with.
 func (t *TPM) URL() string { return t.url }
