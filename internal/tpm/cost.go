@@ -8,7 +8,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,27 @@ import (
 // assumed median and 95th percentile (docs/performance.md, "TPM cost
 // model", cites each figure). The sleep happens with the command lock held,
 // so queueing behind a slow command is modelled too.
+
+// CostEnv names the environment variable that puts every simulator and
+// swtpm opened by this process under a cost model (e.g. "discrete", or
+// "discrete&costscale=0.5"), unless the URL names one itself: one switch to
+// run any benchmark or test as it would run on a chip, although agent and
+// appliance code open their TPM deep inside. Device TPMs are never touched.
+const CostEnv = "EDGETRUST_TPM_COST"
+
+func withCostEnv(rawURL string) string {
+	v := os.Getenv(CostEnv)
+	if v == "" || !(rawURL == "sim" || strings.HasPrefix(rawURL, "sim?") || strings.HasPrefix(rawURL, "swtpm://")) {
+		return rawURL
+	}
+	if i := strings.IndexByte(rawURL, '?'); i >= 0 {
+		if q, err := url.ParseQuery(rawURL[i+1:]); err == nil && q.Has("cost") {
+			return rawURL
+		}
+		return rawURL + "&cost=" + v
+	}
+	return rawURL + "?cost=" + v
+}
 
 // Latency is a log-normal distribution given by its median and 95th
 // percentile.

@@ -208,3 +208,23 @@ func TestCostByCommand(t *testing.T) {
 		t.Error("two commands were charged at once: the cost model must hold the command lock")
 	}
 }
+
+func TestCostEnv(t *testing.T) {
+	t.Setenv(CostEnv, "discrete&costscale=0")
+	for in, want := range map[string]string{
+		"sim":                    "sim?cost=discrete&costscale=0",
+		"sim?seed=3":             "sim?seed=3&cost=discrete&costscale=0",
+		"sim?cost=none":          "sim?cost=none",
+		"swtpm://127.0.0.1:2321": "swtpm://127.0.0.1:2321?cost=discrete&costscale=0",
+		"/dev/tpmrm0":            "/dev/tpmrm0",
+		"simulator-typo":         "simulator-typo",
+	} {
+		if got := withCostEnv(in); got != want {
+			t.Errorf("withCostEnv(%q) = %q, want %q", in, got, want)
+		}
+	}
+	tp := openURL(t, "sim")
+	if tp.Cost() != "discrete ×0" {
+		t.Errorf("Cost() = %q under %s", tp.Cost(), CostEnv)
+	}
+}

@@ -88,6 +88,7 @@ var shared struct {
 // Stale transient objects and sessions are flushed when a swtpm or device
 // TPM is opened, so a crashed earlier run does not exhaust TPM memory.
 func Open(ctx context.Context, rawURL string) (*TPM, error) {
+	rawURL = withCostEnv(rawURL)
 	switch {
 	case rawURL == "sim" || strings.HasPrefix(rawURL, "sim?"):
 		return openSim(rawURL)
