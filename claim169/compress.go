@@ -1,6 +1,7 @@
 package claim169
 
 import (
+	kzlib "github.com/klauspost/compress/zlib"
 	"bytes"
 	"compress/zlib"
 	"errors"
@@ -135,20 +136,25 @@ func readAll(dst []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-var zlibWriters [zlib.BestCompression + 2]sync.Pool // index level+1
+var zlibWriters [kzlib.BestCompression + 2]sync.Pool // index level+1
 
-// compress returns src as a zlib stream at the given level.
+// compress returns src as a zlib stream: klauspost/compress's deflate at
+// the given level, or one fixed-Huffman block of literals (zlibFixed) when
+// that is smaller or the library fell back to a stored block. Stored
+// blocks are what MOSIP's pixelpass 0.6.0 cannot inflate (its Base45 hands
+// pako a plain Array), and on credential-sized input the fixed block is
+// usually the smallest anyway: a 64-byte signature does not compress.
 func compress(src []byte, level int) ([]byte, error) {
-	if level < zlib.DefaultCompression || level > zlib.BestCompression {
+	if level < kzlib.DefaultCompression || level > kzlib.BestCompression {
 		return nil, fmt.Errorf("zlib level %d out of range", level)
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(src)/2 + 64)
 	p := &zlibWriters[level+1]
-	zw, _ := p.Get().(*zlib.Writer)
+	zw, _ := p.Get().(*kzlib.Writer)
 	if zw == nil {
 		var err error
-		if zw, err = zlib.NewWriterLevel(&buf, level); err != nil {
+		if zw, err = kzlib.NewWriterLevel(&buf, level); err != nil {
 			return nil, err
 		}
 	} else {
@@ -161,5 +167,17 @@ func compress(src []byte, level int) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	z := buf.Bytes()
+	if storedFirst(z) || len(src) <= maxFixedTry && fixedLen(src) < len(z) {
+		return zlibFixed(make([]byte, 0, fixedLen(src)), src), nil
+	}
+	return z, nil
 }
+
+// maxFixedTry bounds the inputs for which the fixed block is weighed
+// against a compressed one: QR-sized payloads, not test bombs.
+const maxFixedTry = 8 << 10
+
+// storedFirst reports whether a zlib stream's first deflate block is
+// stored (BTYPE 00).
+func storedFirst(z []byte) bool { return len(z) > 2 && (z[2]>>1)&3 == 0 }
