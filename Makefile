@@ -5,10 +5,10 @@ BIN   := bin
 CMDS  := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null | grep '/cmd/edgetrust-')
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help deps build test demo fuzz bench lint clean
+.PHONY: help deps build test demo fuzz fuzz-long bench lint clean
 
 help: ## list targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
 deps: ## install missing Debian packages (swtpm, tpm2-tools, libssl-dev, ...)
 	@bash scripts/install-deps.sh
@@ -26,6 +26,9 @@ demo: deps ## run the main job end to end on embedded defaults
 
 fuzz: deps ## run every fuzz target briefly (FUZZTIME=10s each)
 	@bash scripts/fuzz.sh
+
+fuzz-long: deps ## every fuzz target for 10 minutes (FUZZTIME), then a table; not in CI
+	FUZZTIME=$${FUZZTIME:-10m} bash scripts/fuzz.sh
 
 bench: deps ## run benchmarks; compare runs with benchstat
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$${COUNT:-1} ./... | tee bench.txt
