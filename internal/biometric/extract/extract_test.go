@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/edgetrust/edgetrust/internal/biometric/synth"
@@ -172,6 +173,28 @@ func BenchmarkExtract(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if _, err := Extract(img); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestParallelEnhanceIsExact: the row-parallel loops give the same
+// minutiae, bit for bit, as one worker, so no template or error rate moves.
+func TestParallelEnhanceIsExact(t *testing.T) {
+	defer func(w int) { Workers = w }(Workers)
+	for i := 0; i < 3; i++ {
+		img := impression(uint64(i), uint64(i), synth.ImpressionOptions{})
+		Workers = 1
+		one, err := Extract(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Workers = 4
+		four, err := Extract(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(one, four) {
+			t.Fatalf("impression %d: 4 workers found %d minutiae, 1 worker %d, or other values", i, len(four.Set.Minutiae), len(one.Set.Minutiae))
 		}
 	}
 }

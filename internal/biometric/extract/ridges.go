@@ -2,6 +2,7 @@ package extract
 
 import (
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -199,34 +200,63 @@ func (f *field) enhance() []float32 {
 	for i := range sd {
 		sd[i] = math.Sqrt(math.Max(m2[i]-m1[i]*m1[i], 1e-4))
 	}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			mean, dev := interpBlocks(m1, f.bw, f.bh, x, y), interpBlocks(sd, f.bw, f.bh, x, y)
-			src[(y+pad)*pw+x+pad] = float32((float64(f.img[y*w+x]) - mean) / math.Max(dev, 0.05))
+	rows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := 0; x < w; x++ {
+				mean, dev := interpBlocks(m1, f.bw, f.bh, x, y), interpBlocks(sd, f.bw, f.bh, x, y)
+				src[(y+pad)*pw+x+pad] = float32((float64(f.img[y*w+x]) - mean) / math.Max(dev, 0.05))
+			}
 		}
-	}
+	})
 	bank := gaborBank(pw)
 	out := make([]float32, w*h)
-	for y := 0; y < h; y++ {
-		by := y / block
-		for x := 0; x < w; x++ {
-			bi := by*f.bw + x/block
-			if !f.mask[bi] {
-				continue
+	// Each pixel reads src and writes only its own out cell, so row bands
+	// run in parallel and the result is the same bit for bit.
+	rows(h, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			by := y / block
+			for x := 0; x < w; x++ {
+				bi := by*f.bw + x/block
+				if !f.mask[bi] {
+					continue
+				}
+				th := f.ridgeAngle(float64(x), float64(y))
+				oi := int(math.Round(th/(math.Pi/gOrient))) % gOrient
+				pi := int(math.Round((float64(f.period[bi]) - gPerMin) / gPerBin))
+				pi = min(max(pi, 0), gNPer-1)
+				base := int32((y+pad)*pw + x + pad)
+				var v float32
+				for _, t := range bank[oi][pi].taps {
+					v += t.w * src[base+t.off]
+				}
+				out[y*w+x] = v
 			}
-			th := f.ridgeAngle(float64(x), float64(y))
-			oi := int(math.Round(th/(math.Pi/gOrient))) % gOrient
-			pi := int(math.Round((float64(f.period[bi]) - gPerMin) / gPerBin))
-			pi = min(max(pi, 0), gNPer-1)
-			base := int32((y+pad)*pw + x + pad)
-			var v float32
-			for _, t := range bank[oi][pi].taps {
-				v += t.w * src[base+t.off]
-			}
-			out[y*w+x] = v
 		}
-	}
+	})
 	return out
+}
+
+// Workers bounds the goroutines one extraction uses for its per-pixel
+// loops (enhancement is ~60 % of its time). 1 runs them inline.
+var Workers = min(runtime.GOMAXPROCS(0), 4)
+
+// rows runs f over [0, h) in up to Workers contiguous bands and waits.
+func rows(h int, f func(y0, y1 int)) {
+	n := min(Workers, h/16)
+	if n <= 1 {
+		f(0, h)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		y0, y1 := h*i/n, h*(i+1)/n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(y0, y1)
+		}()
+	}
+	wg.Wait()
 }
 
 // interpBlocks interpolates a block field bilinearly at a pixel.
