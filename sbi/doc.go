@@ -5,8 +5,14 @@
 // MOSIP servers and the CTK do.
 //
 // Input is read tolerantly (numbers or strings for counts, ids, timeouts and
-// scores; previousHash "", null or absent; MOSIPDINFO, MOSIPINFO and SBIINFO)
-// and written exactly as the CTK schemas expect (strings for scores and
+// scores; previousHash "", null or absent; members a version does not know;
+// MOSIPDINFO, MOSIPINFO and SBIINFO) but strictly as JSON, through
+// internal/jsonx (docs/decisions/0013-strict-json.md): a duplicated member,
+// top-level names differing only in case, invalid UTF-8, nesting past
+// MaxDepth and any array past 16 elements are refused (ErrJSON, ErrTooMany)
+// while the tokens stream by, before anything is built, so no document reads
+// one way here and another in a MOSIP server, and none inside its size bound
+// can expand the heap. Output is written exactly as the CTK schemas expect (strings for scores and
 // deviceSubId, {"errorCode":"0","errorInfo":"Success"}, yyyy-MM-ddTHH:mm:ssZ
 // timestamps, upper-case hex hashes, no bioSubType on Face entries).
 //
