@@ -145,3 +145,28 @@ func TestAnswerHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsHandlerFallback(t *testing.T) {
+	hd := MetricsHandler()
+	for _, c := range []struct {
+		method, path string
+		code         int
+		ct           string
+	}{
+		{"GET", "/healthz", 200, "text/plain; charset=utf-8"},
+		{"GET", "/metrics", 200, ""},
+		{"GET", "/nope", 404, "application/json"},
+		{"POST", "/metrics", 405, "application/json"},
+	} {
+		rec, _ := httpxtest.Serve(hd, c.method, c.path, "", nil)
+		if rec.Code != c.code || c.ct != "" && rec.Header().Get("Content-Type") != c.ct {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), c.code, c.ct)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: no nosniff", c.method, c.path)
+		}
+		if c.code >= 400 && !strings.Contains(rec.Body.String(), `"error"`) {
+			t.Errorf("%s %s: body %q", c.method, c.path, rec.Body)
+		}
+	}
+}
