@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -249,4 +250,25 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 			t.Fatal("accepted a non-canonical body")
 		}
 	})
+}
+
+// An entry is hashed as served and applied as decoded: both must be the
+// same entry, so a duplicated or non-UTF-8 member is refused.
+func TestDecodeEntryStrict(t *testing.T) {
+	good := `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1}}`
+	if _, err := DecodeEntry([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]string{
+		"seq twice":      `{"seq":1,"seq":2,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1}}`,
+		"data dup":       `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1,"a":2}}`,
+		"case variant":   `{"seq":1,"time":"2026-01-01T00:00:00Z","Kind":"device","kind":"device","data":{"a":1}}`,
+		"invalid UTF-8":  "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"kind\":\"dev\xffice\",\"data\":{\"a\":1}}",
+		"trailing":       good + `{}`,
+		"nested too far": `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+	} {
+		if _, err := DecodeEntry([]byte(b)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
