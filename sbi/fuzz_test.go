@@ -49,8 +49,12 @@ func FuzzParseJWS(f *testing.F) {
 	f.Add(e.DeviceInfo)
 	f.Add("eyJhbGciOiJSUzI1NiJ9.e30.AAAA")
 	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJSUzI1NiIsImFsZyI6Im5vbmUifQ.e30.AAAA") // alg twice
 	f.Fuzz(func(t *testing.T, s string) {
-		j, err := ParseJWS(s)
+		bounded(t, "PeekHeader", len(s), func() { _, _ = PeekHeader(s) })
+		var j *JWS
+		var err error
+		bounded(t, "ParseJWS", len(s), func() { j, err = ParseJWS(s) })
 		if err != nil {
 			return
 		}
@@ -72,7 +76,9 @@ func FuzzDecodeDigitalID(f *testing.F) {
 	f.Add(u)
 	f.Add("e30")
 	f.Fuzz(func(t *testing.T, s string) {
-		d, _, err := DecodeDigitalID(s)
+		var d *DigitalID
+		var err error
+		bounded(t, "DecodeDigitalID", len(s), func() { d, _, err = DecodeDigitalID(s) })
 		if err == nil {
 			_ = d.Check()
 		}

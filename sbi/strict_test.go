@@ -1,6 +1,7 @@
 package sbi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -155,3 +156,42 @@ func TestStrictKeepsTolerance(t *testing.T) {
 		t.Errorf("flat stream error: %+v %v", se, err)
 	}
 }
+
+// A JWS header naming alg twice could say RS256 to this package and
+// something else to go-jose or a Java verifier: refused before either
+// looks at it. So are invalid UTF-8 and case-variant names in a payload.
+func TestJWSHeaderStrict(t *testing.T) {
+	p := getPKI(t)
+	leaf := `["` + base64Std(p.device.Chain[0].Raw) + `"]`
+	for name, h := range map[string]string{
+		"alg twice":      `{"alg":"none","alg":"RS256","x5c":` + leaf + `}`,
+		"x5c twice":      `{"alg":"RS256","x5c":["AAAA"],"x5c":` + leaf + `}`,
+		"invalid UTF-8":  "{\"alg\":\"RS256\",\"typ\":\"JW\xffT\",\"x5c\":" + leaf + "}",
+		"trailing":       `{"alg":"RS256","x5c":` + leaf + `}{}`,
+		"deep nesting":   `{"alg":"RS256","x5c":` + leaf + `,"x":` + httpxtest.Nest(20, "0") + `}`,
+		"duplicate deep": `{"alg":"RS256","x5c":` + leaf + `,"jwk":{"n":"a","n":"b"}}`,
+	} {
+		jws := handJWS(t, p.deviceKey, h, `{}`)
+		if _, err := ParseJWS(jws); !errors.Is(err, ErrJWSFormat) {
+			t.Errorf("%s: ParseJWS %v, want ErrJWSFormat", name, err)
+		}
+		if _, err := PeekHeader(jws); !errors.Is(err, ErrJWSFormat) {
+			t.Errorf("%s: PeekHeader %v, want ErrJWSFormat", name, err)
+		}
+	}
+	if _, err := ParseJWS(handJWS(t, p.deviceKey, `{"alg":"RS256","x5c":`+leaf+`}`, `{}`)); err != nil {
+		t.Fatalf("plain header: %v", err)
+	}
+	// The data payload the verifier and MinimalRequest read.
+	for _, b := range []string{
+		`{"bioType":"Finger","bioType":"Iris"}`,
+		`{"bioType":"Finger","BIOTYPE":"Iris"}`,
+		"{\"bioType\":\"Fin\xffger\"}",
+	} {
+		if _, err := ParseCaptureData([]byte(b)); !errors.Is(err, ErrJSON) {
+			t.Errorf("%q: %v", b, err)
+		}
+	}
+}
+
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
 
 // mth is RFC 6962's Merkle tree hash written out naively, as an
@@ -226,8 +228,13 @@ func FuzzDecodeEntry(f *testing.F) {
 	b, _ := e.Encode()
 	f.Add(b)
 	f.Add([]byte(`{"seq":1}`))
+	f.Add([]byte(`{"seq":1,"kind":"k","data":` + httpxtest.CountBomb("", 20000, "") + `}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := DecodeEntry(b)
+		var e Entry
+		var err error
+		if n := httpxtest.Allocated(func() { e, err = DecodeEntry(b) }); n > httpxtest.Budget(len(b)) {
+			t.Fatalf("a %d-byte entry allocated %d bytes", len(b), n)
+		}
 		if err != nil {
 			return
 		}
