@@ -1,12 +1,12 @@
 package agent
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -72,18 +72,21 @@ func DevDevices(prefix string) []DeviceConfig {
 	}
 }
 
-// LoadConfig reads a JSON config file; unknown fields are errors, so a typo
-// does not silently fall back to a default.
+// ConfigLimits bound the config file: at most 1 MiB, 256 devices and
+// encryption certificates.
+var ConfigLimits = jsonx.Limits{MaxBytes: 1 << 20, MaxDepth: 4, MaxArray: 256, MaxMembers: 256}
+
+// LoadConfig reads a JSON config file strictly (internal/jsonx): unknown
+// fields, names in another case, duplicated names and invalid UTF-8 are
+// errors, so a typo or a second "env" does not silently decide the setting.
 func LoadConfig(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
-	dec.DisallowUnknownFields()
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := jsonx.Decode(f, &c, ConfigLimits); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &c, nil

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -19,6 +21,19 @@ import (
 // for operators and test tools on the device: it is deliberately not an
 // HTTP endpoint, so nothing a browser page can reach may change the device.
 // The protocol is one JSON request per line and one JSON answer per line.
+// Both are read strictly (internal/jsonx): a request with a member it does
+// not define, a duplicated member or invalid UTF-8 is refused, and so is a
+// line over maxControlLine.
+
+// maxControlLine bounds one request or answer line.
+const maxControlLine = 64 << 10
+
+// controlLimits are the strict-JSON bounds of a control request: a closed
+// contract of scalars.
+var controlLimits = jsonx.Limits{MaxBytes: maxControlLine, MaxDepth: 2, MaxArray: 1, MaxMembers: 16}
+
+// answerLimits bound a control answer: one entry per configured device.
+var answerLimits = jsonx.Limits{MaxBytes: 1 << 20, MaxDepth: 4, MaxArray: 1000, MaxMembers: 16, Open: true}
 
 // ControlSocket is the socket's file name inside the state directory.
 const ControlSocket = "control.sock"
@@ -82,13 +97,13 @@ func (s *Service) startControl() error {
 func (s *Service) serveControl(c net.Conn) {
 	defer c.Close()
 	sc := bufio.NewScanner(c)
-	sc.Buffer(make([]byte, 4096), 64<<10)
+	sc.Buffer(make([]byte, 4096), maxControlLine)
 	enc := json.NewEncoder(c)
 	for sc.Scan() {
 		c.SetDeadline(time.Now().Add(2 * time.Minute))
 		var req ControlRequest
 		var resp ControlResponse
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+		if err := jsonx.Unmarshal(sc.Bytes(), &req, controlLimits); err != nil {
 			resp.Error = "not a JSON control request: " + err.Error()
 		} else if err := s.control(&req, &resp); err != nil {
 			resp.Error = err.Error()
@@ -183,8 +198,17 @@ func Control(ctx context.Context, state string, req ControlRequest) (*ControlRes
 	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return nil, err
 	}
+	sc := bufio.NewScanner(c)
+	sc.Buffer(make([]byte, 4096), int(answerLimits.MaxBytes))
+	if !sc.Scan() {
+		err := sc.Err()
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("reading control answer: %w", err)
+	}
 	var resp ControlResponse
-	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&resp); err != nil {
+	if err := jsonx.Unmarshal(sc.Bytes(), &resp, answerLimits); err != nil {
 		return nil, fmt.Errorf("reading control answer: %w", err)
 	}
 	if !resp.OK {

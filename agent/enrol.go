@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -49,8 +50,10 @@ func LoadCentralEnrolment(state string) (*CentralEnrolment, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The agent wrote it, but a state directory is a file like any other:
+	// read strictly; members a later version adds are tolerated.
 	var e CentralEnrolment
-	if err := json.Unmarshal(b, &e); err != nil {
+	if err := jsonx.Unmarshal(b, &e, jsonx.Limits{MaxBytes: 1 << 20, Open: true}); err != nil {
 		return nil, fmt.Errorf("%s: %w", CentralFile, err)
 	}
 	return &e, nil

@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
-// MaxBody is the largest request body the agent reads.
-const MaxBody = 1 << 20
+// MaxBody is the largest request body the agent reads: the largest SBI
+// request the sbi package parses (64 KiB), so nothing is read that could
+// only be refused afterwards.
+const MaxBody = sbi.MaxRequestSize
 
 // Capture and stream time limits: a client may ask for less, never more.
 const (
@@ -31,8 +34,14 @@ const (
 const corsMethods = "OPTIONS, RCAPTURE, CAPTURE, MOSIPDINFO, MOSIPDISC, STREAM, SBIINFO, SBIDISC, MOSIPINFO"
 
 // Handler is the SBI HTTP interface. Every JSON answer, errors included, is
-// status 200 with an SBI error object, as clients expect; only unknown verbs
-// get 405.
+// status 200 with an SBI error object, as clients expect ([095] §1.3); only
+// unknown verbs get 405, in the same shape. There is no route table and so
+// no text/plain 404: SBI dispatches on the verb, and a known verb sent to
+// the wrong path is answered 200 with error 123 (docs/api/agent.md).
+//
+// Request bodies are decoded by the sbi package, strictly (internal/jsonx):
+// a duplicated member, invalid UTF-8 or a count or depth past the limits is
+// refused with error 123 before anything is captured or signed.
 func (s *Service) Handler() http.Handler {
 	return http.HandlerFunc(s.serveSBI)
 }
@@ -42,6 +51,9 @@ func (s *Service) serveSBI(w http.ResponseWriter, r *http.Request) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", corsMethods)
 	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	// Every answer, the preflight and the stream included: answers carry
+	// signed biometrics and device identities.
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Connection", "close")
 	if r.Method == http.MethodOptions {
@@ -51,12 +63,13 @@ func (s *Service) serveSBI(w http.ResponseWriter, r *http.Request) {
 	verb, ok := sbi.CanonicalMethod(r.Method)
 	if !ok {
 		mRequests.WithLabelValues("unknown", sbi.CodeMalformedRequest).Inc()
+		h.Set("Allow", corsMethods) // RFC 9110 §15.5.6
 		writeJSON(w, http.StatusMethodNotAllowed, sbi.ErrorList(sbi.Error{Code: sbi.CodeMalformedRequest, Info: "Unknown method " + strconv.Quote(r.Method) + "; SBI uses MOSIPDISC, MOSIPDINFO, CAPTURE, RCAPTURE, STREAM"}))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
-		s.reject(w, verb, sbi.Error{Code: sbi.CodeMalformedRequest, Info: "Request body too large or unreadable (limit 1 MiB)"})
+		s.reject(w, verb, sbi.Error{Code: sbi.CodeMalformedRequest, Info: "Request body too large or unreadable (limit 64 KiB)"})
 		return
 	}
 	want := map[string]string{sbi.MethodDiscover: "/device", sbi.MethodInfo: "/info",
@@ -92,12 +105,14 @@ func (s *Service) reject(w http.ResponseWriter, verb string, e sbi.Error) {
 	}
 }
 
+// writeJSON is httpx's JSON answer with the framing the SBI spec shows: a
+// Content-Length (answers are built whole, then sent) rather than chunks.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`[{"error":{"errorCode":"999","errorInfo":"Internal error"}}]`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	httpx.Header(w)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)

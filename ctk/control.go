@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Controller puts a device into the states some cases need. A device may
@@ -92,7 +94,7 @@ func (u *UnixControl) do(ctx context.Context, req controlRequest) error {
 		return errors.New("control hook: connection closed without an answer")
 	}
 	var resp controlResponse
-	if err := json.Unmarshal(sc.Bytes(), &resp); err != nil {
+	if err := jsonx.Unmarshal(sc.Bytes(), &resp, jsonx.Limits{MaxBytes: maxControlLine, Open: true}); err != nil {
 		return fmt.Errorf("control hook: answer is not JSON: %w", err)
 	}
 	if !resp.OK {

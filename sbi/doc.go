@@ -5,8 +5,14 @@
 // MOSIP servers and the CTK do.
 //
 // Input is read tolerantly (numbers or strings for counts, ids, timeouts and
-// scores; previousHash "", null or absent; MOSIPDINFO, MOSIPINFO and SBIINFO)
-// and written exactly as the CTK schemas expect (strings for scores and
+// scores; previousHash "", null or absent; members a version does not know;
+// MOSIPDINFO, MOSIPINFO and SBIINFO) but strictly as JSON, through
+// internal/jsonx (docs/decisions/0013-strict-json.md): a duplicated member,
+// top-level names differing only in case, invalid UTF-8, nesting past
+// MaxDepth and any array past 16 elements are refused (ErrJSON, ErrTooMany)
+// while the tokens stream by, before anything is built, so no document reads
+// one way here and another in a MOSIP server, and none inside its size bound
+// can expand the heap. Output is written exactly as the CTK schemas expect (strings for scores and
 // deviceSubId, {"errorCode":"0","errorInfo":"Success"}, yyyy-MM-ddTHH:mm:ssZ
 // timestamps, upper-case hex hashes, no bioSubType on Face entries).
 //
@@ -33,7 +39,10 @@
 // finger records);
 // client discovers and calls device services on 127.0.0.1:4501-4600.
 //
-// Size: about 2,900 lines in 15 files, over the house limit of ~1,500, on
+// It imports internal/jsonx (strict JSON), its subpackage iso and go-jose,
+// nothing else of the module.
+//
+// Size: about 3,000 lines in 15 files, over the house limit of ~1,500, on
 // purpose: the SBI 0.9.5 wire types, JWS, digital ID, bioValue encryption,
 // hash chain and error codes are one protocol whose parts refer to each
 // other, and a caller imports one package to speak it, as with

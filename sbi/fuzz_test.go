@@ -3,7 +3,19 @@ package sbi
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
+
+// bounded runs f, which reads an input of n bytes, and fails t if it
+// allocated more than the per-request budget of issue #19 (16× the input,
+// at least 1 MiB, at most 64 MiB). A panic fails the fuzz run by itself.
+func bounded(t *testing.T, what string, n int, f func()) {
+	t.Helper()
+	if got, b := httpxtest.Allocated(f), httpxtest.Budget(n); got > b {
+		t.Fatalf("%s: a %d-byte input allocated %d bytes (budget %d)", what, n, got, b)
+	}
+}
 
 // Seeds are real answers built with the test PKI and the MockMDS records.
 
@@ -37,8 +49,12 @@ func FuzzParseJWS(f *testing.F) {
 	f.Add(e.DeviceInfo)
 	f.Add("eyJhbGciOiJSUzI1NiJ9.e30.AAAA")
 	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJSUzI1NiIsImFsZyI6Im5vbmUifQ.e30.AAAA") // alg twice
 	f.Fuzz(func(t *testing.T, s string) {
-		j, err := ParseJWS(s)
+		bounded(t, "PeekHeader", len(s), func() { _, _ = PeekHeader(s) })
+		var j *JWS
+		var err error
+		bounded(t, "ParseJWS", len(s), func() { j, err = ParseJWS(s) })
 		if err != nil {
 			return
 		}
@@ -60,7 +76,9 @@ func FuzzDecodeDigitalID(f *testing.F) {
 	f.Add(u)
 	f.Add("e30")
 	f.Fuzz(func(t *testing.T, s string) {
-		d, _, err := DecodeDigitalID(s)
+		var d *DigitalID
+		var err error
+		bounded(t, "DecodeDigitalID", len(s), func() { d, _, err = DecodeDigitalID(s) })
 		if err == nil {
 			_ = d.Check()
 		}
@@ -74,8 +92,12 @@ func FuzzCaptureRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"env":"Developer","purpose":"Auth","specVersion":"0.9.5","timeout":10000,"transactionId":"abcd","bio":[{"type":"Finger","count":1,"deviceSubId":0,"previousHash":null,"requestedScore":40.5}]}`))
+	f.Add([]byte(httpxtest.CountBomb(`{"bio":`, 20000, `}`)))
+	f.Add([]byte("{\"domainUri\":\"\xff\",\"domainUri\":\"b\"}"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseCaptureRequest(b)
+		var r *CaptureRequest
+		var err error
+		bounded(t, "ParseCaptureRequest", len(b), func() { r, err = ParseCaptureRequest(b) })
 		if err != nil {
 			return
 		}
@@ -99,10 +121,15 @@ func FuzzSmallMessages(f *testing.F) {
 	f.Add([]byte(`{"type":"Face","specVersion":["1.0.0"]}`))
 	f.Add([]byte(`{"deviceId":"1","deviceSubId":1,"timeout":"3000","serialNo":"x"}`))
 	f.Add([]byte(`{"error":{"errorCode":"202","errorInfo":"x"}}`))
+	f.Add([]byte(httpxtest.Nest(5000, "{}")))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = ParseDiscoverRequest(b)
-		_, _ = ParseInfoRequest(b)
-		_, _ = ParseStreamRequest(b)
+		bounded(t, "small parsers", len(b), func() {
+			_, _ = ParseDiscoverRequest(b)
+			_, _ = ParseInfoRequest(b)
+			_, _ = ParseStreamRequest(b)
+			_, _ = ParseStreamError(b)
+			_, _ = ParseDigitalID(b)
+		})
 		if d, err := ParseDeviceInfo(b); err == nil {
 			_, _ = json.Marshal(d)
 		}
@@ -125,9 +152,12 @@ func FuzzDiscoverResponse(f *testing.F) {
 	}
 	raw, _ := json.Marshal(ErrorList(NewError(CodeInvalidType)))
 	f.Add(raw)
+	f.Add([]byte(httpxtest.CountBomb(``, 100000, ``)))
 	v := newVerifier(p)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		list, err := ParseDiscoverResponse(b)
+		var list []Discovery
+		var err error
+		bounded(t, "ParseDiscoverResponse", len(b), func() { list, err = ParseDiscoverResponse(b) })
 		if err != nil {
 			return
 		}
@@ -149,7 +179,9 @@ func FuzzInfoResponse(f *testing.F) {
 	}
 	v := newVerifier(p)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		list, err := ParseInfoResponse(b)
+		var list []InfoEntry
+		var err error
+		bounded(t, "ParseInfoResponse", len(b), func() { list, err = ParseInfoResponse(b) })
 		if err != nil {
 			return
 		}
@@ -167,12 +199,21 @@ func FuzzVerifyCapture(f *testing.F) {
 	f.Add(raw, true)
 	v := newVerifier(getPKI(f))
 	areq, rreq := authRequest(TypeFinger, 1, SubtypeUnknown), regRequest(TypeIris, 1, 1)
+	f.Add([]byte(httpxtest.CountBomb(`{"biometrics":`, 100000, `}`)), true)
 	f.Fuzz(func(t *testing.T, b []byte, isAuth bool) {
 		req := rreq
 		if isAuth {
 			req = areq
 		}
-		res, ps := v.VerifyCapture(b, Expect{Request: req})
+		bounded(t, "ParseCaptureResponse", len(b), func() { _, _ = ParseCaptureResponse(b) })
+		// Verifying adds RSA, X.509, AES-GCM and the ISO record parse to
+		// the decoding: a 62 kB registration capture costs 1.1 MB. It is
+		// held to twice the request budget.
+		var res *CaptureResult
+		var ps Problems
+		if got, bound := httpxtest.Allocated(func() { res, ps = v.VerifyCapture(b, Expect{Request: req}) }), 2*httpxtest.Budget(len(b)); got > bound {
+			t.Fatalf("VerifyCapture allocated %d bytes (bound %d)", got, bound)
+		}
 		for _, p := range ps {
 			if p.Err == nil {
 				t.Fatalf("problem %s without error", p.Check)

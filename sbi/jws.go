@@ -5,14 +5,15 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // RSA key size limits for signing and verification.
@@ -206,9 +207,11 @@ func decodeHeader(seg string, rs256 bool) (*Header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrJWSFormat)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hb, &raw); err != nil || raw == nil {
-		return nil, fmt.Errorf("%w: header is not a JSON object", ErrJWSFormat)
+	// Strict, like every SBI document: a header with "alg" twice could
+	// name RS256 here and another algorithm to go-jose or a Java verifier.
+	var raw map[string]jsontext.Value
+	if err := jsonx.Unmarshal(hb, &raw, limits(maxHeaderSize)); err != nil || raw == nil {
+		return nil, fmt.Errorf("%w: header is not a strict JSON object", ErrJWSFormat)
 	}
 	for _, k := range []string{"b64", "crit"} {
 		// RFC 7797 unencoded payloads would make the signed bytes differ from Payload.
@@ -217,17 +220,14 @@ func decodeHeader(seg string, rs256 bool) (*Header, error) {
 		}
 	}
 	h := &Header{}
-	if err := json.Unmarshal(raw["alg"], &h.Alg); err != nil || rs256 && h.Alg != "RS256" {
+	if !member(raw, "alg", &h.Alg) || rs256 && h.Alg != "RS256" {
 		return nil, ErrAlgorithm
 	}
-	if t, ok := raw["typ"]; ok {
-		_ = json.Unmarshal(t, &h.Typ)
-	}
-	x5c, ok := raw["x5c"]
-	if !ok {
+	_ = member(raw, "typ", &h.Typ)
+	if _, ok := raw["x5c"]; !ok {
 		return nil, fmt.Errorf("%w: missing", ErrX5C)
 	}
-	if err := json.Unmarshal(x5c, &h.X5C); err != nil {
+	if !member(raw, "x5c", &h.X5C) {
 		return nil, fmt.Errorf("%w: not an array of strings", ErrX5C)
 	}
 	if len(h.X5C) == 0 || len(h.X5C) > MaxX5C {
@@ -248,6 +248,13 @@ func decodeHeader(seg string, rs256 bool) (*Header, error) {
 		h.Chain = append(h.Chain, cert)
 	}
 	return h, nil
+}
+
+// member decodes raw[name] into v, reporting whether it was there and of
+// v's type. The values were checked with the whole header.
+func member(raw map[string]jsontext.Value, name string, v any) bool {
+	b, ok := raw[name]
+	return ok && jsonx.Unmarshal(b, v, limits(maxHeaderSize)) == nil
 }
 
 // Leaf returns x5c[0].

@@ -1,9 +1,6 @@
 package sbi
 
-import (
-	"encoding/json"
-	"strconv"
-)
+import "strconv"
 
 // MinimalRequest builds the request the capture must answer from the
 // transactionId ("" takes the first data payload's) and the (not yet
@@ -65,8 +62,10 @@ func peekData(jws string) *peeked {
 	if err != nil {
 		return nil
 	}
+	// The same strict decoding as the verifier's, so the request built
+	// here is read from the bytes the verifier will judge.
 	var d peeked
-	if json.Unmarshal(payload, &d) != nil {
+	if decodeSigned(payload, &d) != nil {
 		return nil
 	}
 	return &d

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // maxScalar bounds a NumString or a StringList element.
@@ -33,7 +35,7 @@ func (n *NumString) UnmarshalJSON(b []byte) error {
 		return nil
 	case b[0] == '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := jsonx.Unmarshal(b, &s, limits(maxScalar+2)); err != nil {
 			return err
 		}
 		*n = NumString(strings.TrimSpace(s))
@@ -120,14 +122,14 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := jsonx.Unmarshal(b, &s, limits(MaxRequestSize)); err != nil {
 			return err
 		}
 		*l = StringList{s}
 		return nil
 	}
 	var s []string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := jsonx.Unmarshal(b, &s, limits(MaxRequestSize)); err != nil {
 		return err
 	}
 	if len(s) > maxListLen {

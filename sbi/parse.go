@@ -2,11 +2,14 @@ package sbi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Bounds on untrusted input.
@@ -18,38 +21,61 @@ const (
 	MaxDevices      = 16       // elements of a discovery or info answer
 	MaxX5C          = 4        // certificates in an x5c header
 	MaxCertSize     = 8 << 10  // DER bytes of one certificate
+	MaxDepth        = 10       // nesting of any SBI document ({"bio":[{"bioSubType":[…]}]} is 3)
+	MaxMembers      = 64       // members of any one object (customOpts and additionalInfo: at most 50)
 	maxListLen      = 16       // short string lists: subtypes, exceptions, specVersion, deviceSubId
 	maxHeaderSize   = 64 << 10 // decoded JWS header
 )
 
-// Parse errors.
+// Parse errors. A refused document wraps one of these and, for JSON that is
+// malformed or over a bound, the *jsonx.Error saying where (a JSON Pointer)
+// and why (its Kind: duplicate-key, invalid-utf8, limit, …). No error
+// quotes a value from the input.
 var (
 	ErrTooLarge = errors.New("sbi: input too large")
 	ErrJSON     = errors.New("sbi: malformed JSON")
 	ErrTooMany  = errors.New("sbi: too many elements")
 )
 
-// decode unmarshals b into v after a size check. Errors never quote input.
+// limits are the strict-JSON bounds of every SBI document of at most max
+// bytes. Every array, whatever it holds, is bounded by maxListLen while the
+// tokens stream by (the largest legitimate one, bioSubType of a slap plus
+// exceptions, is 10), so a bomb of 650,000 {} is refused after 17. The
+// contract is open: SBI 0.9.5, 1.0 and the MOSIP clients add members
+// (serialNo, additionalInfo, customOpts …) a tolerant device ignores.
+func limits(max int) jsonx.Limits {
+	return jsonx.Limits{MaxBytes: int64(max), MaxDepth: MaxDepth, MaxArray: maxListLen, MaxMembers: MaxMembers, Open: true}
+}
+
+// decode unmarshals b into v strictly (internal/jsonx: duplicate names and
+// invalid UTF-8 refused, names matched exactly, depth and counts checked
+// before anything is built). Top-level names that are case-fold variants of
+// each other ("env" and "ENV") are refused too: this package and MOSIP's
+// Java parsers match names exactly, encoding/json v1 folds them, so such a
+// document would read differently in one device, client or verifier and the
+// next. Errors never quote input.
 func decode(b []byte, limit int, v any) error {
 	if len(b) > limit {
 		return ErrTooLarge
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := jsonx.Unmarshal(b, v, limits(limit)); err != nil {
 		return jsonErr(err)
 	}
-	return nil
+	return uniqueKeys(b)
 }
 
+// jsonErr maps a decoding error onto the package's sentinels, keeping the
+// *jsonx.Error in the chain.
 func jsonErr(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return fmt.Errorf("%w: syntax error at offset %d", ErrJSON, se.Offset)
-	case errors.As(err, &te):
-		return fmt.Errorf("%w: wrong type for field %q", ErrJSON, te.Field)
-	case errors.Is(err, ErrTooMany), errors.Is(err, errScalar):
-		return fmt.Errorf("%w: %v", ErrJSON, err)
+	var je *jsonx.Error
+	if errors.As(err, &je) {
+		switch je.Kind {
+		case jsonx.KindTooLarge:
+			return fmt.Errorf("%w: %w", ErrTooLarge, je)
+		case jsonx.KindLimit:
+			return fmt.Errorf("%w: %w", ErrTooMany, je)
+		}
+		return fmt.Errorf("%w: %w", ErrJSON, je)
 	}
 	return ErrJSON
 }
@@ -105,6 +131,16 @@ func ParseCaptureRequest(b []byte) (*CaptureRequest, error) {
 // ParseStreamRequest decodes a STREAM body.
 func ParseStreamRequest(b []byte) (*StreamRequest, error) {
 	var r StreamRequest
+	if err := decode(b, MaxRequestSize, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ParseStreamError decodes the JSON a device answers a refused STREAM with
+// (nested or flat error object, see StreamError).
+func ParseStreamError(b []byte) (*StreamError, error) {
+	var r StreamError
 	if err := decode(b, MaxRequestSize, &r); err != nil {
 		return nil, err
 	}
@@ -200,44 +236,34 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-// decodeSigned decodes a signed payload. encoding/json matches keys case-
-// insensitively and keeps the last duplicate, while MOSIP's Java parsers
-// match exactly; a payload with duplicate or case-variant keys could read
-// differently here and there, so it is refused.
+// decodeSigned decodes a signed payload: decode within MaxJWSSize.
 func decodeSigned(b []byte, v any) error {
-	if len(b) > MaxJWSSize {
-		return ErrTooLarge
-	}
-	if err := uniqueKeys(b); err != nil {
-		return err
-	}
 	return decode(b, MaxJWSSize, v)
 }
 
+// uniqueKeys checks the top-level names of an already-checked document for
+// case-fold variants, skipping the values without building them.
 func uniqueKeys(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	tok, err := dec.Token()
-	if err != nil {
-		return jsonErr(err)
+	d := jsontext.NewDecoder(bytes.NewReader(b))
+	if d.PeekKind() != '{' {
+		return nil
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil // not an object: Unmarshal reports it
+	if _, err := d.ReadToken(); err != nil {
+		return ErrJSON
 	}
 	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+	for d.PeekKind() == '"' {
+		tok, err := d.ReadToken()
 		if err != nil {
-			return jsonErr(err)
+			return ErrJSON
 		}
-		k, _ := tok.(string)
-		f := foldKey(k)
+		f := foldKey(tok.String())
 		if seen[f] {
-			return fmt.Errorf("%w: duplicate key", ErrJSON)
+			return fmt.Errorf("%w: member names that differ only in case", ErrJSON)
 		}
 		seen[f] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return jsonErr(err)
+		if err := d.SkipValue(); err != nil && err != io.EOF {
+			return ErrJSON
 		}
 	}
 	return nil

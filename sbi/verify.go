@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/sbi/iso"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Check names a verifier check. Every Problem carries one, so a CTK or an
@@ -507,8 +507,8 @@ func (v *Verifier) checkDataFields(ps *Problems, d *CaptureData, payload []byte,
 
 func (v *Verifier) checkSubtype(ps *Problems, d *CaptureData, payload []byte, bio *BioRequest, i int, seen *[]string) {
 	if d.BioType == TypeFace {
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(payload, &keys) == nil {
+		var keys map[string]jsontext.Value
+		if decode(payload, MaxJWSSize, &keys) == nil {
 			if _, ok := keys["bioSubType"]; ok {
 				ps.addf(CheckSubtype, i, "data.bioSubType", "face entry carries bioSubType")
 			}

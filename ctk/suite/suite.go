@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 //go:embed data/compliance_test_definitions_sbi.json
@@ -256,7 +258,7 @@ func Parse(b []byte, schemas *Schemas) ([]Case, error) {
 		return nil, err
 	}
 	var all []Case
-	if err := json.Unmarshal(b, &all); err != nil {
+	if err := jsonx.Unmarshal(b, &all, casesLimits); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDefinitions, err)
 	}
 	seen := map[string]bool{}
@@ -292,9 +294,25 @@ func firstLine(ms []string) string {
 	return ms[0]
 }
 
+// DecodeLimits bound every JSON document the CTK reads: definition files,
+// schemas, device answers and decoded payloads. Every document is checked
+// with them (internal/jsonx: duplicate names, invalid UTF-8, depth and
+// counts refused while the tokens stream by) before anything is built.
+var DecodeLimits = jsonx.Limits{MaxBytes: 32 << 20, MaxDepth: 32, MaxArray: MaxCases, MaxMembers: 1024}
+
+// casesLimits read a definition file into []Case: strict, and open, since
+// MOSIP's definitions carry members the runner does not use.
+var casesLimits = jsonx.Limits{MaxBytes: MaxFileSize, MaxDepth: 32, MaxArray: MaxCases, MaxMembers: 1024, Open: true}
+
 // decodeJSON decodes b keeping numbers as json.Number, as the schema
-// library wants, and refuses trailing data.
+// library wants, and refuses trailing data. b is first checked strictly
+// (jsonx.Check); encoding/json then only builds the generic value of a
+// document that has no duplicate names, no invalid UTF-8 and fits the
+// bounds, so it reads it as any other parser would.
 func decodeJSON(b []byte) (any, error) {
+	if err := jsonx.Check(b, DecodeLimits); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any

@@ -168,3 +168,40 @@ func TestLoadSchemasLayouts(t *testing.T) {
 		t.Fatal("an invalid schema was accepted")
 	}
 }
+
+// Definition files and device answers are read strictly (internal/jsonx):
+// a duplicated member would let the schema check one value and the runner
+// use another.
+func TestParseStrict(t *testing.T) {
+	sch, err := EmbeddedSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(embeddedCases)
+	for name, c := range map[string]struct{ body, want string }{
+		"duplicate member": {strings.Replace(good, `"testName": `, `"testName":"x","testName":`, 1), "given twice"},
+		// Open contract for the runner, but MOSIP's testcase schema has
+		// additionalProperties false: the variant is refused there.
+		"case variant":  {strings.Replace(good, `"testName": `, `"TESTNAME":"x","testName":`, 1), "TESTNAME"},
+		"invalid UTF-8": {strings.Replace(good, `"testName": "`, "\"testName\": \"\xff", 1), "UTF-8"},
+		"nesting":       {`[` + strings.Repeat(`[`, 40) + strings.Repeat(`]`, 40) + `]`, "nested deeper"},
+	} {
+		_, err := Parse([]byte(c.body), sch)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", name, err, c.want)
+		}
+	}
+	for name, b := range map[string]string{
+		"duplicate": `{"biometrics":[],"biometrics":[{}]}`,
+		"UTF-8":     "{\"a\":\"\xc3\"}",
+		"lone":      `{"a":"\udfff"}`,
+		"trailing":  `{} {}`,
+	} {
+		if _, err := DecodeJSON([]byte(b)); err == nil {
+			t.Errorf("DecodeJSON %s: accepted", name)
+		}
+	}
+	if v, err := DecodeJSON([]byte(`{"a":[1,"x",null]}`)); err != nil || v == nil {
+		t.Fatalf("plain document: %v", err)
+	}
+}

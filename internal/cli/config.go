@@ -3,10 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Resolve fills the flags fs.Parse did not see, in this order: the
@@ -29,7 +33,7 @@ func Resolve(fs *flag.FlagSet, prefix, path string) (map[string]bool, error) {
 	if path == "" {
 		return set, nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readConfig(path)
 	if err != nil {
 		return set, err
 	}
@@ -39,9 +43,43 @@ func Resolve(fs *flag.FlagSet, prefix, path string) (map[string]bool, error) {
 	return set, nil
 }
 
+// MaxConfigSize bounds a config file.
+const MaxConfigSize = 1 << 20
+
+// configLimits are the strict-JSON bounds of a config file: one object of
+// scalars and arrays of scalars (decision 0013).
+var configLimits = jsonx.Limits{MaxBytes: MaxConfigSize, MaxDepth: 8, MaxArray: 1000, MaxMembers: 256}
+
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxConfigSize {
+		return nil, UsageError{fmt.Errorf("config %s: larger than %d bytes", path, MaxConfigSize)}
+	}
+	return b, nil
+}
+
 // ConfigFile applies the JSON object b (see Resolve) to the flags not in
-// set, and adds them to set.
+// set, and adds them to set. b is read strictly: a key given twice, or
+// twice under its two spellings (pgDsn and pg-dsn), invalid UTF-8 and
+// nesting or counts past configLimits are errors, so no setting depends on
+// which duplicate a reader happens to keep.
 func ConfigFile(fs *flag.FlagSet, b []byte, set map[string]bool) error {
+	if err := jsonx.Check(b, configLimits); err != nil {
+		var je *jsonx.Error
+		if !errors.As(err, &je) || (je.Kind != jsonx.KindSyntax && je.Kind != jsonx.KindTrailing) {
+			return err
+		}
+		// Malformed JSON: encoding/json below says so in the words
+		// the docs use (it scans for syntax before building anything).
+	}
 	var file map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -50,6 +88,15 @@ func ConfigFile(fs *flag.FlagSet, b []byte, set map[string]bool) error {
 	}
 	if dec.More() {
 		return fmt.Errorf("data after the JSON object")
+	}
+	spelled := map[string]string{}
+	for k := range file {
+		name := Kebab(k)
+		if other, ok := spelled[name]; ok {
+			a, b := min(k, other), max(k, other)
+			return fmt.Errorf("fields %q and %q name the same setting", a, b)
+		}
+		spelled[name] = k
 	}
 	for k, raw := range file {
 		name := Kebab(k)

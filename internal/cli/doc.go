@@ -6,6 +6,6 @@
 //
 // Exit codes are the same for every binary: 0 ok, 1 failure, 2 usage.
 //
-// It imports only the standard library: the daemons import it, never the
-// other way round.
+// It imports only the standard library and internal/jsonx (config files are
+// read strictly): the daemons import it, never the other way round.
 package cli

@@ -145,6 +145,11 @@ func TestResolve(t *testing.T) {
 		`{"addr": {}}`:     `addr: want a string`,
 		`{"addr": "a"} {}`: `data after the JSON object`,
 		`["state"]`:        `cannot unmarshal array`,
+		// Strict (internal/jsonx): no duplicate decides a setting.
+		`{"addr": "a", "addr": "b"}`:      `member "addr" given twice`,
+		`{"pgDsn": "a", "pg-dsn": "b"}`:   `fields "pg-dsn" and "pgDsn" name the same setting`,
+		"{\"addr\": \"a\xff\"}":           `invalid UTF-8`,
+		`{"addr": [[[[[[[[["a"]]]]]]]]]}`: `nested deeper than 8`,
 	} {
 		os.WriteFile(cfg, []byte(body), 0o600)
 		fs := NewFlagSet("y")
@@ -156,6 +161,17 @@ func TestResolve(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "config "+cfg) || !errors.As(err, &ue) {
 			t.Errorf("%s: %v, want %q", body, err, want)
 		}
+	}
+}
+
+func TestConfigFileTooLarge(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(cfg, []byte(`{"addr": "`+strings.Repeat("a", MaxConfigSize)+`"}`), 0o600)
+	fs := NewFlagSet("y")
+	fs.String("addr", "", "")
+	var ue UsageError
+	if _, err := Resolve(fs, "ET_", cfg); err == nil || !strings.Contains(err.Error(), "larger than") || !errors.As(err, &ue) {
+		t.Fatalf("oversized config: %v", err)
 	}
 }
 

@@ -12,7 +12,8 @@
 // that rewrites history (a fork), drops entries or goes back in time
 // (a rollback) is refused, and nothing needs trusting but the key.
 //
-// It imports only the standard library and transparency-dev/merkle: the
-// log format is a contract between central and every appliance, so it
-// depends on nothing else of ours.
+// It imports only the standard library, transparency-dev/merkle and
+// internal/jsonx (entries are decoded strictly, so every follower reads the
+// entry that was hashed): the log format is a contract between central and
+// every appliance, so it depends on nothing else of ours.
 package feed

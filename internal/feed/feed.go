@@ -10,6 +10,8 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Limits on what a follower accepts.
@@ -59,13 +61,10 @@ func DecodeEntry(b []byte) (Entry, error) {
 	if len(b) > MaxEntrySize {
 		return e, fmt.Errorf("feed: entry is %d bytes, limit %d", len(b), MaxEntrySize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	// Strict (internal/jsonx): an entry with "seq" or "data" twice would
+	// hash as one thing and be applied as another.
+	if err := jsonx.Unmarshal(b, &e, jsonx.Limits{MaxBytes: MaxEntrySize}); err != nil {
 		return e, fmt.Errorf("feed: bad entry: %w", err)
-	}
-	if dec.More() {
-		return e, errors.New("feed: bad entry: trailing data")
 	}
 	if e.Seq == 0 || e.Kind == "" || len(e.Kind) > MaxKindLen || len(e.Data) == 0 {
 		return e, errors.New("feed: bad entry: seq, kind and data are required")

@@ -8,8 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
 
 // mth is RFC 6962's Merkle tree hash written out naively, as an
@@ -225,8 +228,13 @@ func FuzzDecodeEntry(f *testing.F) {
 	b, _ := e.Encode()
 	f.Add(b)
 	f.Add([]byte(`{"seq":1}`))
+	f.Add([]byte(`{"seq":1,"kind":"k","data":` + httpxtest.CountBomb("", 20000, "") + `}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := DecodeEntry(b)
+		var e Entry
+		var err error
+		if n := httpxtest.Allocated(func() { e, err = DecodeEntry(b) }); n > httpxtest.Budget(len(b)) {
+			t.Fatalf("a %d-byte entry allocated %d bytes", len(b), n)
+		}
 		if err != nil {
 			return
 		}
@@ -249,4 +257,25 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 			t.Fatal("accepted a non-canonical body")
 		}
 	})
+}
+
+// An entry is hashed as served and applied as decoded: both must be the
+// same entry, so a duplicated or non-UTF-8 member is refused.
+func TestDecodeEntryStrict(t *testing.T) {
+	good := `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1}}`
+	if _, err := DecodeEntry([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]string{
+		"seq twice":      `{"seq":1,"seq":2,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1}}`,
+		"data dup":       `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":{"a":1,"a":2}}`,
+		"case variant":   `{"seq":1,"time":"2026-01-01T00:00:00Z","Kind":"device","kind":"device","data":{"a":1}}`,
+		"invalid UTF-8":  "{\"seq\":1,\"time\":\"2026-01-01T00:00:00Z\",\"kind\":\"dev\xffice\",\"data\":{\"a\":1}}",
+		"trailing":       good + `{}`,
+		"nested too far": `{"seq":1,"time":"2026-01-01T00:00:00Z","kind":"device","data":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+	} {
+		if _, err := DecodeEntry([]byte(b)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }

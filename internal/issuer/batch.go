@@ -14,13 +14,22 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/qr"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
-// MaxRecord bounds one input record (a photo in base64 fits comfortably).
+// MaxRecord bounds one input record (a photo in base64 fits comfortably):
+// the JSON document, one JSONL line or one CSV row.
 const MaxRecord = 1 << 20
+
+// recordLimits decode one JSON or JSONL record strictly (internal/jsonx):
+// the fields of claim169.ClaimsJSON only, no duplicated member, no invalid
+// UTF-8, at most MaxRecord bytes. A credential is signed over exactly what
+// the operator's file says, or not at all.
+var recordLimits = jsonx.Limits{MaxBytes: MaxRecord, MaxDepth: 8, MaxArray: 64, MaxMembers: 64}
 
 // Record is one credential to issue, with its position in the input.
 type Record struct {
@@ -36,9 +45,7 @@ func Read(r io.Reader, format string, yield func(Record) error) error {
 	switch format {
 	case "json":
 		var in claim169.ClaimsJSON
-		dec := json.NewDecoder(io.LimitReader(r, MaxRecord))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
+		if err := jsonx.Decode(r, &in, recordLimits); err != nil {
 			return fmt.Errorf("input: %w", err)
 		}
 		return yield(Record{Line: 1, In: in})
@@ -51,14 +58,15 @@ func Read(r io.Reader, format string, yield func(Record) error) error {
 				continue
 			}
 			var in claim169.ClaimsJSON
-			dec := json.NewDecoder(strings.NewReader(line))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&in); err != nil {
+			if err := jsonx.Unmarshal([]byte(line), &in, recordLimits); err != nil {
 				return fmt.Errorf("input line %d: %w", n, err)
 			}
 			if err := yield(Record{Line: n, In: in}); err != nil {
 				return err
 			}
+		}
+		if errors.Is(sc.Err(), bufio.ErrTooLong) {
+			return fmt.Errorf("input: a line longer than %d bytes", MaxRecord)
 		}
 		return sc.Err()
 	case "csv":
@@ -70,20 +78,66 @@ func Read(r io.Reader, format string, yield func(Record) error) error {
 var intFields = map[string]bool{"gender": true, "maritalStatus": true, "photoFormat": true}
 var cwtFields = map[string]bool{"issuer": true, "subject": true, "expiresAt": true, "notBefore": true, "issuedAt": true}
 
+// errRowTooLarge is a CSV row (a quoted field may span lines) over MaxRecord.
+var errRowTooLarge = fmt.Errorf("a row larger than %d bytes", MaxRecord)
+
+// rowLimit fails a read once more than max bytes were read since the last
+// reset, so one row cannot grow without bound inside encoding/csv. The
+// reader buffers ahead, hence the slack over MaxRecord.
+type rowLimit struct {
+	r      io.Reader
+	n, max int
+}
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.n >= l.max {
+		return 0, errRowTooLarge
+	}
+	p = p[:min(len(p), l.max-l.n)]
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
+}
+
 func readCSV(r io.Reader, yield func(Record) error) error {
-	cr := csv.NewReader(io.LimitReader(r, 1<<34))
+	lim := &rowLimit{r: r, max: MaxRecord + 64<<10}
+	cr := csv.NewReader(lim)
 	cr.ReuseRecord = false
 	header, err := cr.Read()
 	if err != nil {
 		return fmt.Errorf("input: CSV header: %w", err)
 	}
+	// A column named twice would leave the record to whichever comes last.
+	seen := map[string]bool{}
+	for i, h := range header {
+		name := strings.TrimSpace(h)
+		if !utf8.ValidString(name) {
+			return fmt.Errorf("input: CSV header: column %d is not UTF-8", i+1)
+		}
+		if seen[name] {
+			return fmt.Errorf("input: CSV header: column %q given twice", name)
+		}
+		seen[name] = true
+	}
 	for n := 2; ; n++ {
+		lim.n = 0
+		start := cr.InputOffset()
 		row, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("input line %d: %w", n, err)
+		}
+		if cr.InputOffset()-start > MaxRecord {
+			return fmt.Errorf("input line %d: %w", n, errRowTooLarge)
+		}
+		for i, v := range row {
+			// encoding/json would turn invalid bytes into U+FFFD and
+			// sign that: refuse instead (never quoting the value).
+			if !utf8.ValidString(v) {
+				return fmt.Errorf("input line %d: %s is not UTF-8", n, strings.TrimSpace(header[i]))
+			}
 		}
 		id := map[string]any{}
 		var in claim169.ClaimsJSON

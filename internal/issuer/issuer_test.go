@@ -194,3 +194,35 @@ func TestZbarimgReadsIssuedPNG(t *testing.T) {
 		t.Fatalf("zbarimg's text does not verify: %s", r.Reason())
 	}
 }
+
+// Issuance input is strict: a credential is signed over what the file
+// says, exactly, or the batch stops at the line that is not.
+func TestBatchRefusesAmbiguousInput(t *testing.T) {
+	e := setup(t)
+	huge := strings.Repeat("a", MaxRecord+1)
+	for _, tc := range []struct{ format, input, want string }{
+		{"json", `{"claim169":{"id":"p1"},"subject":"a","subject":"b"}`, "given twice"},
+		{"json", `{"claim169":{"id":"p1","id":"p2"}}`, "given twice"},
+		{"json", `{"claim169":{"id":"p1"}} {"claim169":{"id":"p2"}}`, "after the JSON document"},
+		{"json", `{"claim169":{"id":"p1"},"Subject":"a"}`, "unknown member"},
+		{"jsonl", "{\"claim169\":{\"id\":\"ok\"}}\n{\"claim169\":{\"id\":\"p\xff\"}}\n", "line 2"},
+		{"jsonl", "{\"claim169\":{\"id\":\"ok\"}}\n{\"claim169\":{\"fullName\":\"A\",\"fullName\":\"B\"}}\n", "given twice"},
+		{"jsonl", `{"claim169":{"id":"` + huge + `"}}`, "longer than"},
+		{"csv", "id,fullName,fullName\np1,A,B\n", "given twice"},
+		{"csv", "id,fullName\np1,Jos\xe9\n", "fullName is not UTF-8"},
+		{"csv", "id,fullName\np1,\"" + huge + "\"\n", "larger than"},
+	} {
+		_, err := Issue(context.Background(), e.is, strings.NewReader(tc.input), tc.format, Options{OutDir: e.out})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %.60q: error %v, want it to mention %q", tc.format, tc.input, err, tc.want)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(e.out, "*.txt")); len(files) > 1 {
+		// Only the good first lines of the JSONL cases may have been issued.
+		for _, f := range files {
+			if strings.Contains(f, "p2") || strings.Contains(f, "p1") {
+				t.Errorf("an ambiguous record was issued: %s", f)
+			}
+		}
+	}
+}

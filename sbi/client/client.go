@@ -203,8 +203,7 @@ func (c *Client) Stream(ctx context.Context, port int, req *sbi.StreamRequest) (
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "multipart/") {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, sbi.MaxRequestSize))
-		var se sbi.StreamError
-		if json.Unmarshal(b, &se) == nil && se.Err().Code != "" {
+		if se, err := sbi.ParseStreamError(b); err == nil && se.Err().Code != "" {
 			return nil, se.Err()
 		}
 		return nil, fmt.Errorf("%w: %d %s", ErrStatus, resp.StatusCode, ct)

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/httpx"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -167,19 +169,12 @@ func Start(p *PKI, enc *x509.Certificate, fault string) (*Device, error) {
 // Close stops the device.
 func (d *Device) Close() error { return d.srv.Close() }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
-}
+// writeJSON answers 200 with v, as SBI answers every JSON, errors included.
+func writeJSON(w http.ResponseWriter, v any) { httpx.WriteJSON(w, http.StatusOK, v) }
 
 // ServeHTTP answers MOSIPDISC, MOSIPDINFO and CAPTURE.
 func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, _ := io.ReadAll(io.LimitReader(r.Body, sbi.MaxRequestSize+1))
 	switch r.Method {
 	case sbi.MethodDiscover:
 		req, err := sbi.ParseDiscoverRequest(body)
@@ -203,7 +198,7 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case sbi.MethodCapture:
 		d.capture(w, body)
 	default:
-		w.WriteHeader(http.StatusMethodNotAllowed)
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, sbi.ErrorList(sbi.NewError(sbi.CodeMalformedRequest)))
 	}
 }
 
@@ -294,7 +289,7 @@ func (d *Device) resign(e *sbi.Biometric, req *sbi.CaptureRequest, millis bool) 
 		return err
 	}
 	var data map[string]any
-	if err := json.Unmarshal(j.Payload, &data); err != nil {
+	if err := jsonx.Unmarshal(j.Payload, &data, jsonx.Limits{MaxBytes: sbi.MaxJWSSize}); err != nil {
 		return err
 	}
 	layout := "2006-01-02T15:04:05Z"

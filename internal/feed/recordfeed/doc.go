@@ -15,5 +15,6 @@
 // zero-knowledge store (internal/records), which checks the signature again
 // on every read.
 //
-// It imports internal/records/vid and the standard library only.
+// It imports internal/records/vid, internal/jsonx (records and batches are
+// decoded strictly) and the standard library only.
 package recordfeed

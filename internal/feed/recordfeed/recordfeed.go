@@ -1,7 +1,6 @@
 package recordfeed
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
@@ -18,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 )
 
@@ -222,14 +222,13 @@ func Unmarshal(b []byte) (*Record, error) {
 	if len(b) == 0 || len(b) > MaxRecordBytes {
 		return nil, fmt.Errorf("%w: record size", ErrInvalid)
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
 	var r Record
-	if err := d.Decode(&r); err != nil {
-		return nil, fmt.Errorf("%w: malformed JSON", ErrInvalid)
-	}
-	if d.More() {
-		return nil, fmt.Errorf("%w: trailing data", ErrInvalid)
+	if err := jsonx.Unmarshal(b, &r, jsonx.Limits{MaxBytes: MaxRecordBytes}); err != nil {
+		var je *jsonx.Error
+		if errors.As(err, &je) && je.Kind == jsonx.KindTrailing {
+			return nil, fmt.Errorf("%w: trailing data", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: malformed JSON: %w", ErrInvalid, err)
 	}
 	if err := r.Check(); err != nil {
 		return nil, err
@@ -377,11 +376,9 @@ func Open(s *Sealed, applianceID string, cert *x509.Certificate, dec crypto.Decr
 
 // DecodeBatch parses a batch's plaintext strictly.
 func DecodeBatch(plain []byte) (*Batch, error) {
-	d := json.NewDecoder(bytes.NewReader(plain))
-	d.DisallowUnknownFields()
 	var b Batch
-	if err := d.Decode(&b); err != nil || d.More() {
-		return nil, errors.New("recordfeed: malformed batch")
+	if err := jsonx.Unmarshal(plain, &b, jsonx.Limits{MaxBytes: MaxSealedBytes, MaxArray: MaxOps}); err != nil {
+		return nil, fmt.Errorf("recordfeed: malformed batch: %w", err)
 	}
 	if len(b.Ops) == 0 || len(b.Ops) > MaxOps {
 		return nil, fmt.Errorf("recordfeed: a batch holds 1–%d operations", MaxOps)
@@ -406,10 +403,8 @@ func DecodeSealed(data []byte) (*Sealed, error) {
 		return nil, errors.New("recordfeed: sealed batch too large")
 	}
 	var s Sealed
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&s); err != nil || d.More() {
-		return nil, errors.New("recordfeed: malformed sealed batch")
+	if err := jsonx.Unmarshal(data, &s, jsonx.Limits{MaxBytes: 2 * MaxSealedBytes}); err != nil {
+		return nil, fmt.Errorf("recordfeed: malformed sealed batch: %w", err)
 	}
 	if s.Appliance == "" || s.CertSHA256 == "" {
 		return nil, errors.New("recordfeed: sealed batch without appliance or certificate")

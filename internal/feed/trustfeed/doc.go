@@ -4,6 +4,7 @@
 // appliances. Central writes them; appliances apply them in order, so the
 // latest entry for a subject is its current state.
 //
-// It imports only the standard library: central writes these entries and
-// appliances read them, so the contract depends on neither.
+// It imports only the standard library and internal/jsonx (entries are
+// decoded strictly): central writes these entries and appliances read them,
+// so the contract depends on neither.
 package trustfeed

@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Name is the trust feed's name (the checkpoint origin).
@@ -128,7 +129,9 @@ func Decode(kind string, data []byte) (any, error) {
 	default:
 		return nil, fmt.Errorf("trustfeed: unknown entry kind %q", kind)
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	// Strict and open: duplicates and invalid UTF-8 refused, members a
+	// later central adds tolerated (as encoding/json did).
+	if err := jsonx.Unmarshal(data, v, jsonx.Limits{MaxBytes: 64 << 10, Open: true}); err != nil {
 		return nil, fmt.Errorf("trustfeed: %s entry: %w", kind, err)
 	}
 	var id, status string

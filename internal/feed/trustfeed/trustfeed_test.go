@@ -65,3 +65,21 @@ func TestRPKey(t *testing.T) {
 		}
 	}
 }
+
+// A trust entry reads the same in every follower: a device listed
+// "active" and "revoked" at once, or a name that is not UTF-8, is refused.
+func TestDecodeStrict(t *testing.T) {
+	for _, data := range []string{
+		`{"serial":"SN1","vendorId":"v1","status":"active","status":"revoked"}`,
+		"{\"serial\":\"SN\xff\",\"vendorId\":\"v1\",\"status\":\"revoked\"}",
+		`{"serial":"SN1","vendorId":"v1","status":"revoked","extra":{"a":1,"a":2}}`,
+	} {
+		if _, err := Decode(KindDevice, []byte(data)); err == nil {
+			t.Errorf("%q accepted", data)
+		}
+	}
+	// Members a later central adds are still read past.
+	if _, err := Decode(KindDevice, []byte(`{"serial":"SN1","vendorId":"v1","status":"revoked","since":"2026"}`)); err != nil {
+		t.Errorf("open contract: %v", err)
+	}
+}

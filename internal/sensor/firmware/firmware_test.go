@@ -17,6 +17,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -330,5 +331,41 @@ func TestKeyParsing(t *testing.T) {
 	}
 	if _, err := ParsePublicKey([]byte("not pem")); !errors.Is(err, ErrKey) {
 		t.Fatalf("garbage key: %v", err)
+	}
+}
+
+// A signed manifest reads the same to the verifier and to anything else
+// that reads it: a "version" given twice inside a valid signature, or a
+// second "payload" outside it, is refused before anything is installed.
+func TestManifestStrictJSON(t *testing.T) {
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	m := manifest("R503", "1.5.0", image1)
+	payload := []byte(`{"model":"R503","version":"1.1.0","version":"1.5.0","sha256":"` + m.SHA256 + `","size":` + strconv.Itoa(len(image1)) + `}`)
+	sig := ed25519.Sign(ed, append([]byte(SignedPrefix), payload...))
+	signed, _ := json.Marshal(Signed{Payload: payload, Alg: AlgEd25519, Signature: sig})
+	pol := Policy{Model: "R503", Min: Version{1, 0, 0}}
+	if _, _, err := Verify(signed, bytes.NewReader(image1), ed.Public(), pol); !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("duplicate version inside the signature: %v", err)
+	}
+	good, _ := Sign(m, ed)
+	twice := bytes.Replace(good, []byte(`"alg"`), []byte(`"alg": "ES256", "alg"`), 1)
+	if _, _, err := Verify(twice, bytes.NewReader(image1), ed.Public(), pol); !errors.Is(err, ErrManifest) {
+		t.Errorf("alg twice: %v", err)
+	}
+	if _, _, err := Verify(append(bytes.Clone(good), "{}"...), bytes.NewReader(image1), ed.Public(), pol); !errors.Is(err, ErrManifest) {
+		t.Errorf("trailing document: %v", err)
+	}
+	if _, _, err := Verify(good, bytes.NewReader(image1), ed.Public(), pol); err != nil {
+		t.Fatalf("good manifest: %v", err)
+	}
+}
+
+// The anti-rollback pin is one value: a file naming two is refused (fail
+// closed), not read as the last.
+func TestFileStoreStrict(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "minversion.json")
+	os.WriteFile(path, []byte(`{"min_version":"9.0.0","min_version":"1.0.0"}`), 0o600)
+	if v, err := (&FileStore{Path: path}).MinVersion(context.Background()); err == nil {
+		t.Fatalf("duplicate pin read as %v", v)
 	}
 }

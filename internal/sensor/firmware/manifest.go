@@ -1,7 +1,6 @@
 package firmware
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -17,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Manifest describes one firmware image. The vendor signs its JSON bytes.
@@ -160,10 +161,12 @@ func Verify(signedFile []byte, image io.Reader, vendor crypto.PublicKey, pol Pol
 	if len(signedFile) > MaxManifestSize {
 		return nil, Version{}, fmt.Errorf("%w: larger than %d bytes", ErrManifest, MaxManifestSize)
 	}
+	// Strict (internal/jsonx), outside and in: a second "payload" or
+	// "version" would let the signature cover one value and the update use
+	// another.
+	lim := jsonx.Limits{MaxBytes: MaxManifestSize}
 	var s Signed
-	dec := json.NewDecoder(bytes.NewReader(signedFile))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := jsonx.Unmarshal(signedFile, &s, lim); err != nil {
 		return nil, Version{}, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
 	alg, err := algFor(vendor)
@@ -179,9 +182,7 @@ func Verify(signedFile []byte, image io.Reader, vendor crypto.PublicKey, pol Pol
 	}
 
 	var m Manifest
-	dec = json.NewDecoder(bytes.NewReader(s.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := jsonx.Unmarshal(s.Payload, &m, lim); err != nil {
 		return nil, Version{}, fmt.Errorf("%w: payload: %v", ErrManifest, err)
 	}
 	if pol.Model == "" {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // MinVersionStore holds the pinned minimum firmware version. It only ever
@@ -88,7 +90,7 @@ func (s *FileStore) read() (Version, error) {
 		return Version{}, fmt.Errorf("firmware: %s is too large", s.Path)
 	}
 	var c fileContent
-	if err := json.Unmarshal(data, &c); err != nil {
+	if err := jsonx.Unmarshal(data, &c, jsonx.Limits{MaxBytes: 4096, Open: true}); err != nil {
 		return Version{}, fmt.Errorf("firmware: %s: %w", s.Path, err)
 	}
 	v, err := ParseVersion(c.MinVersion)
