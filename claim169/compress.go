@@ -1,11 +1,11 @@
 package claim169
 
 import (
-	kzlib "github.com/klauspost/compress/zlib"
 	"bytes"
 	"compress/zlib"
 	"errors"
 	"fmt"
+	kzlib "github.com/klauspost/compress/zlib"
 	"io"
 	"sync"
 

@@ -11,7 +11,7 @@ import (
 // input on incompressible bytes and, unlike a stored block, readable by
 // verifiers built on MOSIP's pixelpass 0.6.0 (docs/decisions/0003).
 func zlibFixed(dst, src []byte) []byte {
-	dst = append(dst, 0x78, 0x01) // deflate, 32 KiB window, level "fastest"; (0x7801 % 31 == 0)
+	dst = append(dst, 0x78, 0x01)     // deflate, 32 KiB window, level "fastest"; (0x7801 % 31 == 0)
 	acc, n := uint64(1|1<<1), uint(3) // BFINAL=1, BTYPE=01 (fixed Huffman); bits LSB first
 	for _, c := range src {
 		acc |= uint64(fixedCode[c]) << n
