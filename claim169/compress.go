@@ -5,11 +5,11 @@ import (
 	"compress/zlib"
 	"errors"
 	"fmt"
-	kzlib "github.com/klauspost/compress/zlib"
 	"io"
 	"sync"
 
 	"github.com/andybalholm/brotli"
+	kzlib "github.com/klauspost/compress/zlib"
 )
 
 // DefaultMaxDecompressed bounds the inflated payload, as in the reference
