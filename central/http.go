@@ -2,7 +2,6 @@ package central
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,10 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
@@ -36,13 +38,16 @@ var (
 	mFeedEntries = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgetrust_central_feed_entries_served_total", Help: "Feed entries served in batches.",
 	})
+	mAuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgetrust_central_auth_failures_total", Help: "Failed credential checks (result refused) and checks refused unrun because the address or credential failed too often (result throttled), by check (admin, enrolment).",
+	}, []string{"check", "result"})
 )
 
 // Registry holds central's metrics (served on /metrics).
 var Registry = prometheus.NewRegistry()
 
 func init() {
-	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries,
+	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries, mAuthFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -60,6 +65,12 @@ type HTTPOptions struct {
 	// TrustProxy takes the client address from X-Forwarded-For (only
 	// behind a proxy that sets it).
 	TrustProxy bool
+	// FailureRate and FailureBurst throttle failed credential checks
+	// (admin tokens, enrolment tokens and sessions): each failure spends a
+	// token of the client address and of the claimed token id or session,
+	// and a check is refused (429) unrun while either is empty. Zero: 0.5
+	// a second, burst 10. Successful checks spend nothing.
+	FailureRate, FailureBurst float64
 }
 
 // Handler returns central's HTTP API.
@@ -70,7 +81,14 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 	if o.AdminRate <= 0 {
 		o.AdminRate = 20
 	}
-	h := &api{c: c, enrolLimit: httpx.NewLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: httpx.NewLimiter(o.AdminRate, 4*o.AdminRate), trustProxy: o.TrustProxy}
+	if o.FailureRate <= 0 {
+		o.FailureRate = 0.5
+	}
+	if o.FailureBurst <= 0 {
+		o.FailureBurst = 10
+	}
+	h := &api{c: c, enrolLimit: httpx.NewLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: httpx.NewLimiter(o.AdminRate, 4*o.AdminRate),
+		failures: httpx.NewFailures(o.FailureRate, o.FailureBurst), trustProxy: o.TrustProxy}
 	mux := http.NewServeMux()
 	route := func(pattern string, f http.HandlerFunc) {
 		name := pattern[strings.IndexByte(pattern, ' ')+1:]
@@ -83,31 +101,41 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 	route("GET /v1/appliance-ca", h.applianceCA)
 	route("POST /v1/appliances/{id}/audit", h.applianceAudit)
 
-	route("POST "+enrol.PathStart, h.enrolStep("start", func(ctx context.Context, r io.Reader) (any, error) {
+	route("POST "+enrol.PathStart, h.enrolStep("start", func(ctx context.Context, r io.Reader, g *guard) (any, error) {
 		q, err := enrol.DecodeStart(r)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, core.BodyError(err)
+		}
+		id, _, _ := core.SplitToken(core.EnrolPrefix, q.Token)
+		if err := g.claim("enrol-token", id); err != nil {
+			return nil, err
 		}
 		return c.StartEnrolment(ctx, q)
 	}))
-	route("POST "+enrol.PathFinish, h.enrolStep("finish", func(ctx context.Context, r io.Reader) (any, error) {
+	route("POST "+enrol.PathFinish, h.enrolStep("finish", func(ctx context.Context, r io.Reader, g *guard) (any, error) {
 		q, err := enrol.DecodeFinish(r)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, core.BodyError(err)
+		}
+		if err := g.claim("session", q.Session); err != nil {
+			return nil, err
 		}
 		return c.FinishEnrolment(ctx, q)
 	}))
-	route("POST "+enrol.PathRotateStart, h.enrolStep("rotate-start", func(ctx context.Context, r io.Reader) (any, error) {
+	route("POST "+enrol.PathRotateStart, h.enrolStep("rotate-start", func(ctx context.Context, r io.Reader, g *guard) (any, error) {
 		q, err := enrol.DecodeRotateStart(r)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, core.BodyError(err)
 		}
 		return c.StartRotation(ctx, q)
 	}))
-	route("POST "+enrol.PathRotateFinish, h.enrolStep("rotate-finish", func(ctx context.Context, r io.Reader) (any, error) {
+	route("POST "+enrol.PathRotateFinish, h.enrolStep("rotate-finish", func(ctx context.Context, r io.Reader, g *guard) (any, error) {
 		q, err := enrol.DecodeRotateFinish(r)
 		if err != nil {
-			return nil, badRequest("%v", err)
+			return nil, core.BodyError(err)
+		}
+		if err := g.claim("session", q.Session); err != nil {
+			return nil, err
 		}
 		return c.FinishRotation(ctx, q)
 	}))
@@ -122,14 +150,14 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 			ID   string `json:"id"`
 			Name string `json:"name"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.AddVendor(ctx, a, q.ID, q.Name)
 	})
 	admin("POST /v1/admin/vendors/{id}/status", func(ctx context.Context, a *Admin, r *http.Request) (any, error) {
 		var q StatusChange
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.SetVendorStatus(ctx, a, r.PathValue("id"), q)
@@ -147,7 +175,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 			Serials []string `json:"serials"`
 			StatusChange
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, bulkBody); err != nil {
 			return nil, err
 		}
 		done, err := c.SetDeviceStatus(ctx, a, q.Serials, q.StatusChange)
@@ -159,14 +187,14 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 	})
 	admin("POST /v1/admin/appliances/{id}/status", func(ctx context.Context, a *Admin, r *http.Request) (any, error) {
 		var q StatusChange
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.SetApplianceStatus(ctx, a, r.PathValue("id"), q)
 	})
 	admin("POST /v1/admin/tokens", func(ctx context.Context, a *Admin, r *http.Request) (any, error) {
 		var q TokenRequest
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.CreateEnrolmentToken(ctx, a, q)
@@ -175,7 +203,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 		var q struct {
 			Name string `json:"name"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		tok, rec, err := c.CreateAdminToken(ctx, a.Actor(), q.Name)
@@ -195,7 +223,7 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 			Attributes []string `json:"attributes"`
 			AuthTypes  []string `json:"authTypes"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, listBody(registry.MaxAttributes)); err != nil {
 			return nil, err
 		}
 		return c.AddRelyingParty(ctx, a, q.ID, q.Name, q.Attributes, q.AuthTypes)
@@ -213,13 +241,68 @@ func (c *Central) Handler(o HTTPOptions) http.Handler {
 		}
 		return map[string]any{"rows": n, "ok": true}, nil
 	})
-	return securityHeaders(mux)
+	return securityHeaders(httpx.Fallback(mux, func(w http.ResponseWriter, r *http.Request, code int) {
+		if code == http.StatusMethodNotAllowed {
+			h.writeError(w, r, fail(code, codeMethodNotAllowed, "this method is not allowed here; see the Allow header"))
+			return
+		}
+		h.writeError(w, r, fail(http.StatusNotFound, enrol.CodeNotFound, "no such endpoint (see docs/api/central.md)"))
+	}))
 }
+
+// codeMethodNotAllowed: a known path asked with another method (405).
+const codeMethodNotAllowed = "method_not_allowed"
 
 type api struct {
 	c                      *Central
 	enrolLimit, adminLimit *httpx.Limiter
+	failures               *httpx.Failures
 	trustProxy             bool
+}
+
+// guard throttles the failed credential checks of one request
+// (httpx.Failures): by the client's address, and by the token id or
+// session the request claims.
+type guard struct {
+	h     *api
+	check string
+	keys  []string
+}
+
+func (h *api) guard(r *http.Request, check string) *guard {
+	return &guard{h: h, check: check, keys: []string{"addr:" + h.clientAddr(r)}}
+}
+
+var errThrottled = fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many failed attempts from this address or with this credential; retry later")
+
+// claim adds the credential id the request names (kind:id; none if id is
+// empty) and refuses the request, before its credential is looked at,
+// while the address or the id has failed too often.
+func (g *guard) claim(kind, id string) error {
+	if id != "" {
+		g.keys = append(g.keys, kind+":"+id)
+	}
+	if g.h.failures.Blocked(g.keys...) {
+		mAuthFailures.WithLabelValues(g.check, "throttled").Inc()
+		return errThrottled
+	}
+	return nil
+}
+
+// credentialCodes are the refusals that mean a wrong or dead credential.
+var credentialCodes = map[string]bool{
+	enrol.CodeUnauthorized: true, enrol.CodeTokenInvalid: true, enrol.CodeTokenUsed: true,
+	enrol.CodeTokenExpired: true, enrol.CodeSession: true, enrol.CodeActivation: true,
+}
+
+// done records a failure against the request's keys if err refused its
+// credential.
+func (g *guard) done(err error) {
+	var e *enrol.Error
+	if errors.As(err, &e) && credentialCodes[e.Code] {
+		g.h.failures.Fail(g.keys...)
+		mAuthFailures.WithLabelValues(g.check, "refused").Inc()
+	}
 }
 
 func securityHeaders(h http.Handler) http.Handler {
@@ -278,14 +361,29 @@ func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.WriteJSON(w, e.Status, map[string]*enrol.Error{"error": e})
 }
 
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badRequest("request body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("request body: trailing data")
+// Limits of the admin API's bodies (internal/jsonx): closed contracts of a
+// few members, one level of arrays at most, each array bounded by what
+// the endpoint accepts anyway.
+var (
+	adminBody = jsonx.Limits{MaxBytes: maxAdminBody, MaxDepth: 2, MaxArray: 1, MaxMembers: 8}
+	// bulkBody: POST /v1/admin/devices/status names up to MaxBulk serials.
+	bulkBody = listBody(MaxBulk)
+)
+
+// listBody is adminBody whose arrays hold up to n elements.
+func listBody(n int) jsonx.Limits {
+	l := adminBody
+	l.MaxArray = n
+	return l
+}
+
+// decodeJSON reads a request body strictly (internal/jsonx): duplicate or
+// unknown members, invalid UTF-8, trailing data, and arrays, members or
+// nesting over l are refused with 400 (413 over l.MaxBytes) before
+// anything is built.
+func decodeJSON(r *http.Request, v any, l jsonx.Limits) error {
+	if err := jsonx.Decode(r.Body, v, l); err != nil {
+		return core.BodyError(err)
 	}
 	return nil
 }
@@ -356,7 +454,7 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, b)
 }
 
-func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (any, error)) http.HandlerFunc {
+func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader, g *guard) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.enrolLimit.Allow(h.clientAddr(r)) {
 			mEnrolments.WithLabelValues(step, enrol.CodeRateLimited).Inc()
@@ -365,12 +463,17 @@ func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader) (a
 			return
 		}
 		body := http.MaxBytesReader(w, r.Body, enrol.MaxRequestBytes)
-		v, err := f(r.Context(), body)
+		g := h.guard(r, "enrolment")
+		v, err := f(r.Context(), body, g)
 		if err != nil {
+			g.done(err)
 			code := enrol.CodeInternal
 			var e *enrol.Error
 			if errors.As(err, &e) {
 				code = e.Code
+			}
+			if code == enrol.CodeRateLimited {
+				w.Header().Set("Retry-After", "1")
 			}
 			mEnrolments.WithLabelValues(step, code).Inc()
 			h.c.log.Warn("enrolment step refused", "step", step, "client", h.clientAddr(r), "code", code)
@@ -396,12 +499,22 @@ func (h *api) adminSized(limit int64, f func(ctx context.Context, a *Admin, r *h
 			return
 		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		tok = strings.TrimSpace(tok)
+		g := h.guard(r, "admin")
+		id, _, _ := core.SplitToken(core.AdminPrefix, tok)
+		if err := g.claim("admin-token", id); err != nil {
+			w.Header().Set("Retry-After", "1")
+			h.writeError(w, r, err)
+			return
+		}
 		if !ok {
+			g.done(errUnauthorized)
 			h.writeError(w, r, errUnauthorized)
 			return
 		}
-		a, err := h.c.AuthenticateAdmin(r.Context(), strings.TrimSpace(tok))
+		a, err := h.c.AuthenticateAdmin(r.Context(), tok)
 		if err != nil {
+			g.done(err)
 			h.c.log.Warn("admin request refused", "client", h.clientAddr(r), "path", r.URL.Path)
 			h.writeError(w, r, err)
 			return

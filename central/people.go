@@ -28,7 +28,7 @@ import (
 const (
 	MaxEnrolCaptures = 10
 	// MaxCaptureBytes bounds the RCAPTURE answers of one enrolment together.
-	MaxCaptureBytes = 4 << 20
+	MaxCaptureBytes = people.MaxCaptureBytes
 	// MaxEnrolBytes bounds a person enrolment request body: the captures
 	// and room for the demographics and the JSON around them.
 	MaxEnrolBytes = MaxCaptureBytes + 256<<10

@@ -2,9 +2,13 @@ package central
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // peopleRoutes adds the admin API for people, VIDs, relying-party keys and
@@ -23,7 +27,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 		var q struct {
 			UIN string `json:"uin"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.Person(ctx, q.UIN)
@@ -34,7 +38,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 			Lock   []string `json:"lock"`
 			Unlock []string `json:"unlock"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, listBody(2*len(recordfeed.AuthTypes))); err != nil {
 			return nil, err
 		}
 		return c.SetLocks(ctx, a, q.UIN, q.Lock, q.Unlock)
@@ -45,7 +49,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 			Kind string `json:"kind"`
 			TTL  string `json:"ttl"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		var ttl time.Duration
@@ -62,7 +66,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 		var q struct {
 			UIN string `json:"uin"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.VIDs(ctx, q.UIN)
@@ -72,7 +76,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 			VID    string `json:"vid"`
 			Reason string `json:"reason"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.RevokeVID(ctx, a, q.VID, q.Reason)
@@ -89,7 +93,7 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 	})
 	admin("POST /v1/admin/relying-parties/{id}/status", func(ctx context.Context, a *Admin, r *http.Request) (any, error) {
 		var q StatusChange
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.SetRelyingPartyStatus(ctx, a, r.PathValue("id"), q)
@@ -98,23 +102,30 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 		var q struct {
 			Group string `json:"group"`
 		}
-		if err := decodeJSON(r, &q); err != nil {
+		if err := decodeJSON(r, &q, adminBody); err != nil {
 			return nil, err
 		}
 		return c.SetApplianceGroup(ctx, a, r.PathValue("id"), q.Group)
 	})
 }
 
+// PersonLimits bound a person enrolment body while it is decoded
+// (internal/jsonx): the captures (MaxEnrolCaptures), the biometrics of each
+// RCAPTURE answer and the bio and subtype lists of its request
+// (sbi.MaxBiometrics, 10 fingers; subtype lists of up to 16) are counted as
+// they arrive; demographics are at most recordfeed.MaxDemographics
+// members. The top level is a closed contract; the captures are SBI
+// documents, whose members central does not all name, and are checked for
+// duplicates, UTF-8, counts and depth like the rest.
+var PersonLimits = jsonx.Limits{MaxBytes: MaxEnrolBytes, MaxDepth: 8, MaxArray: 16, MaxMembers: recordfeed.MaxDemographics}
+
 // decodePerson reads a PersonRequest strictly.
 func decodePerson(r *http.Request) (*PersonRequest, error) {
-	d := json.NewDecoder(r.Body) // bounded by adminSized
-	d.DisallowUnknownFields()
 	var q PersonRequest
-	if err := d.Decode(&q); err != nil {
-		return nil, badRequest("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %v", MaxEnrolBytes, err)
-	}
-	if d.More() {
-		return nil, badRequest("trailing data after the JSON object")
+	if err := jsonx.Decode(r.Body, &q, PersonLimits); err != nil { // r.Body bounded by adminSized
+		e := core.BodyError(err)
+		e.Message = fmt.Sprintf("person enrolment must be JSON {demographics, captures, group, vidKind} of at most %d bytes: %s", MaxEnrolBytes, e.Message)
+		return nil, e
 	}
 	return &q, nil
 }
