@@ -151,7 +151,7 @@ const (
 	enrolPrefix = core.EnrolPrefix
 )
 
-var errUnauthorized = fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
+var errUnauthorized = core.ErrUnauthorized
 
 // AuthenticateAdmin checks an admin token.
 func (c *Central) AuthenticateAdmin(ctx context.Context, tok string) (*Admin, error) {
@@ -216,22 +216,12 @@ const (
 	MaxTokenTTL     = 24 * time.Hour
 )
 
-// TokenRequest asks for an enrolment token.
-type TokenRequest struct {
-	Kind      string `json:"kind"`                // device or appliance
-	VendorID  string `json:"vendorId,omitempty"`  // device tokens
-	Appliance string `json:"appliance,omitempty"` // appliance tokens: bind to this id (optional)
-	TTL       string `json:"ttl,omitempty"`       // Go duration, default 15m, at most 24h
-}
-
-// TokenResponse carries a new enrolment token, shown once.
-type TokenResponse struct {
-	Token   string    `json:"token"`
-	ID      string    `json:"id"`
-	Kind    string    `json:"kind"`
-	Vendor  string    `json:"vendorId,omitempty"`
-	Expires time.Time `json:"expires"`
-}
+type (
+	// TokenRequest asks for an enrolment token (core.TokenRequest).
+	TokenRequest = core.TokenRequest
+	// TokenResponse carries a new enrolment token (core.TokenResponse).
+	TokenResponse = core.TokenResponse
+)
 
 // CreateEnrolmentToken mints a one-use, short-lived enrolment token.
 func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenRequest) (*TokenResponse, error) {

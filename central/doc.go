@@ -6,9 +6,9 @@
 //
 // Central is a library (this package and its concept packages) and a
 // binary (cmd/edgetrust-central). This package wires the concepts (New,
-// Config, Serve, and Central's methods, most of them one-line wrappers)
-// and still holds admin and enrolment tokens, the audit API, the appliance
-// audit upload and the HTTP handlers:
+// Config, Serve, Handler, and Central's methods, most of them one-line
+// wrappers) and holds what no concept package owns alone: admin and
+// enrolment tokens, the audit API and the appliance audit upload:
 //
 //   - central/core: API errors, the admin identity, status changes, audit
 //     rows, token secrets;
@@ -18,6 +18,8 @@
 //   - central/people: people, their VIDs and locks, verifying enrolment
 //     captures, records publishing, backfills and the sweep of expired VIDs;
 //   - central/feeds: the trust and records feeds, published and served;
+//   - central/httpapi: the HTTP handlers (decoding, auth, answers) over
+//     Central's methods;
 //   - central/store: storage (badger for one node, PostgreSQL for several).
 //
 // It may import its own subpackages, internal/ and sbi; never another

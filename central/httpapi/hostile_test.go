@@ -1,18 +1,24 @@
-package central
+package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
+	"github.com/edgetrust/edgetrust/central"
+	"github.com/edgetrust/edgetrust/central/httpapi"
+	"github.com/edgetrust/edgetrust/central/people"
+	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/internal/audit"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
+	"github.com/edgetrust/edgetrust/internal/keyring"
 )
 
 // bodyEndpoint is one central endpoint that takes a JSON body, described
@@ -41,35 +47,35 @@ var bodyEndpoints = []bodyEndpoint{
 	}},
 	{path: enrol.PathRotateStart, max: enrol.MaxRequestBytes, str: "serial", closed: true},
 	{path: enrol.PathRotateFinish, max: enrol.MaxRequestBytes, str: "session", closed: true},
-	{path: "/v1/admin/vendors", admin: true, max: maxAdminBody, str: "name", closed: true},
-	{path: "/v1/admin/vendors/ACME/status", admin: true, max: maxAdminBody, str: "reason", closed: true},
-	{path: "/v1/admin/devices/status", admin: true, max: maxAdminBody, str: "status", closed: true, arrays: [][2]string{
+	{path: "/v1/admin/vendors", admin: true, max: httpapi.MaxAdminBody, str: "name", closed: true},
+	{path: "/v1/admin/vendors/ACME/status", admin: true, max: httpapi.MaxAdminBody, str: "reason", closed: true},
+	{path: "/v1/admin/devices/status", admin: true, max: httpapi.MaxAdminBody, str: "status", closed: true, arrays: [][2]string{
 		{`{"status":"suspended","reason":"r","serials":`, `}`},
 	}},
-	{path: "/v1/admin/appliances/ap-1/status", admin: true, max: maxAdminBody, str: "reason", closed: true},
-	{path: "/v1/admin/appliances/ap-1/group", admin: true, max: maxAdminBody, str: "group", closed: true},
-	{path: "/v1/admin/tokens", admin: true, max: maxAdminBody, str: "vendorId", closed: true},
-	{path: "/v1/admin/admin-tokens", admin: true, max: maxAdminBody, str: "name", closed: true},
-	{path: "/v1/admin/relying-parties", admin: true, max: maxAdminBody, str: "name", closed: true, arrays: [][2]string{
+	{path: "/v1/admin/appliances/ap-1/status", admin: true, max: httpapi.MaxAdminBody, str: "reason", closed: true},
+	{path: "/v1/admin/appliances/ap-1/group", admin: true, max: httpapi.MaxAdminBody, str: "group", closed: true},
+	{path: "/v1/admin/tokens", admin: true, max: httpapi.MaxAdminBody, str: "vendorId", closed: true},
+	{path: "/v1/admin/admin-tokens", admin: true, max: httpapi.MaxAdminBody, str: "name", closed: true},
+	{path: "/v1/admin/relying-parties", admin: true, max: httpapi.MaxAdminBody, str: "name", closed: true, arrays: [][2]string{
 		{`{"id":"rp","name":"RP","attributes":`, `}`},
 		{`{"id":"rp","name":"RP","authTypes":`, `}`},
 	}},
-	{path: "/v1/admin/relying-parties/rp/status", admin: true, max: maxAdminBody, str: "reason", closed: true},
-	{path: "/v1/admin/people", admin: true, max: MaxEnrolBytes, str: "group", closed: true, arrays: [][2]string{
+	{path: "/v1/admin/relying-parties/rp/status", admin: true, max: httpapi.MaxAdminBody, str: "reason", closed: true},
+	{path: "/v1/admin/people", admin: true, max: people.MaxEnrolBytes, str: "group", closed: true, arrays: [][2]string{
 		{`{"demographics":{"fullName":"A"},"captures":`, `}`},
 		// The biometrics of an RCAPTURE answer, bare and in its envelope.
 		{`{"demographics":{"fullName":"A"},"captures":[{"biometrics":`, `}]}`},
 		{`{"demographics":{"fullName":"A"},"captures":[{"response":{"biometrics":`, `}}]}`},
 		{`{"demographics":{"fullName":"A"},"captures":[{"request":{"purpose":"Registration","bio":`, `},"response":{"biometrics":[]}}]}`},
 	}},
-	{path: "/v1/admin/people/show", admin: true, max: maxAdminBody, str: "uin", closed: true},
-	{path: "/v1/admin/people/locks", admin: true, max: maxAdminBody, str: "uin", closed: true, arrays: [][2]string{
+	{path: "/v1/admin/people/show", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true},
+	{path: "/v1/admin/people/locks", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true, arrays: [][2]string{
 		{`{"uin":"2000000000","lock":`, `}`},
 		{`{"uin":"2000000000","unlock":`, `}`},
 	}},
-	{path: "/v1/admin/vids", admin: true, max: maxAdminBody, str: "uin", closed: true},
-	{path: "/v1/admin/vids/list", admin: true, max: maxAdminBody, str: "uin", closed: true},
-	{path: "/v1/admin/vids/revoke", admin: true, max: maxAdminBody, str: "reason", closed: true},
+	{path: "/v1/admin/vids", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true},
+	{path: "/v1/admin/vids/list", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true},
+	{path: "/v1/admin/vids/revoke", admin: true, max: httpapi.MaxAdminBody, str: "reason", closed: true},
 }
 
 // hostileBodies builds the suite for one endpoint: every body is one a
@@ -118,8 +124,8 @@ func TestHostileBodies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends multi-megabyte bodies")
 	}
-	h := newHarness(t)
-	srv := h.handler()
+	h := newCentral(t)
+	srv := h.c.Handler(central.HTTPOptions{EnrolRate: 1000, AdminRate: 1000})
 	worst := map[string]uint64{}
 	for _, e := range bodyEndpoints {
 		header := http.Header{}
@@ -159,8 +165,8 @@ func TestHostileBodies(t *testing.T) {
 // TestUnroutedJSON: what the mux has no route for is answered in central's
 // error shape, with the headers of every answer.
 func TestUnroutedJSON(t *testing.T) {
-	h := newHarness(t)
-	srv := h.handler()
+	h := newCentral(t)
+	srv := h.c.Handler(central.HTTPOptions{EnrolRate: 1000, AdminRate: 1000})
 	for _, tc := range []struct {
 		method, path string
 		code         int
@@ -168,8 +174,8 @@ func TestUnroutedJSON(t *testing.T) {
 	}{
 		{"GET", "/nope", http.StatusNotFound, enrol.CodeNotFound},
 		{"POST", "/v1/admin/vendors/x/y/z", http.StatusNotFound, enrol.CodeNotFound},
-		{"DELETE", "/v1/admin/vendors", http.StatusMethodNotAllowed, codeMethodNotAllowed},
-		{"PUT", enrol.PathStart, http.StatusMethodNotAllowed, codeMethodNotAllowed},
+		{"DELETE", "/v1/admin/vendors", http.StatusMethodNotAllowed, httpapi.CodeMethodNotAllowed},
+		{"PUT", enrol.PathStart, http.StatusMethodNotAllowed, httpapi.CodeMethodNotAllowed},
 	} {
 		rec, _ := httpxtest.Serve(srv, tc.method, tc.path, "", nil)
 		var out struct {
@@ -193,8 +199,8 @@ func TestUnroutedJSON(t *testing.T) {
 // throttled per client address and per claimed token id, counted in
 // edgetrust_central_auth_failures_total; other clients are unaffected.
 func TestCredentialThrottle(t *testing.T) {
-	h := newHarness(t)
-	srv := h.c.Handler(HTTPOptions{EnrolRate: 1000, AdminRate: 1000, TrustProxy: true, FailureRate: 0.001, FailureBurst: 3})
+	h := newCentral(t)
+	srv := h.c.Handler(central.HTTPOptions{EnrolRate: 1000, AdminRate: 1000, TrustProxy: true, FailureRate: 0.001, FailureBurst: 3})
 	from := func(addr, tok string) http.Header {
 		hd := http.Header{"X-Forwarded-For": {addr}}
 		if tok != "" {
@@ -202,10 +208,8 @@ func TestCredentialThrottle(t *testing.T) {
 		}
 		return hd
 	}
-	throttled := func(check string) float64 {
-		return testutil.ToFloat64(mAuthFailures.WithLabelValues(check, "throttled"))
-	}
-	refused := func(check string) float64 { return testutil.ToFloat64(mAuthFailures.WithLabelValues(check, "refused")) }
+	throttled := func(check string) float64 { return authFailures(t, check, "throttled") }
+	refused := func(check string) float64 { return authFailures(t, check, "refused") }
 
 	// Guessing from one address: three refusals, then 429 unchecked, even
 	// for the right token from that address.
@@ -260,7 +264,80 @@ func TestCredentialThrottle(t *testing.T) {
 	if got := throttled("enrolment") - e0; got != 1 {
 		t.Errorf("enrolment throttled counter +%v, want +1", got)
 	}
-	if code := start("203.0.113.2", h.deviceToken("ACME")); code == http.StatusTooManyRequests || code == http.StatusUnauthorized {
+	if code := start("203.0.113.2", h.deviceToken(t, "ACME")); code == http.StatusTooManyRequests || code == http.StatusUnauthorized {
 		t.Errorf("a real token from another address: %d, want it checked", code)
 	}
+}
+
+// authFailures reads edgetrust_central_auth_failures_total{check,result}
+// from central's metrics registry.
+func authFailures(t *testing.T, check, result string) float64 {
+	t.Helper()
+	mfs, err := httpapi.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "edgetrust_central_auth_failures_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["check"] == check && l["result"] == result {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func init() { keyring.WorkFactor = 10 } // fast keyrings in tests
+
+// testCentral is a central on a badger store in a temporary directory,
+// with an admin token and a vendor: the handlers are tested as they are
+// wired, over central's own operations.
+type testCentral struct {
+	c     *central.Central
+	admin *central.Admin
+	token string
+}
+
+func newCentral(t *testing.T) *testCentral {
+	t.Helper()
+	st, err := badgerstore.Open(t.TempDir(), badgerstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	k, err := central.InitKeyring(t.TempDir(), []byte("correct horse battery"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := central.New(central.Config{Store: st, Keys: k, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	tok, rec, err := c.CreateAdminToken(ctx, "system", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &testCentral{c: c, token: tok, admin: &central.Admin{TokenID: rec.ID, Name: rec.Name}}
+	if _, err := c.AddVendor(ctx, h.admin, "ACME", "Acme Biometrics"); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *testCentral) deviceToken(t *testing.T, vendor string) string {
+	t.Helper()
+	r, err := h.c.CreateEnrolmentToken(context.Background(), h.admin, central.TokenRequest{Kind: store.TokenDevice, VendorID: vendor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Token
 }
