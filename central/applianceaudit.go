@@ -15,7 +15,6 @@ import (
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
-	"github.com/edgetrust/edgetrust/internal/httpx"
 )
 
 // ApplianceAuditFeed is where central keeps an appliance's uploaded
@@ -109,29 +108,3 @@ func (c *Central) ReceiveApplianceAudit(ctx context.Context, applianceID string,
 const codeAuditConflict = "audit_size_conflict"
 
 var errConflictSize = errors.New("central: audit upload does not start at the stored size")
-
-// applianceAudit serves POST /v1/appliances/{id}/audit. It needs no token:
-// the checkpoint signature by the appliance's certified TPM key is the
-// authentication, and an upload either extends the stored log exactly or
-// is refused.
-func (h *api) applianceAudit(w http.ResponseWriter, r *http.Request) {
-	if !h.enrolLimit.Allow(h.clientAddr(r)) {
-		w.Header().Set("Retry-After", "1")
-		h.writeError(w, r, fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many requests; retry later"))
-		return
-	}
-	body := http.MaxBytesReader(w, r.Body, audit.MaxUploadBytes+1)
-	ack, err := h.c.ReceiveApplianceAudit(r.Context(), r.PathValue("id"), body)
-	if err != nil {
-		var e *enrol.Error
-		if errors.As(err, &e) && e.Status == http.StatusConflict && ack != nil {
-			// Central's error shape, plus the size to resume from.
-			httpx.WriteJSON(w, http.StatusConflict, map[string]any{"error": e, "size": ack.Size})
-			return
-		}
-		h.c.log.Warn("appliance audit upload refused", "appliance", r.PathValue("id"), "err", err)
-		h.writeError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, ack)
-}

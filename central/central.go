@@ -3,7 +3,6 @@ package central
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/enrolment"
 	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/people"
 	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
@@ -48,17 +48,14 @@ type Central struct {
 	now  func() time.Time
 	log  *slog.Logger
 	ttl  time.Duration
-	// captureMaxAge bounds the age of enrolment captures.
-	captureMaxAge time.Duration
 
 	reg *registry.Registry
 	enr *enrolment.Service
+	ppl *people.Service
 
-	feeds         *feeds.Server
-	backfillKick  chan struct{}
-	backfillBytes int
-	stop          chan struct{}
-	stopOnce      sync.Once
+	feeds    *feeds.Server
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // New makes a Central and starts its feed-change broadcaster.
@@ -66,14 +63,7 @@ func New(c Config) (*Central, error) {
 	if c.Store == nil || c.Keys == nil {
 		return nil, errors.New("central: a store and a keyring are required")
 	}
-	if c.CaptureMaxAge < 0 || c.CaptureMaxAge > MaxCaptureMaxAge {
-		return nil, fmt.Errorf("central: capture max age %s: want up to %s", c.CaptureMaxAge, MaxCaptureMaxAge)
-	}
-	if c.CaptureMaxAge == 0 {
-		c.CaptureMaxAge = EnrolCaptureMaxAge
-	}
-	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, captureMaxAge: c.CaptureMaxAge,
-		backfillKick: make(chan struct{}, 1), backfillBytes: backfillBytes, stop: make(chan struct{})}
+	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -83,26 +73,29 @@ func New(c Config) (*Central, error) {
 	if ce.ttl <= 0 {
 		ce.ttl = 2 * time.Minute
 	}
-	ce.reg = registry.New(ce.st, ce.keys, ce.now)
-	// While suspended (or revoked) an appliance received deletions only:
-	// reinstating it publishes its group's records again.
-	ce.reg.Reinstated = func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
-		return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+	ppl, err := people.New(people.Config{Store: ce.st, Keys: ce.keys, Now: ce.now, Log: ce.log, CaptureMaxAge: c.CaptureMaxAge})
+	if err != nil {
+		return nil, err
 	}
-	ce.reg.Kick = ce.kickBackfill
+	ce.ppl = ppl
+	// An appliance's records feed starts with every record of its group
+	// when it enrols; while suspended (or revoked) it received deletions
+	// only, so reinstating it publishes its group's records again.
+	backfill := func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+		return ppl.StartBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
+	}
+	ce.reg = registry.New(ce.st, ce.keys, ce.now)
+	ce.reg.Reinstated, ce.reg.Kick = backfill, ppl.Kick
 	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
-		Backfill: func(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
-			return ce.startBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
-		},
-		Kick: ce.kickBackfill}
+		Backfill: backfill, Kick: ppl.Kick}
 	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
 	go ce.feeds.Run(ce.stop)
-	go ce.backfillLoop()
+	go ppl.BackfillLoop(ce.stop)
 	if c.SweepInterval == 0 {
 		c.SweepInterval = time.Minute
 	}
 	if c.SweepInterval > 0 {
-		go ce.sweepLoop(c.SweepInterval)
+		go ppl.SweepLoop(ce.stop, c.SweepInterval)
 	}
 	return ce, nil
 }
@@ -158,7 +151,7 @@ const (
 	enrolPrefix = core.EnrolPrefix
 )
 
-var errUnauthorized = fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
+var errUnauthorized = core.ErrUnauthorized
 
 // AuthenticateAdmin checks an admin token.
 func (c *Central) AuthenticateAdmin(ctx context.Context, tok string) (*Admin, error) {
@@ -223,22 +216,12 @@ const (
 	MaxTokenTTL     = 24 * time.Hour
 )
 
-// TokenRequest asks for an enrolment token.
-type TokenRequest struct {
-	Kind      string `json:"kind"`                // device or appliance
-	VendorID  string `json:"vendorId,omitempty"`  // device tokens
-	Appliance string `json:"appliance,omitempty"` // appliance tokens: bind to this id (optional)
-	TTL       string `json:"ttl,omitempty"`       // Go duration, default 15m, at most 24h
-}
-
-// TokenResponse carries a new enrolment token, shown once.
-type TokenResponse struct {
-	Token   string    `json:"token"`
-	ID      string    `json:"id"`
-	Kind    string    `json:"kind"`
-	Vendor  string    `json:"vendorId,omitempty"`
-	Expires time.Time `json:"expires"`
-}
+type (
+	// TokenRequest asks for an enrolment token (core.TokenRequest).
+	TokenRequest = core.TokenRequest
+	// TokenResponse carries a new enrolment token (core.TokenResponse).
+	TokenResponse = core.TokenResponse
+)
 
 // CreateEnrolmentToken mints a one-use, short-lived enrolment token.
 func (c *Central) CreateEnrolmentToken(ctx context.Context, a *Admin, q TokenRequest) (*TokenResponse, error) {

@@ -6,24 +6,21 @@
 //
 // Central is a library (this package and its concept packages) and a
 // binary (cmd/edgetrust-central). This package wires the concepts (New,
-// Config, Serve, and Central's methods, most of them one-line wrappers)
-// and still holds admin and enrolment tokens, the audit API, people and
-// VIDs with their records backfill and sweep, and the HTTP handlers:
+// Config, Serve, Handler, and Central's methods, most of them one-line
+// wrappers) and holds what no concept package owns alone: admin and
+// enrolment tokens, the audit API and the appliance audit upload:
 //
 //   - central/core: API errors, the admin identity, status changes, audit
 //     rows, token secrets;
 //   - central/keys: the keyring file and central's CAs;
 //   - central/registry: vendors, devices, appliances, relying parties;
 //   - central/enrolment: TPM-attested enrolment and key rotation;
-//   - central/people: verifying enrolment captures, making templates;
+//   - central/people: people, their VIDs and locks, verifying enrolment
+//     captures, records publishing, backfills and the sweep of expired VIDs;
 //   - central/feeds: the trust and records feeds, published and served;
+//   - central/httpapi: the HTTP handlers (decoding, auth, answers) over
+//     Central's methods;
 //   - central/store: storage (badger for one node, PostgreSQL for several).
-//
-// It is still over 1,500 lines because people.go and backfill.go (the VID
-// lifecycle, locks, records publishing of people, backfill and the sweep,
-// about 900 lines) have not moved to central/people yet: their tests build
-// people and records feeds from unexported helpers on a full central with
-// TPM-enrolled appliances, and need a harness of their own first.
 //
 // It may import its own subpackages, internal/ and sbi; never another
 // daemon, even in tests (those tests are in internal/integration/central).

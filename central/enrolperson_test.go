@@ -2,50 +2,44 @@ package central
 
 import (
 	"bytes"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgetrust/edgetrust/central/store"
-	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
-// Person enrolment tests that need no other daemon; those that capture
-// with a real agent are in internal/integration/central.
+// How people reach appliances is tested in central/people; this tests the
+// root package's wiring of it: an appliance enrolled with its TPM over the
+// HTTP API gets its group's records. Person enrolment from captures of a
+// real agent is tested in internal/integration/central.
 
-func TestRecordFits(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Second)
-	v, _ := vid.New(vid.Perpetual, now, 0)
-	d := &personData{Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{1}, recordfeed.TokenSeedLen),
-		Biometrics: []recordfeed.Biometric{{Type: sbi.TypeFinger, SubType: "Left IndexFinger", Format: recordfeed.TemplateMCC, Data: []byte{1, 2, 3}}}}
-	if err := recordFits(d, v, now); err != nil {
-		t.Fatalf("a small record: %v", err)
+// sealTestPerson seals a person's data as central/people stores it.
+func sealTestPerson(t *testing.T, h *harness, demographics map[string]string, bio []recordfeed.Biometric, seed []byte) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"demographics": demographics, "biometrics": bio, "tokenSeed": seed})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 8 {
-		d.Biometrics = append(d.Biometrics, recordfeed.Biometric{Type: sbi.TypeIris, SubType: "Left", Format: "iso19794-6", Data: bytes.Repeat([]byte{7}, recordfeed.MaxTemplate)})
+	sealed, err := h.c.keys.Seal(b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var e *enrol.Error
-	if err := recordFits(d, v, now); !errors.As(err, &e) || e.Code != "record_invalid" || strings.Contains(e.Message, "Asha") {
-		t.Fatalf("a record of 8 × 32 KiB iris images: %v", err)
-	}
+	return sealed
 }
 
 // An appliance that enrols into a group with people gets all their
 // records, in batches of at most recordfeed.MaxOps operations.
 func TestApplianceEnrolmentBackfills(t *testing.T) {
 	h := newHarness(t)
-	d := &personData{Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{4}, recordfeed.TokenSeedLen),
-		Biometrics: []recordfeed.Biometric{{Type: sbi.TypeFinger, SubType: "Left IndexFinger", Format: recordfeed.TemplateMCC, Data: []byte{1, 2, 3}}}}
-	sealed, err := h.c.sealPerson(d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealed := sealTestPerson(t, h, map[string]string{"fullName": "Asha Rao"},
+		[]recordfeed.Biometric{{Type: sbi.TypeFinger, SubType: "Left IndexFinger", Format: recordfeed.TemplateMCC, Data: []byte{1, 2, 3}}},
+		bytes.Repeat([]byte{4}, recordfeed.TokenSeedLen))
 	now := h.clock.Now()
+	var err error
 	const people = recordfeed.MaxOps + 5
 	err = h.st.Update(ctx, func(tx store.Tx) error {
 		for i := range people {

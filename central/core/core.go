@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Fail makes an API error.
@@ -105,4 +107,19 @@ func StatusAction(what, to string) string {
 		return what + ".suspend"
 	}
 	return what + ".revoke"
+}
+
+// BodyError is the answer to a request body that does not decode: 413
+// when it is over its limit, else 400 bad_request naming what is wrong and
+// where (a *jsonx.Error's message never repeats a value from the body).
+func BodyError(err error) *enrol.Error {
+	var e *enrol.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var mbe *http.MaxBytesError
+	if errors.Is(err, jsonx.ErrTooLarge) || errors.As(err, &mbe) {
+		return Fail(http.StatusRequestEntityTooLarge, enrol.CodeBadRequest, "request body: %v", err)
+	}
+	return BadRequest("request body: %v", err)
 }

@@ -6,7 +6,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/edgetrust/edgetrust/internal/enrol"
 )
@@ -60,4 +62,24 @@ func SplitToken(prefix, tok string) (id, secret string, ok bool) {
 func SecretMatches(secret string, hash []byte) bool {
 	h := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(h[:], hash) == 1
+}
+
+// ErrUnauthorized refuses an admin request without a valid admin token.
+var ErrUnauthorized = Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "a valid admin token is required (Authorization: Bearer eta_...)")
+
+// TokenRequest asks for an enrolment token.
+type TokenRequest struct {
+	Kind      string `json:"kind"`                // device or appliance
+	VendorID  string `json:"vendorId,omitempty"`  // device tokens
+	Appliance string `json:"appliance,omitempty"` // appliance tokens: bind to this id (optional)
+	TTL       string `json:"ttl,omitempty"`       // Go duration, default 15m, at most 24h
+}
+
+// TokenResponse carries a new enrolment token, shown once.
+type TokenResponse struct {
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Kind    string    `json:"kind"`
+	Vendor  string    `json:"vendorId,omitempty"`
+	Expires time.Time `json:"expires"`
 }

@@ -3,7 +3,6 @@ package people
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -27,6 +27,16 @@ import (
 // have (authentication samples need match.MinMinutiae; a reference needs
 // more to match them reliably).
 const EnrolMinMinutiae = 12
+
+// CaptureLimits bound one capture of an enrolment (an RCAPTURE answer, or
+// {request, response}) while it is decoded: at most sbi.MaxBiometrics
+// biometrics and bio elements and 16 subtypes or exceptions, counted as
+// they arrive; no duplicate members or invalid UTF-8. The contract is
+// open (SBI documents carry members central does not read).
+var CaptureLimits = jsonx.Limits{MaxBytes: MaxCaptureBytes, MaxDepth: 6, MaxArray: 16, MaxMembers: 64, Open: true}
+
+// MaxCaptureBytes bounds the RCAPTURE answers of one enrolment together.
+const MaxCaptureBytes = 4 << 20
 
 // Segment is one verified biometric of an enrolment.
 type Segment struct {
@@ -48,7 +58,11 @@ func VerifyRegistration(ctx context.Context, st store.Store, now func() time.Tim
 	}
 	respRaw := raw
 	var req *sbi.CaptureRequest
-	if json.Unmarshal(raw, &env) == nil && len(env.Response) > 0 {
+	// Open: a bare RCAPTURE answer has members the envelope does not name.
+	if err := jsonx.Unmarshal(raw, &env, CaptureLimits); err != nil {
+		return nil, "", "", core.BadRequest("capture: %v", err)
+	}
+	if len(env.Response) > 0 {
 		respRaw = env.Response
 		if len(env.Request) > 0 {
 			r, err := sbi.ParseCaptureRequest(env.Request)
@@ -162,32 +176,22 @@ func keysOf(m map[string]bool) []string {
 // peekSerial reads the device serial from a data JWS's digital ID without
 // verifying anything (the verifier does; this only picks registry rows).
 func peekSerial(jws string) string {
-	parts := strings.SplitN(jws, ".", 4)
-	if len(parts) != 3 || len(jws) > sbi.MaxJWSSize {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	p, err := sbi.PeekPayload(jws)
 	if err != nil {
 		return ""
 	}
-	var d struct {
-		DigitalID string `json:"digitalId"`
-	}
-	if json.Unmarshal(b, &d) != nil {
-		return ""
-	}
-	dp := strings.SplitN(d.DigitalID, ".", 4)
-	if len(dp) != 3 {
-		return ""
-	}
-	b, err = base64.RawURLEncoding.DecodeString(dp[1])
+	d, err := sbi.ParseCaptureData(p)
 	if err != nil {
 		return ""
 	}
-	var id struct {
-		SerialNo string `json:"serialNo"`
+	p, err = sbi.PeekPayload(d.DigitalID)
+	if err != nil {
+		return ""
 	}
-	json.Unmarshal(b, &id)
+	id, err := sbi.ParseDigitalID(p)
+	if err != nil {
+		return ""
+	}
 	return id.SerialNo
 }
 

@@ -279,6 +279,9 @@ func (r *Registry) Device(ctx context.Context, serial string) (*DeviceView, erro
 // MaxBulk is the most devices one status change names.
 const MaxBulk = 1000
 
+// MaxAttributes is the most identity attributes a relying party may receive.
+const MaxAttributes = 64
+
 // SetDeviceStatus changes the status of devices, all or none, with one
 // audit row and one feed entry each.
 func (r *Registry) SetDeviceStatus(ctx context.Context, a *core.Admin, serials []string, s core.StatusChange) ([]string, error) {
@@ -347,8 +350,8 @@ func (r *Registry) AddRelyingParty(ctx context.Context, a *core.Admin, id, name 
 	if err := checkText("name", name, 128); err != nil {
 		return nil, err
 	}
-	if len(attrs) > 64 {
-		return nil, badRequest("at most 64 attributes")
+	if len(attrs) > MaxAttributes {
+		return nil, badRequest("at most %d attributes", MaxAttributes)
 	}
 	for _, at := range attrs {
 		if err := enrol.CheckID("attribute", at); err != nil {

@@ -1,13 +1,13 @@
 package audit
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Upload bounds.
@@ -16,6 +16,12 @@ const (
 	MaxUploadBytes   = 8 << 20
 	MaxOrigin        = 256
 )
+
+// UploadLimits bound an upload while it is decoded (internal/jsonx): a
+// closed contract whose one array, entries, holds at most MaxUploadEntries,
+// counted as the entries arrive, so a body of millions of entries is
+// refused before any is built.
+var UploadLimits = jsonx.Limits{MaxBytes: MaxUploadBytes, MaxDepth: 3, MaxArray: MaxUploadEntries, MaxMembers: 8}
 
 // Upload is how a component sends its log to central: the entries after
 // From (its seq numbers are From, From+1, ...) and a checkpoint whose size
@@ -39,18 +45,16 @@ type UploadAck struct {
 // DecodeUpload reads an Upload strictly and checks its shape (not its
 // signature or root).
 func DecodeUpload(r io.Reader) (*Upload, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxUploadBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxUploadBytes {
-		return nil, ErrUploadTooLarge
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
 	var u Upload
-	if err := d.Decode(&u); err != nil || d.More() {
-		return nil, errors.New("audit: malformed upload (want JSON {origin, from, entries, checkpoint})")
+	if err := jsonx.Decode(r, &u, UploadLimits); err != nil {
+		if errors.Is(err, jsonx.ErrTooLarge) {
+			return nil, ErrUploadTooLarge
+		}
+		var je *jsonx.Error
+		if errors.As(err, &je) {
+			return nil, fmt.Errorf("audit: malformed upload (want JSON {origin, from, entries, checkpoint}): %w", je)
+		}
+		return nil, err
 	}
 	if len(u.Entries) == 0 || len(u.Entries) > MaxUploadEntries {
 		return nil, fmt.Errorf("audit: an upload holds 1–%d entries", MaxUploadEntries)

@@ -2,11 +2,16 @@ package audit
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 func FuzzDecodeUpload(f *testing.F) {
@@ -15,7 +20,13 @@ func FuzzDecodeUpload(f *testing.F) {
 	b, _ := json.Marshal(u)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, err := DecodeUpload(bytes.NewReader(b))
+		var u *Upload
+		var err error
+		// Whatever it is given, decoding stays within the per-request
+		// memory budget of issue #19.
+		if n := allocated(func() { u, err = DecodeUpload(bytes.NewReader(b)) }); n > httpxtest.Budget(len(b)) {
+			t.Fatalf("decoding %d bytes allocated %d (budget %d)", len(b), n, httpxtest.Budget(len(b)))
+		}
 		if err != nil {
 			return
 		}
@@ -59,4 +70,44 @@ func TestDecodeUpload(t *testing.T) {
 	if _, err := DecodeUpload(bytes.NewReader(big)); !errors.Is(err, ErrUploadTooLarge) {
 		t.Fatalf("oversized upload: %v", err)
 	}
+}
+
+// TestDecodeUploadStrict: the upload is decoded strictly and its entries
+// are counted as they arrive (issue #19: 2.7 million entries in a body
+// under the limit grew central by 186 MB when decoded in full first).
+func TestDecodeUploadStrict(t *testing.T) {
+	good := `{"origin":"appliance/A","from":2,"entries":["eyJ2IjoxfQ=="],"checkpoint":{"origin":"appliance/A","size":3,"root":"` +
+		base64.StdEncoding.EncodeToString(make([]byte, 32)) + `","time":"2026-01-01T00:00:00Z","signature":"AQ=="}}`
+	if _, err := DecodeUpload(strings.NewReader(good)); err != nil {
+		t.Fatalf("a good upload: %v", err)
+	}
+	bomb := httpxtest.CountBomb(`{"origin":"appliance/A","from":0,"entries":`, (MaxUploadBytes-64)/3, `}`)
+	for name, body := range map[string]string{
+		"duplicate":    strings.Replace(good, `"from":2`, `"from":2,"from":0`, 1),
+		"invalid utf8": strings.Replace(good, `appliance/A","from"`, "appliance/\xff\",\"from\"", 1),
+		"case":         strings.Replace(good, `"from"`, `"From"`, 1),
+		"unknown":      strings.Replace(good, `"from":2`, `"from":2,"extra":1`, 1),
+		"trailing":     good + "{}",
+		"count bomb":   bomb,
+	} {
+		var err error
+		n := httpxtest.Allocated(func() { _, err = DecodeUpload(strings.NewReader(body)) })
+		var je *jsonx.Error
+		if !errors.As(err, &je) {
+			t.Errorf("%s: %v, want a *jsonx.Error", name, err)
+		}
+		if n > httpxtest.Budget(len(body)) {
+			t.Errorf("%s: refusing %d bytes allocated %d (budget %d)", name, len(body), n, httpxtest.Budget(len(body)))
+		}
+	}
+}
+
+// allocated is httpxtest.Allocated without its GC first (TotalAlloc counts
+// every allocation anyway), which would slow fuzzing to a crawl.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
 }

@@ -1,12 +1,10 @@
 package enrol
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -240,23 +239,23 @@ func EKFingerprint(pub any) (string, error) {
 	return hex.EncodeToString(h[:]), nil
 }
 
+// RequestLimits bound an enrolment request while it is decoded
+// (internal/jsonx): closed contracts, at most MaxDevices devices (the only
+// array), a few levels of nesting (devices[].ftmKey.certify) and members.
+var RequestLimits = jsonx.Limits{MaxBytes: MaxRequestBytes, MaxDepth: 5, MaxArray: MaxDevices, MaxMembers: 16}
+
 // decode reads one JSON value of at most MaxRequestBytes from r into v,
-// refusing unknown fields and trailing data.
+// strictly (internal/jsonx): duplicate or unknown members, invalid UTF-8,
+// trailing data and arrays over their bound are refused before anything is
+// built. The *jsonx.Error is wrapped, so that a server can answer 413 for
+// jsonx.KindTooLarge.
 func decode(r io.Reader, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r, MaxRequestBytes+1))
-	if err != nil {
+	if err := jsonx.Decode(r, v, RequestLimits); err != nil {
+		var je *jsonx.Error
+		if errors.As(err, &je) {
+			return fmt.Errorf("request: %w", je)
+		}
 		return fmt.Errorf("reading request: %w", err)
-	}
-	if len(b) > MaxRequestBytes {
-		return fmt.Errorf("request is larger than %d bytes", MaxRequestBytes)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("request is not valid JSON for this endpoint: %w", err)
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON request")
 	}
 	return nil
 }

@@ -3,10 +3,13 @@ package enrol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -116,5 +119,37 @@ func TestEKPolicyRejectsMalformed(t *testing.T) {
 		if _, _, err := p.Check(b, nil, time.Now()); err == nil {
 			t.Errorf("EK %x accepted", b)
 		}
+	}
+}
+
+// TestDecodeStrict: enrolment requests are decoded strictly (issue #19),
+// and a count bomb of devices is refused as it streams, within budget.
+func TestDecodeStrict(t *testing.T) {
+	bomb := httpxtest.CountBomb(`{"session":"s","secret":"AQ==","devices":`, (MaxRequestBytes-64)/3, `}`)
+	for name, body := range map[string]string{
+		"duplicate":    `{"token":"a","token":"b","ekPublic":"AA==","akPublic":"AA=="}`,
+		"invalid utf8": "{\"token\":\"a\xff\",\"ekPublic\":\"AA==\",\"akPublic\":\"AA==\"}",
+		"case":         `{"Token":"a","ekPublic":"AA==","akPublic":"AA=="}`,
+		"unknown":      `{"token":"a","ekPublic":"AA==","akPublic":"AA==","x":1}`,
+		"devices bomb": bomb,
+	} {
+		var err error
+		n := httpxtest.Allocated(func() {
+			if name == "devices bomb" {
+				_, err = DecodeFinish(strings.NewReader(body))
+			} else {
+				_, err = DecodeStart(strings.NewReader(body))
+			}
+		})
+		var je *jsonx.Error
+		if !errors.As(err, &je) {
+			t.Errorf("%s: %v, want a *jsonx.Error", name, err)
+		}
+		if n > httpxtest.Budget(len(body)) {
+			t.Errorf("%s: refusing %d bytes allocated %d (budget %d)", name, len(body), n, httpxtest.Budget(len(body)))
+		}
+	}
+	if _, err := DecodeStart(strings.NewReader(`{"token":"a","ekPublic":"AA==","akPublic":"AA=="}`)); err != nil {
+		t.Fatalf("a good start request: %v", err)
 	}
 }

@@ -3,8 +3,11 @@ package enrol
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
 
 // The request decoders take bytes from the network before any
@@ -16,7 +19,9 @@ func FuzzDecodeStart(f *testing.F) {
 	f.Add([]byte(`{"token":"t","ekPublic":"AA==","akPublic":"AA==","extra":[]}`))
 	f.Add([]byte(`{"token":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, err := DecodeStart(bytes.NewReader(b))
+		var q *StartRequest
+		var err error
+		withinBudget(t, b, func() { q, err = DecodeStart(bytes.NewReader(b)) })
 		if err != nil {
 			return
 		}
@@ -39,7 +44,9 @@ func FuzzDecodeFinish(f *testing.F) {
 	f.Add([]byte(enc(q)))
 	f.Add([]byte(`{"session":"s","secret":"AQ==","devices":[{"digitalId":{}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q, err := DecodeFinish(bytes.NewReader(b))
+		var q *FinishRequest
+		var err error
+		withinBudget(t, b, func() { q, err = DecodeFinish(bytes.NewReader(b)) })
 		if err != nil {
 			return
 		}
@@ -61,6 +68,8 @@ func FuzzDecodeFinish(f *testing.F) {
 func FuzzDecodeRotate(f *testing.F) {
 	f.Add([]byte(`{"serial":"SN1"}`), []byte(enc(RotateFinishRequest{Session: "s", DeviceKey: validFinish().Devices[0].FTMKey})))
 	f.Fuzz(func(t *testing.T, start, finish []byte) {
+		withinBudget(t, start, func() { DecodeRotateStart(bytes.NewReader(start)) })
+		withinBudget(t, finish, func() { DecodeRotateFinish(bytes.NewReader(finish)) })
 		if q, err := DecodeRotateStart(bytes.NewReader(start)); err == nil && CheckID("serial", q.Serial) != nil {
 			t.Fatal("bad serial accepted")
 		}
@@ -71,4 +80,23 @@ func FuzzDecodeRotate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// withinBudget fails t if decode allocates more than the per-request
+// budget of issue #19 for a body of b.
+func withinBudget(t *testing.T, b []byte, decode func()) {
+	t.Helper()
+	if n := allocated(decode); n > httpxtest.Budget(len(b)) {
+		t.Fatalf("decoding %d bytes allocated %d (budget %d)", len(b), n, httpxtest.Budget(len(b)))
+	}
+}
+
+// allocated is httpxtest.Allocated without its GC first (TotalAlloc counts
+// every allocation anyway), which would slow fuzzing to a crawl.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
 }

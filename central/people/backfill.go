@@ -1,4 +1,4 @@
-package central
+package people
 
 import (
 	"context"
@@ -25,43 +25,43 @@ import (
 // published to the appliance as they happen (a record can arrive twice; a
 // put replaces, a delete of an absent VID does nothing).
 
-// Bounds of one backfill step: operations' JSON per step (transaction;
-// New copies it to Central.backfillBytes, tests lower it) and people read
-// at a time.
-var backfillBytes = 4 << 20
+// DefaultBackfillBytes bounds the operations' JSON of one backfill step
+// (one transaction; Config.BackfillBytes changes it).
+const DefaultBackfillBytes = 4 << 20
 
+// backfillPage is how many people a backfill step reads at a time.
 const backfillPage = 200
 
 // backfillPoll is how often pending backfills are looked for without a
 // kick (another replica's, or after a failure).
 const backfillPoll = 15 * time.Second
 
-// startBackfill schedules publishing group's records to ap (after
+// StartBackfill schedules publishing group's records to ap (after
 // deleting oldGroup's VIDs, if oldGroup is set and differs) and runs the
 // first step within tx. ap is stored.
-func (c *Central) startBackfill(ctx context.Context, tx store.Tx, ap *store.Appliance, group, oldGroup string) error {
-	b := &store.Backfill{Group: group, Started: c.now().UTC()}
+func (s *Service) StartBackfill(ctx context.Context, tx store.Tx, ap *store.Appliance, group, oldGroup string) error {
+	b := &store.Backfill{Group: group, Started: s.now().UTC()}
 	if oldGroup != group {
 		b.DeleteGroup = oldGroup
 	}
 	ap.Backfill = b
-	return c.backfillStep(ctx, tx, ap)
+	return s.backfillStep(ctx, tx, ap)
 }
 
 // backfillStep publishes the next part of ap's backfill and stores ap with
 // its progress (Backfill nil once done). A suspended appliance gets the
 // deletions but its records wait until it is reinstated; a revoked one
 // gets nothing.
-func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
+func (s *Service) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appliance) error {
 	b := ap.Backfill
 	if b == nil || ap.Status == trustfeed.Revoked || len(ap.EncryptionCert) == 0 {
 		ap.Backfill = nil
 		return tx.PutAppliance(ctx, ap)
 	}
-	now := c.now().UTC().Truncate(time.Second)
+	now := s.now().UTC().Truncate(time.Second)
 	var ops []recordfeed.Op
 	size := 0
-	for size < c.backfillBytes {
+	for size < s.backfillBytes {
 		deleting := b.DeleteGroup != ""
 		if !deleting && ap.Status != trustfeed.Active {
 			break
@@ -89,16 +89,16 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 					ops, size = append(ops, op), size+n
 				}
 			case p.Status == PersonActive && len(act) > 0:
-				d, err := c.openPerson(p)
+				d, err := s.openPerson(p)
 				if err != nil {
 					return err
 				}
 				for j := range act {
-					s, err := c.record(p, d, &act[j], now)
+					sig, err := s.record(p, d, &act[j], now)
 					if err != nil {
 						return err
 					}
-					op := recordfeed.Op{Put: s}
+					op := recordfeed.Op{Put: sig}
 					n, err := feeds.OpSize(op)
 					if err != nil {
 						return err
@@ -107,11 +107,11 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 				}
 			}
 			b.After = p.UIN
-			if size >= c.backfillBytes {
+			if size >= s.backfillBytes {
 				break
 			}
 		}
-		if size >= c.backfillBytes {
+		if size >= s.backfillBytes {
 			break
 		}
 		if len(ps) < backfillPage {
@@ -131,52 +131,51 @@ func (c *Central) backfillStep(ctx context.Context, tx store.Tx, ap *store.Appli
 	return tx.PutAppliance(ctx, ap)
 }
 
-// kickBackfill wakes the background backfill (after a commit that started
-// one).
-func (c *Central) kickBackfill() {
+// Kick wakes the background backfill (after a commit that started one).
+func (s *Service) Kick() {
 	select {
-	case c.backfillKick <- struct{}{}:
+	case s.kick <- struct{}{}:
 	default:
 	}
 }
 
-// backfillLoop runs pending backfills when kicked and every backfillPoll,
-// until Close.
-func (c *Central) backfillLoop() {
+// BackfillLoop runs pending backfills when kicked and every backfillPoll,
+// until stop is closed.
+func (s *Service) BackfillLoop(stop <-chan struct{}) {
 	t := time.NewTicker(backfillPoll)
 	defer t.Stop()
 	for {
 		select {
-		case <-c.stop:
+		case <-stop:
 			return
-		case <-c.backfillKick:
+		case <-s.kick:
 		case <-t.C:
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			select {
-			case <-c.stop:
+			case <-stop:
 				cancel()
 			case <-ctx.Done():
 			}
 		}()
-		n, err := c.RunBackfills(ctx)
+		n, err := s.RunBackfills(ctx)
 		cancel()
 		if err != nil && !errors.Is(err, context.Canceled) {
-			c.log.Error("records-feed backfill failed; will retry", "err", err)
+			s.log.Error("records-feed backfill failed; will retry", "err", err)
 		} else if n > 0 {
-			c.log.Info("records-feed backfill steps published", "steps", n)
+			s.log.Info("records-feed backfill steps published", "steps", n)
 		}
 	}
 }
 
 // RunBackfills runs every pending backfill of an active appliance to its
 // end (or until ctx is done) and returns how many steps it ran.
-func (c *Central) RunBackfills(ctx context.Context) (int, error) {
+func (s *Service) RunBackfills(ctx context.Context) (int, error) {
 	steps := 0
 	for {
 		var pending []string
-		err := c.st.View(ctx, func(tx store.Tx) error {
+		err := s.st.View(ctx, func(tx store.Tx) error {
 			aps, err := tx.Appliances(ctx)
 			for _, ap := range aps {
 				if runnable(&ap) {
@@ -189,12 +188,12 @@ func (c *Central) RunBackfills(ctx context.Context) (int, error) {
 			return steps, err
 		}
 		for _, id := range pending {
-			err := c.st.Update(ctx, func(tx store.Tx) error {
+			err := s.st.Update(ctx, func(tx store.Tx) error {
 				ap, err := tx.Appliance(ctx, id)
 				if err != nil || !runnable(ap) {
 					return err
 				}
-				return c.backfillStep(ctx, tx, ap)
+				return s.backfillStep(ctx, tx, ap)
 			})
 			if err != nil {
 				return steps, err

@@ -1,4 +1,4 @@
-package central
+package people
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -19,7 +20,7 @@ func seedPeople(t *testing.T, h *harness, group string, base, n int) map[string]
 	t.Helper()
 	d := &personData{Demographics: map[string]string{"fullName": "Asha Rao"}, TokenSeed: bytes.Repeat([]byte{4}, recordfeed.TokenSeedLen),
 		Biometrics: []recordfeed.Biometric{{Type: sbi.TypeFinger, SubType: "Left IndexFinger", Format: recordfeed.TemplateMCC, Data: bytes.Repeat([]byte{5}, 300)}}}
-	sealed, err := h.c.sealPerson(d)
+	sealed, err := h.svc.sealPerson(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,37 +46,17 @@ func seedPeople(t *testing.T, h *harness, group string, base, n int) map[string]
 	return vids
 }
 
-func smallBackfillSteps(t *testing.T) {
-	old := backfillBytes
-	backfillBytes = 16 << 10
-	t.Cleanup(func() { backfillBytes = old })
-}
-
-func (h *harness) appliance(t *testing.T, id string) *store.Appliance {
-	t.Helper()
-	var ap *store.Appliance
-	if err := h.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		ap, err = tx.Appliance(ctx, id)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return ap
-}
-
 // A group larger than one step is backfilled in several transactions, each
 // record exactly once; a group change deletes the old group's VIDs first.
 func TestBackfillInSteps(t *testing.T) {
-	smallBackfillSteps(t)
-	h := newHarness(t)
+	h := newHarnessWith(t, Config{BackfillBytes: 16 << 10})
 	north := seedPeople(t, h, "north", 3_000_000_000, 300)
 	south := seedPeople(t, h, "south", 4_000_000_000, 120)
 	a := enrolTestAppliance(t, h, "EDGE-1")
-	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
+	if _, err := h.svc.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.c.RunBackfills(ctx); err != nil {
+	if _, err := h.svc.RunBackfills(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ap := h.appliance(t, "EDGE-1"); ap.Backfill != nil {
@@ -100,10 +81,10 @@ func TestBackfillInSteps(t *testing.T) {
 	}
 
 	// Moving to south: deletions of north's VIDs, then south's records.
-	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "south"); err != nil {
+	if _, err := h.svc.SetApplianceGroup(ctx, h.admin, "EDGE-1", "south"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.c.RunBackfills(ctx); err != nil {
+	if _, err := h.svc.RunBackfills(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ops, _ := a.ops(t, h, n)
@@ -137,39 +118,39 @@ func TestSuspendedApplianceRecords(t *testing.T) {
 	a := enrolTestAppliance(t, h, "EDGE-1")
 	const uin = "2837465021"
 	_, number := addPerson(t, h, uin, DefaultGroup)
-	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Suspended, Reason: "audit"}); err != nil {
+	if _, err := h.reg.SetApplianceStatus(ctx, h.admin, "EDGE-1", core.StatusChange{Status: trustfeed.Suspended, Reason: "audit"}); err != nil {
 		t.Fatal(err)
 	}
 	size := feedSize(t, h, recordfeed.FeedName("EDGE-1"))
-	tv, err := h.c.IssueVID(ctx, h.admin, uin, "temporary", time.Hour)
+	tv, err := h.svc.IssueVID(ctx, h.admin, uin, "temporary", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if feedSize(t, h, recordfeed.FeedName("EDGE-1")) != size {
 		t.Fatal("a suspended appliance received a record")
 	}
-	if _, err := h.c.RevokeVID(ctx, h.admin, number, "lost card"); err != nil {
+	if _, err := h.svc.RevokeVID(ctx, h.admin, number, "lost card"); err != nil {
 		t.Fatal(err)
 	}
 	if ops, _ := a.ops(t, h, size); len(ops) != 1 || ops[0].Delete != number {
 		t.Fatalf("a suspended appliance must get the deletion: %+v", ops)
 	}
 	size = feedSize(t, h, recordfeed.FeedName("EDGE-1"))
-	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Active}); err != nil {
+	if _, err := h.reg.SetApplianceStatus(ctx, h.admin, "EDGE-1", core.StatusChange{Status: trustfeed.Active}); err != nil {
 		t.Fatal(err)
 	}
 	if _, recs := a.ops(t, h, size); len(recs) != 1 || recs[0].VID != tv.Number {
 		t.Fatalf("reinstated: want the one active VID's record, got %+v", recs)
 	}
-	if _, err := h.c.SetApplianceStatus(ctx, h.admin, "EDGE-1", StatusChange{Status: trustfeed.Revoked, Reason: "stolen"}); err != nil {
+	if _, err := h.reg.SetApplianceStatus(ctx, h.admin, "EDGE-1", core.StatusChange{Status: trustfeed.Revoked, Reason: "stolen"}); err != nil {
 		t.Fatal(err)
 	}
 	size = feedSize(t, h, recordfeed.FeedName("EDGE-1"))
-	if _, err := h.c.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
+	if _, err := h.svc.SetApplianceGroup(ctx, h.admin, "EDGE-1", "north"); err != nil {
 		t.Fatal(err)
 	}
-	h.c.RevokeVID(ctx, h.admin, tv.Number, "done")
-	if n, _ := h.c.RunBackfills(ctx); n != 0 || feedSize(t, h, recordfeed.FeedName("EDGE-1")) != size || h.appliance(t, "EDGE-1").Backfill != nil {
+	h.svc.RevokeVID(ctx, h.admin, tv.Number, "done")
+	if n, _ := h.svc.RunBackfills(ctx); n != 0 || feedSize(t, h, recordfeed.FeedName("EDGE-1")) != size || h.appliance(t, "EDGE-1").Backfill != nil {
 		t.Fatal("a revoked appliance received records-feed entries or keeps a backfill")
 	}
 }
