@@ -65,6 +65,12 @@ func (a *auditLog) last() auth.AuditDecision {
 	return a.all[len(a.all)-1]
 }
 
+func (a *auditLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.all)
+}
+
 func (a *auditLog) setFail(b bool) {
 	a.mu.Lock()
 	a.fail = b

@@ -3,7 +3,6 @@ package feedsync
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Sink is where verified entries go: a store that applies entries and the
@@ -315,8 +315,12 @@ func (s *Syncer) fetch(ctx context.Context, after uint64, wait time.Duration) (*
 	if int64(len(body)) > s.cfg.MaxBody {
 		return nil, &RefusedError{Reason: "malformed", Err: fmt.Errorf("%w: batch body over %d bytes", feed.ErrMalformed, s.cfg.MaxBody)}
 	}
+	// Strict JSON (internal/jsonx) before any signature is checked: no
+	// duplicate members or invalid UTF-8, at most feed.MaxBatchEntries
+	// entries counted as they stream by. Open: a newer central may add
+	// members this appliance does not know yet.
 	var b feed.Batch
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := jsonx.Unmarshal(body, &b, jsonx.Limits{MaxBytes: s.cfg.MaxBody, MaxDepth: 4, MaxArray: feed.MaxBatchEntries, MaxMembers: 32, Open: true}); err != nil {
 		return nil, &RefusedError{Reason: "malformed", Err: fmt.Errorf("%w: batch is not JSON: %v", feed.ErrMalformed, err)}
 	}
 	return &b, nil
