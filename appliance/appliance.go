@@ -33,6 +33,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -202,19 +203,18 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		mux.Handle("/v1/auth", a.auth)
 	} else {
 		mux.Handle("/v1/auth", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]string{"error": "authentication is not available on this appliance: " + authWhy})
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "authentication is not available on this appliance: " + authWhy})
 		}))
 	}
 	mux.Handle("/", a.api)
+	root := httpx.Fallback(mux, api.Unrouted)
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		a.log.Warn("the API is plain HTTP on a non-loopback address: relying parties' API keys cross the network in the clear; put a TLS terminator in front", "addr", cfg.Listen)
 	}
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	runCtx, cancel := context.WithCancel(context.Background())

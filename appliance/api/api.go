@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -61,6 +60,7 @@ type API struct {
 	cfg  Config
 	log  *slog.Logger
 	mux  *http.ServeMux
+	root http.Handler // mux behind httpx.Fallback
 	lim  *httpx.Limiter
 	sem  chan struct{}
 	mRes *prometheus.CounterVec
@@ -102,27 +102,34 @@ func New(cfg Config) *API {
 	if cfg.Gatherer != nil {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	a.root = httpx.Fallback(a.mux, Unrouted)
 	return a
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every answer, /metrics included,
+// carries nosniff and no-store; unrouted requests get the JSON error shape.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	a.mux.ServeHTTP(w, r)
+	a.root.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
+// writeJSON answers JSON with nosniff and no-store.
+var writeJSON = httpx.WriteJSON
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// Unrouted answers 404 or 405 in the API's error shape ({"error": ...}),
+// for any mux of the appliance (httpx.Fallback).
+func Unrouted(w http.ResponseWriter, _ *http.Request, code int) {
+	if code == http.StatusMethodNotAllowed {
+		writeError(w, code, "method not allowed here (see Allow)")
+		return
+	}
+	writeError(w, http.StatusNotFound, "no such endpoint")
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) {

@@ -106,3 +106,40 @@ func TestHostileBodies(t *testing.T) {
 	worst := httpxtest.CheckRefused(t, newHandler(t), http.MethodPost, "/v1/captures/verify", nil, cases)
 	t.Logf("POST /v1/captures/verify: worst allocation %d kB", worst>>10)
 }
+
+// TestUnroutedAndHeaders: unknown paths and methods are answered in the
+// documented JSON error shape, and every answer (metrics too) carries
+// nosniff and no-store.
+func TestUnroutedAndHeaders(t *testing.T) {
+	h := newHandler(t)
+	for _, c := range []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"GET", "/nope", 404, ""},
+		{"GET", "/v1/devices", 404, ""},
+		{"DELETE", "/v1/status", 405, "GET, HEAD"},
+		{"GET", "/v1/captures/verify", 405, "POST"},
+		{"PUT", "/v1/captures/verify", 405, "POST"},
+		{"GET", "/v1/status", 200, ""},
+		{"GET", "/healthz", 200, ""},
+		{"GET", "/v1/devices/SN-1", 404, ""},
+	} {
+		rec, _ := httpxtest.Serve(h, c.method, c.path, "", nil)
+		if rec.Code != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.code)
+		}
+		for k, v := range map[string]string{"Content-Type": "application/json", "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s %s: %s %q, want %q", c.method, c.path, k, got, v)
+			}
+		}
+		if c.allow != "" && rec.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, rec.Header().Get("Allow"), c.allow)
+		}
+		if rec.Code != 200 && !strings.HasPrefix(rec.Body.String(), `{"error":`) {
+			t.Errorf("%s %s: answer %q is not the JSON error shape", c.method, c.path, rec.Body)
+		}
+	}
+}
