@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
@@ -111,7 +112,8 @@ func LoadConfig(path string) (*Config, error) {
 	// is an error too, not the last or a case-folded match.
 	var c Config
 	if err := jsonx.Unmarshal(b, &c, jsonx.Limits{MaxBytes: 1 << 20}); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		// A config has fields, as the flags and docs call them.
+		return nil, fmt.Errorf("config %s: %s", path, strings.Replace(err.Error(), "unknown member", "unknown field", 1))
 	}
 	return &c, nil
 }
