@@ -14,16 +14,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/httpx"
 )
 
 // Config configures the API. Verifier and Trust are required.
 type Config struct {
 	Verifier *captureverify.Verifier
-	Trust    *trustsync.Registry
-	Syncer   *feedsync.Syncer // nil when no central is configured
+	Trust    *truststate.Registry
+	Syncer   *follow.Syncer // nil when no central is configured
 	// Thumbprint of the SBI encryption certificate ("" without a TPM key).
 	Thumbprint string
 	Version    string
@@ -43,7 +43,7 @@ type Config struct {
 	// ApplianceID, the records feed's follower and sink, and whether
 	// POST /v1/auth is on (AuthDisabled says why not), for the status.
 	ApplianceID   string
-	RecordsSyncer *feedsync.Syncer
+	RecordsSyncer *follow.Syncer
 	Records       interface{ Applied() (uint64, error) }
 	AuthEnabled   bool
 	AuthDisabled  string
@@ -253,7 +253,7 @@ type Status struct {
 	StalePolicy string                  `json:"stalePolicy"`
 	Vendors     int                     `json:"vendors"`
 	Anchors     int                     `json:"trustAnchors"` // CA certificates of active vendors
-	Sync        *feedsync.Status        `json:"sync"`         // null without central
+	Sync        *follow.Status          `json:"sync"`         // null without central
 	Decryption  Decryption              `json:"decryption"`
 	ApplianceID string                  `json:"applianceId,omitempty"`
 	Auth        AuthStatus              `json:"auth"`
@@ -261,10 +261,10 @@ type Status struct {
 
 // AuthStatus says whether POST /v1/auth is on and how the records feed is.
 type AuthStatus struct {
-	Enabled        bool             `json:"enabled"`
-	Disabled       string           `json:"disabled,omitempty"` // why not
-	RecordsApplied uint64           `json:"recordsBatchesApplied"`
-	RecordsSync    *feedsync.Status `json:"recordsSync,omitempty"`
+	Enabled        bool           `json:"enabled"`
+	Disabled       string         `json:"disabled,omitempty"` // why not
+	RecordsApplied uint64         `json:"recordsBatchesApplied"`
+	RecordsSync    *follow.Status `json:"recordsSync,omitempty"`
 }
 
 // Decryption says whether auth captures can be decrypted here.

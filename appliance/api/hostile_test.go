@@ -7,7 +7,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
 
@@ -85,7 +85,7 @@ func newHandler(t *testing.T) http.Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg, err := trustsync.Open(st, nil)
+	reg, err := truststate.Open(st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

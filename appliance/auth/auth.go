@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
@@ -119,7 +119,7 @@ const (
 // Config configures the handler. Trust, Records, Captures,
 // SigningKey, Chain, ApplianceID and Auditor are required.
 type Config struct {
-	Trust    *trustsync.Registry
+	Trust    *truststate.Registry
 	Records  *records.Store
 	Captures *captureverify.Verifier // with the TPM decryption key
 	// SigningKey signs decisions (RS256); Chain is its certificate first.
@@ -331,7 +331,7 @@ func (h *Handler) refuse(w http.ResponseWriter, rp string, status int, result, m
 // in — a key id is no secret, and locking it would let anyone who saw
 // one deny its relying party service — but every wrong secret for it is
 // a 429 that spends the sender's address budget too.
-func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, string) {
+func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, string) {
 	addr := "addr:" + sourceAddr(r)
 	if h.fails.Blocked(addr) {
 		h.m.credFailures.WithLabelValues("throttled").Inc()
@@ -368,7 +368,7 @@ func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, strin
 
 // failed records a failed credential check against the address and key
 // id buckets and counts it. A "throttled" failure answers 429.
-func (h *Handler) failed(addr, keyID, reason, msg string) (*trustsync.RPRecord, int, string) {
+func (h *Handler) failed(addr, keyID, reason, msg string) (*truststate.RPRecord, int, string) {
 	h.fails.Fail(addr, keyID)
 	h.m.credFailures.WithLabelValues(reason).Inc()
 	if reason == "throttled" {

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -44,7 +44,7 @@ const (
 
 // Verifier verifies captures. Trust is required; the rest have defaults.
 type Verifier struct {
-	Trust *trustsync.Registry
+	Trust *truststate.Registry
 	// Keys decrypt auth bioValues (the appliance's TPM key). Without one,
 	// auth captures cannot have their hash chain checked and are invalid
 	// with reason hash-not-verified.
@@ -136,7 +136,7 @@ func or(d, def time.Duration) time.Duration {
 }
 
 // Staleness reports the trust data's age and whether it is past the bound.
-func (v *Verifier) Staleness(snap *trustsync.Snapshot, now time.Time) (TrustInfo, bool) {
+func (v *Verifier) Staleness(snap *truststate.Snapshot, now time.Time) (TrustInfo, bool) {
 	bound := or(v.MaxStaleness, DefaultMaxStaleness)
 	ti := TrustInfo{Size: snap.Size, AgeSeconds: -1, MaxStalenessSeconds: int64(bound / time.Second)}
 	if snap.CheckpointTime.IsZero() {
@@ -286,7 +286,7 @@ func problemText(p sbi.Problem) string {
 
 // checkDevice identifies the device from the signed digital IDs and checks
 // it and its vendor against the registry.
-func (v *Verifier) checkDevice(rs results, snap *trustsync.Snapshot, resp *sbi.CaptureResponse, cr *sbi.CaptureResult, now time.Time) error {
+func (v *Verifier) checkDevice(rs results, snap *truststate.Snapshot, resp *sbi.CaptureResponse, cr *sbi.CaptureResult, now time.Time) error {
 	var serial, devThumb, ftmThumb string
 	var devChain []*x509.Certificate
 	var did *sbi.DigitalID
@@ -379,7 +379,7 @@ func because(reason string) string {
 
 // chainsToVendor checks that the pinned device certificate chains to its
 // own vendor's CA (the sbi check accepts any active vendor's).
-func (v *Verifier) chainsToVendor(snap *trustsync.Snapshot, ven *trustsync.Vendor, thumb string, chain []*x509.Certificate, now time.Time) bool {
+func (v *Verifier) chainsToVendor(snap *truststate.Snapshot, ven *truststate.Vendor, thumb string, chain []*x509.Certificate, now time.Time) bool {
 	if ven.Pool == nil {
 		return false
 	}

@@ -1,4 +1,4 @@
-package feedsync
+package follow
 
 import (
 	"context"
