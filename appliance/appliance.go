@@ -26,13 +26,14 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/qrverify"
-	"github.com/edgetrust/edgetrust/appliance/recordsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/recordsink"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -53,7 +54,7 @@ type Options struct {
 	Now    func() time.Time
 	// Sync overrides the followers' timing (MinBackoff, MaxBackoff,
 	// MinInterval, ...); Central, Feed, Keys and Logger are set from Config.
-	Sync feedsync.Config
+	Sync follow.Config
 	// NewAuditor makes the auditor every authentication decision goes to
 	// (see auth.Auditor); when what it returns is an io.Closer, it is
 	// closed with the appliance. Without it POST /v1/auth answers 503:
@@ -79,11 +80,11 @@ type Appliance struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *db.Store
-	trust    *trustsync.Registry
+	trust    *truststate.Registry
 	keys     *tpmkey.Keys
-	syncer   *feedsync.Syncer
-	recSync  *feedsync.Syncer
-	recSink  *recordsync.Sink
+	syncer   *follow.Syncer
+	recSync  *follow.Syncer
+	recSink  *recordsink.Sink
 	records  *records.Store
 	auth     *auth.Handler
 	auditor  auth.Auditor
@@ -125,7 +126,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if a.store, err = db.Open(filepath.Join(cfg.State, DBDir), a.log); err != nil {
 		return nil, err
 	}
-	if a.trust, err = trustsync.Open(a.store, a.log); err != nil {
+	if a.trust, err = truststate.Open(a.store, a.log); err != nil {
 		return nil, err
 	}
 	var keys []sbi.DecryptionKey
@@ -150,7 +151,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 			return nil, err
 		}
 		sc := o.Sync
-		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, trustsync.FeedName, fk, a.log, a.reg
+		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, truststate.FeedName, fk, a.log, a.reg
 		sc.Wait, sc.Now, sc.UserAgent = time.Duration(cfg.PollWait), o.Now, "edgetrust-appliance/"+Version
 		if cfg.CentralCA != "" {
 			pool, err := loadPool(cfg.CentralCA)
@@ -161,7 +162,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment,
 				TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: time.Duration(cfg.PollWait) + 30*time.Second}}
 		}
-		if a.syncer, err = feedsync.New(sc, a.trust); err != nil {
+		if a.syncer, err = follow.New(sc, a.trust); err != nil {
 			return nil, err
 		}
 		ids := make([]string, 0, len(fk))
@@ -202,19 +203,18 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		mux.Handle("/v1/auth", a.auth)
 	} else {
 		mux.Handle("/v1/auth", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			json.NewEncoder(w).Encode(map[string]string{"error": "authentication is not available on this appliance: " + authWhy})
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "authentication is not available on this appliance: " + authWhy})
 		}))
 	}
 	mux.Handle("/", a.api)
+	root := httpx.Fallback(mux, api.Unrouted)
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		a.log.Warn("the API is plain HTTP on a non-loopback address: relying parties' API keys cross the network in the clear; put a TLS terminator in front", "addr", cfg.Listen)
 	}
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 32 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -270,7 +270,7 @@ func (a *Appliance) Handler() http.Handler { return a.api }
 func (a *Appliance) Status() api.Status { return a.api.CurrentStatus() }
 
 // Trust is the trust registry.
-func (a *Appliance) Trust() *trustsync.Registry { return a.trust }
+func (a *Appliance) Trust() *truststate.Registry { return a.trust }
 
 // Records is the identity record store (nil when authentication is not
 // configured).
@@ -324,7 +324,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		a.log.Warn("decisions are signed with a self-issued certificate until the appliance is enrolled with central (edgetrust-appliance enrol)",
 			"cert", filepath.Join(cfg.State, tpmkey.SelfSigningCertFile))
 	}
-	if a.recSink, err = recordsync.New(recordsync.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypt,
+	if a.recSink, err = recordsink.New(recordsink.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypt,
 		Store: a.store, Records: a.records, Logger: a.log}); err != nil {
 		return "", err
 	}
@@ -342,7 +342,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment,
 				TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: time.Duration(cfg.PollWait) + 30*time.Second}}
 		}
-		if a.recSync, err = feedsync.New(sc, a.recSink); err != nil {
+		if a.recSync, err = follow.New(sc, a.recSink); err != nil {
 			return "", err
 		}
 	} else {

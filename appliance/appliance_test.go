@@ -17,10 +17,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -89,7 +89,7 @@ func codes(r *captureverify.Result) string {
 func TestServeEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	clk := &clock{}
-	srv, err := feedtest.New(trustsync.FeedName)
+	srv, err := feedtest.New(truststate.FeedName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg := appliance.Config{State: dir, Listen: "127.0.0.1:0", Central: srv.URL(), FeedKeys: []string{keyFile},
 		TPM: "sim", MaxStaleness: appliance.Duration(2 * time.Minute), CaptureMaxAge: appliance.Duration(time.Hour)}
 	opts := appliance.Options{Logger: newLogger(logs), Now: clk.now,
-		Sync: feedsync.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MinInterval: 20 * time.Millisecond}}
+		Sync: follow.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MinInterval: 20 * time.Millisecond}}
 	a, err := appliance.Start(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -20,10 +20,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/auth"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/records/vid"
@@ -52,7 +52,7 @@ func writePEM(t *testing.T, path string, pub ed25519.PublicKey) {
 // signed by its TPM key and handed to the auditor.
 func TestAuthWiring(t *testing.T) {
 	dir := t.TempDir()
-	trustSrv, err := feedtest.New(trustsync.FeedName)
+	trustSrv, err := feedtest.New(truststate.FeedName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestAuthWiring(t *testing.T) {
 	cfg := appliance.Config{State: dir, Listen: "127.0.0.1:0", Central: trustSrv.URL(), TPM: "sim", ID: "EDGE-A",
 		FeedKeys: []string{filepath.Join(keys, "trust.pem"), filepath.Join(keys, "records.pem"), filepath.Join(keys, "central.pem")}}
 	opts := appliance.Options{Logger: newLogger(&syncBuf{}),
-		Sync: feedsync.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MinInterval: 20 * time.Millisecond},
+		Sync: follow.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MinInterval: 20 * time.Millisecond},
 		NewAuditor: func(env appliance.AuditEnv) (auth.Auditor, error) {
 			aud.env = env
 			return aud, nil

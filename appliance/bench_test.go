@@ -14,8 +14,8 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -40,7 +40,7 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 
 func benchHTTP(b *testing.B, withTPM bool) {
 	dir := b.TempDir()
-	srv, err := feedtest.New(trustsync.FeedName)
+	srv, err := feedtest.New(truststate.FeedName)
 	if err != nil {
 		b.Fatal(err)
 	}

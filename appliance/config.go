@@ -1,7 +1,6 @@
 package appliance
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
@@ -12,11 +11,13 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Config is the appliance's configuration: a JSON file, overridden by
@@ -107,11 +108,12 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
+	// Strict JSON (internal/jsonx): a key given twice or in another case
+	// is an error too, not the last or a case-folded match.
 	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := jsonx.Unmarshal(b, &c, jsonx.Limits{MaxBytes: 1 << 20}); err != nil {
+		// A config has fields, as the flags and docs call them.
+		return nil, fmt.Errorf("config %s: %s", path, strings.Replace(err.Error(), "unknown member", "unknown field", 1))
 	}
 	return &c, nil
 }

@@ -4,15 +4,16 @@
 //
 // Layout (each part grows on its own):
 //
-//	appliance/db     badger, key layout
-//	appliance/feedsync  following one signed feed from central (long poll, verify, apply)
-//	appliance/trustsync     the trust feed's state: vendors, devices, trust anchors
-//	appliance/captureverify   verifying SBI captures against the trust state
-//	appliance/tpmkey    the SBI decryption key in the TPM and its certificate
-//	appliance/recordsync  the appliance's own records feed into internal/records
-//	appliance/auth      POST /v1/auth: relying parties authenticate people offline
-//	appliance/api       the HTTP interface
-//	appliance/qrverify        Claim 169 QR verification
+//	appliance/db                  badger, key layout
+//	appliance/sync/follow         following one signed feed from central (long poll, verify, apply)
+//	appliance/sync/truststate     the trust feed's state: vendors, devices, relying parties, trust anchors
+//	appliance/sync/recordsink     the appliance's own records feed into internal/records
+//	appliance/captureverify       verifying SBI captures against the trust state
+//	appliance/tpmkey              the SBI decryption key in the TPM and its certificate
+//	appliance/auth                POST /v1/auth: relying parties authenticate people offline
+//	appliance/decisionlog         the audit log of decisions and its upload to central
+//	appliance/api                 the HTTP interface
+//	appliance/qrverify            Claim 169 QR verification
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
 // and packages of its own daemon (appliance/...), never another daemon.

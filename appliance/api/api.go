@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,16 +14,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/httpx"
 )
 
 // Config configures the API. Verifier and Trust are required.
 type Config struct {
 	Verifier *captureverify.Verifier
-	Trust    *trustsync.Registry
-	Syncer   *feedsync.Syncer // nil when no central is configured
+	Trust    *truststate.Registry
+	Syncer   *follow.Syncer // nil when no central is configured
 	// Thumbprint of the SBI encryption certificate ("" without a TPM key).
 	Thumbprint string
 	Version    string
@@ -44,7 +43,7 @@ type Config struct {
 	// ApplianceID, the records feed's follower and sink, and whether
 	// POST /v1/auth is on (AuthDisabled says why not), for the status.
 	ApplianceID   string
-	RecordsSyncer *feedsync.Syncer
+	RecordsSyncer *follow.Syncer
 	Records       interface{ Applied() (uint64, error) }
 	AuthEnabled   bool
 	AuthDisabled  string
@@ -61,6 +60,7 @@ type API struct {
 	cfg  Config
 	log  *slog.Logger
 	mux  *http.ServeMux
+	root http.Handler // mux behind httpx.Fallback
 	lim  *httpx.Limiter
 	sem  chan struct{}
 	mRes *prometheus.CounterVec
@@ -102,27 +102,34 @@ func New(cfg Config) *API {
 	if cfg.Gatherer != nil {
 		a.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	a.root = httpx.Fallback(a.mux, Unrouted)
 	return a
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every answer, /metrics included,
+// carries nosniff and no-store; unrouted requests get the JSON error shape.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	a.mux.ServeHTTP(w, r)
+	a.root.ServeHTTP(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
+// writeJSON answers JSON with nosniff and no-store.
+var writeJSON = httpx.WriteJSON
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// Unrouted answers 404 or 405 in the API's error shape ({"error": ...}),
+// for any mux of the appliance (httpx.Fallback).
+func Unrouted(w http.ResponseWriter, _ *http.Request, code int) {
+	if code == http.StatusMethodNotAllowed {
+		writeError(w, code, "method not allowed here (see Allow)")
+		return
+	}
+	writeError(w, http.StatusNotFound, "no such endpoint")
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +253,7 @@ type Status struct {
 	StalePolicy string                  `json:"stalePolicy"`
 	Vendors     int                     `json:"vendors"`
 	Anchors     int                     `json:"trustAnchors"` // CA certificates of active vendors
-	Sync        *feedsync.Status        `json:"sync"`         // null without central
+	Sync        *follow.Status          `json:"sync"`         // null without central
 	Decryption  Decryption              `json:"decryption"`
 	ApplianceID string                  `json:"applianceId,omitempty"`
 	Auth        AuthStatus              `json:"auth"`
@@ -254,10 +261,10 @@ type Status struct {
 
 // AuthStatus says whether POST /v1/auth is on and how the records feed is.
 type AuthStatus struct {
-	Enabled        bool             `json:"enabled"`
-	Disabled       string           `json:"disabled,omitempty"` // why not
-	RecordsApplied uint64           `json:"recordsBatchesApplied"`
-	RecordsSync    *feedsync.Status `json:"recordsSync,omitempty"`
+	Enabled        bool           `json:"enabled"`
+	Disabled       string         `json:"disabled,omitempty"` // why not
+	RecordsApplied uint64         `json:"recordsBatchesApplied"`
+	RecordsSync    *follow.Status `json:"recordsSync,omitempty"`
 }
 
 // Decryption says whether auth captures can be decrypted here.

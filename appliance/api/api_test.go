@@ -13,7 +13,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 )
 
 func newAPI(t *testing.T, cfg Config) (*httptest.Server, *prometheus.Registry) {
@@ -23,7 +23,7 @@ func newAPI(t *testing.T, cfg Config) (*httptest.Server, *prometheus.Registry) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg, err := trustsync.Open(st, nil)
+	reg, err := truststate.Open(st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
@@ -106,6 +106,11 @@ const (
 	DefaultRPRate          = 20 // decisions per second per relying party
 	DefaultRPBurst         = 40
 	DefaultQueueWait       = 2 * time.Second
+	// FailBurst failed API-key checks are allowed per source address and
+	// per key id, refilled at FailRate a second (one every 5 s); past
+	// that the address is answered 429 without a check.
+	FailBurst = 10
+	FailRate  = 0.2
 	// MinTargetFMR is the lowest false-match rate the built-in calibration
 	// measured (match.DefaultCalibration).
 	MinTargetFMR = 3e-5
@@ -114,7 +119,7 @@ const (
 // Config configures the handler. Trust, Records, Captures,
 // SigningKey, Chain, ApplianceID and Auditor are required.
 type Config struct {
-	Trust    *trustsync.Registry
+	Trust    *truststate.Registry
 	Records  *records.Store
 	Captures *captureverify.Verifier // with the TPM decryption key
 	// SigningKey signs decisions (RS256); Chain is its certificate first.
@@ -155,6 +160,7 @@ type Handler struct {
 	fp     *match.Fingerprint
 	sem    chan struct{}
 	lim    *httpx.Limiter // per relying party; nil: unlimited
+	fails  *httpx.Failures
 	m      *metrics
 	policy captureverify.StalePolicy
 }
@@ -216,7 +222,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.QueueWait = DefaultQueueWait
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, jws: js, fp: match.NewFingerprint(),
-		sem: make(chan struct{}, cfg.MaxInFlight), m: newMetrics(cfg.Registerer),
+		sem: make(chan struct{}, cfg.MaxInFlight), m: newMetrics(cfg.Registerer), fails: httpx.NewFailures(FailRate, FailBurst),
 		policy: cfg.Captures.StalePolicy}
 	if h.policy == "" {
 		h.policy = captureverify.StaleReject
@@ -229,14 +235,18 @@ func New(cfg Config) (*Handler, error) {
 
 // ServeHTTP implements http.Handler for POST /v1/auth.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "no-store")
+	httpx.Header(w) // nosniff and no-store on every answer, refusals too
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.refuse(w, "", http.StatusMethodNotAllowed, "method-not-allowed", "use POST")
 		return
 	}
 	rp, status, msg := h.authenticate(r)
+	if status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(int(1/FailRate)))
+		h.refuse(w, "", status, "throttled", msg)
+		return
+	}
 	if rp == nil {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="edgetrust-appliance"`)
@@ -291,7 +301,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.m.seconds.Observe(time.Since(start).Seconds())
-	writeJSON(w, http.StatusOK, resp)
+	httpx.WriteJSON(w, http.StatusOK, resp)
 }
 
 // refuse answers a request that got no decision.
@@ -308,36 +318,44 @@ func (h *Handler) refuse(w http.ResponseWriter, rp string, status int, result, m
 	} else {
 		h.log.Info("authentication request refused", "rp", rp, "status", status, "result", result)
 	}
-	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	httpx.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
 // authenticate finds the relying party of the request's API key. On
 // failure it returns the HTTP status and a message that names no secret.
-func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, string) {
+//
+// Failed checks are throttled (issue #19): each spends a token of the
+// source address and of the claimed key id (the public half of the key,
+// never the secret). An address out of tokens is answered 429 before its
+// key is looked at. A key id out of tokens still lets the right secret
+// in — a key id is no secret, and locking it would let anyone who saw
+// one deny its relying party service — but every wrong secret for it is
+// a 429 that spends the sender's address budget too.
+func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, string) {
+	addr := "addr:" + sourceAddr(r)
+	if h.fails.Blocked(addr) {
+		h.m.credFailures.WithLabelValues("throttled").Inc()
+		return nil, http.StatusTooManyRequests, "too many failed API-key checks from this address; retry later"
+	}
 	hdr := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(hdr, " ")
 	if hdr == "" {
-		return nil, http.StatusUnauthorized, "missing Authorization: Bearer <API key from central>"
+		return h.failed(addr, "", "missing", "missing Authorization: Bearer <API key from central>")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, http.StatusUnauthorized, "Authorization must be Bearer <API key>"
+		return h.failed(addr, "", "malformed", "Authorization must be Bearer <API key>")
 	}
 	id, secret, ok := trustfeed.ParseRPKey(strings.TrimSpace(key))
 	if !ok {
-		return nil, http.StatusUnauthorized, "malformed API key: want etr_<16 hex>_<secret>"
+		return h.failed(addr, "", "malformed", "malformed API key: want etr_<16 hex>_<secret>")
 	}
 	rp, k := h.cfg.Trust.Snapshot().RPByKeyID(id)
 	if rp == nil || !trustfeed.RPKeyMatches(secret, *k) {
 		h.log.Warn("relying-party API key refused", "keyId", id)
-		return nil, http.StatusUnauthorized, "unknown or revoked API key"
+		if h.fails.Blocked("key:" + id) {
+			return h.failed(addr, "key:"+id, "throttled", "too many failed checks of this API key; retry later")
+		}
+		return h.failed(addr, "key:"+id, "refused", "unknown or revoked API key")
 	}
 	switch rp.Status {
 	case trustfeed.Active:
@@ -348,6 +366,27 @@ func (h *Handler) authenticate(r *http.Request) (*trustsync.RPRecord, int, strin
 	return nil, http.StatusForbidden, "relying party " + rp.ID + " is revoked by central"
 }
 
+// failed records a failed credential check against the address and key
+// id buckets and counts it. A "throttled" failure answers 429.
+func (h *Handler) failed(addr, keyID, reason, msg string) (*truststate.RPRecord, int, string) {
+	h.fails.Fail(addr, keyID)
+	h.m.credFailures.WithLabelValues(reason).Inc()
+	if reason == "throttled" {
+		return nil, http.StatusTooManyRequests, msg
+	}
+	return nil, http.StatusUnauthorized, msg
+}
+
+// sourceAddr is the client's IP address (the TCP peer: behind a TLS
+// terminator, the terminator's).
+func sourceAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // allow takes a token from the relying party's bucket.
 func (h *Handler) allow(rp string) bool { return h.lim == nil || h.lim.Allow(rp) }
 
@@ -356,6 +395,8 @@ type metrics struct {
 	reasons   *prometheus.CounterVec
 	refused   *prometheus.CounterVec
 	seconds   prometheus.Histogram
+	// credFailures counts failed API-key checks by reason.
+	credFailures *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -365,12 +406,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_failure_reasons_total",
 			Help: "Reason codes of failed authentications, by relying party."}, []string{"rp", "reason"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_requests_refused_total",
-			Help: "Authentication requests answered without a decision: unauthorized, forbidden, rate-limited, too-large, bad-request, busy, audit-unavailable, error."}, []string{"result"}),
+			Help: "Authentication requests answered without a decision: unauthorized, forbidden, throttled, rate-limited, too-large, bad-request, busy, audit-unavailable, error."}, []string{"result"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "edgetrust_appliance_auth_seconds",
 			Help: "Time to decide, sign and audit an authentication (capture verification, TPM and matching included).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_credential_failures_total",
+			Help: "Failed relying-party API-key checks by reason: missing, malformed, refused (unknown key or wrong secret), throttled (answered 429)."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.reasons, m.refused, m.seconds)
+		reg.MustRegister(m.decisions, m.reasons, m.refused, m.seconds, m.credFailures)
 	}
 	return m
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/records/tokenid"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
@@ -42,7 +42,7 @@ func (v *verdict) fail(code, format string, a ...any) {
 // authenticated relying party's parsed request. The error (with the HTTP
 // status to answer) is for requests that get no decision: the audit
 // record could not be written (503) or an internal failure (500).
-func (h *Handler) Decide(ctx context.Context, rp *trustsync.RPRecord, req *Request) (*Response, int, error) {
+func (h *Handler) Decide(ctx context.Context, rp *truststate.RPRecord, req *Request) (*Response, int, error) {
 	now := h.cfg.Now()
 	v, err := h.evaluate(rp, req, now)
 	if err != nil {
@@ -158,7 +158,7 @@ func metricCode(c string) string {
 }
 
 // evaluate runs the checks. The error is for internal failures only.
-func (h *Handler) evaluate(rp *trustsync.RPRecord, req *Request, now time.Time) (*verdict, error) {
+func (h *Handler) evaluate(rp *truststate.RPRecord, req *Request, now time.Time) (*verdict, error) {
 	v := &verdict{}
 	var parsed *captureverify.Parsed
 	var captureErr string
@@ -412,7 +412,7 @@ func truncate(s string, n int) string {
 
 // matchBio matches every verified sample with the record's templates of the
 // same finger (all fingers when the device did not say which).
-func (h *Handler) matchBio(rp *trustsync.RPRecord, rec *recordfeed.Record, samples []captureverify.Sample) (string, string) {
+func (h *Handler) matchBio(rp *truststate.RPRecord, rec *recordfeed.Record, samples []captureverify.Sample) (string, string) {
 	if len(samples) == 0 {
 		return CodeCapturePrefix + string(sbi.CheckInput), "the capture holds no biometric sample"
 	}

@@ -22,6 +22,14 @@
 // vendor active, timestamps, transactionId, hash chain, bioValue decrypted
 // in the TPM — then matched 1:1 with the record's templates).
 //
+// The body is strict JSON (internal/jsonx, Limits): a member given twice,
+// invalid UTF-8, a case-folded or unknown member, or a count over the
+// limits is a 400 before anything is decoded — so what the appliance
+// decided is what a gateway or log reads (docs/decisions/0013). Failed API
+// keys are throttled per source address and per key id (httpx.Failures,
+// FailBurst then FailRate a second, 429): a guesser is slowed, the holder
+// of the right key is not.
+//
 // Every decision goes to the Auditor before it is answered; if it cannot
 // be recorded the request fails (503) and a one-time VID's use is given
 // back. Nothing identifying a person (VID, UIN, demographics, templates,

@@ -23,10 +23,10 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
@@ -65,6 +65,12 @@ func (a *auditLog) last() auth.AuditDecision {
 	return a.all[len(a.all)-1]
 }
 
+func (a *auditLog) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.all)
+}
+
 func (a *auditLog) setFail(b bool) {
 	a.mu.Lock()
 	a.fail = b
@@ -91,8 +97,8 @@ type fixture struct {
 	keys    *tpmkey.Keys
 	st      *db.Store
 	srv     *feedtest.Server
-	reg     *trustsync.Registry
-	sync    *feedsync.Syncer
+	reg     *truststate.Registry
+	sync    *follow.Syncer
 	central ed25519.PrivateKey
 	recs    *records.Store
 	signer  *tpmkey.DecisionSigner
@@ -123,14 +129,14 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
-	if f.reg, err = trustsync.Open(f.st, nil); err != nil {
+	if f.reg, err = truststate.Open(f.st, nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.srv, err = feedtest.New(trustsync.FeedName); err != nil {
+	if f.srv, err = feedtest.New(truststate.FeedName); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.srv.Close)
-	if f.sync, err = feedsync.New(feedsync.Config{Central: f.srv.URL(), Feed: trustsync.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
+	if f.sync, err = follow.New(follow.Config{Central: f.srv.URL(), Feed: truststate.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
 		t.Fatal(err)
 	}
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)

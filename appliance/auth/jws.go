@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // jwsSigner makes compact RS256 JWS with the x5c chain in the header.
@@ -56,6 +58,12 @@ func (s *jwsSigner) sign(payload []byte) (string, error) {
 	return b.String(), nil
 }
 
+// Bounds on a decision JWS's protected header: alg, typ and an x5c of at
+// most maxX5C certificates (the appliance writes two).
+const maxX5C = 4
+
+var jwsHeaderLimits = jsonx.Limits{MaxBytes: 64 << 10, MaxDepth: 2, MaxArray: maxX5C, MaxMembers: 3, MaxValues: 3 + maxX5C}
+
 // VerifyJWS checks a decision JWS against the leaf certificate in its x5c
 // header and returns the payload and the chain (leaf first). It does not
 // judge the chain: a relying party checks that it ends at central's
@@ -69,11 +77,14 @@ func VerifyJWS(jws string) ([]byte, []*x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, errors.New("auth: JWS header is not base64url")
 	}
+	// Strict (internal/jsonx): a duplicated alg or x5c, invalid UTF-8 or
+	// a member the appliance does not write is refused, not resolved.
 	var h struct {
 		Alg string   `json:"alg"`
+		Typ string   `json:"typ,omitempty"`
 		X5C []string `json:"x5c"`
 	}
-	if err := json.Unmarshal(hb, &h); err != nil || h.Alg != "RS256" || len(h.X5C) == 0 || len(h.X5C) > 4 {
+	if err := jsonx.Unmarshal(hb, &h, jwsHeaderLimits); err != nil || h.Alg != "RS256" || len(h.X5C) == 0 || len(h.X5C) > maxX5C {
 		return nil, nil, errors.New("auth: JWS header is not RS256 with an x5c chain")
 	}
 	var chain []*x509.Certificate

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -46,7 +47,21 @@ type Request struct {
 	Demographics     map[string]string `json:"demographics,omitempty"`
 	MatchMode        string            `json:"matchMode,omitempty"`
 	Biometrics       json.RawMessage   `json:"biometrics,omitempty"`
+
+	// The MOSIP IDA envelope's members, accepted and ignored: the
+	// appliance answers its own shape. Any other member is refused.
+	ID          string `json:"id,omitempty"`
+	Version     string `json:"version,omitempty"`
+	RequestTime string `json:"requestTime,omitempty"`
 }
+
+// Limits is how internal/jsonx bounds a request while its tokens stream
+// by, before anything is decoded: the capture inside is held to the
+// capture-verify endpoint's bounds (captureverify.Limits: depth, arrays of
+// at most 16, a few thousand values); objects have at most 32 members
+// (demographics at most MaxDemographics, checked after).
+var Limits = jsonx.Limits{MaxBytes: MaxBody, MaxDepth: captureverify.Limits.MaxDepth, MaxArray: captureverify.Limits.MaxArray,
+	MaxMembers: 32, MaxValues: captureverify.Limits.MaxValues}
 
 // RequestedAuth says which factors to check; at least one.
 type RequestedAuth struct {
@@ -62,19 +77,17 @@ func bad(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
 }
 
-// ParseRequest parses and checks a request body. Unknown fields are
-// ignored (MOSIP clients send id, version, requestTime, ...).
+// ParseRequest parses and checks a request body. It is strict JSON
+// (internal/jsonx, within Limits): a member given twice, invalid UTF-8, a
+// name in another case or a member the request does not define (besides
+// MOSIP's id, version and requestTime) is refused, never resolved.
 func ParseRequest(b []byte) (*Request, error) {
 	if len(b) > MaxBody {
 		return nil, bad("body over %d bytes", MaxBody)
 	}
 	var r Request
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(&r); err != nil {
-		return nil, bad("body is not a JSON authentication request: %s", captureverify.JSONError(err))
-	}
-	if d.More() {
-		return nil, bad("trailing data after the JSON object")
+	if err := jsonx.Unmarshal(b, &r, Limits); err != nil {
+		return nil, bad("body is not a JSON authentication request: %v", err)
 	}
 	if r.TransactionID == "" {
 		return nil, bad("transactionId is required")
@@ -119,7 +132,11 @@ func ParseRequest(b []byte) (*Request, error) {
 	} else if len(r.Demographics) > 0 {
 		return nil, bad("demographics given but requestedAuth.demo is false")
 	}
-	hasBio := len(r.Biometrics) > 0 && string(bytes.TrimSpace(r.Biometrics)) != "null"
+	bio := bytes.TrimSpace(r.Biometrics)
+	hasBio := len(bio) > 0 && string(bio) != "null"
+	if hasBio && bio[0] != '{' {
+		return nil, bad("biometrics must be the SBI CAPTURE answer, a JSON object")
+	}
 	switch {
 	case r.RequestedAuth.Bio && !hasBio:
 		return nil, bad("requestedAuth.bio needs biometrics: the SBI CAPTURE answer")

@@ -11,10 +11,10 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
 	"github.com/edgetrust/edgetrust/internal/agenttest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -29,8 +29,8 @@ const (
 type fixture struct {
 	t      testing.TB
 	srv    *feedtest.Server
-	reg    *trustsync.Registry
-	sync   *feedsync.Syncer
+	reg    *truststate.Registry
+	sync   *follow.Syncer
 	keys   *tpmkey.Keys
 	vendor *agenttest.Vendor
 	ag     *agenttest.Agent
@@ -47,7 +47,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { keys.Close() })
 	f := &fixture{t: t, keys: keys, vendor: agenttest.NewVendor(t, "v1")}
 	f.ag = agenttest.Start(t, f.vendor, filepath.Join(dir, tpmkey.CertFile))
-	if f.srv, err = feedtest.New(trustsync.FeedName); err != nil {
+	if f.srv, err = feedtest.New(truststate.FeedName); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.srv.Close)
@@ -56,10 +56,10 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if f.reg, err = trustsync.Open(st, nil); err != nil {
+	if f.reg, err = truststate.Open(st, nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.sync, err = feedsync.New(feedsync.Config{Central: f.srv.URL(), Feed: trustsync.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
+	if f.sync, err = follow.New(follow.Config{Central: f.srv.URL(), Feed: truststate.FeedName, Keys: f.srv.Keys()}, f.reg); err != nil {
 		t.Fatal(err)
 	}
 	f.feed(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Name: "Vendor One", Status: trustfeed.Active, CACert: f.vendor.Cert.Raw})
@@ -310,7 +310,7 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	reg, err := trustsync.Open(st, nil)
+	reg, err := truststate.Open(st, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

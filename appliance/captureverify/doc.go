@@ -5,6 +5,11 @@
 // its vendor (enrolled, not suspended or revoked, the signing certificate is
 // the device's current one) and the trust data's staleness.
 //
+// ParseRequest and ParseCapture read strict JSON (internal/jsonx, Limits):
+// duplicates, invalid UTF-8 and unknown members are refused and counts are
+// bounded while the body streams. The certificates of each x5c header are
+// the ones the sbi verifier parsed (sbi.SegmentResult), decoded once.
+//
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
 // and packages of its own daemon (appliance/...), never another daemon.
 package captureverify

@@ -1,14 +1,13 @@
 package captureverify
 
 import (
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -57,30 +56,38 @@ type envelope struct {
 	Response      *sbi.CaptureResponse `json:"response"`
 }
 
+// Limits is how internal/jsonx bounds a verification request (and the SBI
+// capture inside an authentication request) while its tokens stream by,
+// before anything is decoded: no SBI answer or request nests deeper than
+// 5 or holds an array longer than 16 (bioSubType and exception lists;
+// biometrics[] and bio[] are held to sbi.MaxBiometrics after), and a full
+// ten-finger request and answer are a few hundred values.
+var Limits = jsonx.Limits{MaxBytes: MaxRequestSize, MaxDepth: 8, MaxArray: 16, MaxMembers: 32, MaxValues: 4096}
+
 // ParseRequest parses and checks a verification request. Errors wrap
-// ErrBadRequest and name the field, never echo values. A response that is
-// JSON but not an SBI capture answer is not an error: it is returned in
-// ResponseErr, and the capture is invalid.
+// ErrBadRequest and name the field, never echo values. The body is strict
+// JSON (internal/jsonx): a duplicate member, invalid UTF-8, a member the
+// contract does not name or a count over Limits is a bad request. A
+// response that is JSON but not an SBI capture answer (a wrong type, an
+// unknown member) is not an error: it is returned in ResponseErr, and the
+// capture is invalid.
 func ParseRequest(b []byte) (*Parsed, error) {
 	if len(b) > MaxRequestSize {
 		return nil, bad("body over %d bytes", MaxRequestSize)
 	}
 	var env envelope
 	var respErr error
-	// One pass over the body (most of it is the response); unknown fields
-	// are ignored, like encoding/json does (a second pass to refuse them
-	// would cost ~6% of a verification).
-	if err := json.Unmarshal(b, &env); err != nil {
+	if err := jsonx.Unmarshal(b, &env, Limits); err != nil {
 		// Was it the envelope or the response inside it?
+		if !inResponse(err) {
+			return nil, bad("body is not a JSON object with transactionId, request and response: %v", err)
+		}
 		var r Request
-		if err2 := json.Unmarshal(b, &r); err2 != nil {
-			return nil, bad("body is not a JSON object with transactionId, request and response: %s", JSONError(err2))
+		if err2 := jsonx.Unmarshal(b, &r, Limits); err2 != nil {
+			return nil, bad("body is not a JSON object with transactionId, request and response: %v", err2)
 		}
 		env = envelope{TransactionID: r.TransactionID, PreviousHash: r.PreviousHash, Request: r.Request}
-		if len(r.Response) == 0 || string(r.Response) == "null" {
-			return nil, bad("response (the SBI capture answer) is required")
-		}
-		respErr = fmt.Errorf("%w: %s", sbi.ErrJSON, JSONError(err))
+		respErr = fmt.Errorf("%w: %v", sbi.ErrJSON, err)
 	} else if env.Response == nil {
 		return nil, bad("response (the SBI capture answer) is required")
 	}
@@ -97,22 +104,12 @@ func ParseRequest(b []byte) (*Parsed, error) {
 	}
 	p := &Parsed{TransactionID: env.TransactionID, Response: env.Response, ResponseErr: respErr}
 	if p.Response != nil {
-		// The bounds sbi.ParseCaptureResponse applies.
-		if len(p.Response.Biometrics) > sbi.MaxBiometrics {
-			p.Response, p.ResponseErr = nil, sbi.ErrTooMany
-		} else {
-			for _, e := range p.Response.Biometrics {
-				if len(e.Data) > sbi.MaxJWSSize {
-					p.Response, p.ResponseErr = nil, sbi.ErrTooLarge
-					break
-				}
-			}
-		}
+		p.Response, p.ResponseErr = bounded(p.Response)
 	}
 	if len(env.Request) > 0 && string(env.Request) != "null" {
-		req, err := sbi.ParseCaptureRequest(env.Request)
+		req, err := parseCaptureRequest(env.Request)
 		if err != nil {
-			return nil, bad("request is not an SBI CAPTURE/RCAPTURE request: %s", JSONError(err))
+			return nil, bad("request is not an SBI CAPTURE/RCAPTURE request: %v", err)
 		}
 		if req.TransactionID != env.TransactionID {
 			return nil, bad("request.transactionId differs from transactionId")
@@ -131,49 +128,45 @@ func ParseRequest(b []byte) (*Parsed, error) {
 	return p, nil
 }
 
-// JSONError shortens a decoding error without echoing input.
-func JSONError(err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return "invalid JSON at offset " + strconv.FormatInt(se.Offset, 10)
-	case errors.As(err, &te):
-		return "wrong type for " + te.Field
+// inResponse says whether err is a JSON type or unknown-member error
+// inside the response member: JSON the SBI answer type does not fit.
+func inResponse(err error) bool {
+	var je *jsonx.Error
+	if !errors.As(err, &je) || je.Kind != jsonx.KindType && je.Kind != jsonx.KindUnknown {
+		return false
 	}
-	s := err.Error()
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return strings.ToValidUTF8(s, "?")
+	return je.Pointer == "/response" || strings.HasPrefix(je.Pointer, "/response/")
 }
 
-// headerChain returns the DER certificates of a compact JWS's x5c header
-// (leaf first) without verifying anything, or nil.
-func headerChain(jws string) [][]byte {
-	i := strings.IndexByte(jws, '.')
-	if i <= 0 || i > 64<<10 {
-		return nil
+// parseCaptureRequest is sbi.ParseCaptureRequest on the strict decoder:
+// the same bounds (its size, sbi.MaxBiometrics bio elements, lists of at
+// most 16), with exact member names and no unknown members.
+func parseCaptureRequest(b []byte) (*sbi.CaptureRequest, error) {
+	if len(b) > sbi.MaxRequestSize {
+		return nil, sbi.ErrTooLarge
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(jws[:i])
-	if err != nil {
-		return nil
+	var r sbi.CaptureRequest
+	if err := jsonx.Unmarshal(b, &r, Limits); err != nil {
+		return nil, err
 	}
-	var h struct {
-		X5C []string `json:"x5c"`
+	if len(r.Bio) > sbi.MaxBiometrics {
+		return nil, sbi.ErrTooMany
 	}
-	if json.Unmarshal(hb, &h) != nil || len(h.X5C) == 0 || len(h.X5C) > sbi.MaxX5C {
-		return nil
+	return &r, nil
+}
+
+// bounded applies the bounds sbi.ParseCaptureResponse applies: a response
+// over them is no response, with the reason.
+func bounded(r *sbi.CaptureResponse) (*sbi.CaptureResponse, error) {
+	if len(r.Biometrics) > sbi.MaxBiometrics {
+		return nil, sbi.ErrTooMany
 	}
-	out := make([][]byte, 0, len(h.X5C))
-	for _, c := range h.X5C {
-		der, err := base64.StdEncoding.DecodeString(c)
-		if err != nil {
-			return nil
+	for _, e := range r.Biometrics {
+		if len(e.Data) > sbi.MaxJWSSize {
+			return nil, sbi.ErrTooLarge
 		}
-		out = append(out, der)
 	}
-	return out
+	return r, nil
 }
 
 // thumbprint is the SBI thumbprint (upper-case hex SHA-256) of DER bytes.
@@ -184,8 +177,8 @@ func thumbprint(der []byte) string {
 // ParseCapture makes a Parsed from an SBI CAPTURE answer given on its own
 // (as in an authentication request), bound to transactionID: the request it
 // must answer is built as ParseRequest builds it without one (a first
-// capture). A response that is not an SBI capture answer is not an error
-// here either: it is in ResponseErr.
+// capture). It is decoded strictly, within Limits. A response that is not
+// an SBI capture answer is not an error here either: it is in ResponseErr.
 func ParseCapture(transactionID string, response []byte) (*Parsed, error) {
 	if len(response) > MaxRequestSize {
 		return nil, bad("capture over %d bytes", MaxRequestSize)
@@ -195,20 +188,12 @@ func ParseCapture(transactionID string, response []byte) (*Parsed, error) {
 	}
 	p := &Parsed{TransactionID: transactionID}
 	var resp sbi.CaptureResponse
-	if err := json.Unmarshal(response, &resp); err != nil {
-		p.ResponseErr = fmt.Errorf("%w: %s", sbi.ErrJSON, JSONError(err))
+	if err := jsonx.Unmarshal(response, &resp, Limits); err != nil {
+		p.ResponseErr = fmt.Errorf("%w: %v", sbi.ErrJSON, err)
 		return p, nil
 	}
-	p.Response = &resp
-	if len(resp.Biometrics) > sbi.MaxBiometrics {
-		p.Response, p.ResponseErr = nil, sbi.ErrTooMany
+	if p.Response, p.ResponseErr = bounded(&resp); p.ResponseErr != nil {
 		return p, nil
-	}
-	for _, e := range resp.Biometrics {
-		if len(e.Data) > sbi.MaxJWSSize {
-			p.Response, p.ResponseErr = nil, sbi.ErrTooLarge
-			return p, nil
-		}
 	}
 	p.Request = sbi.MinimalRequest(transactionID, "", p.Response)
 	return p, nil

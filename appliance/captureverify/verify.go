@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgetrust/edgetrust/appliance/trustsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/sbi"
 )
@@ -44,7 +44,7 @@ const (
 
 // Verifier verifies captures. Trust is required; the rest have defaults.
 type Verifier struct {
-	Trust *trustsync.Registry
+	Trust *truststate.Registry
 	// Keys decrypt auth bioValues (the appliance's TPM key). Without one,
 	// auth captures cannot have their hash chain checked and are invalid
 	// with reason hash-not-verified.
@@ -136,7 +136,7 @@ func or(d, def time.Duration) time.Duration {
 }
 
 // Staleness reports the trust data's age and whether it is past the bound.
-func (v *Verifier) Staleness(snap *trustsync.Snapshot, now time.Time) (TrustInfo, bool) {
+func (v *Verifier) Staleness(snap *truststate.Snapshot, now time.Time) (TrustInfo, bool) {
 	bound := or(v.MaxStaleness, DefaultMaxStaleness)
 	ti := TrustInfo{Size: snap.Size, AgeSeconds: -1, MaxStalenessSeconds: int64(bound / time.Second)}
 	if snap.CheckpointTime.IsZero() {
@@ -286,25 +286,26 @@ func problemText(p sbi.Problem) string {
 
 // checkDevice identifies the device from the signed digital IDs and checks
 // it and its vendor against the registry.
-func (v *Verifier) checkDevice(rs results, snap *trustsync.Snapshot, resp *sbi.CaptureResponse, cr *sbi.CaptureResult, now time.Time) error {
+func (v *Verifier) checkDevice(rs results, snap *truststate.Snapshot, resp *sbi.CaptureResponse, cr *sbi.CaptureResult, now time.Time) error {
 	var serial, devThumb, ftmThumb string
-	var devChain [][]byte
+	var devChain []*x509.Certificate
 	var did *sbi.DigitalID
 	mismatch := false
 	for i := range resp.Biometrics {
 		if cr == nil || i >= len(cr.Segments) || cr.Segments[i].DigitalID == nil || cr.Segments[i].Data == nil {
 			continue
 		}
+		// The x5c chains as the sbi verifier parsed them: decoded once.
 		sg := cr.Segments[i]
-		chain := headerChain(resp.Biometrics[i].Data)
+		chain := sg.Chain
 		if len(chain) == 0 {
 			continue
 		}
 		var ft string
-		if fc := headerChain(sg.Data.DigitalID); len(fc) > 0 {
-			ft = thumbprint(fc[0])
+		if fc := sg.DigitalIDChain; len(fc) > 0 {
+			ft = thumbprint(fc[0].Raw)
 		}
-		dt := thumbprint(chain[0])
+		dt := thumbprint(chain[0].Raw)
 		if serial == "" {
 			serial, devThumb, ftmThumb, devChain, did = sg.DigitalID.SerialNo, dt, ft, chain, sg.DigitalID
 			continue
@@ -378,7 +379,7 @@ func because(reason string) string {
 
 // chainsToVendor checks that the pinned device certificate chains to its
 // own vendor's CA (the sbi check accepts any active vendor's).
-func (v *Verifier) chainsToVendor(snap *trustsync.Snapshot, ven *trustsync.Vendor, thumb string, chain [][]byte, now time.Time) bool {
+func (v *Verifier) chainsToVendor(snap *truststate.Snapshot, ven *truststate.Vendor, thumb string, chain []*x509.Certificate, now time.Time) bool {
 	if ven.Pool == nil {
 		return false
 	}
@@ -401,17 +402,10 @@ func (v *Verifier) chainsToVendor(snap *trustsync.Snapshot, ven *trustsync.Vendo
 	return ok
 }
 
-func verifyChain(roots *x509.CertPool, chain [][]byte, now time.Time) bool {
-	leaf, err := x509.ParseCertificate(chain[0])
-	if err != nil {
-		return false
-	}
+func verifyChain(roots *x509.CertPool, chain []*x509.Certificate, now time.Time) bool {
+	leaf := chain[0]
 	inter := x509.NewCertPool()
-	for _, der := range chain[1:] {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return false
-		}
+	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
 	// The leaf's validity is judged by the sbi checks (reported once, as
@@ -423,7 +417,7 @@ func verifyChain(roots *x509.CertPool, chain [][]byte, now time.Time) bool {
 	if t.After(leaf.NotAfter) {
 		t = leaf.NotAfter
 	}
-	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: t,
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: t,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	return err == nil
 }

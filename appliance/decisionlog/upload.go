@@ -15,6 +15,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/edgetrust/edgetrust/internal/audit"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 var keyAcked = []byte("auditlog/acked") // size of the log central holds
@@ -142,7 +143,7 @@ func (u *Uploader) post(ctx context.Context, up *audit.Upload) (uint64, error) {
 	var ack audit.UploadAck
 	switch resp.StatusCode {
 	case http.StatusOK:
-		if err := json.Unmarshal(body, &ack); err != nil {
+		if err := jsonx.Unmarshal(body, &ack, ackLimits); err != nil {
 			return 0, fmt.Errorf("central's answer: %w", err)
 		}
 		return ack.Size, nil
@@ -150,12 +151,16 @@ func (u *Uploader) post(ctx context.Context, up *audit.Upload) (uint64, error) {
 		var c struct {
 			Size uint64 `json:"size"`
 		}
-		if json.Unmarshal(body, &c) == nil {
+		if jsonx.Unmarshal(body, &c, ackLimits) == nil {
 			return 0, &ConflictError{Size: c.Size}
 		}
 	}
 	return 0, fmt.Errorf("central answered %s: %s", resp.Status, bytes.TrimSpace(body))
 }
+
+// ackLimits bound central's answer to an upload (strict JSON; open, since a
+// newer central may say more).
+var ackLimits = jsonx.Limits{MaxBytes: 64 << 10, MaxDepth: 4, MaxArray: 64, MaxMembers: 32, Open: true}
 
 // Run uploads until ctx ends.
 func (u *Uploader) Run(ctx context.Context) {

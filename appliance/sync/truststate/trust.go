@@ -1,4 +1,4 @@
-package trustsync
+package truststate
 
 import (
 	"crypto/x509"
@@ -15,7 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
@@ -28,7 +28,7 @@ var (
 	// ErrBadEntry: a verified entry that does not decode as a trust-feed
 	// entry. The batch is refused rather than skipped: a skipped entry could
 	// be a revocation.
-	ErrBadEntry = fmt.Errorf("trust: feed %w: not a valid trust-feed entry", feedsync.ErrRejected)
+	ErrBadEntry = fmt.Errorf("trust: feed %w: not a valid trust-feed entry", follow.ErrRejected)
 	// ErrConflict: the entries do not continue the stored state (another
 	// writer applied them first).
 	ErrConflict = errors.New("trust: entries do not continue the stored feed state")

@@ -1,4 +1,6 @@
-// Package feedsync follows one of central's signed feeds over HTTP:
+// Package follow follows one of central's signed feeds over HTTP (the
+// appliance's side of internal/feed; appliance/sync/truststate and
+// appliance/sync/recordsink are the Sinks of its two feeds):
 //
 //	GET <central>/v1/feeds/<name>?after=<seq>&wait=<duration>
 //
@@ -10,8 +12,10 @@
 // handed to the Sink, which applies them together with the new feed.State in
 // one transaction. A refused batch is logged and counted, the stored state
 // is kept, and the follower retries with back-off. Resuming after a restart
-// needs nothing but the Sink's stored state.
+// needs nothing but the Sink's stored state. Batches are strict JSON
+// (internal/jsonx) with at most feed.MaxBatchEntries entries, counted before
+// anything is decoded.
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
 // and packages of its own daemon (appliance/...), never another daemon.
-package feedsync
+package follow

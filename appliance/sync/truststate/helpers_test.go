@@ -1,4 +1,4 @@
-package trustsync
+package truststate
 
 import (
 	"bytes"
@@ -20,8 +20,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
@@ -76,7 +76,7 @@ type env struct {
 	dir  string
 	st   *db.Store
 	reg  *Registry
-	sync *feedsync.Syncer
+	sync *follow.Syncer
 	log  *syncBuf
 }
 
@@ -88,12 +88,12 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, dir: t.TempDir(), log: &syncBuf{}}
-	e.open(feedsync.Config{})
+	e.open(follow.Config{})
 	t.Cleanup(func() { e.close() })
 	return e
 }
 
-func (e *env) open(cfg feedsync.Config) {
+func (e *env) open(cfg follow.Config) {
 	e.t.Helper()
 	log := newLogger(e.log)
 	st, err := db.Open(e.dir, log)
@@ -111,7 +111,7 @@ func (e *env) open(cfg feedsync.Config) {
 	if cfg.MinInterval == 0 {
 		cfg.MinInterval = 20 * time.Millisecond
 	}
-	sy, err := feedsync.New(cfg, reg)
+	sy, err := follow.New(cfg, reg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
-// Package recordsync follows the appliance's own records feed,
-// records.<appliance id> (recordfeed.FeedName), into its zero-knowledge
-// record store (internal/records). It is a feedsync.Sink: feedsync checks
+// Package recordsink applies the appliance's own records feed,
+// records.<appliance id> (recordfeed.FeedName), to its zero-knowledge
+// record store (internal/records). It is a follow.Sink: follow checks
 // each batch's signed checkpoint and Merkle tree; here each entry (kind
 // recordfeed.Kind, data a recordfeed.Sealed) is opened with the TPM
 // decryption key the appliance's encryption certificate certifies, and its
@@ -8,7 +8,7 @@
 // central's feed keys on the way in (and again on every read).
 //
 // A batch that is not for this appliance, does not open, or holds a record
-// that does not verify or parse is refused as a whole (feedsync logs and
+// that does not verify or parse is refused as a whole (follow logs and
 // counts it, keeps the stored position and retries): nothing of it is
 // applied, so a batch is never half-skipped. Nothing about a record's
 // content (VID, UIN, demographics) is logged or put in an error.
@@ -23,4 +23,4 @@
 //
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
 // and packages of its own daemon (appliance/...), never another daemon.
-package recordsync
+package recordsink

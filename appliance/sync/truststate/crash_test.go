@@ -1,4 +1,4 @@
-package trustsync
+package truststate
 
 import (
 	"bufio"
@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
@@ -39,7 +39,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sy, err := feedsync.New(feedsync.Config{Central: os.Getenv("EDGETRUST_CRASH_URL"), Feed: FeedName,
+	sy, err := follow.New(follow.Config{Central: os.Getenv("EDGETRUST_CRASH_URL"), Feed: FeedName,
 		Keys: map[string]ed25519.PublicKey{feed.KeyID(pub): pub}, Logger: log, ChunkEntries: 1 << 20, ChunkBytes: 64 << 20}, reg)
 	if err != nil {
 		t.Fatal(err)

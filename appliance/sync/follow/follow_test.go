@@ -1,4 +1,4 @@
-package feedsync
+package follow
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
 )
 
 // memSink is a Sink in memory.
@@ -115,6 +116,11 @@ func TestBadAnswersFromCentral(t *testing.T) {
 		{200, `{"feed":"trust","after":0,"entries":[],"checkpoint":{"body":"x","keyId":"00","signature":""}}`, "unknown-key"},
 		{200, `{"feed":"other","after":0,"entries":[]}`, "malformed"},
 		{200, strings.Repeat(" ", 2<<10), "malformed"},
+		// Strict JSON before any signature is looked at (issue #19).
+		{200, `{"feed":"other","feed":"trust","after":0,"entries":[],"checkpoint":{"body":"x","keyId":"00","signature":""}}`, "malformed"},
+		{200, "{\"feed\":\"trust\xff\",\"after\":0,\"entries\":[]}", "malformed"},
+		{200, `{"feed":"trust","after":0,"entries":[],"latest":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`, "malformed"},
+		{200, `{"feed":"trust","after":0,"entries":{}}`, "malformed"},
 	} {
 		code.Store(int32(c.code))
 		body.Store(c.body)
@@ -132,6 +138,36 @@ func TestBadAnswersFromCentral(t *testing.T) {
 			t.Errorf("error carries control characters: %q", err)
 		}
 	}
+}
+
+// TestBatchCountBomb: a batch of more than feed.MaxBatchEntries entries is
+// refused while its tokens stream by, before an entry is decoded, within
+// the per-request memory budget (a compromised or impersonated central
+// cannot make the follower allocate many times what it sent).
+func TestBatchCountBomb(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"feed":"trust","after":0,"entries":[`)
+	for i := range 4 * feed.MaxBatchEntries {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`"AA=="`)
+	}
+	sb.WriteString(`]}`)
+	body := sb.String()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+	defer hs.Close()
+	s := newSyncer(t, hs.URL, &memSink{}, Config{MaxBody: 1 << 20})
+	var err error
+	n := httpxtest.Allocated(func() { _, err = s.Poll(t.Context(), 0) })
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Reason != "malformed" || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("count bomb: %v, want a malformed refusal naming the bound", err)
+	}
+	if b := httpxtest.Budget(len(body)); n > b {
+		t.Fatalf("refusing a %d-byte batch allocated %d (budget %d)", len(body), n, b)
+	}
+	t.Logf("batch of %d B refused at %d kB", len(body), n>>10)
 }
 
 func TestRunDoesNotSpinWhenCentralIgnoresTheWait(t *testing.T) {

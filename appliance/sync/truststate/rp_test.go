@@ -1,10 +1,10 @@
-package trustsync
+package truststate
 
 import (
 	"crypto/sha256"
 	"testing"
 
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
@@ -67,7 +67,7 @@ func TestRelyingParties(t *testing.T) {
 
 	// The state survives a restart.
 	e.close()
-	e.open(feedsync.Config{})
+	e.open(follow.Config{})
 	if e.reg.RelyingParty("kiosk-b") == nil || len(e.reg.Snapshot().RPs) != 3 {
 		t.Fatalf("after reopen: %v", e.reg.Snapshot().RPs)
 	}

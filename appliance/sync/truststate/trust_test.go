@@ -1,4 +1,4 @@
-package trustsync
+package truststate
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
 
@@ -83,7 +83,7 @@ func TestStatusOnlyEntriesKeepCertificates(t *testing.T) {
 func TestLongPollAppliesRevocationWithinASecond(t *testing.T) {
 	e := newEnv(t)
 	e.close()
-	e.open(feedsync.Config{Wait: 30 * time.Second})
+	e.open(follow.Config{Wait: 30 * time.Second})
 	e.append(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Status: trustfeed.Active, CACert: caCert(t, "CA")})
 	e.append(trustfeed.KindDevice, device("SN1", "v1", trustfeed.Active))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -131,7 +131,7 @@ func TestRestartResumesFromStoredState(t *testing.T) {
 		e.append(trustfeed.KindDevice, device(fmt.Sprintf("SN%03d", i), "v1", trustfeed.Revoked))
 	}
 	before := len(e.srv.Requests())
-	e.open(feedsync.Config{})
+	e.open(follow.Config{})
 	if e.reg.Snapshot().Size != 250 {
 		t.Fatalf("reopened at %d", e.reg.Snapshot().Size)
 	}
@@ -176,7 +176,7 @@ func TestBadBatchesAreRefusedAndLogged(t *testing.T) {
 			size := e.reg.Snapshot().Size
 			e.append(trustfeed.KindDevice, device("SN2", "v1", trustfeed.Revoked))
 			_, err := e.sync.Poll(t.Context(), 0)
-			var re *feedsync.RefusedError
+			var re *follow.RefusedError
 			if !errors.As(err, &re) || re.Reason != c.reason {
 				t.Fatalf("want refusal %q, got %v", c.reason, err)
 			}
@@ -208,7 +208,7 @@ func TestUndecodableEntryRefusesTheBatch(t *testing.T) {
 	// the appliance can apply: refuse rather than skip (it could be a revocation).
 	e.append(trustfeed.KindDevice, device("SN1", "v1", trustfeed.Active), map[string]string{"serial": "SN2", "status": "revoked"})
 	_, err := e.sync.Poll(t.Context(), 0)
-	var re *feedsync.RefusedError
+	var re *follow.RefusedError
 	if !errors.As(err, &re) || re.Reason != "entry" || !errors.Is(err, ErrBadEntry) {
 		t.Fatalf("want an entry refusal, got %v", err)
 	}
@@ -226,7 +226,7 @@ func TestUndecodableEntryRefusesTheBatch(t *testing.T) {
 func TestLargeBatchIsAppliedInVerifiedChunks(t *testing.T) {
 	e := newEnv(t)
 	e.close()
-	e.open(feedsync.Config{ChunkEntries: 128})
+	e.open(follow.Config{ChunkEntries: 128})
 	e.srv.MaxBatch = 5000
 	e.append(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Status: trustfeed.Active, CACert: caCert(t, "CA")})
 	var ds []any
@@ -253,7 +253,7 @@ func TestCentralDownKeepsTheStore(t *testing.T) {
 	cp := e.reg.Snapshot().CheckpointTime
 	e.srv.Down()
 	_, err := e.sync.Poll(t.Context(), 0)
-	var re *feedsync.RefusedError
+	var re *follow.RefusedError
 	if err == nil || errors.As(err, &re) {
 		t.Fatalf("central down: want a transport error, got %v", err)
 	}

@@ -1,5 +1,5 @@
 //go:build race
 
-package trustsync
+package truststate
 
 const raceEnabled = true

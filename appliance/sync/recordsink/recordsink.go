@@ -1,4 +1,4 @@
-package recordsync
+package recordsink
 
 import (
 	"crypto"
@@ -10,7 +10,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
@@ -21,9 +21,9 @@ var (
 	// ErrRefused: a verified feed entry this appliance will not apply (not
 	// a sealed batch, sealed to another appliance or key, does not open,
 	// or holds an invalid or unsigned record).
-	ErrRefused = fmt.Errorf("recordsync: feed %w", feedsync.ErrRejected)
+	ErrRefused = fmt.Errorf("recordsink: feed %w", follow.ErrRejected)
 	// ErrConflict: the entries do not continue the stored feed state.
-	ErrConflict = errors.New("recordsync: entries do not continue the stored feed state")
+	ErrConflict = errors.New("recordsink: entries do not continue the stored feed state")
 )
 
 // Config configures a Sink. All fields but Logger are required.
@@ -52,7 +52,7 @@ type Sink struct {
 // New checks cfg and makes a Sink.
 func New(cfg Config) (*Sink, error) {
 	if cfg.ApplianceID == "" || cfg.Cert == nil || cfg.Key == nil || cfg.Store == nil || cfg.Records == nil {
-		return nil, errors.New("recordsync: appliance id, encryption certificate, decryption key, store and record store are required")
+		return nil, errors.New("recordsink: appliance id, encryption certificate, decryption key, store and record store are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-package recordsync_test
+package recordsink_test
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/db"
-	"github.com/edgetrust/edgetrust/appliance/feedsync"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
-	"github.com/edgetrust/edgetrust/appliance/recordsync"
+	"github.com/edgetrust/edgetrust/appliance/sync/follow"
+	"github.com/edgetrust/edgetrust/appliance/sync/recordsink"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
@@ -33,9 +33,9 @@ type env struct {
 	keys    *tpmkey.Keys
 	st      *db.Store
 	recs    *records.Store
-	sink    *recordsync.Sink
+	sink    *recordsink.Sink
 	srv     *feedtest.Server
-	sync    *feedsync.Syncer
+	sync    *follow.Syncer
 	central ed25519.PrivateKey
 }
 
@@ -63,14 +63,14 @@ func newEnv(t *testing.T) *env {
 		recordfeed.Verifier{Keys: []ed25519.PublicKey{e.central.Public().(ed25519.PublicKey)}}); err != nil {
 		t.Fatal(err)
 	}
-	if e.sink, err = recordsync.New(recordsync.Config{ApplianceID: applianceID, Cert: e.keys.Cert, Key: e.keys.Decrypt,
+	if e.sink, err = recordsink.New(recordsink.Config{ApplianceID: applianceID, Cert: e.keys.Cert, Key: e.keys.Decrypt,
 		Store: e.st, Records: e.recs}); err != nil {
 		t.Fatal(err)
 	}
 	if e.sink.Feed() != "records."+applianceID {
 		t.Fatalf("feed %q", e.sink.Feed())
 	}
-	if e.sync, err = feedsync.New(feedsync.Config{Central: e.srv.URL(), Feed: e.sink.Feed(), Keys: e.srv.Keys(), ChunkEntries: 1}, e.sink); err != nil {
+	if e.sync, err = follow.New(follow.Config{Central: e.srv.URL(), Feed: e.sink.Feed(), Keys: e.srv.Keys(), ChunkEntries: 1}, e.sink); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -192,7 +192,7 @@ func TestRefusesBatchesNotForUs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b, _ := json.Marshal(data)
 			err := e.sink.Apply([]feed.Entry{{Seq: 2, Kind: recordfeed.Kind, Data: b}}, feed.State{Head: feed.Head{Size: 2}})
-			if !errors.Is(err, feedsync.ErrRejected) || !errors.Is(err, recordsync.ErrRefused) {
+			if !errors.Is(err, follow.ErrRejected) || !errors.Is(err, recordsink.ErrRefused) {
 				t.Fatalf("want a refusal, got %v", err)
 			}
 			if _, err := e.recs.Get(n); !errors.Is(err, records.ErrNotFound) {
@@ -205,7 +205,7 @@ func TestRefusesBatchesNotForUs(t *testing.T) {
 	}
 	// Through the follower: refused, counted, nothing applied, retried.
 	err := e.poll(e.seal(&recordfeed.Batch{Ops: []recordfeed.Op{{Put: r}}}, "EDGE-X", e.keys.Cert))
-	var re *feedsync.RefusedError
+	var re *follow.RefusedError
 	if !errors.As(err, &re) || re.Reason != "entry" {
 		t.Fatalf("follower: %v", err)
 	}
@@ -214,7 +214,7 @@ func TestRefusesBatchesNotForUs(t *testing.T) {
 	}
 	// Another entry kind on the records feed is refused too.
 	wrongKind := feed.Entry{Seq: 2, Kind: "vendor", Data: json.RawMessage(`{}`)}
-	if err := e.sink.Apply([]feed.Entry{wrongKind}, feed.State{Head: feed.Head{Size: 2}}); !errors.Is(err, recordsync.ErrRefused) {
+	if err := e.sink.Apply([]feed.Entry{wrongKind}, feed.State{Head: feed.Head{Size: 2}}); !errors.Is(err, recordsink.ErrRefused) {
 		t.Fatalf("entry of kind vendor: %v", err)
 	}
 	if _, err := e.recs.Get(good); err != nil {
@@ -227,7 +227,7 @@ func TestStateConflict(t *testing.T) {
 	n, r := e.record("3000000001")
 	b, _ := json.Marshal(e.seal(&recordfeed.Batch{Ops: []recordfeed.Op{{Put: r}}}, applianceID, e.keys.Cert))
 	err := e.sink.Apply([]feed.Entry{{Seq: 1, Kind: recordfeed.Kind, Data: b}}, feed.State{Head: feed.Head{Size: 5}})
-	if !errors.Is(err, recordsync.ErrConflict) {
+	if !errors.Is(err, recordsink.ErrConflict) {
 		t.Fatalf("want a conflict, got %v", err)
 	}
 	// The records went in the same transaction as the position: not stored.

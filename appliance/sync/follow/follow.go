@@ -1,9 +1,8 @@
-package feedsync
+package follow
 
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgetrust/edgetrust/internal/feed"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Sink is where verified entries go: a store that applies entries and the
@@ -89,14 +89,14 @@ type Status struct {
 // New checks the configuration and makes a Syncer.
 func New(cfg Config, sink Sink) (*Syncer, error) {
 	if cfg.Feed == "" || strings.ContainsAny(cfg.Feed, "/?#") {
-		return nil, fmt.Errorf("feedsync: bad feed name %q", cfg.Feed)
+		return nil, fmt.Errorf("follow: bad feed name %q", cfg.Feed)
 	}
 	if len(cfg.Keys) == 0 {
-		return nil, errors.New("feedsync: no trusted feed keys")
+		return nil, errors.New("follow: no trusted feed keys")
 	}
 	u, err := url.Parse(cfg.Central)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("feedsync: central URL %q: want http(s)://host[:port][/prefix]", cfg.Central)
+		return nil, fmt.Errorf("follow: central URL %q: want http(s)://host[:port][/prefix]", cfg.Central)
 	}
 	if cfg.Wait <= 0 {
 		cfg.Wait = 30 * time.Second
@@ -146,7 +146,7 @@ func New(cfg Config, sink Sink) (*Syncer, error) {
 	s.status.Feed, s.status.Central = cfg.Feed, u.Redacted()
 	st, err := sink.State()
 	if err != nil {
-		return nil, fmt.Errorf("feedsync: reading stored state: %w", err)
+		return nil, fmt.Errorf("follow: reading stored state: %w", err)
 	}
 	s.status.Size, s.status.CheckpointAt = st.Head.Size, st.Time
 	s.m = newMetrics(cfg.Registerer, cfg.Feed, s)
@@ -184,7 +184,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 var ErrRejected = errors.New("entry rejected")
 
 // errFuture is a checkpoint signed too far ahead of our clock.
-var errFuture = errors.New("feedsync: checkpoint signed in the future (clock skew or a forged time)")
+var errFuture = errors.New("follow: checkpoint signed in the future (clock skew or a forged time)")
 
 func reason(err error) string {
 	switch {
@@ -315,8 +315,12 @@ func (s *Syncer) fetch(ctx context.Context, after uint64, wait time.Duration) (*
 	if int64(len(body)) > s.cfg.MaxBody {
 		return nil, &RefusedError{Reason: "malformed", Err: fmt.Errorf("%w: batch body over %d bytes", feed.ErrMalformed, s.cfg.MaxBody)}
 	}
+	// Strict JSON (internal/jsonx) before any signature is checked: no
+	// duplicate members or invalid UTF-8, at most feed.MaxBatchEntries
+	// entries counted as they stream by. Open: a newer central may add
+	// members this appliance does not know yet.
 	var b feed.Batch
-	if err := json.Unmarshal(body, &b); err != nil {
+	if err := jsonx.Unmarshal(body, &b, jsonx.Limits{MaxBytes: s.cfg.MaxBody, MaxDepth: 4, MaxArray: feed.MaxBatchEntries, MaxMembers: 32, Open: true}); err != nil {
 		return nil, &RefusedError{Reason: "malformed", Err: fmt.Errorf("%w: batch is not JSON: %v", feed.ErrMalformed, err)}
 	}
 	return &b, nil
