@@ -32,6 +32,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
+	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
@@ -88,6 +89,7 @@ type Appliance struct {
 	records  *records.Store
 	auth     *auth.Handler
 	auditor  auth.Auditor
+	delegate *delegate.Holder // signs decisions; nil in "tpm" mode
 	verifier *captureverify.Verifier
 	api      *api.API
 	qrLists  *qrverify.Lists
@@ -229,6 +231,13 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if a.qrLists != nil {
 		a.wg.Go(func() { a.qrLists.Watch(runCtx, 2*time.Second) })
 	}
+	if a.delegate != nil {
+		a.wg.Go(func() {
+			a.delegate.Run(runCtx, func(err error) {
+				a.log.Error("renewing the decision delegate failed; retrying before it expires", "expires", a.delegate.Expires(), "err", err.Error())
+			})
+		})
+	}
 	b, _ := json.Marshal(map[string]any{"url": a.URL(), "pid": os.Getpid()})
 	if err := os.WriteFile(filepath.Join(cfg.State, APIFile), append(b, '\n'), 0o600); err != nil {
 		return nil, err
@@ -324,6 +333,14 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		a.log.Warn("decisions are signed with a self-issued certificate until the appliance is enrolled with central (edgetrust-appliance enrol)",
 			"cert", filepath.Join(cfg.State, tpmkey.SelfSigningCertFile))
 	}
+	if cfg.DecisionSigning == SignDelegated {
+		if a.delegate, err = delegate.NewHolder(signer.Key, auth.DelegateUse, cfg.ID, time.Duration(cfg.DelegateLifetime), o.Now); err != nil {
+			return "", fmt.Errorf("decision delegate: %w", err)
+		}
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgetrust_appliance_decision_delegate_expiry_seconds",
+			Help: "Unix time at which the decision delegate's credential expires (renewed at half its lifetime)."},
+			func() float64 { return float64(a.delegate.Expires().Unix()) }))
+	}
 	if a.recSink, err = recordsink.New(recordsink.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypt,
 		Store: a.store, Records: a.records, Logger: a.log}); err != nil {
 		return "", err
@@ -368,14 +385,15 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		return st.Time
 	}
 	a.auth, err = auth.New(auth.Config{Trust: a.trust, Records: a.records, Captures: a.verifier,
-		SigningKey: signer.Key, Chain: signer.Chain, ApplianceID: cfg.ID, Auditor: a.auditor,
+		SigningKey: signer.Key, Chain: signer.Chain, Delegate: a.delegate, ApplianceID: cfg.ID, Auditor: a.auditor,
 		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
 		TargetFMR: cfg.TargetFMR, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
 		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst})
 	if err != nil {
 		return "", err
 	}
-	a.log.Info("POST /v1/auth ready", "applianceId", cfg.ID, "recordsFeed", a.recSink.Feed(), "selfIssuedSigner", signer.SelfIssued)
+	a.log.Info("POST /v1/auth ready", "applianceId", cfg.ID, "recordsFeed", a.recSink.Feed(), "selfIssuedSigner", signer.SelfIssued,
+		"decisionSigning", cfg.DecisionSigning)
 	return "", nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
@@ -79,7 +80,19 @@ type Config struct {
 	// bucket (defaults 20 and 40; negative rate: unlimited).
 	RPRateLimit float64 `json:"rpRateLimit"`
 	RPBurst     int     `json:"rpBurst"`
+	// DecisionSigning is "delegated" (default: decisions are signed ES256
+	// by an in-memory key the TPM key vouches for, renewed every
+	// DelegateLifetime/2; decision 0017) or "tpm" (every decision signed
+	// RS256 inside the TPM: slower by the chip's signing time).
+	DecisionSigning  string   `json:"decisionSigning"`
+	DelegateLifetime Duration `json:"delegateLifetime"`
 }
+
+// Decision signing modes.
+const (
+	SignDelegated = "delegated"
+	SignTPM       = "tpm"
+)
 
 // Duration is a time.Duration written as "10m" in JSON.
 type Duration time.Duration
@@ -205,6 +218,19 @@ func (c *Config) Validate() error {
 	}
 	if c.RPBurst < 0 {
 		return errors.New("relying-party burst must be positive")
+	}
+	switch c.DecisionSigning {
+	case "":
+		c.DecisionSigning = SignDelegated
+	case SignDelegated, SignTPM:
+	default:
+		return fmt.Errorf("decision signing %q: want %q or %q", c.DecisionSigning, SignDelegated, SignTPM)
+	}
+	if c.DelegateLifetime == 0 {
+		c.DelegateLifetime = Duration(delegate.DefaultLifetime)
+	}
+	if c.DelegateLifetime < Duration(2*time.Minute) || c.DelegateLifetime > Duration(delegate.MaxLifetime) {
+		return fmt.Errorf("delegate lifetime %v: want between 2m and %v", time.Duration(c.DelegateLifetime), delegate.MaxLifetime)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
+	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
@@ -123,8 +124,13 @@ type Config struct {
 	Records  *records.Store
 	Captures *captureverify.Verifier // with the TPM decryption key
 	// SigningKey signs decisions (RS256); Chain is its certificate first.
-	SigningKey  crypto.Signer
-	Chain       []*x509.Certificate
+	SigningKey crypto.Signer
+	Chain      []*x509.Certificate
+	// Delegate, if set, signs decisions instead (ES256) with an in-memory
+	// key SigningKey vouched for (decision 0017): one TPM signature an hour
+	// instead of one a decision. Its use must be DelegateUse and its
+	// subject ApplianceID.
+	Delegate    *delegate.Holder
 	ApplianceID string
 	Auditor     Auditor
 	Logger      *slog.Logger
@@ -175,9 +181,20 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.Auditor == nil:
 		return nil, errors.New("auth: an Auditor is required: every decision is audited")
 	}
-	js, err := newJWSSigner(cfg.SigningKey, cfg.Chain)
+	js, err := newJWSSigner(cfg.SigningKey, cfg.Chain, cfg.Delegate)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Delegate != nil {
+		// A delegate for another appliance or use, or not vouched for by
+		// this key, would sign decisions no relying party accepts.
+		_, cred, err := cfg.Delegate.Current()
+		if err == nil {
+			_, err = delegate.Verify(cred, cfg.SigningKey.Public(), DelegateUse, cfg.ApplianceID, time.Now(), DelegateSkew)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("auth: the decision delegate: %w", err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -88,7 +88,7 @@ func TestVerifyJWSStrictHeader(t *testing.T) {
 		`{"alg":"RS256","x5c":["1","2","3","4","5"]}`,
 	} {
 		_, _, err := auth.VerifyJWS(enc(h) + "." + enc(`{}`) + ".c2ln")
-		if err == nil || err.Error() != "auth: JWS header is not RS256 with an x5c chain" {
+		if err == nil || err.Error() != "auth: JWS header is not RS256 or ES256 with an x5c chain" {
 			t.Errorf("header %s: %v", h, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/delegate"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
+	signing := fs.String("decision-signing", appliance.SignDelegated, "delegated: decisions signed ES256 by an in-memory key the TPM key vouches for (fast); tpm: every decision signed RS256 in the TPM (a chip's signing time each)")
+	dlife := fs.Duration("delegate-lifetime", delegate.DefaultLifetime, "how long a decision delegate's credential is valid (2m to 24h); renewed at half of it")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	auditEvery := fs.Int("audit-checkpoint-every", 100, "sign a decision-log checkpoint with the TPM after this many decisions")
 	auditInterval := fs.Duration("audit-checkpoint-interval", time.Minute, "... or after this long with unsigned decisions (also paces uploads to central)")
@@ -103,6 +106,8 @@ See docs/api/appliance.md.
 	str("qr-trust", &cfg.QRTrustList, *qrTrust)
 	str("qr-revocations", &cfg.QRRevocations, *qrRev)
 	str("id", &cfg.ID, *id)
+	str("decision-signing", &cfg.DecisionSigning, *signing)
+	dur("delegate-lifetime", &cfg.DelegateLifetime, *dlife)
 	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
 	if set["target-fmr"] || cfg.TargetFMR == 0 {
 		cfg.TargetFMR = *fmr
