@@ -3,12 +3,14 @@ package sbi
 import (
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/edgetrust/edgetrust/internal/jsonx"
 	jose "github.com/go-jose/go-jose/v4"
@@ -119,7 +121,11 @@ type JWS struct {
 	Header  JWSHeader
 	Payload []byte
 	Chain   []*x509.Certificate // parsed x5c, leaf first
-	obj     *jose.JSONWebSignature
+	// input is the signing input as received (header "." payload, a
+	// substring of the JWS: no copy, never re-encoded) and sig the
+	// decoded signature.
+	input string
+	sig   []byte
 }
 
 // ParseJWS parses a compact RS256 JWS with an x5c header. It checks shape
@@ -133,23 +139,19 @@ func ParseJWS(s string) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrJWSFormat)
 	}
-	if _, err := b64.DecodeString(parts[2]); err != nil {
+	sig, err := b64.DecodeString(parts[2])
+	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrJWSFormat)
 	}
 	h, err := decodeHeader(parts[0], true)
 	if err != nil {
 		return nil, err
 	}
-	j := &JWS{Header: h.JWSHeader, Payload: payload, Chain: h.Chain}
-	obj, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrJWSFormat, err)
-	}
-	if len(obj.Signatures) != 1 {
-		return nil, ErrJWSFormat
-	}
-	j.obj = obj
-	return j, nil
+	// The RS256 check is RSASSA-PKCS1-v1_5 with SHA-256 over the segments
+	// as received (RFC 7515 §5.2), done here rather than by go-jose, which
+	// re-encodes the decoded payload to rebuild that input (a copy of the
+	// whole capture per check).
+	return &JWS{Header: h.JWSHeader, Payload: payload, Chain: h.Chain, input: s[:len(parts[0])+1+len(parts[1])], sig: sig}, nil
 }
 
 // Header is a protected header as PeekHeader reads it.
@@ -237,11 +239,10 @@ func decodeHeader(seg string, rs256 bool) (*Header, error) {
 		if base64.StdEncoding.DecodedLen(len(c)) > MaxCertSize {
 			return nil, fmt.Errorf("%w: certificate %d too large", ErrX5C, i)
 		}
-		der, err := base64.StdEncoding.DecodeString(c)
-		if err != nil {
+		cert, err := x5cCache.parse(c)
+		if errors.Is(err, errCertBase64) {
 			return nil, fmt.Errorf("%w: certificate %d is not standard base64", ErrX5C, i)
 		}
-		cert, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, fmt.Errorf("%w: certificate %d does not parse", ErrX5C, i)
 		}
@@ -269,7 +270,10 @@ func (j *JWS) VerifySignature() error {
 	if n := pub.N.BitLen(); n < MinRSABits || n > MaxRSABits {
 		return fmt.Errorf("%w: RSA key of %d bits", ErrKey, n)
 	}
-	if _, err := j.obj.Verify(pub); err != nil {
+	// The input is hashed in place: a capture's signing input is most of
+	// its size, and sha256 neither keeps nor changes what it reads.
+	d := sha256.Sum256(unsafe.Slice(unsafe.StringData(j.input), len(j.input)))
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], j.sig); err != nil {
 		return ErrSignature
 	}
 	return nil

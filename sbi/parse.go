@@ -244,7 +244,7 @@ func decodeSigned(b []byte, v any) error {
 // uniqueKeys checks the top-level names of an already-checked document for
 // case-fold variants, skipping the values without building them.
 func uniqueKeys(b []byte) error {
-	d := jsontext.NewDecoder(bytes.NewReader(b))
+	d := jsontext.NewDecoder(bytes.NewBuffer(b)) // read in place, not copied
 	if d.PeekKind() != '{' {
 		return nil
 	}

@@ -133,7 +133,7 @@ func Check(b []byte, l Limits) error {
 	if int64(len(b)) > l.MaxBytes {
 		return &Error{Kind: KindTooLarge, Msg: fmt.Sprintf("document larger than %d bytes", l.MaxBytes)}
 	}
-	d := jsontext.NewDecoder(bytes.NewReader(b))
+	d := jsontext.NewDecoder(bytes.NewBuffer(b)) // a Buffer is read in place, a Reader copied in chunks
 	values, complete := 0, false
 	for {
 		tok, err := d.ReadToken()
