@@ -1,12 +1,17 @@
 package claim169
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
+
+// identityLimits bound an identity document: a photo and sixteen
+// biometric lists fit; MaxArray bounds each list and bestQualityFingers.
+var identityLimits = jsonx.Limits{MaxBytes: 4 << 20, MaxDepth: 4, MaxArray: 64, MaxMembers: 64}
 
 // UnmarshalJSON reads the idpass "claim169" object (the form MarshalJSON
 // writes): camelCase names, byte strings as base64. Unknown names are
@@ -14,9 +19,10 @@ import (
 // "unknownFields" cannot be written back from JSON and is refused.
 func (id *Identity) UnmarshalJSON(b []byte) error {
 	var j jsonIdentity
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	// Strict (internal/jsonx): exact, case-sensitive names; a duplicated
+	// name or invalid UTF-8 is an error, never resolved into what gets
+	// signed; arrays bounded.
+	if err := jsonx.Unmarshal(b, &j, identityLimits); err != nil {
 		return fmt.Errorf("claim169: identity JSON: %w", err)
 	}
 	if len(j.UnknownFields) > 0 {

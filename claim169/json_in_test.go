@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,5 +63,26 @@ func TestIssueFromJSONVerifies(t *testing.T) {
 	}
 	if _, err := (ClaimsJSON{}).Claims(); err == nil {
 		t.Fatal("empty credential JSON accepted")
+	}
+}
+
+// TestIdentityJSONStrict: what would be signed is exactly what was sent or
+// refused: a repeated name, a case variant or invalid UTF-8 is an error
+// (encoding/json took the last, folded the case, and replaced the bytes).
+func TestIdentityJSONStrict(t *testing.T) {
+	for _, in := range []string{
+		`{"id":"1","fullName":"Asha","fullName":"Mallory"}`,
+		`{"id":"1","FULLNAME":"Asha"}`,
+		"{\"id\":\"1\",\"fullName\":\"Asha\xff\"}",
+		`{"id":"1","bestQualityFingers":[` + strings.Repeat("1,", 100) + `1]}`,
+	} {
+		var id Identity
+		if err := id.UnmarshalJSON([]byte(in)); err == nil {
+			t.Errorf("accepted %q as %+v", in, id)
+		}
+	}
+	var id Identity
+	if err := id.UnmarshalJSON([]byte(`{"id":"1","fullName":"Asha"}`)); err != nil || id.FullName != "Asha" {
+		t.Fatalf("a plain identity: %v %+v", err, id)
 	}
 }

@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -14,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Document types, signed together with the payload so a revocation list
@@ -72,7 +73,7 @@ func open(file []byte, typ string, keys map[string]ed25519.PublicKey, v any) err
 		return fmt.Errorf("trust: list file is %d bytes, limit %d", len(file), MaxDocSize)
 	}
 	var env Envelope
-	if err := json.Unmarshal(file, &env); err != nil {
+	if err := jsonx.Unmarshal(file, &env, jsonx.Limits{MaxBytes: MaxDocSize, MaxDepth: 2, MaxMembers: 8}); err != nil {
 		return fmt.Errorf("trust: not a signed list: %w", err)
 	}
 	if env.Type != typ {
@@ -85,9 +86,9 @@ func open(file []byte, typ string, keys map[string]ed25519.PublicKey, v any) err
 	if !ed25519.Verify(pub, signedBytes(env.Type, env.Payload), env.Signature) {
 		return ErrListSignature
 	}
-	dec := json.NewDecoder(bytes.NewReader(env.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// Strict even though signed: the signer's JSON library and ours must
+	// read the same list (no duplicate names, no case folding).
+	if err := jsonx.Unmarshal(env.Payload, v, jsonx.Limits{MaxBytes: MaxDocSize, MaxDepth: 4, MaxArray: 100000}); err != nil {
 		return fmt.Errorf("trust: list payload: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -194,4 +195,24 @@ func FuzzParseTrustList(f *testing.F) {
 		ParseTrustList(b, keys)
 		ParseRevocationList(b, keys)
 	})
+}
+
+// TestSignedListIsReadStrictly: a validly signed trust list whose payload
+// repeats a name is refused: the signer's JSON library and the verifier's
+// must not read two different lists from the same signed bytes.
+func TestSignedListIsReadStrictly(t *testing.T) {
+	f := newFixture(t)
+	// seal marshals a value; a json.RawMessage passes the bytes through.
+	for _, payload := range []string{
+		`{"issuedAt":"2026-01-01T00:00:00Z","issuedAt":"2030-01-01T00:00:00Z","nextUpdate":"2026-01-02T00:00:00Z","keys":[]}`,
+		`{"ISSUEDAT":"2026-01-01T00:00:00Z","nextUpdate":"2026-01-02T00:00:00Z","keys":[]}`,
+	} {
+		file, err := seal(f.listPriv, TypeTrustList, json.RawMessage(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseTrustList(file, f.listKeys); err == nil || errors.Is(err, ErrListSignature) {
+			t.Errorf("payload %s: %v, want a strict-JSON refusal", payload, err)
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/keyring"
 	"github.com/edgetrust/edgetrust/internal/pki"
 )
@@ -146,7 +147,7 @@ func LoadMeta(dir string) (*Meta, error) {
 		return nil, fmt.Errorf("issuer: %w (run issuer init first)", err)
 	}
 	var m Meta
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := jsonx.Unmarshal(b, &m, jsonx.Limits{MaxBytes: 64 << 10}); err != nil {
 		return nil, fmt.Errorf("issuer: %s: %w", MetaFile, err)
 	}
 	return &m, nil
