@@ -265,6 +265,7 @@ func checkContents(t *testing.T, p pkg, deb string) {
 	if p.service {
 		want["/lib/systemd/system/"+p.name+".service"] = "-rw-r--r-- root/root"
 		want["/usr/lib/sysusers.d/"+p.name+".conf"] = "-rw-r--r-- root/root"
+		want["/usr/lib/tmpfiles.d/"+p.name+".conf"] = "-rw-r--r-- root/root"
 		want[p.conffile] = "-rw-r--r-- root/root"
 	}
 	got := map[string]string{}
@@ -311,7 +312,7 @@ func checkScripts(t *testing.T, p pkg, deb string) {
 	ctl := filepath.Join(t.TempDir(), "control")
 	run(t, "", nil, "dpkg-deb", "-e", deb, ctl)
 	musts := map[string][]string{
-		"postinst": {"systemd-sysusers", `[ -z "$root" ] && [ -d /run/systemd/system ]`, "systemctl daemon-reload", `systemctl try-restart "$pkg.service"`},
+		"postinst": {"systemd-sysusers", "systemd-tmpfiles --create", `[ -z "$root" ] && [ -d /run/systemd/system ]`, "systemctl daemon-reload", `systemctl try-restart "$pkg.service"`},
 		"prerm":    {`[ -z "$root" ] && [ -d /run/systemd/system ]`, `systemctl stop "$pkg.service"`},
 		"postrm":   {`[ -z "$root" ] && [ -d /run/systemd/system ]`, "systemctl daemon-reload"},
 	}
@@ -437,8 +438,11 @@ func checkLayout(t *testing.T, p pkg, u unit, scratch, deb string) {
 		t.Errorf("%s: state %q, but systemd makes StateDirectory %s", p.conffile, conf.State, want)
 	}
 
-	if _, err := exec.LookPath("systemd-sysusers"); err != nil {
-		t.Logf("systemd-sysusers not found: the postinst was not run into the scratch root")
+	_, errU := exec.LookPath("systemd-sysusers")
+	_, errT := exec.LookPath("systemd-tmpfiles")
+	if errU != nil || errT != nil || os.Geteuid() != 0 {
+		// The postinst chowns the state directory: it needs root.
+		t.Logf("the postinst was not run into the scratch root (needs root, systemd-sysusers and systemd-tmpfiles)")
 		return
 	}
 	ctl := filepath.Join(t.TempDir(), "control")
@@ -451,8 +455,16 @@ func checkLayout(t *testing.T, p pkg, u unit, scratch, deb string) {
 	if m == nil {
 		t.Fatalf("%s: postinst made no system user with home /var/lib/%s and no shell:\n%s", p.name, p.name, passwd)
 	}
-	if uid, _ := strconv.Atoi(string(m[1])); uid == 0 || uid >= 1000 {
+	uid, _ := strconv.Atoi(string(m[1]))
+	if uid == 0 || uid >= 1000 {
 		t.Errorf("%s: uid %d is not a system uid", p.name, uid)
+	}
+	fi, err := os.Stat(filepath.Join(scratch, "var/lib", p.name))
+	if err != nil {
+		t.Fatalf("%s: postinst made no state directory: %v", p.name, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ok || int(st.Uid) != uid {
+		t.Errorf("%s: /var/lib/%s is %v, want a directory 0700 owned by uid %d", p.name, p.name, fi.Mode(), uid)
 	}
 	group, _ := os.ReadFile(filepath.Join(scratch, "etc/group"))
 	for _, g := range append([]string{p.name}, p.groups...) {

@@ -1,9 +1,10 @@
 #!/bin/sh
 # postinst of every edgetrust service package (packaging/scripts): create the
-# service's system user from its sysusers.d file, reload systemd, and restart
-# the service on an upgrade if it was running. The service is not enabled or
-# started on a first install: each needs configuration (a passphrase, an
-# enrolment, devices) first; see /usr/share/doc/<package>/packaging.md.
+# service's system user from its sysusers.d file and its state directory from
+# its tmpfiles.d file, reload systemd, and restart the service on an upgrade
+# if it was running. The service is not enabled or started on a first
+# install: each needs configuration (a passphrase, an enrolment, devices)
+# first; see /usr/share/doc/<package>/packaging.md.
 set -e
 pkg="${DPKG_MAINTSCRIPT_PACKAGE:?postinst: run by dpkg}"
 root="${DPKG_ROOT:-}"
@@ -31,6 +32,12 @@ create_user() {
 case "$1" in
 configure)
 	create_user
+	# The state directory, before the first start (tmpfiles.d).
+	if command -v systemd-tmpfiles >/dev/null 2>&1; then
+		systemd-tmpfiles --create ${root:+--root="$root"} "$pkg.conf"
+	else
+		install -d -o "$pkg" -g "$pkg" -m 0700 "$root/var/lib/$pkg"
+	fi
 	# Only on a live host with systemd: not into a DPKG_ROOT, not in a container.
 	if [ -z "$root" ] && [ -d /run/systemd/system ]; then
 		systemctl daemon-reload || true
