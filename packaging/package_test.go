@@ -192,13 +192,16 @@ func TestPackages(t *testing.T) {
 				return
 			}
 			scratch := filepath.Join(tmp, "root-"+p.dir)
-			run(t, "", nil, "dpkg-deb", "-x", deb, scratch)
+			dpkg := install(t, p, deb, scratch)
 			unitPath := filepath.Join(scratch, "lib/systemd/system", p.name+".service")
 			u := parseUnit(t, unitPath)
 			checkUnit(t, p, u)
-			checkLayout(t, p, u, scratch, deb)
+			checkLayout(t, p, u, scratch, dpkg)
 			checkSystemd(t, p, unitPath, scratch)
 			checkConffileAccepted(t, p, scratch)
+			if dpkg {
+				checkRemove(t, p, scratch)
+			}
 		})
 	}
 }
@@ -414,11 +417,45 @@ func checkUnit(t *testing.T, p pkg, u unit) {
 	}
 }
 
-// checkLayout installs the package into a scratch root the way dpkg would
-// (files from dpkg-deb -x, then the postinst with DPKG_ROOT) and checks
-// that what the unit expects is there: the binary, the conffile with the
-// unit's state directory, the user and its groups.
-func checkLayout(t *testing.T, p pkg, u unit, scratch, deb string) {
+// install puts the package into an empty scratch root. As root, with
+// dpkg --root: the maintainer scripts run (chrootless, with DPKG_ROOT set),
+// twice, so the upgrade path of the postinst runs on an existing user; the
+// dependencies are not in the scratch root (--force-depends). Otherwise
+// only the files, with dpkg-deb -x. It reports whether dpkg ran.
+func install(t *testing.T, p pkg, deb, scratch string) bool {
+	t.Helper()
+	_, errU := exec.LookPath("systemd-sysusers")
+	_, errT := exec.LookPath("systemd-tmpfiles")
+	_, errD := exec.LookPath("dpkg")
+	if errU != nil || errT != nil || errD != nil || os.Geteuid() != 0 {
+		t.Logf("%s: files only (dpkg-deb -x): installing with dpkg --root needs root, dpkg, systemd-sysusers and systemd-tmpfiles", p.name)
+		run(t, "", nil, "dpkg-deb", "-x", deb, scratch)
+		return false
+	}
+	admin := filepath.Join(scratch, "var/lib/dpkg")
+	for _, d := range []string{"info", "updates"} {
+		if err := os.MkdirAll(filepath.Join(admin, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(admin, "status"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		dpkgRoot(t, scratch, "--force-depends", "-i", deb)
+	}
+	return true
+}
+
+func dpkgRoot(t *testing.T, scratch string, args ...string) string {
+	t.Helper()
+	return run(t, "", nil, "dpkg", append([]string{"--root=" + scratch, "--force-script-chrootless"}, args...)...)
+}
+
+// checkLayout checks that what the unit expects is in the scratch root: the
+// binary, the conffile with the unit's state directory and, when dpkg ran
+// the postinst, the user, its groups and the state directory.
+func checkLayout(t *testing.T, p pkg, u unit, scratch string, dpkg bool) {
 	t.Helper()
 	binPath := filepath.Join(scratch, strings.Fields(u.one(t, "ExecStart"))[0])
 	if fi, err := os.Stat(binPath); err != nil || fi.Mode().Perm()&0o111 == 0 {
@@ -437,23 +474,25 @@ func checkLayout(t *testing.T, p pkg, u unit, scratch, deb string) {
 	if want := "/var/lib/" + u.one(t, "StateDirectory"); conf.State != want {
 		t.Errorf("%s: state %q, but systemd makes StateDirectory %s", p.conffile, conf.State, want)
 	}
-
-	_, errU := exec.LookPath("systemd-sysusers")
-	_, errT := exec.LookPath("systemd-tmpfiles")
-	if errU != nil || errT != nil || os.Geteuid() != 0 {
-		// The postinst chowns the state directory: it needs root.
-		t.Logf("the postinst was not run into the scratch root (needs root, systemd-sysusers and systemd-tmpfiles)")
+	if !dpkg {
 		return
 	}
-	ctl := filepath.Join(t.TempDir(), "control")
-	run(t, "", nil, "dpkg-deb", "-e", deb, ctl)
-	run(t, "", []string{"DPKG_ROOT=" + scratch, "DPKG_MAINTSCRIPT_PACKAGE=" + p.name},
-		"sh", filepath.Join(ctl, "postinst"), "configure", "")
+	status, err := os.ReadFile(filepath.Join(scratch, "var/lib/dpkg/status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(status, []byte("Package: "+p.name+"\nStatus: install ok installed\n")) ||
+		!bytes.Contains(status, []byte("Conffiles:\n "+p.conffile+" ")) {
+		t.Errorf("%s: dpkg status after install:\n%s", p.name, status)
+	}
 	passwd, _ := os.ReadFile(filepath.Join(scratch, "etc/passwd"))
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p.name) + `:x:(\d+):\d+:[^:]*:/var/lib/` + regexp.QuoteMeta(p.name) + `:/usr/sbin/nologin$`)
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(p.name) + `:x:(\d+):(\d+):[^:]*:/var/lib/` + regexp.QuoteMeta(p.name) + `:/usr/sbin/nologin$`)
 	m := re.FindSubmatch(passwd)
 	if m == nil {
 		t.Fatalf("%s: postinst made no system user with home /var/lib/%s and no shell:\n%s", p.name, p.name, passwd)
+	}
+	if n := len(re.FindAll(passwd, -1)); n != 1 {
+		t.Errorf("%s: %d passwd entries after two installs, want 1", p.name, n)
 	}
 	uid, _ := strconv.Atoi(string(m[1]))
 	if uid == 0 || uid >= 1000 {
@@ -467,19 +506,51 @@ func checkLayout(t *testing.T, p pkg, u unit, scratch, deb string) {
 		t.Errorf("%s: /var/lib/%s is %v, want a directory 0700 owned by uid %d", p.name, p.name, fi.Mode(), uid)
 	}
 	group, _ := os.ReadFile(filepath.Join(scratch, "etc/group"))
-	for _, g := range append([]string{p.name}, p.groups...) {
-		members := ""
-		for _, l := range strings.Split(string(group), "\n") {
-			if f := strings.Split(l, ":"); len(f) == 4 && f[0] == g {
-				members = "," + f[3] + ","
-				if g == p.name {
-					members = "," + p.name + ","
-				}
-			}
+	gids, members := map[string]string{}, map[string][]string{}
+	for _, l := range strings.Split(string(group), "\n") {
+		if f := strings.Split(l, ":"); len(f) == 4 {
+			gids[f[0]] = f[2]
+			members[f[0]] = strings.Split(f[3], ",")
 		}
-		if !strings.Contains(members, ","+p.name+",") {
-			t.Errorf("%s: group %s missing or without the user:\n%s", p.name, g, group)
+	}
+	if gids[p.name] != string(m[2]) {
+		t.Errorf("%s: primary gid %s, but group %s has gid %q", p.name, m[2], p.name, gids[p.name])
+	}
+	for _, g := range p.groups {
+		if !slices.Contains(members[g], p.name) {
+			t.Errorf("%s: not a member of group %s:\n%s", p.name, g, group)
 		}
+	}
+}
+
+// checkRemove: dpkg -r takes the package's files but leaves the conffile,
+// the state directory and the user; dpkg -P then takes the conffile too, and
+// still leaves the state directory (keys are never deleted by a package).
+func checkRemove(t *testing.T, p pkg, scratch string) {
+	t.Helper()
+	exists := func(path string) bool {
+		_, err := os.Lstat(filepath.Join(scratch, path))
+		return err == nil
+	}
+	state := "/var/lib/" + p.name
+	dpkgRoot(t, scratch, "-r", p.name)
+	for _, f := range []string{"/usr/bin/" + p.name, "/lib/systemd/system/" + p.name + ".service"} {
+		if exists(f) {
+			t.Errorf("%s: %s still there after dpkg -r", p.name, f)
+		}
+	}
+	if !exists(p.conffile) || !exists(state) {
+		t.Errorf("%s: dpkg -r removed %s or %s", p.name, p.conffile, state)
+	}
+	dpkgRoot(t, scratch, "-P", p.name)
+	if exists(p.conffile) {
+		t.Errorf("%s: %s still there after dpkg -P", p.name, p.conffile)
+	}
+	if !exists(state) {
+		t.Errorf("%s: dpkg -P removed the state directory %s", p.name, state)
+	}
+	if passwd, _ := os.ReadFile(filepath.Join(scratch, "etc/passwd")); !bytes.Contains(passwd, []byte(p.name+":x:")) {
+		t.Errorf("%s: the user is gone after dpkg -P", p.name)
 	}
 }
 
