@@ -148,6 +148,45 @@ func nfpmVersion(t *testing.T, root string) string {
 	return string(m[1])
 }
 
+// TestEveryBinaryPackaged: every binary under */cmd/ has a package entry
+// here, a packaging/<dir>/nfpm.yaml, and a place in make package's loop, so
+// a new daemon cannot be left out of the packages unnoticed.
+func TestEveryBinaryPackaged(t *testing.T) {
+	var cmds, dirs, want, wantDirs []string
+	found, err := filepath.Glob("../*/cmd/edgetrust-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range found {
+		cmds = append(cmds, filepath.Base(c))
+	}
+	yamls, err := filepath.Glob("*/nfpm.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, y := range yamls {
+		dirs = append(dirs, filepath.Dir(y))
+	}
+	for _, p := range pkgs {
+		want = append(want, p.name)
+		wantDirs = append(wantDirs, p.dir)
+	}
+	if !sameSet(cmds, want) {
+		t.Errorf("binaries %q, packages %q", cmds, want)
+	}
+	if !sameSet(dirs, wantDirs) {
+		t.Errorf("packaging/*/nfpm.yaml in %q, packages in %q", dirs, wantDirs)
+	}
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`for p in ([a-z ]+); do`).FindSubmatch(mk)
+	if m == nil || !sameSet(strings.Fields(string(m[1])), wantDirs) {
+		t.Errorf("make package loops over %q, want %q", m, wantDirs)
+	}
+}
+
 func TestPackages(t *testing.T) {
 	need(t, "dpkg-deb", "apt-get install dpkg")
 	need(t, "systemd-analyze", "apt-get install systemd")
