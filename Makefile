@@ -5,7 +5,7 @@ BIN   := bin
 CMDS  := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null | grep '/cmd/edgetrust-')
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help deps build test demo fuzz fuzz-long bench lint clean
+.PHONY: help deps build test demo fuzz fuzz-long bench lint clean package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -40,6 +40,17 @@ lint: ## gofmt, go vet, the layering check, staticcheck
 	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -version >/dev/null 2>&1; then \
 		$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...; \
 	else echo "staticcheck $(STATICCHECK_VERSION) did not install; skipped (gofmt and go vet ran)"; fi
+
+# Debian packages (packaging/*/nfpm.yaml) with nfpm, run with go run so it stays out of go.mod.
+NFPM_VERSION ?= v2.48.0
+VERSION      ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo "$$v" | sed 's/^v//; s/-/+/g' || echo "0.0~git$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)")
+DEB_ARCH     ?= $(shell $(GO) env GOARCH)
+
+package: build ## Debian packages of central, appliance, agent, bridge, ctk into bin/ (nfpm)
+	@for p in central appliance agent bridge ctk; do \
+		BIN=$(BIN) VERSION="$(VERSION)" ARCH=$(DEB_ARCH) $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
+			package --config packaging/$$p/nfpm.yaml --packager deb --target $(BIN)/ || exit 1; \
+	done; ls $(BIN)/*.deb
 
 clean: ## remove build output
 	rm -rf $(BIN) bench.txt
