@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 #   zbar-tools        zbarimg, an independent decoder the QR tests cross-check with
 #   chromium          headless browser: the CTK HTML report is checked as a person would see it
 #   postgresql        central's PostgreSQL store (the same test suite as badger)
-PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config g++ libzxing-dev libzbar-dev zbar-tools chromium postgresql)
+#   systemd           systemd-analyze verify/security on the packaged units (packaging/)
+PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config g++ libzxing-dev libzbar-dev zbar-tools chromium postgresql systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do
