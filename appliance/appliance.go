@@ -134,11 +134,11 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	var keys []sbi.DecryptionKey
 	thumb := ""
 	if cfg.TPM != "" {
-		if a.keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, o.Now()); err != nil {
+		if a.keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, o.Now(), cfg.SessionKeyUnwrap == UnwrapSoftware); err != nil {
 			return nil, fmt.Errorf("TPM: %w", err)
 		}
 		keys, thumb = []sbi.DecryptionKey{a.keys.DecryptionKey()}, a.keys.Thumbprint()
-		a.log.Info("SBI decryption key ready", "tpm", cfg.TPM, "thumbprint", thumb,
+		a.log.Info("SBI decryption key ready", "tpm", cfg.TPM, "thumbprint", thumb, "unwrap", map[bool]string{true: UnwrapSoftware, false: UnwrapTPM}[a.keys.Soft != nil],
 			"cert", filepath.Join(cfg.State, tpmkey.CertFile))
 	} else {
 		a.log.Warn("no TPM configured (--tpm): auth captures cannot be decrypted, so their hash chain cannot be verified and they are answered invalid")
@@ -341,7 +341,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 			Help: "Unix time at which the decision delegate's credential expires (renewed at half its lifetime)."},
 			func() float64 { return float64(a.delegate.Expires().Unix()) }))
 	}
-	if a.recSink, err = recordsink.New(recordsink.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypt,
+	if a.recSink, err = recordsink.New(recordsink.Config{ApplianceID: cfg.ID, Cert: a.keys.Cert, Key: a.keys.Decrypter(),
 		Store: a.store, Records: a.records, Logger: a.log}); err != nil {
 		return "", err
 	}

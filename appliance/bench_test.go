@@ -54,7 +54,7 @@ func benchHTTP(b *testing.B, withTPM bool) {
 	} else {
 		// The agent needs a certificate to encrypt to even when the
 		// appliance runs without the key.
-		keys, err := tpmkey.Open(context.Background(), "sim", dir, "bench", time.Now())
+		keys, err := tpmkey.Open(context.Background(), "sim", dir, "bench", time.Now(), false)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -86,7 +86,20 @@ type Config struct {
 	// RS256 inside the TPM: slower by the chip's signing time).
 	DecisionSigning  string   `json:"decisionSigning"`
 	DelegateLifetime Duration `json:"delegateLifetime"`
+	// SessionKeyUnwrap is "software" (default: the SBI decryption key is a
+	// software key sealed at rest by the TPM and unsealed into memory, so
+	// unwrapping a capture's session key costs microseconds, not a chip's
+	// RSA operation; decision 0017) or "tpm". It takes effect when the
+	// state directory gets its encryption key; an appliance enrolled with
+	// its TPM key keeps it.
+	SessionKeyUnwrap string `json:"sessionKeyUnwrap"`
 }
+
+// Session-key unwrap modes.
+const (
+	UnwrapSoftware = "software"
+	UnwrapTPM      = "tpm"
+)
 
 // Decision signing modes.
 const (
@@ -225,6 +238,13 @@ func (c *Config) Validate() error {
 	case SignDelegated, SignTPM:
 	default:
 		return fmt.Errorf("decision signing %q: want %q or %q", c.DecisionSigning, SignDelegated, SignTPM)
+	}
+	switch c.SessionKeyUnwrap {
+	case "":
+		c.SessionKeyUnwrap = UnwrapSoftware
+	case UnwrapSoftware, UnwrapTPM:
+	default:
+		return fmt.Errorf("session-key unwrap %q: want %q or %q", c.SessionKeyUnwrap, UnwrapSoftware, UnwrapTPM)
 	}
 	if c.DelegateLifetime == 0 {
 		c.DelegateLifetime = Duration(delegate.DefaultLifetime)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 
+	"github.com/edgetrust/edgetrust/central/enrolment"
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/enrol"
@@ -571,19 +572,19 @@ func TestEnrolAppliance(t *testing.T) {
 	}
 	// The keys' roles cannot be swapped, and the token binds the id.
 	before := h.snapshot()
-	_, err = a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-1", sign, enc)
+	_, err = a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-1", sign, enc, nil)
 	h.wantRefused(t, err, enrol.CodeCertify, before)
 	tr, _ = h.c.CreateEnrolmentToken(ctx, h.admin, TokenRequest{Kind: store.TokenAppliance, Appliance: "EDGE-1"})
 	before = h.snapshot()
-	_, err = a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-2", enc, sign)
+	_, err = a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-2", enc, sign, nil)
 	h.wantRefused(t, err, enrol.CodeTokenInvalid, before)
 	// A device token does not enrol an appliance.
-	_, err = a.prover().EnrolAppliance(ctx, h.client, h.deviceToken("ACME"), "EDGE-1", enc, sign)
+	_, err = a.prover().EnrolAppliance(ctx, h.client, h.deviceToken("ACME"), "EDGE-1", enc, sign, nil)
 	if err == nil || !strings.Contains(err.Error(), "not for an appliance") {
 		t.Errorf("device token used for an appliance: %v", err)
 	}
 
-	r, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-1", enc, sign)
+	r, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-1", enc, sign, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,5 +616,33 @@ func TestEnrolAppliance(t *testing.T) {
 	last, _ := trustfeed.Decode(entries[len(entries)-1].Kind, entries[len(entries)-1].Data)
 	if ap, ok := last.(*trustfeed.Appliance); !ok || ap.ID != "EDGE-1" || ap.Status != trustfeed.Revoked || ap.CertSHA256 != feeds.Thumb(r.Appliance.SigningCert) {
 		t.Errorf("last feed entry = %+v", last)
+	}
+}
+
+// TestEnrolApplianceSoftKey (decision 0017): an appliance that unwraps in
+// software has central certify its software decryption key, vouched for
+// by its TPM-proven signing key, and the certificate says so (forged
+// proofs: internal/enrol TestSoftKeyProof).
+func TestEnrolApplianceSoftKey(t *testing.T) {
+	h := newHarness(t)
+	a := newAgentTPM(t)
+	h.allow(a)
+	enc, _ := a.tpm.CreateKey(ctx, tpm.RSA2048Decrypt)
+	sign, _ := a.tpm.CreateKey(ctx, tpm.RSA2048Sign)
+	soft, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := h.c.CreateEnrolmentToken(ctx, h.admin, TokenRequest{Kind: store.TokenAppliance, Appliance: "EDGE-S"})
+	r, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, "EDGE-S", enc, sign, &soft.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, err := x509.ParseCertificate(r.Appliance.EncryptionCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pki.SameKey(ec.PublicKey, &soft.PublicKey) || len(ec.Subject.OrganizationalUnit) != 1 || ec.Subject.OrganizationalUnit[0] != enrolment.SoftEncryptionUnit {
+		t.Fatalf("encryption certificate for %T, OU %q: want the software key and %q", ec.PublicKey, ec.Subject.OrganizationalUnit, enrolment.SoftEncryptionUnit)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,11 +85,13 @@ func reportP99(b *testing.B, lat chan time.Duration) {
 // templates, signs and audits. The same capture is sent each time, so the
 // replay check (one badger transaction, tens of µs) is off.
 func BenchmarkBioAuth(b *testing.B) {
-	for _, mode := range []string{"tpm", "delegated"} {
+	for _, mode := range []string{"tpm", "delegated", "delegated,unwrap=software"} {
 		b.Run("sign="+mode, func(b *testing.B) {
+			fixtureSoftUnwrap = strings.HasSuffix(mode, "unwrap=software")
+			defer func() { fixtureSoftUnwrap = false }()
 			f := newFixture(b, func(c *auth.Config) {
 				c.ReplayWindow = -1
-				if mode == "delegated" {
+				if strings.HasPrefix(mode, "delegated") {
 					c.Delegate = mustDelegate(b, c)
 				}
 			})

@@ -116,12 +116,16 @@ type fixture struct {
 // vendor, three devices of the in-process agent, and relying parties
 // kiosk-a (demo, fingerprints, iris; receives fullName), kiosk-b (demo
 // only, no attributes), kiosk-s (suspended), kiosk-r (revoked).
+// fixtureSoftUnwrap makes newFixture's appliance unwrap session keys with
+// a TPM-sealed software key (decision 0017) instead of in the TPM.
+var fixtureSoftUnwrap bool
+
 func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, dir: t.TempDir(), audit: &auditLog{}, rpKeys: map[string]rpKey{}}
 	var err error
-	if f.keys, err = tpmkey.Open(ctx, "sim", f.dir, "test-appliance", time.Now()); err != nil {
+	if f.keys, err = tpmkey.Open(ctx, "sim", f.dir, "test-appliance", time.Now(), fixtureSoftUnwrap); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.keys.Close() })

@@ -40,7 +40,7 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	keys, err := tpmkey.Open(context.Background(), "sim", dir, "test-appliance", time.Now())
+	keys, err := tpmkey.Open(context.Background(), "sim", dir, "test-appliance", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

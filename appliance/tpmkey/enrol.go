@@ -3,6 +3,7 @@ package tpmkey
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -49,7 +50,10 @@ func EKFingerprint(ctx context.Context, tpmURL string) (string, error) {
 // stores the certificates central issues: the SBI encryption certificate
 // replaces the self-issued one, and central's appliance CA becomes its
 // issuer, so agents can be given either.
-func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x509.Certificate, error) {
+//
+// With softUnwrap it has central certify the state's software decryption
+// key (SoftDecryptKeyFile), making one if there is none.
+func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string, softUnwrap bool) (*x509.Certificate, error) {
 	t, err := tpm.Open(ctx, tpmURL)
 	if err != nil {
 		return nil, err
@@ -67,7 +71,22 @@ func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x
 	if err != nil {
 		return nil, err
 	}
-	res, err := (&enrol.Prover{TPM: t, AK: ak}).EnrolAppliance(ctx, &enrol.Client{URL: centralURL}, token, id, dec, sign)
+	// A software decryption key made for this state (Open with
+	// softUnwrap) is the one to certify; the TPM key is proven either way.
+	var softPub *rsa.PublicKey
+	var want crypto.PublicKey = dec.Public()
+	softPath := filepath.Join(state, SoftDecryptKeyFile)
+	soft, err := LoadSoftDecrypt(ctx, t, softPath)
+	if errors.Is(err, os.ErrNotExist) && softUnwrap {
+		soft, err = CreateSoftDecrypt(ctx, t, softPath)
+	}
+	switch {
+	case err == nil:
+		softPub, want = &soft.PublicKey, &soft.PublicKey
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	res, err := (&enrol.Prover{TPM: t, AK: ak}).EnrolAppliance(ctx, &enrol.Client{URL: centralURL}, token, id, dec, sign, softPub)
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +101,8 @@ func Enrol(ctx context.Context, tpmURL, state, id, centralURL, token string) (*x
 	if err != nil {
 		return nil, fmt.Errorf("encryption certificate: %w", err)
 	}
-	if !pki.SameKey(enc.PublicKey, dec.Public()) {
-		return nil, fmt.Errorf("central certified another key than this TPM's decryption key")
+	if !pki.SameKey(enc.PublicKey, want) {
+		return nil, fmt.Errorf("central certified another key than this appliance's decryption key")
 	}
 	if err := enc.CheckSignatureFrom(ca); err != nil {
 		return nil, fmt.Errorf("the encryption certificate is not issued by central's appliance CA: %w", err)

@@ -21,7 +21,7 @@ import (
 func TestDecisionSigner(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	k, err := Open(ctx, "sim", dir, "edge-9", time.Now())
+	k, err := Open(ctx, "sim", dir, "edge-9", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}

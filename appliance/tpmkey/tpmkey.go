@@ -3,6 +3,7 @@ package tpmkey
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
@@ -34,8 +35,12 @@ const certValidity = 2 * 365 * 24 * time.Hour
 type Keys struct {
 	TPM     *tpm.TPM
 	Decrypt *tpm.Key
-	Cert    *x509.Certificate // for Decrypt's public key
-	Issuer  *x509.Certificate // self-signed, for the signing key
+	// Soft is the software decryption key, unsealed from
+	// SoftDecryptKeyFile, when the appliance unwraps session keys in
+	// software (decision 0017); nil: in the TPM.
+	Soft   *rsa.PrivateKey
+	Cert   *x509.Certificate // for Decrypter's public key
+	Issuer *x509.Certificate // self-signed, for the signing key
 }
 
 // DevSimURL returns the URL of the in-process TPM simulator seeded from
@@ -64,12 +69,16 @@ func DevSimURL(state string) (string, error) {
 
 // Open opens the TPM at tpmURL and loads (or creates) the decryption key and
 // its certificate under state. name goes into the certificates' subjects.
-func Open(ctx context.Context, tpmURL, state, name string, now time.Time) (*Keys, error) {
+//
+// softUnwrap asks for a software decryption key: loaded if the state has
+// one, created (sealed by the TPM) if the state has no encryption
+// certificate yet. An appliance enrolled with its TPM key keeps it.
+func Open(ctx context.Context, tpmURL, state, name string, now time.Time, softUnwrap bool) (*Keys, error) {
 	t, err := tpm.Open(ctx, tpmURL)
 	if err != nil {
 		return nil, err
 	}
-	k, err := load(ctx, t, state, name, now)
+	k, err := load(ctx, t, state, name, now, softUnwrap)
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -77,7 +86,7 @@ func Open(ctx context.Context, tpmURL, state, name string, now time.Time) (*Keys
 	return k, nil
 }
 
-func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*Keys, error) {
+func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time, softUnwrap bool) (*Keys, error) {
 	dec, err := t.LoadOrCreateKey(ctx, filepath.Join(state, DecryptKeyFile), tpm.RSA2048Decrypt)
 	if err != nil {
 		return nil, fmt.Errorf("SBI decryption key: %w", err)
@@ -86,9 +95,21 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 	certPath, issuerPath := filepath.Join(state, CertFile), filepath.Join(state, IssuerCertFile)
 	cert, cerr := ReadCert(certPath)
 	issuer, ierr := ReadCert(issuerPath)
+	softPath := filepath.Join(state, SoftDecryptKeyFile)
+	switch soft, err := LoadSoftDecrypt(ctx, t, softPath); {
+	case err == nil:
+		k.Soft = soft
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case softUnwrap && errors.Is(cerr, os.ErrNotExist):
+		if k.Soft, err = CreateSoftDecrypt(ctx, t, softPath); err != nil {
+			return nil, err
+		}
+	}
+	pub := k.Decrypter().Public()
 	if cerr == nil && ierr == nil {
-		if !pki.SameKey(cert.PublicKey, dec.Public()) {
-			return nil, fmt.Errorf("%s certifies another key than the TPM key in %s", certPath, DecryptKeyFile)
+		if !pki.SameKey(cert.PublicKey, pub) {
+			return nil, fmt.Errorf("%s certifies another key than the appliance's decryption key (%s, or %s when present)", certPath, DecryptKeyFile, SoftDecryptKeyFile)
 		}
 		if err := cert.CheckSignatureFrom(issuer); err != nil {
 			return nil, fmt.Errorf("%s is not issued by %s: %w", certPath, issuerPath, err)
@@ -114,7 +135,7 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 	}
 	issuer = ica.Cert
 	// Backdated like the CA, to tolerate clock skew with the agents.
-	cert, err = ica.Issue(dec.Public(), pki.Profile{Subject: pkix.Name{CommonName: name + " SBI encryption", Organization: org},
+	cert, err = ica.Issue(pub, pki.Profile{Subject: pkix.Name{CommonName: name + " SBI encryption", Organization: org},
 		Validity: certValidity + pki.Backdate, KeyUsage: x509.KeyUsageKeyEncipherment}, now.Add(-pki.Backdate))
 	if err != nil {
 		return nil, fmt.Errorf("encryption certificate: %w", err)
@@ -131,7 +152,7 @@ func load(ctx context.Context, t *tpm.TPM, state, name string, now time.Time) (*
 
 // DecryptionKey is the key in the form sbi.Verifier takes.
 func (k *Keys) DecryptionKey() sbi.DecryptionKey {
-	return sbi.DecryptionKey{Cert: k.Cert, Key: k.Decrypt}
+	return sbi.DecryptionKey{Cert: k.Cert, Key: k.Decrypter()}
 }
 
 // Thumbprint is the SBI thumbprint of the encryption certificate.

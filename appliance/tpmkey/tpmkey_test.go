@@ -22,7 +22,7 @@ func TestKeyAndCertificateSurviveRestart(t *testing.T) {
 	if u2, _ := DevSimURL(dir); u2 != u {
 		t.Fatal("seed not kept")
 	}
-	k, err := Open(context.Background(), u, dir, "edge-7", time.Now())
+	k, err := Open(context.Background(), u, dir, "edge-7", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestKeyAndCertificateSurviveRestart(t *testing.T) {
 	}
 	k.Close()
 
-	k, err = Open(context.Background(), u, dir, "other-name", time.Now())
+	k, err = Open(context.Background(), u, dir, "other-name", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,21 +60,21 @@ func TestKeyAndCertificateSurviveRestart(t *testing.T) {
 func TestForeignCertificateIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	u, _ := DevSimURL(dir)
-	k, err := Open(context.Background(), u, dir, "a", time.Now())
+	k, err := Open(context.Background(), u, dir, "a", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k.Close()
 	// Someone replaces the certificate with one for another key.
 	other := t.TempDir()
-	k2, err := Open(context.Background(), u, other, "b", time.Now())
+	k2, err := Open(context.Background(), u, other, "b", time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k2.Close()
 	b, _ := os.ReadFile(filepath.Join(other, CertFile))
 	os.WriteFile(filepath.Join(dir, CertFile), b, 0o644)
-	if _, err := Open(context.Background(), u, dir, "a", time.Now()); err == nil || !strings.Contains(err.Error(), "certifies another key") {
+	if _, err := Open(context.Background(), u, dir, "a", time.Now(), false); err == nil || !strings.Contains(err.Error(), "certifies another key") {
 		t.Fatalf("want a refusal, got %v", err)
 	}
 }

@@ -318,6 +318,11 @@ func certRecord(role string, c *x509.Certificate, now time.Time) store.CertRecor
 	return store.CertRecord{Role: role, SHA256: sbi.Thumbprint(c), Issued: now, NotBefore: c.NotBefore, NotAfter: c.NotAfter}
 }
 
+// SoftEncryptionUnit is the OU of an appliance encryption certificate
+// issued to a software key the appliance's TPM signing key vouched for,
+// not to a key the TPM proved its own.
+const SoftEncryptionUnit = "Encryption (software key, TPM-sealed at rest)"
+
 func (c *Service) finishAppliance(ctx context.Context, s *store.Session, ak *rsa.PublicKey, r *enrol.ApplianceRequest) (*enrol.FinishResponse, error) {
 	subj := enrol.ApplianceSubject(r.ID)
 	encKey, err := enrol.VerifyKeyProof(ak, r.EncryptionKey, enrol.CertifyNonce(s.Nonce, enrol.RoleApplianceEncrypt, subj), enrol.UseDecrypt)
@@ -327,6 +332,16 @@ func (c *Service) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 	signKey, err := enrol.VerifyKeyProof(ak, r.SigningKey, enrol.CertifyNonce(s.Nonce, enrol.RoleApplianceSign, subj), enrol.UseSign)
 	if err != nil {
 		return nil, certifyError("appliance signing key", err)
+	}
+	// A software decryption key (TPM-sealed at rest, decision 0017) is
+	// certified instead of the TPM's when the proven signing key vouches
+	// for it; its certificate says so in the OU.
+	encUnit := "Encryption"
+	if r.SoftEncryptionKey != nil {
+		if encKey, err = enrol.VerifySoftKey(signKey, s.Nonce, subj, r.SoftEncryptionKey); err != nil {
+			return nil, certifyError("appliance software encryption key", err)
+		}
+		encUnit = SoftEncryptionUnit
 	}
 	now := c.Now().UTC()
 	ca := c.Keys.ApplianceCA
@@ -344,7 +359,7 @@ func (c *Service) finishAppliance(ctx context.Context, s *store.Session, ak *rsa
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		encCert, err := keys.Issue(ca, encKey, keys.Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: "Encryption",
+		encCert, err := keys.Issue(ca, encKey, keys.Leaf{CommonName: r.ID, Organization: "edgetrust", Unit: encUnit,
 			Validity: keys.ApplianceValidity, Usage: x509.KeyUsageKeyEncipherment}, now)
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package enrol
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,7 +179,10 @@ func (p *Prover) EnrolDevices(ctx context.Context, c *Client, token string, devs
 
 // EnrolAppliance runs both round trips for an appliance under an appliance
 // token: enc must be an RSA2048Decrypt key, sign a signing key.
-func (p *Prover) EnrolAppliance(ctx context.Context, c *Client, token, id string, enc, sign *tpm.Key) (*FinishResponse, error) {
+//
+// soft, if not nil, is a software decryption key to have certified as the
+// SBI encryption key instead of enc (SoftKeyProof).
+func (p *Prover) EnrolAppliance(ctx context.Context, c *Client, token, id string, enc, sign *tpm.Key, soft *rsa.PublicKey) (*FinishResponse, error) {
 	q, err := p.StartRequest(ctx, token)
 	if err != nil {
 		return nil, err
@@ -201,6 +205,11 @@ func (p *Prover) EnrolAppliance(ctx context.Context, c *Client, token, id string
 	}
 	if a.SigningKey, err = p.Prove(ctx, sign, r.Nonce, RoleApplianceSign, subj); err != nil {
 		return nil, err
+	}
+	if soft != nil {
+		if a.SoftEncryptionKey, err = ProveSoftKey(sign, r.Nonce, subj, soft); err != nil {
+			return nil, err
+		}
 	}
 	return c.Finish(ctx, &FinishRequest{Session: r.Session, Secret: secret, Appliance: a})
 }

@@ -86,6 +86,9 @@ type ApplianceRequest struct {
 	ID            string   `json:"id"`
 	EncryptionKey KeyProof `json:"encryptionKey"`
 	SigningKey    KeyProof `json:"signingKey"`
+	// SoftEncryptionKey, if set, is the key central certifies as the
+	// SBI encryption key instead of EncryptionKey (which is still proven).
+	SoftEncryptionKey *SoftKeyProof `json:"softEncryptionKey,omitempty"`
 }
 
 // FinishRequest completes an enrolment. Exactly one of Devices (for a
@@ -394,6 +397,11 @@ func DecodeFinish(r io.Reader) (*FinishRequest, error) {
 		}
 		if err := a.SigningKey.check("appliance.signingKey"); err != nil {
 			return nil, err
+		}
+		if a.SoftEncryptionKey != nil {
+			if err := a.SoftEncryptionKey.check("appliance.softEncryptionKey"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &q, nil

@@ -19,6 +19,7 @@ func cert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	state := fs.String("state", "", "the appliance's state directory (required)")
 	tpmFlag := fs.String("tpm", "", "TPM holding the key (as for serve; default: sim if the state directory has a simulator seed)")
+	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
 	name := fs.String("name", "", "name in the certificates when they are first made (default: the host name)")
 	chain := fs.Bool("chain", false, "also print the self-issued certificate that signed it")
 	asJSON := fs.Bool("json", false, "print {thumbprint, certificate, file} as JSON")
@@ -60,7 +61,11 @@ Example:
 	if n == "" {
 		n, _ = os.Hostname()
 	}
-	k, err := tpmkey.Open(ctx, u, *state, n, time.Now())
+	soft, err := softUnwrap(*unwrap)
+	if err != nil {
+		return err
+	}
+	k, err := tpmkey.Open(ctx, u, *state, n, time.Now(), soft)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory (required)")
 	tpmFlag := fs.String("tpm", os.Getenv("EDGETRUST_APPLIANCE_TPM"), "TPM as for serve: sim, swtpm://HOST:PORT or /dev/tpmrm0 (required)")
+	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
 	central := fs.String("central", os.Getenv("EDGETRUST_APPLIANCE_CENTRAL"), "central's URL")
 	token := fs.String("token", os.Getenv("EDGETRUST_APPLIANCE_TOKEN"), "one-use appliance enrolment token (edgetrust-central token create --appliance ID)")
 	id := fs.String("id", "", "the appliance id the token was made for")
@@ -64,7 +65,11 @@ Example:
 	if *central == "" || strings.TrimSpace(*token) == "" || *id == "" {
 		return cli.Usage(errors.New("--central URL, --token T and --id ID are required"))
 	}
-	c, err := tpmkey.Enrol(ctx, u, *state, *id, *central, strings.TrimSpace(*token))
+	soft, err := softUnwrap(*unwrap)
+	if err != nil {
+		return err
+	}
+	c, err := tpmkey.Enrol(ctx, u, *state, *id, *central, strings.TrimSpace(*token), soft)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func newEnv(t *testing.T) *env {
 	dir := t.TempDir()
 	e := &env{t: t}
 	var err error
-	if e.keys, err = tpmkey.Open(ctx, "sim", dir, "test", time.Now()); err != nil {
+	if e.keys, err = tpmkey.Open(ctx, "sim", dir, "test", time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.keys.Close() })
