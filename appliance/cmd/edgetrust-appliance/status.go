@@ -63,7 +63,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := localClient(*state, u).Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}
@@ -184,7 +184,7 @@ Example:
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := localClient(*state, u).Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}

@@ -252,7 +252,7 @@ state directory's central-keys.age on each (same passphrase).
 	}
 	names := c.TLSSAN
 	if len(names) == 0 {
-		names = defaultSANs(c.Addr)
+		names = tlsx.DefaultSANs(c.Addr)
 	}
 	sans, err := tlsca.ParseSANs(names)
 	if err != nil {

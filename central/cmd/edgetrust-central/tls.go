@@ -25,29 +25,6 @@ import (
 
 const insecureFlag = "--insecure-http-loopback"
 
-// defaultSANs are the names central's certificate carries when no
-// --tls-san is given: the host name, localhost, the loopback addresses,
-// and the listen address's host when it names one.
-func defaultSANs(addr string) []string {
-	var out []string
-	if h, err := os.Hostname(); err == nil && h != "" {
-		out = append(out, h)
-	}
-	out = append(out, "localhost", "127.0.0.1", "::1")
-	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-			dup := false
-			for _, n := range out {
-				dup = dup || n == host
-			}
-			if !dup {
-				out = append(out, host)
-			}
-		}
-	}
-	return out
-}
-
 // serverCert is how central gets its server certificate: from its own TLS
 // CA (default), or re-read from the operator's --tls-cert/--tls-key files.
 func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string) tlsx.Issue {
