@@ -45,7 +45,15 @@ func TestMain(m *testing.M) {
 	// roots the daemons wrote (central's TLS root, an appliance's
 	// self-signed certificate): trustFile adds them.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, VerifyConnection: verifyTrusted}
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		d := &tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS13, ServerName: host, InsecureSkipVerify: true,
+			VerifyConnection: func(cs tls.ConnectionState) error { return verifyTrusted(cs, host) }}}
+		return d.DialContext(ctx, network, addr)
+	}
 	http.DefaultTransport = tr
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -201,7 +209,7 @@ func trustFile(t *testing.T, path string, p *proc) {
 
 // verifyTrusted is the tests' certificate check: the chain must verify to
 // a trusted root for the name dialled.
-func verifyTrusted(cs tls.ConnectionState) error {
+func verifyTrusted(cs tls.ConnectionState, host string) error {
 	trusted.mu.Lock()
 	pool := trusted.pool
 	trusted.mu.Unlock()
@@ -212,7 +220,7 @@ func verifyTrusted(cs tls.ConnectionState) error {
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: pool, Intermediates: inter})
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: pool, Intermediates: inter})
 	return err
 }
 

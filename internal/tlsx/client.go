@@ -1,6 +1,7 @@
 package tlsx
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -123,15 +125,56 @@ func ClientConfig(o ClientOptions) (*tls.Config, error) {
 	// root the client has not seen yet; InsecureSkipVerify only turns off
 	// crypto/tls's own check, which would need the root up front.
 	cfg.InsecureSkipVerify = true
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		return verifyServer(cs, roots, pin, o.OnRoot)
-	}
+	v := &verifier{roots: roots, pin: pin, onRoot: o.OnRoot}
+	cfg.VerifyConnection = v.check("")
+	verifiers.Store(cfg, v)
 	return cfg, nil
 }
 
-func verifyServer(cs tls.ConnectionState, roots []*x509.Certificate, pin string, onRoot func(*x509.Certificate)) error {
+// verifiers maps the configs ClientConfig made to their verifiers, so
+// that Transport and Dial can check the host name they dial: crypto/tls
+// leaves ConnectionState.ServerName empty for an IP address.
+var verifiers sync.Map // *tls.Config → *verifier
+
+type verifier struct {
+	roots  []*x509.Certificate
+	pin    string
+	onRoot func(*x509.Certificate)
+}
+
+// check verifies a connection to name (empty: the SNI name sent).
+func (v *verifier) check(name string) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		n := name
+		if n == "" {
+			n = cs.ServerName
+		}
+		return verifyServer(cs, n, v.roots, v.pin, v.onRoot)
+	}
+}
+
+// ForHost is cfg (from ClientConfig) for a connection to host: the
+// certificate must name host, a DNS name or an IP address. Transport and
+// Dial use it; use it for any other dialer.
+func ForHost(cfg *tls.Config, host string) *tls.Config {
+	c := cfg.Clone()
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	if v, ok := verifiers.Load(cfg); ok {
+		c.VerifyConnection = v.(*verifier).check(c.ServerName)
+	}
+	return c
+}
+
+func verifyServer(cs tls.ConnectionState, name string, roots []*x509.Certificate, pin string, onRoot func(*x509.Certificate)) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("tlsx: the server sent no certificate")
+	}
+	if name == "" {
+		// crypto/tls's own check is off (InsecureSkipVerify): without a
+		// name there would be no host-name check at all.
+		return errors.New("tlsx: no server name to verify the certificate for (dial through tlsx.Transport or ForHost)")
 	}
 	pool := x509.NewCertPool()
 	trusted := roots
@@ -156,7 +199,7 @@ func verifyServer(cs tls.ConnectionState, roots []*x509.Certificate, pin string,
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: pool, Intermediates: inter,
+	chains, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: name, Roots: pool, Intermediates: inter,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	if err != nil {
 		return fmt.Errorf("tlsx: the server's certificate does not verify against central's TLS root: %w", err)
@@ -177,17 +220,31 @@ func HTTPClient(cfg *tls.Config, timeout, responseHeader time.Duration) *http.Cl
 }
 
 // Transport is an http.Transport over cfg (nil cfg: plain HTTP only).
+// Each TLS connection is verified for the host it dials (ForHost).
 func Transport(cfg *tls.Config, responseHeader time.Duration) *http.Transport {
-	return &http.Transport{
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer.DialContext,
 		TLSClientConfig:       cfg,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: responseHeader,
 		IdleConnTimeout:       90 * time.Second,
 		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
 	}
+	if _, ok := verifiers.Load(cfg); ok {
+		t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			d := &tls.Dialer{NetDialer: dialer, Config: ForHost(cfg, host)}
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	return t
 }
 
 // MaxRootFile bounds a root file read by ReadRoots.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 func pinServer(t *testing.T, chain bool, h http.Handler) (*httptest.Server, string, *x509.Certificate) {
@@ -66,9 +69,29 @@ func TestPinnedClient(t *testing.T) {
 		t.Fatal("a short pin parsed")
 	}
 	// Another CA's root, pinned: the server's chain does not verify.
-	other := testCA(t, time.Now())
-	if err := get(ClientOptions{Roots: []*x509.Certificate{other.Cert}}); err == nil {
+	otherCA := testCA(t, time.Now())
+	if err := get(ClientOptions{Roots: []*x509.Certificate{otherCA.Cert}}); err == nil {
 		t.Fatal("verified against another root")
+	}
+	// The certificate must name the host dialled, an IP address too
+	// (crypto/tls leaves ServerName empty for IPs: Transport fills it in).
+	now := time.Now()
+	ca := testCA(t, now)
+	named := leaf(t, ca, now, time.Hour, KindCentral, "c1")
+	other := httptest.NewUnstartedServer(ok)
+	k := named.PrivateKey
+	c, err := ca.Issue(named.Leaf.PublicKey, pki.Profile{Subject: pkix.Name{CommonName: "elsewhere"}, Validity: time.Hour,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: []string{"elsewhere.example"}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.TLS = Base(false)
+	other.TLS.Certificates = []tls.Certificate{{Certificate: [][]byte{c.Raw, ca.Cert.Raw}, PrivateKey: k}}
+	other.StartTLS()
+	defer other.Close()
+	ocfg, _ := ClientConfig(ClientOptions{Pin: Fingerprint(ca.Cert)})
+	if _, err := HTTPClient(ocfg, 5*time.Second, 0).Get(other.URL); err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Fatalf("a certificate for elsewhere.example accepted for 127.0.0.1: %v", err)
 	}
 	// A pin-only client against a server that does not send its root.
 	srv2, pin2, _ := pinServer(t, false, ok)

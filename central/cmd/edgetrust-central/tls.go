@@ -154,6 +154,10 @@ public. The same answer comes from GET /v1/tls/root.
 Flags:
 `)
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, `
+Example:
+  edgetrust-central tls root --state /var/lib/edgetrust-central > central-root.pem
+`)
 	}
 	if err := cli.Parse(fs, args); err != nil {
 		return err
