@@ -266,6 +266,7 @@ state directory's central-keys.age on each (same passphrase).
 	if err := renewer.Start(ctx); err != nil {
 		return err
 	}
+	go watchExpiry(ctx, ca, renewer)
 	tcfg := tlsx.ServerConfig(tlsx.ServerOptions{AllowTLS12: c.TLS12, GetCertificate: renewer.GetCertificate, ClientCAs: []*x509.Certificate{ca.Root()}})
 	ln, scheme, err := listen(*c, tcfg)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edgetrust/edgetrust/central"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/tlsca"
@@ -38,6 +40,41 @@ func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string) tlsx.Issue
 		}
 	}
 	return func(context.Context) (*tls.Certificate, error) { return ca.ServerCert(sans, id, time.Now()) }
+}
+
+// certExpiry is the metric an alert on certificate expiry reads.
+var certExpiry = func() *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "edgetrust_central_tls_cert_expiry_seconds",
+		Help: "Seconds until the certificate expires (server: central's own; root, intermediate: central's TLS CA)."}, []string{"cert"})
+	central.Registry.MustRegister(g)
+	return g
+}()
+
+// watchExpiry keeps the expiry gauges of the CA certificates current.
+func watchExpiry(ctx context.Context, ca *tlsca.CA, r *tlsx.Renewer) {
+	set := func() {
+		now := time.Now()
+		certExpiry.WithLabelValues("root").Set(ca.Root().NotAfter.Sub(now).Seconds())
+		if i, err := ca.Intermediate(now); err == nil {
+			certExpiry.WithLabelValues("intermediate").Set(i.Cert.NotAfter.Sub(now).Seconds())
+		}
+		if c, err := r.Current(); err == nil {
+			certExpiry.WithLabelValues("server").Set(c.Leaf.NotAfter.Sub(now).Seconds())
+		} else {
+			certExpiry.WithLabelValues("server").Set(0)
+		}
+	}
+	set()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			set()
+		}
+	}
 }
 
 // applianceLookup reads an appliance from the store for the TLS issuer

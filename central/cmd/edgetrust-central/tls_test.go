@@ -218,6 +218,18 @@ func TestServeTLSByDefault(t *testing.T) {
 		t.Errorf("records feed without a client certificate: %d %s", rsp.StatusCode, body)
 	}
 
+	// The expiry metric: about 30 days for the server certificate.
+	rsp, err = hc.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	if !strings.Contains(string(metrics), `edgetrust_central_tls_cert_expiry_seconds{cert="server"} 2.59`) ||
+		!strings.Contains(string(metrics), `edgetrust_central_tls_cert_expiry_seconds{cert="root"}`) {
+		t.Errorf("no expiry metric:\n%s", grepLines(string(metrics), "tls_cert_expiry"))
+	}
+
 	// tls root prints the same root and fingerprint.
 	var out, errb bytes.Buffer
 	if code := run([]string{"tls", "root", "--state", state}, &out, &errb); code != 0 {
@@ -265,4 +277,14 @@ func TestServeKeepsRoot(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatal("the TLS root changed across a restart")
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
