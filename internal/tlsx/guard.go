@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // Guard lets a request through only when the client certificate of its
@@ -21,6 +22,10 @@ type Guard struct {
 	Check      func(ctx context.Context, id Identity) error
 	RequireTLS bool
 	Log        *slog.Logger
+	// Recheck, when positive, asks Check again at this interval while the
+	// request runs, and cancels the request's context when it refuses: a
+	// long poll of an appliance revoked mid-poll is cut.
+	Recheck time.Duration
 }
 
 // Wrap guards next.
@@ -47,6 +52,12 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				g.refuse(w, r, http.StatusForbidden, "identity_refused", err.Error(), want)
 				return
 			}
+			if g.Recheck > 0 {
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				go g.watch(ctx, cancel, id, r.URL.Path)
+				r = r.WithContext(ctx)
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -60,4 +71,23 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, code int, errCode
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": errCode, "message": msg}})
+}
+
+func (g *Guard) watch(ctx context.Context, cancel context.CancelFunc, id Identity, path string) {
+	t := time.NewTicker(g.Recheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := g.Check(ctx, id); err != nil && ctx.Err() == nil {
+				if g.Log != nil {
+					g.Log.Warn("request cut: the client's identity is no longer accepted", "path", path, "identity", id.String(), "reason", err.Error())
+				}
+				cancel()
+				return
+			}
+		}
+	}
 }

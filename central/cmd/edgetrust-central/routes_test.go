@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,16 +40,20 @@ func TestApplianceRoutesNeedTheirCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	status := map[string]string{"EDGE-1": "active", "EDGE-2": "active"}
+	setStatus := func(id, s string) { mu.Lock(); status[id] = s; mu.Unlock() }
 	lookup := func(_ context.Context, id string) (*tlsca.ApplianceInfo, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		s, ok := status[id]
 		if !ok {
 			return nil, tlsca.ErrUnknownAppliance
 		}
 		return &tlsca.ApplianceInfo{Status: s}, nil
 	}
-	reached := 0
-	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++; io.WriteString(w, "api") })
+	var reachedN atomic.Int64
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reachedN.Add(1); io.WriteString(w, "api") })
 	srv := httptest.NewUnstartedServer(routes(api, &tlsca.Server{CA: ca, Appliance: lookup}, lookup, nil))
 	sans, _ := tlsca.ParseSANs([]string{"127.0.0.1"})
 	sc, _ := ca.ServerCert(sans, "c1", time.Now())
@@ -96,16 +102,46 @@ func TestApplianceRoutesNeedTheirCertificate(t *testing.T) {
 		{"GET", "/v1/feeds/trust", nil, 200, true},
 		{"GET", "/healthz", nil, 200, true},
 	} {
-		before := reached
-		if got := do(c.method, c.path, c.cert); got != c.want || (reached > before) != c.reaches {
+		before := reachedN.Load()
+		got := do(c.method, c.path, c.cert)
+		if reached := reachedN.Load(); got != c.want || (reached > before) != c.reaches {
 			t.Errorf("%s %s: %d (API reached %v), want %d (%v)", c.method, c.path, got, reached > before, c.want, c.reaches)
 		}
 	}
+	// A long poll open when the appliance is suspended is cut.
+	recheckEvery = 50 * time.Millisecond
+	defer func() { recheckEvery = 2 * time.Second }()
+	cut := make(chan time.Duration, 1)
+	poll := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			cut <- time.Since(start)
+		case <-time.After(10 * time.Second):
+			cut <- -1
+		}
+	})
+	psrv := httptest.NewUnstartedServer(routes(poll, &tlsca.Server{CA: ca, Appliance: lookup}, lookup, nil))
+	psrv.TLS = srv.TLS.Clone()
+	psrv.StartTLS()
+	defer psrv.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		setStatus("EDGE-2", "suspended")
+	}()
+	cfg, _ := tlsx.ClientConfig(tlsx.ClientOptions{Pin: ca.Fingerprint(), GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return e2, nil }})
+	if r, err := tlsx.HTTPClient(cfg, 15*time.Second, 0).Get(psrv.URL + "/v1/feeds/records.EDGE-2?wait=60s"); err == nil {
+		r.Body.Close()
+	}
+	if d := <-cut; d < 0 || d > 3*time.Second {
+		t.Errorf("the long poll of a suspended appliance ran %v", d)
+	}
+
 	for _, s := range []string{"suspended", "revoked"} {
-		status["EDGE-1"] = s
-		before := reached
-		if got := do("GET", "/v1/feeds/records.EDGE-1", e1); got != 403 || reached != before {
-			t.Errorf("%s appliance: %d, API reached %v", s, got, reached > before)
+		setStatus("EDGE-1", s)
+		before := reachedN.Load()
+		if got := do("GET", "/v1/feeds/records.EDGE-1", e1); got != 403 || reachedN.Load() != before {
+			t.Errorf("%s appliance: %d, API reached %v", s, got, reachedN.Load() > before)
 		}
 	}
 }

@@ -27,6 +27,10 @@ import (
 
 const insecureFlag = "--insecure-http-loopback"
 
+// recheckEvery is how often an open records long poll re-reads the
+// appliance's status (tests shorten it).
+var recheckEvery = 2 * time.Second
+
 // serverCert is how central gets its server certificate: from its own TLS
 // CA (default), or re-read from the operator's --tls-cert/--tls-key files.
 func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string) tlsx.Issue {
@@ -114,9 +118,10 @@ func routes(api http.Handler, ts *tlsca.Server, lookup func(context.Context, str
 		return nil
 	}
 	audit := (&tlsx.Guard{Kind: tlsx.KindAppliance, ID: func(r *http.Request) string { return r.PathValue("id") }, Check: active, Log: log}).Wrap(api)
+	// A records long poll is cut when the appliance is suspended or revoked.
 	records := (&tlsx.Guard{Kind: tlsx.KindAppliance, ID: func(r *http.Request) string {
 		return strings.TrimPrefix(r.PathValue("name"), recordfeed.FeedPrefix)
-	}, Check: active, Log: log}).Wrap(api)
+	}, Check: active, Log: log, Recheck: recheckEvery}).Wrap(api)
 	th := ts.Handler()
 	mux := http.NewServeMux()
 	mux.Handle("GET "+tlsca.PathRoot, th)
