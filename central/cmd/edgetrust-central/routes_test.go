@@ -184,3 +184,73 @@ func TestIndependentClients(t *testing.T) {
 		t.Fatalf("curl over TLS 1.2 succeeded:\n%s", out)
 	}
 }
+
+// TestServerCertRenews: with central's clock moved on, its server
+// certificate is re-issued by its TLS CA at 2/3 of its 30 days (+ jitter),
+// again and again, and each new one verifies against the same root.
+func TestServerCertRenews(t *testing.T) {
+	box, _ := keyring.NewBox()
+	start := time.Now()
+	var mu sync.Mutex
+	now := start
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ca, _, err := tlsca.Open(t.TempDir(), boxSealer{box}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sans, _ := tlsca.ParseSANs([]string{"localhost"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sleeps []time.Duration
+	done := make(chan struct{})
+	r := &tlsx.Renewer{Name: "central server", Issue: serverIssuer(Config{}, ca, sans, "c1", clock), Now: clock,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			mu.Lock()
+			sleeps = append(sleeps, d)
+			now = now.Add(d)
+			n := len(sleeps)
+			mu.Unlock()
+			if n == 4 {
+				close(done)
+				<-ctx.Done()
+			}
+			return ctx.Err()
+		}}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Root())
+	mu.Lock()
+	sleeps, at := append([]time.Duration(nil), sleeps...), now
+	mu.Unlock()
+	lo, hi := tlsca.ServerValidity*2/3, tlsca.ServerValidity*2/3+tlsca.ServerValidity/20+time.Minute
+	for i, d := range sleeps[:3] {
+		if d < lo-2*time.Minute || d > hi {
+			t.Errorf("renewal %d after %v, want %v–%v", i, d, lo, hi)
+		}
+	}
+	if r.Renewals() != 3 {
+		t.Fatalf("%d renewals, want 3", r.Renewals())
+	}
+	c, err := r.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Leaf.Verify(x509.VerifyOptions{DNSName: "localhost", Roots: pool, Intermediates: interPool(c), CurrentTime: at}); err != nil {
+		t.Fatalf("the renewed certificate does not verify at %v: %v", at, err)
+	}
+	if !c.Leaf.NotBefore.After(start.Add(50 * 24 * time.Hour)) {
+		t.Fatalf("the current certificate starts %v: not renewed", c.Leaf.NotBefore)
+	}
+}
+
+func interPool(c *tls.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, der := range c.Certificate[1:] {
+		x, _ := x509.ParseCertificate(der)
+		p.AddCert(x)
+	}
+	return p
+}

@@ -262,7 +262,7 @@ state directory's central-keys.age on each (same passphrase).
 	if host == "" {
 		host = "central"
 	}
-	renewer := &tlsx.Renewer{Name: "central server", Issue: serverIssuer(*c, ca, sans, host), Log: log}
+	renewer := &tlsx.Renewer{Name: "central server", Issue: serverIssuer(*c, ca, sans, host, time.Now), Log: log}
 	if err := renewer.Start(ctx); err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ var recheckEvery = 2 * time.Second
 
 // serverCert is how central gets its server certificate: from its own TLS
 // CA (default), or re-read from the operator's --tls-cert/--tls-key files.
-func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string) tlsx.Issue {
+func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string, now func() time.Time) tlsx.Issue {
 	if c.TLSCert != "" {
 		return func(context.Context) (*tls.Certificate, error) {
 			cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
@@ -43,7 +43,7 @@ func serverIssuer(c Config, ca *tlsca.CA, sans tlsca.SANs, id string) tlsx.Issue
 			return &cert, nil
 		}
 	}
-	return func(context.Context) (*tls.Certificate, error) { return ca.ServerCert(sans, id, time.Now()) }
+	return func(context.Context) (*tls.Certificate, error) { return ca.ServerCert(sans, id, now()) }
 }
 
 // certExpiry is the metric an alert on certificate expiry reads.
