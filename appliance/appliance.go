@@ -61,6 +61,9 @@ type Options struct {
 	// closed with the appliance. Without it POST /v1/auth answers 503:
 	// no decision is made unaudited.
 	NewAuditor func(AuditEnv) (auth.Auditor, error)
+	// TLS, when set, serves the API over TLS with it (cmd/edgetrust-appliance
+	// sets it; it refuses plain HTTP but on loopback).
+	TLS *tls.Config
 }
 
 // AuditEnv is what an auditor is made from.
@@ -95,6 +98,7 @@ type Appliance struct {
 	qrLists  *qrverify.Lists
 	reg      *prometheus.Registry
 	ln       net.Listener
+	tls      bool
 	srv      *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -213,7 +217,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
 	}
-	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
+	if o.TLS != nil {
+		a.ln, a.tls = tls.NewListener(a.ln, o.TLS), true
+	} else if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
 		a.log.Warn("the API is plain HTTP on a non-loopback address: relying parties' API keys cross the network in the clear; put a TLS terminator in front", "addr", cfg.Listen)
 	}
 	a.srv = &http.Server{Handler: root, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
@@ -270,7 +276,12 @@ func loadPool(path string) (*x509.CertPool, error) {
 }
 
 // URL is the API's base URL.
-func (a *Appliance) URL() string { return "http://" + a.ln.Addr().String() }
+func (a *Appliance) URL() string {
+	if a.tls {
+		return "https://" + a.ln.Addr().String()
+	}
+	return "http://" + a.ln.Addr().String()
+}
 
 // Handler is the API handler.
 func (a *Appliance) Handler() http.Handler { return a.api }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 )
@@ -62,6 +63,26 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// trustCentral waits for central's TLS root and makes every request of
+// the demo verify against it (the appliance's certificate is central's
+// too); it returns the root's SHA-256 pin.
+func trustCentral(cState string, d time.Duration) (string, error) {
+	path := filepath.Join(cState, "tls", "root.pem")
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		roots, err := tlsx.ReadRoots(path)
+		if err != nil {
+			continue
+		}
+		cfg, err := tlsx.ClientConfig(tlsx.ClientOptions{Roots: roots})
+		if err != nil {
+			return "", err
+		}
+		http.DefaultTransport = tlsx.Transport(cfg, 60*time.Second)
+		return tlsx.Fingerprint(roots[0]), nil
+	}
+	return "", fmt.Errorf("central wrote no TLS root (%s) within %v", path, d)
 }
 
 func waitHTTP(url string, d time.Duration) error {
@@ -126,16 +147,22 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.centralURL = "http://" + addr
+	c.centralURL = "https://" + addr
 	c.centralArgs = []string{"serve", "--state", cState, "--addr", addr, "--ek-allow", allow}
 	if c.central, err = c.background(ctx, "edgetrust-central", c.centralArgs...); err != nil {
+		return nil, err
+	}
+	pin, err := trustCentral(cState, 60*time.Second)
+	if err != nil {
 		return nil, err
 	}
 	if err := waitHTTP(c.centralURL+"/healthz", 60*time.Second); err != nil {
 		return nil, err
 	}
-	c.env = append(c.env, "EDGETRUST_CENTRAL_URL="+c.centralURL, "EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(cState, "admin-token"))
-	step("central started (badger store); the agent's and the appliance's simulated TPMs are on the EK allow-list")
+	c.env = append(c.env, "EDGETRUST_CENTRAL_URL="+c.centralURL, "EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(cState, "admin-token"),
+		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(cState, "tls", "root.pem"))
+	step("central started over TLS 1.3 (badger store); the agent's and the appliance's simulated TPMs are on the EK allow-list")
+	step("central made its TLS root on first start: SHA-256 %s…; every client below pins it", pin[:16])
 	if _, err := c.run(ctx, "edgetrust-central", "vendor", "add", "--id", "EDGETRUST.SBI", "--name", "edgetrust"); err != nil {
 		return nil, err
 	}
@@ -144,11 +171,18 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	step("vendor EDGETRUST.SBI registered with a provider CA issued by central; one-use enrolment token minted")
-	if _, err := c.run(ctx, "edgetrust-agent", "enrol", "--dev", "--state", aState, "--central", c.centralURL, "--token", strings.TrimSpace(tok)); err != nil {
+	if _, err := c.run(ctx, "edgetrust-agent", "enrol", "--dev", "--state", aState, "--central", c.centralURL, "--token", strings.TrimSpace(tok),
+		"--central-root-sha256", strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "pinned root") {
+		return nil, fmt.Errorf("enrolment with a wrong TLS pin was not refused: %v", err)
+	}
+	step("an enrolment with a wrong --central-root-sha256 is refused at the TLS handshake")
+	if _, err := c.run(ctx, "edgetrust-agent", "enrol", "--dev", "--state", aState, "--central", c.centralURL, "--token", strings.TrimSpace(tok),
+		"--central-root-sha256", pin); err != nil {
 		return nil, err
 	}
 	step("agent enrolled: EK checked, AK bound by MakeCredential/ActivateCredential, TPM2_Certify proofs for 12 keys, certificates issued")
-	if _, err := c.run(ctx, "edgetrust-agent", "enrol", "--dev", "--state", aState, "--central", c.centralURL, "--token", strings.TrimSpace(tok)); err == nil {
+	if _, err := c.run(ctx, "edgetrust-agent", "enrol", "--dev", "--state", aState, "--central", c.centralURL, "--token", strings.TrimSpace(tok),
+		"--central-root-sha256", pin); err == nil {
 		return nil, errors.New("a used enrolment token was accepted again")
 	}
 	step("the same token used again is refused")
@@ -164,10 +198,10 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	if _, err := c.run(ctx, "edgetrust-appliance", "enrol", "--state", pState, "--tpm", "sim", "--central", c.centralURL,
-		"--token", strings.TrimSpace(atok), "--id", "EDGE-1"); err != nil {
+		"--token", strings.TrimSpace(atok), "--id", "EDGE-1", "--central-root-sha256", pin); err != nil {
 		return nil, err
 	}
-	step("appliance EDGE-1 enrolled the same way: central certified its TPM decryption key")
+	step("appliance EDGE-1 enrolled the same way: central certified its TPM decryption key, and its TLS CA the appliance's certificate (mutual TLS)")
 	applCert := filepath.Join(state, "appliance.pem")
 	ac, err := c.run(ctx, "edgetrust-appliance", "cert", "--state", pState, "--tpm", "sim")
 	if err != nil {
@@ -178,7 +212,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.applURL = "http://" + paddr
+	c.applURL = "https://" + paddr
 	if c.appliance, err = c.background(ctx, "edgetrust-appliance", "serve", "--state", pState, "--tpm", "sim", "--listen", paddr,
 		"--central", c.centralURL, "--feed-key", feedKey, "--poll-wait", "5s"); err != nil {
 		return nil, err

@@ -232,17 +232,19 @@ func (w *authWorld) setUp() {
 	allow := filepath.Join(w.root, "ek-allow.txt")
 	os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"+applEK+"\n"), 0o644)
 	port := freePort(t)
-	w.centralURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--ek-allow", allow}
 	w.startCentral()
 	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
-		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"))
+		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
+		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(w.cState, "tls", "root.pem"))
 
 	w.run("edgetrust-central", "vendor", "add", "--id", "EDGETRUST.SBI", "--name", "edgetrust")
 	tok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--vendor", "EDGETRUST.SBI"))
-	w.run("edgetrust-agent", "enrol", "--dev", "--tpm", w.sw.URL, "--state", w.aState, "--central", w.centralURL, "--token", tok)
+	pin := rootPin(w.t, w.cState)
+	w.run("edgetrust-agent", "enrol", "--dev", "--tpm", w.sw.URL, "--state", w.aState, "--central", w.centralURL, "--token", tok, "--central-root-sha256", pin)
 	atok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--appliance", "EDGE-1"))
-	w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--central", w.centralURL, "--token", atok, "--id", "EDGE-1")
+	w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--central", w.centralURL, "--token", atok, "--id", "EDGE-1", "--central-root-sha256", pin)
 	w.feedKey = filepath.Join(w.root, "feed-key.pem")
 	os.WriteFile(w.feedKey, []byte(w.run("edgetrust-central", "feed-key", "--state", w.cState)), 0o644)
 	w.encCert = filepath.Join(w.root, "appliance.pem")
@@ -268,7 +270,7 @@ func (w *authWorld) setUp() {
 
 func (w *authWorld) startApplianceWithRecords() {
 	aport := freePort(w.t)
-	w.applianceURL = fmt.Sprintf("http://127.0.0.1:%d", aport)
+	w.applianceURL = fmt.Sprintf("https://127.0.0.1:%d", aport)
 	w.applianceArgs = []string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),
 		"--central", w.centralURL, "--feed-key", w.feedKey, "--poll-wait", "2s"}
 	w.startAppliance()

@@ -114,9 +114,11 @@ func TestClaim169IssueAndVerifyOffline(t *testing.T) {
 
 	// The same over HTTP on the appliance daemon, with the lists loaded at start.
 	port := freePort(t)
-	url := "http://127.0.0.1:" + itoa(port)
+	url := "https://127.0.0.1:" + itoa(port)
 	p := e.start("edgetrust-appliance", "serve", "--state", filepath.Join(root, "appliance"), "--listen", "127.0.0.1:"+itoa(port),
 		"--feed-key", feedKey, "--qr-trust", filepath.Join(lists, "trust-list.json"), "--qr-revocations", filepath.Join(lists, "revocation-list.json"))
+	// Not enrolled with central: a self-signed certificate, trusted by pin.
+	trustFile(t, filepath.Join(root, "appliance", "tls", "api-root.pem"), p)
 	waitFor(t, "appliance up", 60*time.Second, p, func() bool { return httpOK(url + "/healthz") })
 	other, _ := os.ReadFile(filepath.Join(qr, "000002-5550001.png"))
 	var a struct {

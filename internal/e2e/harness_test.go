@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
 var bin string // directory with the freshly built binaries
@@ -38,6 +41,20 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = dir
+	// Every request the tests make goes over TLS, verified against the
+	// roots the daemons wrote (central's TLS root, an appliance's
+	// self-signed certificate): trustFile adds them.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		d := &tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS13, ServerName: host, InsecureSkipVerify: true,
+			VerifyConnection: func(cs tls.ConnectionState) error { return verifyTrusted(cs, host) }}}
+		return d.DialContext(ctx, network, addr)
+	}
+	http.DefaultTransport = tr
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -161,6 +178,64 @@ func waitFor(t *testing.T, what string, timeout time.Duration, p *proc, cond fun
 		out = p.Output()
 	}
 	t.Fatalf("%s: not within %v\n%s", what, timeout, out)
+}
+
+var trusted struct {
+	mu   sync.Mutex
+	pool *x509.CertPool
+}
+
+// trustFile waits for a PEM file of roots and trusts them from then on.
+func trustFile(t *testing.T, path string, p *proc) {
+	t.Helper()
+	waitFor(t, "TLS root "+filepath.Base(path), 60*time.Second, p, func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
+	time.Sleep(50 * time.Millisecond) // written whole (rename), but give a slow disk its moment
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted.mu.Lock()
+	defer trusted.mu.Unlock()
+	if trusted.pool == nil {
+		trusted.pool = x509.NewCertPool()
+	}
+	if !trusted.pool.AppendCertsFromPEM(b) {
+		t.Fatalf("%s holds no PEM certificates", path)
+	}
+}
+
+// verifyTrusted is the tests' certificate check: the chain must verify to
+// a trusted root for the name dialled.
+func verifyTrusted(cs tls.ConnectionState, host string) error {
+	trusted.mu.Lock()
+	pool := trusted.pool
+	trusted.mu.Unlock()
+	if pool == nil || len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("e2e: no trusted roots yet")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: pool, Intermediates: inter})
+	return err
+}
+
+// rootPin is the SHA-256 of central's TLS root, for --central-root-sha256.
+func rootPin(t *testing.T, state string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, "tls", "root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parsePEM(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tlsx.Fingerprint(c)
 }
 
 func freePort(t *testing.T) int {

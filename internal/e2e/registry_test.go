@@ -75,7 +75,7 @@ func registryFlow(t *testing.T, storeKind string) {
 	os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"+applEK+"\n"), 0o644)
 
 	port := freePort(t)
-	w.centralURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", port)
 	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--ek-allow", allow}
 	if storeKind == "postgres" {
 		w.vars = append(w.vars, "EDGETRUST_CENTRAL_PG_DSN="+storetest.PostgresDSN(t))
@@ -83,21 +83,29 @@ func registryFlow(t *testing.T, storeKind string) {
 	}
 	w.startCentral()
 	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
-		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"))
+		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
+		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(w.cState, "tls", "root.pem"))
+	pin := rootPin(t, w.cState)
 
 	w.run("edgetrust-central", "vendor", "add", "--id", "EDGETRUST.SBI", "--name", "edgetrust")
 	tok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--vendor", "EDGETRUST.SBI"))
-	w.run("edgetrust-agent", "enrol", "--dev", "--tpm", sw.URL, "--state", w.aState, "--central", w.centralURL, "--token", tok)
+	// A wrong pin is refused before anything is sent.
+	if out, err := w.cmd(context.Background(), "edgetrust-agent", "enrol", "--dev", "--tpm", sw.URL, "--state", w.aState,
+		"--central", w.centralURL, "--token", tok, "--central-root-sha256", strings.Repeat("0", 64)).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), "does not chain to the pinned root") {
+		t.Fatalf("enrolment with a wrong pin: %v\n%s", err, out)
+	}
+	w.run("edgetrust-agent", "enrol", "--dev", "--tpm", sw.URL, "--state", w.aState, "--central", w.centralURL, "--token", tok, "--central-root-sha256", pin)
 	// A token is single-use.
 	if out, err := w.cmd(context.Background(), "edgetrust-agent", "enrol", "--dev", "--tpm", sw.URL, "--state", w.aState,
-		"--central", w.centralURL, "--token", tok).CombinedOutput(); err == nil {
+		"--central", w.centralURL, "--token", tok, "--central-root-sha256", pin).CombinedOutput(); err == nil {
 		t.Fatalf("a used enrolment token was accepted again:\n%s", out)
 	}
 
 	// The appliance enrols its TPM the same way (simulated here): central
 	// certifies its SBI decryption key, and agents encrypt to that key.
 	atok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--appliance", "EDGE-1"))
-	w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--central", w.centralURL, "--token", atok, "--id", "EDGE-1")
+	w.run("edgetrust-appliance", "enrol", "--state", w.pState, "--tpm", "sim", "--central", w.centralURL, "--token", atok, "--id", "EDGE-1", "--central-root-sha256", pin)
 	feedKey := filepath.Join(root, "feed-key.pem")
 	os.WriteFile(feedKey, []byte(w.run("edgetrust-central", "feed-key", "--state", w.cState)), 0o644)
 	encCert := filepath.Join(root, "appliance.pem")
@@ -115,7 +123,7 @@ func registryFlow(t *testing.T, storeKind string) {
 		t.Fatalf("the appliance's encryption certificate does not chain to central's appliance CA: %v %v", err1, err2)
 	}
 	aport := freePort(t)
-	w.applianceURL = fmt.Sprintf("http://127.0.0.1:%d", aport)
+	w.applianceURL = fmt.Sprintf("https://127.0.0.1:%d", aport)
 	w.applianceArgs = []string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),
 		"--central", w.centralURL, "--feed-key", feedKey, "--poll-wait", "2s", "--max-staleness", "8s"}
 	w.startAppliance()
@@ -221,11 +229,13 @@ func registryFlow(t *testing.T, storeKind string) {
 
 func (w *world) startCentral() {
 	w.central = w.start("edgetrust-central", w.centralArgs...)
+	trustFile(w.t, filepath.Join(w.cState, "tls", "root.pem"), w.central)
 	waitFor(w.t, "central up", 60*time.Second, w.central, func() bool { return httpOK(w.centralURL + "/healthz") })
 }
 
 func (w *world) startAppliance() {
 	w.appliance = w.start("edgetrust-appliance", w.applianceArgs...)
+	trustFile(w.t, filepath.Join(w.pState, "tls", "api-root.pem"), w.appliance)
 	waitFor(w.t, "appliance up", 60*time.Second, w.appliance, func() bool { return httpOK(w.applianceURL + "/healthz") })
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +23,9 @@ import (
 type Client struct {
 	// URL is central's base URL, e.g. https://central.example.org.
 	URL string
-	// HTTP is the client to use; nil means one with a 30 s timeout.
+	// HTTP is the client to use; nil means one with a 30 s timeout over
+	// http.DefaultTransport (the enrolling commands make that transport
+	// verify central against its pinned TLS root, tlsx.ClientConfig).
 	HTTP *http.Client
 }
 
@@ -48,6 +52,11 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	}
 	rsp, err := hc.Do(req)
 	if err != nil {
+		var ua x509.UnknownAuthorityError
+		var cv *tls.CertificateVerificationError
+		if u.Scheme == "https" && (errors.As(err, &ua) || errors.As(err, &cv)) {
+			return fmt.Errorf("enrol: central's TLS certificate is not trusted (pass --central-root-sha256, as edgetrust-central tls root prints it): %w", err)
+		}
 		return fmt.Errorf("enrol: reaching central: %w", err)
 	}
 	defer rsp.Body.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -119,4 +120,31 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// DefaultSANs are the names a daemon's certificate carries when the
+// operator names none: the host name, localhost, the loopback addresses,
+// and the listen address's host when it names one (not 0.0.0.0 or ::).
+func DefaultSANs(addr string) []string {
+	var out []string
+	add := func(n string) {
+		for _, m := range out {
+			if m == n {
+				return
+			}
+		}
+		out = append(out, n)
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		add(h)
+	}
+	add("localhost")
+	add("127.0.0.1")
+	add("::1")
+	if host, _, err := net.SplitHostPort(addr); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			add(host)
+		}
+	}
+	return out
 }

@@ -26,7 +26,10 @@ device certificates, which are stored beside the key blobs in
 STATE/devices/<id>/; "serve" loads them and the devices report Ready.
 Key rotation (rotate-key) then goes through the same central.
 
-Stop a running agent first: the simulator and swtpm serve one client.
+Central's TLS certificate is verified against the root whose SHA-256 is
+given (--central-root-sha256); the root is saved (STATE/tls/central-root.pem)
+for key rotation. Stop a running agent first: the simulator and swtpm serve
+one client.
 The token is one-use and short-lived: ask a central admin
 (edgetrust-central token create --vendor ID). The config's provider and
 providerId must be the vendor's name and id at central.
@@ -46,6 +49,8 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tokenFile := fs.String("token-file", "", "file holding the enrolment token")
 	ekCert := fs.String("ek-cert", "", "PEM or DER EK certificate to send when the TPM holds none in NV")
 	showEK := fs.Bool("show-ek", false, "print the TPM's EK fingerprint (for central's --ek-allow list) and exit")
+	rootPin := fs.String("central-root-sha256", os.Getenv("EDGETRUST_AGENT_CENTRAL_ROOT_SHA256"), "SHA-256 of central's TLS root (edgetrust-central tls root, or token create, prints it); required for an https central without --central-ca")
+	centralCA := fs.String("central-ca", os.Getenv("EDGETRUST_AGENT_CENTRAL_CA"), "PEM `FILE` of central's TLS root instead of the pin")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var devices stringList
 	fs.Var(&devices, "device", "enrol only this device id; repeatable (default: every configured device)")
@@ -87,6 +92,9 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *central == "" || tok == "" {
 		return cli.Usage(errors.New("--central URL and --token TOKEN (or --token-file) are required"))
+	}
+	if err := pinCentral(cfg.State, *central, *centralCA, *rootPin); err != nil {
+		return cli.Usage(err)
 	}
 	o := agent.EnrolOptions{Central: *central, Token: tok, Devices: devices}
 	if *ekCert != "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -63,6 +64,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log, err := logf.Logger(stderr)
 	if err != nil {
+		return err
+	}
+	// The SBI port is loopback only (agent.Start binds 127.0.0.1); the
+	// metrics listener must be too: the agent serves nothing off the host.
+	if cfg.MetricsAddr != "" {
+		if err := tlsx.CheckListen(cfg.MetricsAddr, true, true, "--metrics"); err != nil {
+			return cli.Usage(fmt.Errorf("--metrics %s: the agent listens on loopback only (127.0.0.1 or [::1]): %w", cfg.MetricsAddr, err))
+		}
+	}
+	// Key rotation reaches central with the root pinned at enrolment.
+	if err := pinCentral(cfg.State, "", "", ""); err != nil {
 		return err
 	}
 

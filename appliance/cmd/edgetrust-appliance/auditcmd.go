@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,7 +26,7 @@ import (
 
 // auditor makes the decision log for serve, and uploads it to central
 // when one is configured.
-func auditor(cfg appliance.Config, every int, interval time.Duration) func(appliance.AuditEnv) (auth.Auditor, error) {
+func auditor(cfg appliance.Config, every int, interval time.Duration, client *http.Client) func(appliance.AuditEnv) (auth.Auditor, error) {
 	return func(env appliance.AuditEnv) (auth.Auditor, error) {
 		l, err := decisionlog.Open(context.Background(), decisionlog.Config{DB: env.DB, Origin: "appliance/" + env.ApplianceID,
 			Signer: env.Signer.Key, Sealer: records.TPMSealer{TPM: env.TPM}, Every: every, Interval: interval,
@@ -38,16 +36,8 @@ func auditor(cfg appliance.Config, every int, interval time.Duration) func(appli
 		}
 		s := &auditService{Log: l}
 		if cfg.Central != "" {
-			client := &http.Client{Timeout: 30 * time.Second}
-			if cfg.CentralCA != "" {
-				b, err := os.ReadFile(cfg.CentralCA)
-				if err != nil {
-					l.Close()
-					return nil, err
-				}
-				pool := x509.NewCertPool()
-				pool.AppendCertsFromPEM(b)
-				client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment}
+			if client == nil {
+				client = &http.Client{Timeout: 30 * time.Second}
 			}
 			up := &decisionlog.Uploader{Log: l, Central: cfg.Central, Appliance: env.ApplianceID, Client: client, Interval: interval / 2}
 			ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,8 @@
 // trust feed and answers verification and authentication requests. main.go
 // is the command tree (internal/cli runs it); serve.go, status.go, cert.go,
 // enrol.go, verifyqr.go and auditcmd.go turn flags into calls on package
-// appliance. It may import appliance/..., sbi/, claim169/ and internal/...;
+// appliance; tls.go is its TLS (the certificate from central's TLS CA and
+// its renewal, the self-signed one before enrolment, central's pinned
+// clients). It may import appliance/..., sbi/, claim169/ and internal/...;
 // never another daemon.
 package main

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 	"github.com/edgetrust/edgetrust/sbi"
 )
 
@@ -24,6 +27,11 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", os.Getenv("EDGETRUST_APPLIANCE_TOKEN"), "one-use appliance enrolment token (edgetrust-central token create --appliance ID)")
 	id := fs.String("id", "", "the appliance id the token was made for")
 	showEK := fs.Bool("show-ek", false, "print the TPM's EK fingerprint (for central's --ek-allow list) and exit")
+	rootPin := fs.String("central-root-sha256", os.Getenv("EDGETRUST_APPLIANCE_CENTRAL_ROOT_SHA256"), "SHA-256 of central's TLS root (edgetrust-central tls root, or token create, prints it); required for an https central without --central-ca")
+	centralCA := fs.String("central-ca", os.Getenv("EDGETRUST_APPLIANCE_CENTRAL_CA"), "PEM `FILE` of central's TLS root instead of the pin")
+	name := fs.String("name", "", "name in the appliance's certificates (default: the host name)")
+	var sans stringList
+	fs.Var(&sans, "tls-san", "`NAME` or IP address in the appliance's TLS certificate from central; repeatable (default: the host name, localhost, 127.0.0.1, ::1)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: edgetrust-appliance enrol --state DIR --tpm URL --central URL --token T --id ID
        edgetrust-appliance enrol --state DIR --tpm URL --show-ek
@@ -32,6 +40,13 @@ Proves the appliance's TPM to central (EK, AK bound by credential activation,
 TPM2_Certify of its SBI decryption key and a signing key) and stores the
 certificates central issues; the SBI encryption certificate then chains to
 central's appliance CA. Stop a running appliance first.
+
+Central's TLS certificate is verified against the root whose SHA-256 you
+pass (--central-root-sha256, printed by edgetrust-central tls root and by
+token create); the root is then saved (STATE/tls/central-root.pem) for
+serve. With the enrolment done, the appliance asks central's TLS CA for its
+certificate (client and server; signed over the enrolled TPM signing key),
+saved in STATE/tls/ and renewed by serve at 2/3 of its 30 days.
 
 Flags:
 `)
@@ -65,6 +80,22 @@ Example:
 	if *central == "" || strings.TrimSpace(*token) == "" || *id == "" {
 		return cli.Usage(errors.New("--central URL, --token T and --id ID are required"))
 	}
+	// Every request of the enrolment goes to central over TLS verified
+	// against the pinned root: tpmkey.Enrol uses the default transport.
+	var hc *http.Client
+	if !strings.HasPrefix(*central, "http://") {
+		trust, err := centralTrust(*state, *central, *centralCA, *rootPin)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		trust.OnRoot = saveRootOnce(*state)
+		cfg, err := tlsx.ClientConfig(trust)
+		if err != nil {
+			return cli.Usage(err)
+		}
+		http.DefaultTransport = tlsx.Transport(cfg, 30*time.Second)
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: http.DefaultTransport}
+	}
 	soft, err := softUnwrap(*unwrap)
 	if err != nil {
 		return err
@@ -75,5 +106,23 @@ Example:
 	}
 	fmt.Fprintf(stdout, "appliance %s enrolled; SBI encryption certificate %s (thumbprint %s), valid until %s\n",
 		*id, c.Subject.CommonName, sbi.Thumbprint(c), c.NotAfter.Format(time.DateOnly))
+	if hc == nil {
+		fmt.Fprintln(stderr, "central is plain HTTP: no TLS certificate requested")
+		return nil
+	}
+	names := []string(sans)
+	if len(names) == 0 {
+		names = tlsx.DefaultSANs("")
+	}
+	sign, done, err := tpmSigner(u, *state, *name)(ctx)
+	if err != nil {
+		return err
+	}
+	tc, err := requestCert(ctx, hc, *central, *state, *id, names, sign)
+	done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "TLS certificate for appliance %s from central's TLS CA (%s), valid until %s\n", *id, filepath.Join(*state, certFile), tc.Leaf.NotAfter.Format(time.DateOnly))
 	return nil
 }

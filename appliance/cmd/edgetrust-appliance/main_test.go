@@ -8,7 +8,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"math/big"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,7 +64,7 @@ func waitStatus(ts *testscript.TestScript, state string, what string, cond func(
 		}
 		var f struct{ URL string }
 		json.Unmarshal(b, &f)
-		resp, err := http.Get(f.URL + "/v1/status")
+		resp, err := localClient(state, f.URL).Get(f.URL + "/v1/status")
 		if err != nil {
 			continue
 		}

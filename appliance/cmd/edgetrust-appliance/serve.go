@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/delegate"
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,11 +25,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "JSON config file with the fields below in camelCase (state, listen, central, feedKeys, ...)")
 	state := fs.String("state", "", "state directory: the trust store (badger), TPM key blobs, certificates (required)")
-	listen := fs.String("listen", appliance.DefaultListen, "API address, plain HTTP (TLS/mTLS for relying parties comes with the auth API)")
+	listen := fs.String("listen", appliance.DefaultListen, "API address (HTTPS; plain HTTP only with "+insecureFlag+")")
+	insecureHTTP := fs.Bool("insecure-http-loopback", false, "serve the API over plain HTTP, on a loopback --listen only (development)")
+	tls12 := fs.Bool("tls12", false, "also accept TLS 1.2 clients (AEAD suites only); default TLS 1.3 only")
+	var sans stringList
+	fs.Var(&sans, "tls-san", "`NAME` or IP address in the appliance's TLS certificate; repeatable (default: the host name, localhost, 127.0.0.1, ::1 and the --listen host)")
+	rootPin := fs.String("central-root-sha256", "", "SHA-256 of central's TLS root (edgetrust-central tls root), when it was not saved at enrolment (STATE/tls/central-root.pem)")
 	central := fs.String("central", "", "central's base URL, e.g. https://central.example.org; without it the trust data is never refreshed")
 	var feedKeys stringList
 	fs.Var(&feedKeys, "feed-key", "`FILE` with central's Ed25519 feed-signing public key (PEM \"PUBLIC KEY\"); repeatable, for key rotation")
-	centralCA := fs.String("central-ca", "", "PEM `FILE` of CA certificates for central's TLS certificate (default: system roots)")
+	centralCA := fs.String("central-ca", "", "PEM `FILE` of central's TLS root (default: the root pinned at enrolment, STATE/tls/central-root.pem)")
 	tpmFlag := fs.String("tpm", "", "TPM for the SBI decryption key: sim (development; seeded from the state directory), swtpm://127.0.0.1:2321 or /dev/tpmrm0; without it auth captures cannot be fully verified")
 	name := fs.String("name", "", "name in the appliance's certificates (default: the host name)")
 	maxStale := fs.Duration("max-staleness", appliance.DefaultMaxStaleness, "declared maximum staleness: trust data older than this (no fresh checkpoint from central) is stale")
@@ -145,17 +152,54 @@ See docs/api/appliance.md.
 	if err := cfg.Validate(); err != nil {
 		return cli.Usage(err)
 	}
+	if err := tlsx.CheckListen(cfg.Listen, *insecureHTTP, *insecureHTTP, insecureFlag); err != nil {
+		return cli.Usage(err)
+	}
 	log, err := cli.NewLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
 	}
-	a, err := appliance.Start(ctx, cfg, appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval)})
+	names := []string(sans)
+	if len(names) == 0 {
+		names = tlsx.DefaultSANs(cfg.Listen)
+	}
+	enrolledID, _ := tpmkey.ReadID(cfg.State)
+	if cfg.ID != "" && enrolledID != "" && cfg.ID != enrolledID {
+		enrolledID = ""
+	}
+	ts := tlsSetup{state: cfg.State, central: cfg.Central, id: enrolledID, caFile: cfg.CentralCA, pin: *rootPin, names: names,
+		allowTLS12: *tls12, pollWait: time.Duration(cfg.PollWait), log: log}
+	if cfg.TPM != "" && enrolledID != "" {
+		ts.signer = tpmSigner(cfg.TPM, cfg.State, cfg.Name)
+	}
+	at, err := setupTLS(ctx, ts)
+	if err != nil {
+		return err
+	}
+	// The command builds central's client (pinned root, client certificate):
+	// appliance.Start would otherwise make its own from CentralCA.
+	cfg.CentralCA = ""
+	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload)}
+	opts.Sync.Client = at.central
+	if !*insecureHTTP {
+		opts.TLS = at.server
+	}
+	a, err := appliance.Start(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	st := a.Status()
 	info := map[string]any{"url": a.URL(), "state": cfg.State, "feedSize": st.Trust.Size, "stale": st.Stale}
+	switch {
+	case *insecureHTTP:
+		log.Warn("serving plain HTTP on loopback (" + insecureFlag + "): development only")
+	case at.renewer != nil:
+		info["tlsCert"] = at.fromCert
+	default:
+		info["tlsCertSha256"] = at.selfSHA
+		log.Warn("serving a self-signed TLS certificate until the appliance is enrolled with central; relying parties pin it", "sha256", at.selfSHA)
+	}
 	if st.Decryption.Configured {
 		info["encryptionCert"] = filepath.Join(cfg.State, tpmkey.CertFile)
 		info["thumbprint"] = st.Decryption.Thumbprint
@@ -165,4 +209,24 @@ See docs/api/appliance.md.
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// tpmSigner opens the TPM for the signing key central certified at
+// enrolment (before serve holds the TPM).
+func tpmSigner(tpmURL, state, name string) func(ctx context.Context) (crypto.Signer, func(), error) {
+	return func(ctx context.Context) (crypto.Signer, func(), error) {
+		k, err := tpmkey.Open(ctx, tpmURL, state, name, time.Now(), false) // enrolled: the state already has its key
+		if err != nil {
+			return nil, nil, err
+		}
+		ds, err := k.DecisionSigner(ctx, state, name, time.Now())
+		if err != nil || ds.SelfIssued {
+			k.Close()
+			if err == nil {
+				err = errors.New("the signing key has no certificate from central yet")
+			}
+			return nil, nil, err
+		}
+		return ds.Key, func() { k.Close() }, nil
+	}
 }

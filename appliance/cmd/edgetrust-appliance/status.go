@@ -50,7 +50,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		EnvPrefix: "EDGETRUST_APPLIANCE_",
 	})
 	state := fs.String("state", "", "state directory of the running appliance")
-	apiFlag := fs.String("api", "", "the appliance's API URL instead, e.g. http://127.0.0.1:8443")
+	apiFlag := fs.String("api", "", "the appliance's API URL instead, e.g. https://127.0.0.1:8443")
 	asJSON := fs.Bool("json", false, "print the raw JSON of GET /v1/status")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -63,7 +63,7 @@ func status(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := localClient(*state, u).Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}
@@ -184,7 +184,7 @@ Example:
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpClient.Do(req)
+	resp, err := localClient(*state, u).Do(req)
 	if err != nil {
 		return fmt.Errorf("appliance at %s: %w", u, err)
 	}

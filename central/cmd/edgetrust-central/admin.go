@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -23,7 +22,9 @@ type stringList = cli.StringList
 func adminCommand(ctx context.Context, group, verb string, args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet(group + " " + verb)
 	cli.SetHelp(fs, stderr, helpFor(group+" "+verb))
-	centralURL := fs.String("central", envOr("EDGETRUST_CENTRAL_URL", "http://127.0.0.1:8443"), "central's URL")
+	centralURL := fs.String("central", envOr("EDGETRUST_CENTRAL_URL", "https://127.0.0.1:8443"), "central's URL")
+	rootFile := fs.String("central-root", os.Getenv("EDGETRUST_CENTRAL_ROOT"), "PEM `FILE` of central's TLS root (STATE/tls/root.pem; default: the system roots, for a --tls-cert from a public CA)")
+	rootPin := fs.String("central-root-sha256", os.Getenv("EDGETRUST_CENTRAL_ROOT_SHA256"), "SHA-256 of central's TLS root, as edgetrust-central tls root prints it (instead of --central-root)")
 	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	id := fs.String("id", "", "vendor, appliance or relying-party id")
@@ -71,7 +72,11 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cli.Usage(fmt.Errorf("--central %q: want http(s)://host:port", *centralURL))
 	}
-	c := &adminClient{base: strings.TrimRight(*centralURL, "/"), token: tok, http: &http.Client{Timeout: 60 * time.Second}}
+	hc, err := centralHTTP(*rootFile, *rootPin, 60*time.Second)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	c := &adminClient{base: strings.TrimRight(*centralURL, "/"), token: tok, http: hc}
 	need := func(v, flagName string) error {
 		if v == "" {
 			return cli.Usage(fmt.Errorf("--%s is required", flagName))
@@ -211,6 +216,12 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 		return show(func(w *tabwriter.Writer) error {
 			fmt.Fprintln(w, t.Token)
 			fmt.Fprintf(stderr, "one-use %s enrolment token; expires %s. It is shown once: pass it to the enrolling agent or appliance.\n", t.Kind, t.Expires.Format(time.RFC3339))
+			var root struct {
+				SHA256 string `json:"sha256"`
+			}
+			if c.call(ctx, "GET", "/v1/tls/root", nil, &root) == nil && root.SHA256 != "" {
+				fmt.Fprintf(stderr, "central's TLS root: --central-root-sha256 %s\n", root.SHA256)
+			}
 			return nil
 		})
 	case "appliance list":

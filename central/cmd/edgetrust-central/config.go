@@ -15,21 +15,28 @@ import (
 // Config is the server's configuration file (JSON); flags and the
 // environment override it.
 type Config struct {
-	State          string  `json:"state"`
-	Addr           string  `json:"addr"`
-	Store          string  `json:"store"`
-	PGDSN          string  `json:"pgDsn"`
-	PassphraseFile string  `json:"passphraseFile"`
-	EKAllow        string  `json:"ekAllow"`
-	EKCA           string  `json:"ekCa"`
-	TLSCert        string  `json:"tlsCert"`
-	TLSKey         string  `json:"tlsKey"`
-	EnrolRate      float64 `json:"enrolRate"`
-	AdminRate      float64 `json:"adminRate"`
-	TrustProxy     bool    `json:"trustProxy"`
-	LogLevel       string  `json:"logLevel"`
-	LogFormat      string  `json:"logFormat"`
-	CaptureMaxAge  string  `json:"captureMaxAge"`
+	State          string `json:"state"`
+	Addr           string `json:"addr"`
+	Store          string `json:"store"`
+	PGDSN          string `json:"pgDsn"`
+	PassphraseFile string `json:"passphraseFile"`
+	EKAllow        string `json:"ekAllow"`
+	EKCA           string `json:"ekCa"`
+	TLSCert        string `json:"tlsCert"`
+	TLSKey         string `json:"tlsKey"`
+	// TLSSAN are the names in central's own server certificate (default:
+	// the host name, localhost, 127.0.0.1, ::1 and the listen host).
+	TLSSAN []string `json:"tlsSan"`
+	// TLS12 admits TLS 1.2 clients (AEAD suites only); default TLS 1.3.
+	TLS12 bool `json:"tls12"`
+	// InsecureHTTPLoopback serves plain HTTP, on a loopback address only.
+	InsecureHTTPLoopback bool    `json:"insecureHttpLoopback"`
+	EnrolRate            float64 `json:"enrolRate"`
+	AdminRate            float64 `json:"adminRate"`
+	TrustProxy           bool    `json:"trustProxy"`
+	LogLevel             string  `json:"logLevel"`
+	LogFormat            string  `json:"logFormat"`
+	CaptureMaxAge        string  `json:"captureMaxAge"`
 }
 
 // storeFlags are the flags that open the store (serve and admin init).

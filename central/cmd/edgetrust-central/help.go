@@ -42,7 +42,9 @@ var adminHelp = map[string]cli.Help{
 
 // adminNote is what every admin command's help ends with.
 const adminNote = `Admin commands find central with --central URL (EDGETRUST_CENTRAL_URL, default
-http://127.0.0.1:8443) and the token with --admin-token-file FILE
+https://127.0.0.1:8443), trust its TLS root from --central-root FILE
+(EDGETRUST_CENTRAL_ROOT, e.g. STATE/tls/root.pem) or --central-root-sha256,
+and take the token from --admin-token-file FILE
 (EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE) or EDGETRUST_CENTRAL_ADMIN_TOKEN.`
 
 // helpFor is the --help of admin command key.

@@ -17,6 +17,7 @@ Server:
   edgetrust-central serve [flags]          run the API (serve --help for flags)
   edgetrust-central admin init --state DIR mint an admin token into DIR/admin-token (0600)
   edgetrust-central feed-key --state DIR   print the feed's public key (PEM) for appliances
+  edgetrust-central tls root --state DIR   print the TLS root (PEM) and its SHA-256, for clients to pin
 
 Admin (over the API, authenticated by an admin token):
   edgetrust-central vendor add --id ID --name NAME
@@ -55,9 +56,10 @@ Claim 169 identity QR codes (run where the state directory is):
   edgetrust-central trust export --state DIR --out lists/   # for offline verifiers
 
 Admin commands find central with --central URL (EDGETRUST_CENTRAL_URL, default
-http://127.0.0.1:8443) and the token with --admin-token-file FILE
-(EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE) or EDGETRUST_CENTRAL_ADMIN_TOKEN; --json
-prints the API's answer.
+https://127.0.0.1:8443), trust its TLS root from --central-root FILE
+(EDGETRUST_CENTRAL_ROOT, e.g. STATE/tls/root.pem) or --central-root-sha256, and
+take the token from --admin-token-file FILE (EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE)
+or EDGETRUST_CENTRAL_ADMIN_TOKEN; --json prints the API's answer.
 
 Start on one machine:
 
@@ -125,6 +127,9 @@ var program = &cli.Program{Name: "edgetrust-central", Help: usage, Commands: []*
 		cmd("init", "mint an admin token into DIR/admin-token (0600)", adminInit),
 	}},
 	cmd("feed-key", "print the feed's public key (PEM) for appliances", feedKey),
+	{Name: "tls", Summary: "central's TLS CA", Commands: []*cli.Command{
+		cmd("root", "print the TLS root (PEM) and its SHA-256, for clients to pin", tlsRoot),
+	}},
 	adminGroup("vendor", "device vendors and their provider CAs", "add: add a vendor", "list: list vendors",
 		"revoke: revoke a vendor", "suspend: suspend a vendor", "reinstate: reinstate a vendor"),
 	adminGroup("device", "enrolled devices", "list: list devices", "show: show one device",

@@ -20,8 +20,10 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
+	"github.com/edgetrust/edgetrust/central/tlsca"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
 func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, error) {
@@ -107,12 +109,15 @@ func loadEKPolicy(allowFile, caFile string) (enrol.EKPolicy, error) {
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sf, config := newServerFlags("serve", stderr)
 	fs, c := sf.fs, &sf.cfg
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8443", "listen address; use a public address only with --tls-cert/--tls-key or behind a TLS proxy")
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8443", "listen address (HTTPS; plain HTTP only with "+insecureFlag+")")
 	fs.StringVar(&c.PassphraseFile, "passphrase-file", "", "file holding the keyring passphrase (else EDGETRUST_CENTRAL_PASSPHRASE)")
 	fs.StringVar(&c.EKAllow, "ek-allow", "", "file of trusted EK fingerprints, one per line (swtpm, simulators, TPMs without EK certificates); re-read on SIGHUP")
 	fs.StringVar(&c.EKCA, "ek-ca", "", "PEM bundle of TPM manufacturer CAs that EK certificates must chain to")
-	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve this certificate chain (PEM) instead of one from central's own TLS CA; re-read at 2/3 of its life")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "… and this key (PEM)")
+	fs.Var((*cli.StringList)(&c.TLSSAN), "tls-san", "`NAME` or IP address in central's server certificate; repeatable (default: the host name, localhost, 127.0.0.1, ::1 and the --addr host)")
+	fs.BoolVar(&c.TLS12, "tls12", false, "also accept TLS 1.2 clients (AEAD suites only); default TLS 1.3 only")
+	fs.BoolVar(&c.InsecureHTTPLoopback, "insecure-http-loopback", false, "serve plain HTTP instead of TLS, on a loopback --addr only (development)")
 	fs.Float64Var(&c.EnrolRate, "enrol-rate", 5, "enrolment requests per second per client address (burst 4×)")
 	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
@@ -131,6 +136,13 @@ The keyring (feed key, appliance CA, the key that seals vendor CA keys) is
 created on first start in STATE/central-keys.age, encrypted with the
 passphrase (EDGETRUST_CENTRAL_PASSPHRASE or --passphrase-file). If no admin
 token exists yet, one is written to STATE/admin-token (mode 0600).
+
+Central serves HTTPS (TLS 1.3) with a certificate from its own TLS CA,
+created on first start in STATE/tls/ (root 10 years, intermediate 1 year,
+server certificate 30 days, renewed at 2/3 of its life without a restart);
+its keys are sealed to the keyring. Clients pin the root: print it and its
+SHA-256 with "edgetrust-central tls root --state DIR". Plain HTTP only with
+--insecure-http-loopback, on a loopback address.
 
 Every flag can also come from EDGETRUST_CENTRAL_<FLAG> (e.g.
 EDGETRUST_CENTRAL_PG_DSN) or a JSON --config file; flags win over the
@@ -162,6 +174,10 @@ state directory's central-keys.age on each (same passphrase).
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return cli.Usage(errors.New("--tls-cert and --tls-key go together"))
+	}
+	// Before the keyring is unlocked: a refused listener costs nothing.
+	if err := tlsx.CheckListen(c.Addr, c.InsecureHTTPLoopback, c.InsecureHTTPLoopback, insecureFlag); err != nil {
+		return cli.Usage(err)
 	}
 	pass, err := passphrase(c.PassphraseFile)
 	if err != nil {
@@ -227,25 +243,55 @@ state directory's central-keys.age on each (same passphrase).
 	} else {
 		info["adminToken"] = "exists; mint another with: edgetrust-central admin init --state " + c.State + " (while serve is stopped, for badger)"
 	}
-	scheme := "http"
-	if c.TLSCert != "" {
-		scheme = "https"
+	ca, created, err := tlsca.Open(c.State, keys, time.Now())
+	if err != nil {
+		return err
 	}
-	return ce.Serve(ctx, central.ServeOptions{
-		HTTPOptions: central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy},
-		Addr:        c.Addr, TLSCert: c.TLSCert, TLSKey: c.TLSKey, Log: log,
-		OnListen: func(addr string) {
-			info["url"] = scheme + "://" + addr
-			b, _ := json.Marshal(info)
-			fmt.Fprintln(stdout, string(b))
-			// Written whole (temp file, then rename) so that a reader never
-			// sees an empty or half-written address.
-			if err := writeAtomic(filepath.Join(c.State, "central.url"), []byte(scheme+"://"+addr+"\n")); err != nil {
-				log.Warn("could not write central.url", "err", err)
-			}
-			log.Info("central listening", "addr", addr, "store", c.Store)
-		},
-	})
+	if created {
+		log.Info("created central's TLS root and intermediate", "root", filepath.Join(c.State, tlsca.RootFile), "sha256", ca.Fingerprint())
+	}
+	names := c.TLSSAN
+	if len(names) == 0 {
+		names = tlsx.DefaultSANs(c.Addr)
+	}
+	sans, err := tlsca.ParseSANs(names)
+	if err != nil {
+		return cli.Usage(fmt.Errorf("--tls-san: %w", err))
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "central"
+	}
+	renewer := &tlsx.Renewer{Name: "central server", Issue: serverIssuer(*c, ca, sans, host, time.Now), Log: log}
+	if err := renewer.Start(ctx); err != nil {
+		return err
+	}
+	go watchExpiry(ctx, ca, renewer)
+	tcfg := tlsx.ServerConfig(tlsx.ServerOptions{AllowTLS12: c.TLS12, GetCertificate: renewer.GetCertificate, ClientCAs: []*x509.Certificate{ca.Root()}})
+	ln, scheme, err := listen(*c, tcfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	lookup := applianceLookup(st)
+	h := routes(ce.Handler(central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy}),
+		&tlsca.Server{CA: ca, Appliance: lookup, Log: log}, lookup, log)
+	addr := ln.Addr().String()
+	info["url"] = scheme + "://" + addr
+	info["tlsRoot"] = filepath.Join(c.State, tlsca.RootFile)
+	info["tlsRootSha256"] = ca.Fingerprint()
+	b, _ := json.Marshal(info)
+	fmt.Fprintln(stdout, string(b))
+	// Written whole (temp file, then rename) so that a reader never
+	// sees an empty or half-written address.
+	if err := writeAtomic(filepath.Join(c.State, "central.url"), []byte(scheme+"://"+addr+"\n")); err != nil {
+		log.Warn("could not write central.url", "err", err)
+	}
+	log.Info("central listening", "addr", addr, "scheme", scheme, "store", c.Store, "tlsRootSha256", ca.Fingerprint())
+	if scheme == "http" {
+		log.Warn("serving plain HTTP on loopback (" + insecureFlag + "): development only")
+	}
+	return serveHTTP(ctx, ln, h, log)
 }
 
 func writeAtomic(path string, b []byte) error {

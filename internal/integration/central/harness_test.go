@@ -240,7 +240,7 @@ func enrolTestAppliance(t *testing.T, h *harness, id string) *testAppliance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, id, enc, sign); err != nil {
+	if _, err := a.prover().EnrolAppliance(ctx, h.client, tr.Token, id, enc, sign, nil); err != nil {
 		t.Fatal(err)
 	}
 	return &testAppliance{id: id, tpm: a, dec: enc, sign: sign}
