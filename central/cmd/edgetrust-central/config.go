@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +9,7 @@ import (
 	"os"
 
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
 
 // Config is the server's configuration file (JSON); flags and the
@@ -74,10 +74,10 @@ func (s *storeFlags) parse(args []string, config *string) error {
 		}
 		// The file is serve's whole Config, checked strictly; admin init
 		// shares it and takes the keys it has flags for.
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
+		// Strict (jsonx): a key given twice or with invalid UTF-8 is an
+		// error, never "the last one wins".
 		var typed Config
-		if err := dec.Decode(&typed); err != nil {
+		if err := jsonx.Unmarshal(b, &typed, jsonx.Limits{MaxBytes: 1 << 20}); err != nil {
 			return cli.Usage(fmt.Errorf("config %s: %w", *config, err))
 		}
 		var file map[string]json.RawMessage
