@@ -115,3 +115,4 @@ func BenchmarkBioAuth(b *testing.B) {
 		})
 	}
 }
+
