@@ -115,4 +115,3 @@ func BenchmarkBioAuth(b *testing.B) {
 		})
 	}
 }
-
