@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -167,29 +166,8 @@ func ParseCertPEM(b []byte) (*x509.Certificate, error) {
 	return certs[0], nil
 }
 
-// ParseCertsPEM parses every CERTIFICATE block (at most 64).
-func ParseCertsPEM(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for len(b) > 0 && len(out) < 64 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block")
-	}
-	return out, nil
-}
+// ParseCertsPEM parses every CERTIFICATE block (at most pki.MaxPEMCerts).
+func ParseCertsPEM(b []byte) ([]*x509.Certificate, error) { return pki.ParseCertsPEM(b) }
 
 // LoadPool reads a PEM file of CA certificates into a pool.
 func LoadPool(path string) (*x509.CertPool, error) {

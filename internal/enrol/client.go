@@ -151,23 +151,33 @@ func (p *Prover) Prove(ctx context.Context, key *tpm.Key, nonce []byte, role str
 	return KeyProof{PublicArea: key.PublicArea(), Certify: *a}, nil
 }
 
+// start runs the first round trip and the credential activation under a
+// token that must be of kind (what names it in the error).
+func (p *Prover) start(ctx context.Context, c *Client, token, kind, what string) (*StartResponse, []byte, error) {
+	q, err := p.StartRequest(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.Start(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Kind != kind {
+		return nil, nil, fmt.Errorf("enrol: the token is a %s token, not for %s", r.Kind, what)
+	}
+	secret, err := p.Activate(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, secret, nil
+}
+
 // EnrolDevices runs both round trips for devices under a device token.
 func (p *Prover) EnrolDevices(ctx context.Context, c *Client, token string, devs []DeviceKeys) (*FinishResponse, error) {
 	if len(devs) == 0 || len(devs) > MaxDevices {
 		return nil, fmt.Errorf("enrol: 1–%d devices per enrolment", MaxDevices)
 	}
-	q, err := p.StartRequest(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	r, err := c.Start(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if r.Kind != KindDevice {
-		return nil, fmt.Errorf("enrol: the token is for an %s, not for devices", r.Kind)
-	}
-	secret, err := p.Activate(ctx, r)
+	r, secret, err := p.start(ctx, c, token, KindDevice, "devices")
 	if err != nil {
 		return nil, err
 	}
@@ -192,18 +202,7 @@ func (p *Prover) EnrolDevices(ctx context.Context, c *Client, token string, devs
 // soft, if not nil, is a software decryption key to have certified as the
 // SBI encryption key instead of enc (SoftKeyProof).
 func (p *Prover) EnrolAppliance(ctx context.Context, c *Client, token, id string, enc, sign *tpm.Key, soft *rsa.PublicKey) (*FinishResponse, error) {
-	q, err := p.StartRequest(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	r, err := c.Start(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if r.Kind != KindAppliance {
-		return nil, fmt.Errorf("enrol: the token is for a %s, not for an appliance", r.Kind)
-	}
-	secret, err := p.Activate(ctx, r)
+	r, secret, err := p.start(ctx, c, token, KindAppliance, "an appliance")
 	if err != nil {
 		return nil, err
 	}

@@ -223,6 +223,34 @@ func ParseCertPEM(b []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(blk.Bytes)
 }
 
+// MaxPEMCerts bounds ParseCertsPEM: a bundle of roots, not a bomb.
+const MaxPEMCerts = 64
+
+// ParseCertsPEM parses every CERTIFICATE block in b, at most MaxPEMCerts,
+// skipping other blocks; it fails if there is none.
+func ParseCertsPEM(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for len(b) > 0 && len(out) < MaxPEMCerts {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("pki: no PEM CERTIFICATE block")
+	}
+	return out, nil
+}
+
 // ParseKeyPEM parses a PKCS#8 PEM private key.
 func ParseKeyPEM(b []byte) (crypto.Signer, error) {
 	blk, _ := pem.Decode(b)

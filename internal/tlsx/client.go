@@ -6,9 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"io"
 	"net"
 	"net/http"
@@ -48,29 +48,8 @@ func (e *PinError) Error() string {
 		"check --central-root-sha256 against `edgetrust-central tls root` on central; you may be talking to another server", e.Want, strings.Join(e.Got, ", "))
 }
 
-// ParseCerts reads every PEM certificate in b.
-func ParseCerts(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("tlsx: no PEM certificates")
-	}
-	return out, nil
-}
+// ParseCerts reads every PEM certificate in b (at most pki.MaxPEMCerts).
+func ParseCerts(b []byte) ([]*x509.Certificate, error) { return pki.ParseCertsPEM(b) }
 
 // ClientOptions say how a client trusts a server (central, or an
 // appliance) and what it presents.
