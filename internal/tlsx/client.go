@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/edgetrust/edgetrust/internal/pki"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 // Fingerprint is the SHA-256 of a certificate's DER, lower-case hex: how
