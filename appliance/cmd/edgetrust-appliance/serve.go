@@ -24,7 +24,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	state := fs.String("state", "", "state directory: the trust store (badger), TPM key blobs, certificates (required)")
 	listen := fs.String("listen", appliance.DefaultListen, "API address, plain HTTP (TLS/mTLS for relying parties comes with the auth API)")
 	central := fs.String("central", "", "central's base URL, e.g. https://central.example.org; without it the trust data is never refreshed")
-	var feedKeys stringList
+	var feedKeys, replicas stringList
+	fs.Var(&replicas, "central-replica", "`URL` of another replica of central (same PostgreSQL, same feed key); repeatable: the feeds fail over to them in turn")
 	fs.Var(&feedKeys, "feed-key", "`FILE` with central's Ed25519 feed-signing public key (PEM \"PUBLIC KEY\"); repeatable, for key rotation")
 	centralCA := fs.String("central-ca", "", "PEM `FILE` of CA certificates for central's TLS certificate (default: system roots)")
 	tpmFlag := fs.String("tpm", "", "TPM for the SBI decryption key: sim (development; seeded from the state directory), swtpm://127.0.0.1:2321 or /dev/tpmrm0; without it auth captures cannot be fully verified")
@@ -118,6 +119,9 @@ See docs/api/appliance.md.
 	}
 	if set["feed-key"] {
 		cfg.FeedKeys = feedKeys
+	}
+	if set["central-replica"] {
+		cfg.CentralReplicas = replicas
 	}
 	dur("max-staleness", &cfg.MaxStaleness, *maxStale)
 	dur("poll-wait", &cfg.PollWait, *wait)
