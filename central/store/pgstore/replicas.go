@@ -198,7 +198,9 @@ func (s *Store) ReadStats() ReadStats {
 func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, store.FeedView, error) {
 	if s.read != nil {
 		recs, size, err := readFeed(ctx, s.read, name, after, limit)
-		if err == nil {
+		if err == nil && after <= size {
+			// (A follower ahead of the standby was served by the primary
+			// or another replica: only the primary can answer it.)
 			head, since, ok := s.heads.behind(name, size)
 			switch {
 			case ok && since.IsZero():
@@ -210,6 +212,8 @@ func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, lim
 				s.reads.behind.Add(1)
 				return recs, size, store.FeedView{Source: store.SourceStandby, Head: head, Lag: max(0, s.now().Sub(since))}, nil
 			}
+			s.reads.fallback.Add(1)
+		} else if err == nil {
 			s.reads.fallback.Add(1)
 		} else if ctx.Err() == nil {
 			s.reads.errors.Add(1)

@@ -312,6 +312,12 @@ func TestStandbyReads(t *testing.T) {
 	if err != nil || len(recs) != 3 || size != 8 || v != (store.FeedView{Source: store.SourcePrimary, Head: 8}) {
 		t.Fatalf("standby without the wanted entries: %d entries, size %d, %+v, %v", len(recs), size, v, err)
 	}
+	// A follower ahead of the standby (served by the primary before): the
+	// primary answers, never "beyond the end".
+	recs, size, v, err = s.ReadFeedView(ctx, trustfeed.Name, 7, 100)
+	if err != nil || len(recs) != 1 || size != 8 || v.Source != store.SourcePrimary {
+		t.Fatalf("follower ahead of the standby: %d entries, size %d, %+v, %v", len(recs), size, v, err)
+	}
 	// Past MaxLag the standby is not used even when it has entries.
 	clk.Add(5 * time.Second)
 	recs, size, v, err = s.ReadFeedView(ctx, trustfeed.Name, 0, 100)
@@ -327,7 +333,7 @@ func TestStandbyReads(t *testing.T) {
 		t.Errorf("FeedRoot = %x, %v", root, err)
 	}
 	st := s.ReadStats()
-	if st.Fresh != 2 || st.Behind != 1 || st.Fallback != 2 || st.Errors != 0 {
+	if st.Fresh != 2 || st.Behind != 1 || st.Fallback != 3 || st.Errors != 0 {
 		t.Errorf("read stats = %+v", st)
 	}
 }
