@@ -186,6 +186,12 @@ func TestFanOut(t *testing.T) {
 		nrep = v
 	}
 	cl := newCluster(t)
+	if os.Getenv("EDGETRUST_FANOUT_READ") == "standby" {
+		// Feed reads from the streaming replica (scripts/start-pg-standby.sh).
+		if cl.readDSN = cl.standbyDSN(); cl.readDSN == "" {
+			t.Fatal("EDGETRUST_FANOUT_READ=standby needs EDGETRUST_PG_STANDBY_DSN")
+		}
+	}
 	serials := cl.addDevices(rounds)
 	var rs []*replica
 	for i := range nrep {
@@ -306,8 +312,8 @@ func TestFanOut(t *testing.T) {
 	}
 	slices.Sort(all)
 	p99 := percentile(all, 0.99)
-	t.Logf("FANOUT n=%d replicas=%d rounds=%d: p50 %v p99 %v max %v; replica CPU %.0f ms per 1,000 appliances per revocation; %.1f KiB replica RSS per idle long poll; client errors %d",
-		n, nrep, rounds, percentile(all, 0.5).Round(time.Millisecond), p99.Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond),
+	t.Logf("FANOUT n=%d replicas=%d reads=%s rounds=%d: p50 %v p99 %v max %v; replica CPU %.0f ms per 1,000 appliances per revocation; %.1f KiB replica RSS per idle long poll; client errors %d",
+		n, nrep, map[bool]string{true: "standby", false: "primary"}[cl.readDSN != ""], rounds, percentile(all, 0.5).Round(time.Millisecond), p99.Round(time.Millisecond), all[len(all)-1].Round(time.Millisecond),
 		float64(cpuTotal.Milliseconds())*1000/float64(n)/float64(rounds), float64(idleRSS)/float64(n)/1024, errs.Load())
 	// Each appliance had each revocation exactly once.
 	mu.Lock()

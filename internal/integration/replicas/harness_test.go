@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -80,6 +81,24 @@ func runReplica(name string) error {
 		Addr:        "127.0.0.1:0",
 		OnListen:    func(addr string) { fmt.Printf("URL http://%s\n", addr) },
 	})
+}
+
+// standbyDSN is EDGETRUST_PG_STANDBY_DSN (a hot standby of the test
+// database, scripts/start-pg-standby.sh) on the cluster's schema, or "".
+func (cl *cluster) standbyDSN() string {
+	s := os.Getenv("EDGETRUST_PG_STANDBY_DSN")
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	p, err2 := url.Parse(cl.dsn)
+	if err != nil || err2 != nil {
+		cl.t.Fatal("EDGETRUST_PG_STANDBY_DSN must be a postgres:// URL")
+	}
+	q := u.Query()
+	q.Set("search_path", p.Query().Get("search_path"))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // cluster is a PostgreSQL schema, the shared keyring, an in-process
