@@ -197,7 +197,7 @@ func (s *Store) listen(ctx context.Context, c *pgxpool.Conn) {
 		s.log.Warn("feed notifications interrupted; reconnecting", "err", err)
 		// Without notifications the standby's lag cannot be told: feed
 		// reads go to the primary until LISTEN is back.
-		s.heads.setBlind(true)
+		s.heads.setBlind(true, s.now())
 		s.changed.Notify() // waiters re-read: nothing is lost but latency
 		for {
 			select {
@@ -208,7 +208,7 @@ func (s *Store) listen(ctx context.Context, c *pgxpool.Conn) {
 			backoff = min(2*backoff, 5*time.Second)
 			if c, err = s.listenConn(ctx); err == nil {
 				backoff = 100 * time.Millisecond
-				s.heads.setBlind(false)
+				s.heads.setBlind(false, s.now())
 				s.changed.Notify()
 				break
 			}

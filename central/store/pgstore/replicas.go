@@ -114,9 +114,10 @@ type sizeAt struct {
 // heads are the feed sizes committed on the primary, newest last, as the
 // notifications told them.
 type heads struct {
-	mu    sync.Mutex
-	feeds map[string][]sizeAt
-	blind bool // LISTEN is down: lag cannot be told
+	mu         sync.Mutex
+	feeds      map[string][]sizeAt
+	blind      bool // LISTEN is down: lag cannot be told
+	blindSince time.Time
 }
 
 func newHeads() *heads { return &heads{feeds: map[string][]sizeAt{}} }
@@ -146,10 +147,23 @@ func (h *heads) notified(payload string, now time.Time) {
 	h.feeds[name] = append(l, sizeAt{n, now})
 }
 
-func (h *heads) setBlind(b bool) {
+func (h *heads) setBlind(b bool, now time.Time) {
 	h.mu.Lock()
+	if b && !h.blind {
+		h.blindSince = now
+	}
 	h.blind = b
 	h.mu.Unlock()
+}
+
+// blindFor is how long LISTEN has been down (0: it is up).
+func (h *heads) blindFor(now time.Time) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.blind {
+		return 0
+	}
+	return max(0, now.Sub(h.blindSince))
 }
 
 // behind says, for a read of size n, the newest size known and since when
@@ -184,20 +198,27 @@ type ReadStats struct {
 	Behind   uint64 // served by the standby, behind by at most MaxLag
 	Fallback uint64 // the standby was too far behind: read the primary
 	Errors   uint64 // the standby failed: read the primary
+	// Unreachable counts standby answers served because the primary
+	// failed (while PostgreSQL fails over).
+	Unreachable uint64
 }
 
-type readCounters struct{ fresh, behind, fallback, errors atomic.Uint64 }
+type readCounters struct{ fresh, behind, fallback, errors, unreachable atomic.Uint64 }
 
 // ReadStats returns the standby read counters (all zero without ReadDSN).
 func (s *Store) ReadStats() ReadStats {
-	return ReadStats{s.reads.fresh.Load(), s.reads.behind.Load(), s.reads.fallback.Load(), s.reads.errors.Load()}
+	return ReadStats{s.reads.fresh.Load(), s.reads.behind.Load(), s.reads.fallback.Load(), s.reads.errors.Load(), s.reads.unreachable.Load()}
 }
 
 // ReadFeedView implements store.FeedViewer: feed reads from the standby
 // when it is fresh enough, else from the primary.
 func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, store.FeedView, error) {
+	var standby []store.FeedRecord
+	var standbySize uint64
+	standbyOK := false
 	if s.read != nil {
 		recs, size, err := readFeed(ctx, s.read, name, after, limit)
+		standby, standbySize, standbyOK = recs, size, err == nil && after <= size
 		if err == nil && after <= size {
 			// (A follower ahead of the standby was served by the primary
 			// or another replica: only the primary can answer it.)
@@ -221,6 +242,14 @@ func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, lim
 		}
 	}
 	recs, size, err := readFeed(ctx, s.pool, name, after, limit)
+	if err != nil && standbyOK && ctx.Err() == nil {
+		// The primary is unreachable (failing over): the standby's answer
+		// is the best there is. Its lag cannot be told; Lag is how long
+		// this replica has not heard from the primary.
+		s.reads.unreachable.Add(1)
+		head, _, _ := s.heads.behind(name, standbySize)
+		return standby, standbySize, store.FeedView{Source: store.SourceStandby, Head: max(head, standbySize), Lag: s.heads.blindFor(s.now())}, nil
+	}
 	if err != nil {
 		return nil, 0, store.FeedView{}, err
 	}

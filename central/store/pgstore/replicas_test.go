@@ -426,3 +426,41 @@ func waitHead(t *testing.T, s *Store, n uint64) {
 var ctx = context.Background()
 
 var errNoRetry = errors.New("test: no second attempt")
+
+// TestPrimaryUnreachable: while the primary cannot be reached (PostgreSQL
+// failing over) and LISTEN is down, a standby's answer is served anyway,
+// its Lag the time since the replica last heard from the primary.
+func TestPrimaryUnreachable(t *testing.T) {
+	dsn := testDSN(t)
+	standby, replay := lagging(t, dsn)
+	clk := &testClock{t: time.Now()}
+	s := openWith(t, dsn, Options{ReadDSN: standby, Now: clk.Now})
+	for i := range 3 {
+		if err := appendOne(ctx, s, fmt.Sprintf("e%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replay(3)
+	s.heads.setBlind(true, clk.Now())
+	clk.Add(3 * time.Second)
+	// With the primary up, a blind replica reads the primary.
+	if _, _, v, err := s.ReadFeedView(ctx, trustfeed.Name, 0, 10); err != nil || v.Source != store.SourcePrimary {
+		t.Fatalf("blind, primary up: %+v %v", v, err)
+	}
+	u, _ := url.Parse(dsn)
+	u.Host = "127.0.0.1:1"
+	cfg, err := pgxpoolParse(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary := s.pool
+	s.pool = cfg
+	defer func() { s.pool.Close(); s.pool = primary }()
+	recs, size, v, err := s.ReadFeedView(ctx, trustfeed.Name, 0, 10)
+	if err != nil || len(recs) != 3 || size != 3 || v.Source != store.SourceStandby || v.Lag != 3*time.Second {
+		t.Fatalf("primary unreachable: %d entries, size %d, %+v, %v", len(recs), size, v, err)
+	}
+	if s.ReadStats().Unreachable != 1 {
+		t.Errorf("stats %+v", s.ReadStats())
+	}
+}
