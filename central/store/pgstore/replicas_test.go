@@ -464,3 +464,61 @@ func TestPrimaryUnreachable(t *testing.T) {
 		t.Errorf("stats %+v", s.ReadStats())
 	}
 }
+
+// TestConnectionsLost: every session of a replica is ended (as a
+// PostgreSQL restart ends them); the replica writes again and hears other
+// replicas' appends again, by itself.
+func TestConnectionsLost(t *testing.T) {
+	dsn := testDSN(t)
+	a := openWith(t, dsn, Options{Name: "lost-a"})
+	b := openWith(t, dsn, Options{Name: "lost-b"})
+	if err := appendOne(ctx, a, "before"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := b.pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'lost-a %'").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminated %d sessions: %v", n, err)
+	}
+	// Writes: the first may fail (the statement reached a dying session),
+	// the pool then replaces its connections.
+	var err error
+	for i := range 3 {
+		if err = appendOne(ctx, a, fmt.Sprintf("after-%d", i)); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("replica cannot write after losing its sessions: %v", err)
+	}
+	// Notifications: the listener reconnects and hears B's append.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-a.Changed():
+		default:
+		}
+		if err := appendOne(ctx, b, "from-b"); err != nil {
+			t.Fatal(err)
+		}
+		_, size, err := b.ReadFeed(ctx, trustfeed.Name, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-a.Changed():
+			// The notification itself (not a reconnection's wake-up)
+			// carried B's new size.
+			if head, _, _ := a.heads.behind(trustfeed.Name, 0); head == size {
+				ids := checkFeed(t, a)
+				if ids[0] != "before" || ids[len(ids)-1] != "from-b" {
+					t.Errorf("feed %v", ids)
+				}
+				return
+			}
+		case <-time.After(500 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("replica A never heard of B's appends again")
+		}
+	}
+}
