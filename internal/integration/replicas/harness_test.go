@@ -24,6 +24,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
 	"github.com/edgetrust/edgetrust/central/store/storetest"
+	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/keyring"
@@ -40,6 +41,7 @@ const (
 	envReadDSN = "EDGETRUST_TEST_REPLICA_READ_DSN"
 	envState   = "EDGETRUST_TEST_REPLICA_STATE"
 	envLease   = "EDGETRUST_TEST_REPLICA_LEASE"
+	envEKAllow = "EDGETRUST_TEST_REPLICA_EK_ALLOW" // comma-separated EK fingerprints
 )
 
 func init() { keyring.WorkFactor = 10 } // fast keyrings in tests
@@ -71,7 +73,13 @@ func runReplica(name string) error {
 		return err
 	}
 	defer st.Close()
-	c, err := central.New(central.Config{Store: st, Keys: keys, SweepInterval: -1})
+	ek := enrol.EKPolicy{Allow: map[string]bool{}}
+	for _, fp := range strings.Split(os.Getenv(envEKAllow), ",") {
+		if fp != "" {
+			ek.Allow[fp] = true
+		}
+	}
+	c, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, SweepInterval: -1})
 	if err != nil {
 		return err
 	}
@@ -107,6 +115,7 @@ type cluster struct {
 	t        *testing.T
 	dsn      string
 	readDSN  string
+	ekAllow  []string // EK fingerprints replicas started from now on accept
 	lease    time.Duration
 	state    string
 	c        *central.Central
@@ -156,7 +165,7 @@ func (cl *cluster) start(name string) *replica {
 	cl.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"="+name, envDSN+"="+cl.dsn, envReadDSN+"="+cl.readDSN,
-		envState+"="+cl.state, envLease+"="+cl.lease.String())
+		envState+"="+cl.state, envLease+"="+cl.lease.String(), envEKAllow+"="+strings.Join(cl.ekAllow, ","))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		cl.t.Fatal(err)
