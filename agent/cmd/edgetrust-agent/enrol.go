@@ -47,7 +47,8 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ekCert := fs.String("ek-cert", "", "PEM or DER EK certificate to send when the TPM holds none in NV")
 	showEK := fs.Bool("show-ek", false, "print the TPM's EK fingerprint (for central's --ek-allow list) and exit")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	var devices stringList
+	var devices, replicas stringList
+	fs.Var(&replicas, "central-replica", "`URL` of another replica of central; repeatable: tried in turn when one cannot be reached")
 	fs.Var(&devices, "device", "enrol only this device id; repeatable (default: every configured device)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, enrolHelp)
@@ -88,7 +89,7 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *central == "" || tok == "" {
 		return cli.Usage(errors.New("--central URL and --token TOKEN (or --token-file) are required"))
 	}
-	o := agent.EnrolOptions{Central: *central, Token: tok, Devices: devices}
+	o := agent.EnrolOptions{Central: *central, Replicas: replicas, Token: tok, Devices: devices}
 	if *ekCert != "" {
 		b, err := os.ReadFile(*ekCert)
 		if err != nil {
