@@ -71,7 +71,11 @@ func enrolledWithCentral(state, id string) (*CentralEnrolment, bool) {
 // EnrolOptions say where and how to enrol.
 type EnrolOptions struct {
 	Central string // central's base URL
-	Token   string // one-use enrolment token from a central admin
+	// Replicas are more URLs of the same central (replicas on one
+	// database): a request central certainly did not get goes to the next
+	// (enrol.Client.Replicas).
+	Replicas []string
+	Token    string // one-use enrolment token from a central admin
 	// Devices limits enrolment to these ids (default: every configured device).
 	Devices []string
 	// EKCert is a DER EK certificate to send instead of the TPM's own.
@@ -184,7 +188,7 @@ func Enrol(ctx context.Context, cfg Config, o EnrolOptions) (*EnrolResult, error
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	client := &enrol.Client{URL: o.Central}
+	client := &enrol.Client{URL: o.Central, Replicas: o.Replicas}
 	client.HTTP = newHTTPClient(timeout)
 	p := &enrol.Prover{TPM: t, AK: ak, EKCert: o.EKCert}
 	r, err := p.EnrolDevices(ctx, client, o.Token, keys)

@@ -159,6 +159,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		sc := o.Sync
 		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, truststate.FeedName, fk, a.log, a.reg
 		sc.Wait, sc.Now, sc.UserAgent = time.Duration(cfg.PollWait), o.Now, "edgetrust-appliance/"+Version
+		sc.Replicas = cfg.CentralReplicas
 		if cfg.CentralCA != "" {
 			pool, err := loadPool(cfg.CentralCA)
 			if err != nil {
@@ -360,6 +361,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		sc := o.Sync
 		sc.Central, sc.Feed, sc.Keys, sc.Logger, sc.Registerer = cfg.Central, a.recSink.Feed(), fk, a.log, a.reg
 		sc.Wait, sc.Now, sc.UserAgent = time.Duration(cfg.PollWait), o.Now, "edgetrust-appliance/"+Version
+		sc.Replicas = cfg.CentralReplicas
 		sc.ChunkEntries = 1 // one sealed batch per transaction: applied atomically with its position
 		if cfg.CentralCA != "" {
 			pool, err := loadPool(cfg.CentralCA)

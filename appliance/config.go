@@ -33,6 +33,10 @@ type Config struct {
 	// Central is central's base URL; without it the trust data is never
 	// refreshed and goes stale.
 	Central string `json:"central"`
+	// CentralReplicas are more URLs of the same central (replicas on one
+	// PostgreSQL): the feeds fail over to them in turn, from the stored
+	// checkpoint (at most follow.MaxCentrals URLs in all).
+	CentralReplicas []string `json:"centralReplicas,omitempty"`
 	// FeedKeys are PEM files with the Ed25519 public keys central signs
 	// feeds with (required with Central).
 	FeedKeys []string `json:"feedKeys"`
@@ -166,6 +170,11 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.Central)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("central %q: want a URL such as https://central.example.org", c.Central)
+		}
+		for _, r := range c.CentralReplicas {
+			if u, err := url.Parse(r); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("central replica %q: want a URL such as https://central-2.example.org", r)
+			}
 		}
 		if len(c.FeedKeys) == 0 {
 			return errors.New("--central needs --feed-key FILE: the Ed25519 public key central signs its feeds with (PEM)")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/keys"
 	"github.com/edgetrust/edgetrust/internal/audit"
 	"github.com/edgetrust/edgetrust/internal/enrol"
@@ -41,6 +42,18 @@ func (h *api) applianceCA(w http.ResponseWriter, _ *http.Request) {
 	w.Write(pki.CertPEM(h.svc.ApplianceCACert()))
 }
 
+// Answer headers of GET /v1/feeds/{name}: the size the batch's checkpoint
+// covers, the newest size this replica knows was committed, how long the
+// entries in between have existed (seconds, 0 when the batch is up to
+// date) and whether the PostgreSQL primary or a streaming replica served
+// the read.
+const (
+	HeaderFeedSize   = "Edgetrust-Feed-Size"
+	HeaderFeedHead   = "Edgetrust-Feed-Head"
+	HeaderFeedLag    = "Edgetrust-Feed-Lag"
+	HeaderFeedSource = "Edgetrust-Feed-Source"
+)
+
 // feed serves GET /v1/feeds/{name}?after=N[&limit=N][&wait=30s].
 func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
@@ -71,13 +84,23 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 		wait = d
 	}
 	mWaiters.Inc()
-	b, err := h.svc.WaitBatch(r.Context(), r.PathValue("name"), after, limit, wait)
+	ctx, view := feeds.WithView(r.Context())
+	b, err := h.svc.WaitBatch(ctx, r.PathValue("name"), after, limit, wait)
 	mWaiters.Dec()
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	mFeedEntries.Add(float64(len(b.Entries)))
+	// Where the batch came from and how fresh it is (unsigned, for
+	// operators and followers' logs; docs/api/central.md, "Feeds").
+	hd := w.Header()
+	hd.Set(HeaderFeedSize, strconv.FormatUint(view.Size, 10))
+	hd.Set(HeaderFeedHead, strconv.FormatUint(max(view.Head, view.Size), 10))
+	hd.Set(HeaderFeedLag, strconv.FormatFloat(view.Lag.Seconds(), 'f', 3, 64))
+	if view.Source != "" {
+		hd.Set(HeaderFeedSource, view.Source)
+	}
 	httpx.WriteJSON(w, http.StatusOK, b)
 }
 

@@ -362,6 +362,33 @@ type Store interface {
 	Close() error
 }
 
+// Feed read sources (FeedView.Source).
+const (
+	SourcePrimary = "primary"
+	SourceStandby = "standby"
+)
+
+// FeedView says where a feed read was served from and how fresh it is.
+type FeedView struct {
+	// Source is SourcePrimary or SourceStandby (a streaming replica).
+	Source string
+	// Head is the newest size of the feed this replica knows was
+	// committed (at least the size read).
+	Head uint64
+	// Lag is how long the entries the read lacks (Head minus the size
+	// read) have been committed on the primary: 0 when the read was up to
+	// date. It never exceeds the store's bound, beyond which reads go to
+	// the primary.
+	Lag time.Duration
+}
+
+// FeedViewer is a store that can serve feed reads from a streaming
+// replica and says how fresh each read is (pgstore with a read DSN).
+type FeedViewer interface {
+	// ReadFeedView is ReadFeed with where the read came from.
+	ReadFeedView(ctx context.Context, name string, after uint64, limit int) ([]FeedRecord, uint64, FeedView, error)
+}
+
 // AppendAudit chains events after the current audit head and inserts
 // them, returning the stored rows.
 func AppendAudit(ctx context.Context, tx Tx, events ...AuditEvent) ([]AuditEvent, error) {

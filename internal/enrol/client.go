@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,25 +25,70 @@ import (
 type Client struct {
 	// URL is central's base URL, e.g. https://central.example.org.
 	URL string
+	// Replicas are more base URLs of the same central (replicas on one
+	// database: a session started on one is finished on any). A request
+	// that certainly did not reach central (connection refused, no route)
+	// or that central answered 503 (unavailable) is sent to the next URL in
+	// turn, after a short jittered pause; other failures are returned, so
+	// a request is never applied twice. At most MaxURLs in all.
+	Replicas []string
 	// HTTP is the client to use; nil means one with a 30 s timeout over
 	// http.DefaultTransport (the enrolling commands make that transport
 	// verify central against its pinned TLS root, tlsx.ClientConfig).
 	HTTP *http.Client
 }
 
+// MaxURLs bounds Client's URLs (URL and Replicas).
+const MaxURLs = 16
+
 // maxResponse bounds what the client reads from central.
 const maxResponse = 1 << 20
 
+// retryPause is the base pause before asking the next replica.
+var retryPause = 200 * time.Millisecond
+
 func (c *Client) post(ctx context.Context, path string, in, out any) error {
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("enrol: central URL %q: want http(s)://host[:port]", c.URL)
+	urls := append([]string{c.URL}, c.Replicas...)
+	if len(urls) > MaxURLs {
+		return fmt.Errorf("enrol: %d central URLs, at most %d", len(urls), MaxURLs)
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.URL, "/")+path, bytes.NewReader(body))
+	for i, u := range urls {
+		if i > 0 {
+			// Jittered, growing pause: enrolling devices leaving a dead
+			// replica do not arrive at the next one in step.
+			d := time.Duration(i) * retryPause
+			t := time.NewTimer(d/2 + rand.N(d/2+1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		err = c.postTo(ctx, u, path, body, out)
+		var ue unreachedError
+		if err == nil || !errors.As(err, &ue) {
+			return err
+		}
+	}
+	return errors.Unwrap(err)
+}
+
+// unreachedError is a request central certainly did not act on.
+type unreachedError struct{ error }
+
+func (e unreachedError) Unwrap() error { return e.error }
+
+func (c *Client) postTo(ctx context.Context, base, path string, body []byte, out any) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("enrol: central URL %q: want http(s)://host[:port]", base)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -57,7 +104,12 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		if u.Scheme == "https" && (errors.As(err, &ua) || errors.As(err, &cv)) {
 			return fmt.Errorf("enrol: central's TLS certificate is not trusted (pass --central-root-sha256, as edgetrust-central tls root prints it): %w", err)
 		}
-		return fmt.Errorf("enrol: reaching central: %w", err)
+		err = fmt.Errorf("enrol: reaching central: %w", err)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" && ctx.Err() == nil {
+			return unreachedError{err}
+		}
+		return err
 	}
 	defer rsp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(rsp.Body, maxResponse))
@@ -68,11 +120,16 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		var e struct {
 			Error *Error `json:"error"`
 		}
+		var err error = fmt.Errorf("enrol: central answered %s", rsp.Status)
 		if json.Unmarshal(b, &e) == nil && e.Error != nil && e.Error.Code != "" {
 			e.Error.Status = rsp.StatusCode
-			return e.Error
+			err = e.Error
 		}
-		return fmt.Errorf("enrol: central answered %s", rsp.Status)
+		if rsp.StatusCode == http.StatusServiceUnavailable {
+			// Not acted on (a 502 or 504 from a proxy may have been).
+			return unreachedError{err}
+		}
+		return err
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("enrol: central's answer is not what %s returns: %w", path, err)

@@ -52,7 +52,8 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rootPin := fs.String("central-root-sha256", os.Getenv("EDGETRUST_AGENT_CENTRAL_ROOT_SHA256"), "SHA-256 of central's TLS root (edgetrust-central tls root, or token create, prints it); required for an https central without --central-ca")
 	centralCA := fs.String("central-ca", os.Getenv("EDGETRUST_AGENT_CENTRAL_CA"), "PEM `FILE` of central's TLS root instead of the pin")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	var devices stringList
+	var devices, replicas stringList
+	fs.Var(&replicas, "central-replica", "`URL` of another replica of central; repeatable: tried in turn when one cannot be reached")
 	fs.Var(&devices, "device", "enrol only this device id; repeatable (default: every configured device)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, enrolHelp)
@@ -96,7 +97,7 @@ func enrolCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := pinCentral(cfg.State, *central, *centralCA, *rootPin); err != nil {
 		return cli.Usage(err)
 	}
-	o := agent.EnrolOptions{Central: *central, Token: tok, Devices: devices}
+	o := agent.EnrolOptions{Central: *central, Replicas: replicas, Token: tok, Devices: devices}
 	if *ekCert != "" {
 		b, err := os.ReadFile(*ekCert)
 		if err != nil {

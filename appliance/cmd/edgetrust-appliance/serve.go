@@ -32,7 +32,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&sans, "tls-san", "`NAME` or IP address in the appliance's TLS certificate; repeatable (default: the host name, localhost, 127.0.0.1, ::1 and the --listen host)")
 	rootPin := fs.String("central-root-sha256", "", "SHA-256 of central's TLS root (edgetrust-central tls root), when it was not saved at enrolment (STATE/tls/central-root.pem)")
 	central := fs.String("central", "", "central's base URL, e.g. https://central.example.org; without it the trust data is never refreshed")
-	var feedKeys stringList
+	var feedKeys, replicas stringList
+	fs.Var(&replicas, "central-replica", "`URL` of another replica of central (same PostgreSQL, same feed key); repeatable: the feeds fail over to them in turn")
 	fs.Var(&feedKeys, "feed-key", "`FILE` with central's Ed25519 feed-signing public key (PEM \"PUBLIC KEY\"); repeatable, for key rotation")
 	centralCA := fs.String("central-ca", "", "PEM `FILE` of central's TLS root (default: the root pinned at enrolment, STATE/tls/central-root.pem)")
 	tpmFlag := fs.String("tpm", "", "TPM for the SBI decryption key: sim (development; seeded from the state directory), swtpm://127.0.0.1:2321 or /dev/tpmrm0; without it auth captures cannot be fully verified")
@@ -132,6 +133,9 @@ See docs/api/appliance.md.
 	}
 	if set["feed-key"] {
 		cfg.FeedKeys = feedKeys
+	}
+	if set["central-replica"] {
+		cfg.CentralReplicas = replicas
 	}
 	dur("max-staleness", &cfg.MaxStaleness, *maxStale)
 	dur("poll-wait", &cfg.PollWait, *wait)

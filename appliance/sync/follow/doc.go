@@ -12,7 +12,12 @@
 // handed to the Sink, which applies them together with the new feed.State in
 // one transaction. A refused batch is logged and counted, the stored state
 // is kept, and the follower retries with back-off. Resuming after a restart
-// needs nothing but the Sink's stored state. Batches are strict JSON
+// needs nothing but the Sink's stored state, and so does failing over:
+// given several URLs of central's replicas (Config.Replicas), a follower
+// whose poll fails asks the next replica soon (jittered), and backs off
+// exponentially only once every URL failed in turn; whichever replica
+// answers continues from the stored checkpoint, and the same checks refuse
+// a replica that would fork or roll the feed back. Batches are strict JSON
 // (internal/jsonx) with at most feed.MaxBatchEntries entries, counted before
 // anything is decoded.
 //

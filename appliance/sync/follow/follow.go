@@ -34,10 +34,15 @@ type Sink interface {
 
 // Config configures a Syncer. Central, Feed and Keys are required.
 type Config struct {
-	Central string                       // base URL, e.g. https://central.example.org
-	Feed    string                       // feed name, e.g. "trust"
-	Keys    map[string]ed25519.PublicKey // trusted feed keys by feed.KeyID
-	Client  *http.Client                 // nil: a client with sane timeouts
+	Central string // base URL, e.g. https://central.example.org
+	// Replicas are more base URLs of the same central (replicas on one
+	// PostgreSQL, sharing the feed key): after a failure the next URL in
+	// turn is asked, from the same stored checkpoint. At most MaxCentrals
+	// URLs in all.
+	Replicas []string
+	Feed     string                       // feed name, e.g. "trust"
+	Keys     map[string]ed25519.PublicKey // trusted feed keys by feed.KeyID
+	Client   *http.Client                 // nil: a client with sane timeouts
 
 	Wait         time.Duration // long-poll wait asked of central (default 30s)
 	MinInterval  time.Duration // least time between two polls that brought no entries (default 1s)
@@ -63,7 +68,8 @@ type Syncer struct {
 	cfg      Config
 	sink     Sink
 	follower feed.Follower
-	base     *url.URL
+	bases    []*url.URL // Central, then Replicas
+	cur      int        // the one asked now (under mu)
 	log      *slog.Logger
 	m        *metrics
 
@@ -94,10 +100,18 @@ func New(cfg Config, sink Sink) (*Syncer, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("follow: no trusted feed keys")
 	}
-	u, err := url.Parse(cfg.Central)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("follow: central URL %q: want http(s)://host[:port][/prefix]", cfg.Central)
+	if 1+len(cfg.Replicas) > MaxCentrals {
+		return nil, fmt.Errorf("follow: %d central URLs, at most %d", 1+len(cfg.Replicas), MaxCentrals)
 	}
+	var bases []*url.URL
+	for _, c := range append([]string{cfg.Central}, cfg.Replicas...) {
+		u, err := url.Parse(c)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("follow: central URL %q: want http(s)://host[:port][/prefix]", c)
+		}
+		bases = append(bases, u)
+	}
+	u := bases[0]
 	if cfg.Wait <= 0 {
 		cfg.Wait = 30 * time.Second
 	}
@@ -140,7 +154,7 @@ func New(cfg Config, sink Sink) (*Syncer, error) {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "edgetrust-appliance"
 	}
-	s := &Syncer{cfg: cfg, sink: sink, base: u,
+	s := &Syncer{cfg: cfg, sink: sink, bases: bases,
 		follower: feed.Follower{Origin: cfg.Feed, Keys: cfg.Keys},
 		log:      cfg.Logger.With("feed", cfg.Feed)}
 	s.status.Feed, s.status.Central = cfg.Feed, u.Redacted()
@@ -288,7 +302,7 @@ func (s *Syncer) apply(st feed.State, b *feed.Batch, entries []feed.Entry, next 
 
 // fetch gets one batch.
 func (s *Syncer) fetch(ctx context.Context, after uint64, wait time.Duration) (*feed.Batch, error) {
-	u := *s.base
+	u := *s.base()
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/feeds/" + url.PathEscape(s.cfg.Feed)
 	u.RawQuery = url.Values{"after": {strconv.FormatUint(after, 10)}, "wait": {wait.String()}}.Encode()
 	ctx, cancel := context.WithTimeout(ctx, wait+30*time.Second)
@@ -341,9 +355,10 @@ func printable(b []byte) string {
 // off (exponentially, with jitter) after failures. The first poll after a
 // start or a failure does not wait, so a fresh checkpoint arrives promptly.
 func (s *Syncer) Run(ctx context.Context) {
-	s.log.Info("following feed", "central", s.base.Redacted(), "wait", s.cfg.Wait.String(), "size", s.Status().Size)
+	s.log.Info("following feed", "central", s.base().Redacted(), "replicas", len(s.bases)-1, "wait", s.cfg.Wait.String(), "size", s.Status().Size)
 	backoff := s.cfg.MinBackoff
 	wait := time.Duration(0)
+	failedInTurn := 0 // consecutive failures since the last success
 	for ctx.Err() == nil {
 		t0 := s.cfg.Now()
 		s.mu.Lock()
@@ -355,17 +370,30 @@ func (s *Syncer) Run(ctx context.Context) {
 		}
 		if err != nil {
 			s.failed(err)
+			failedInTurn++
+			wait = 0
+			if len(s.bases) > 1 {
+				s.next()
+				if failedInTurn%len(s.bases) != 0 {
+					// Another replica has not been tried since the last
+					// success: ask it soon (jittered, so that appliances
+					// leaving a dead replica do not arrive in step).
+					sleep(ctx, s.cfg.MinBackoff/4+rand.N(s.cfg.MinBackoff/2+1))
+					continue
+				}
+			}
+			// Every URL failed in turn: back off, exponentially, with jitter.
 			sleep(ctx, backoff/2+rand.N(backoff/2+1))
 			backoff = min(backoff*2, s.cfg.MaxBackoff)
-			wait = 0
 			continue
 		}
+		failedInTurn = 0
 		s.mu.Lock()
 		recovered := s.status.Failures > 0
 		s.status.LastSuccess, s.status.LastError, s.status.Failures = s.cfg.Now(), "", 0
 		s.mu.Unlock()
 		if recovered {
-			s.log.Info("feed reachable again", "size", res.Size)
+			s.log.Info("feed reachable again", "central", s.base().Redacted(), "size", res.Size)
 		}
 		if res.Applied > 0 {
 			s.log.Info("feed batch applied", "entries", res.Applied, "size", res.Size)
@@ -384,6 +412,26 @@ func (s *Syncer) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// MaxCentrals bounds the URLs a Syncer follows central at.
+const MaxCentrals = 16
+
+// base is the URL asked now.
+func (s *Syncer) base() *url.URL {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bases[s.cur]
+}
+
+// next moves to the next URL, in turn.
+func (s *Syncer) next() {
+	s.mu.Lock()
+	s.cur = (s.cur + 1) % len(s.bases)
+	s.status.Central = s.bases[s.cur].Redacted()
+	u := s.status.Central
+	s.mu.Unlock()
+	s.log.Info("asking another central replica", "central", u)
 }
 
 func (s *Syncer) failed(err error) {

@@ -220,3 +220,87 @@ func TestNewChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverToAnotherReplica: two replicas serve one feed; the one being
+// followed stops mid-follow (its long poll cut); the follower asks the
+// other at once, from its stored checkpoint, and misses nothing.
+func TestFailoverToAnotherReplica(t *testing.T) {
+	srv, _ := feedtest.New("trust")
+	defer srv.Close()
+	var hits [2]atomic.Int32
+	replica := func(i int) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			srv.ServeHTTP(w, r)
+		}))
+	}
+	a, b := replica(0), replica(1)
+	defer b.Close()
+	sink := &memSink{}
+	s := newSyncer(t, a.URL, sink, Config{Keys: srv.Keys(), Replicas: []string{b.URL}, Wait: 5 * time.Second,
+		MinBackoff: 400 * time.Millisecond, MinInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitSize := func(n uint64) time.Duration {
+		t.Helper()
+		t0 := time.Now()
+		for {
+			st, _ := sink.State()
+			if st.Head.Size >= n {
+				return time.Since(t0)
+			}
+			if time.Since(t0) > 10*time.Second {
+				t.Fatalf("follower at %d, want %d (status %+v)", st.Head.Size, n, s.Status())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for i := range 5 {
+		srv.Append("device", map[string]any{"serial": i})
+	}
+	waitSize(5)
+	if hits[1].Load() != 0 {
+		t.Fatal("the second replica was asked while the first answered")
+	}
+	for srv.Waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Replica A dies with the follower's long poll open.
+	a.CloseClientConnections()
+	a.Close()
+	for i := range 5 {
+		srv.Append("device", map[string]any{"serial": 5 + i})
+	}
+	if d := waitSize(10); d > 2*time.Second {
+		t.Errorf("took %v to fail over (minimum back-off 400ms)", d)
+	}
+	if hits[1].Load() == 0 || s.Status().Central != b.URL {
+		t.Errorf("status %+v after failover", s.Status())
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	for i, e := range sink.entries {
+		if e.Seq != uint64(i)+1 {
+			t.Fatalf("entry %d has seq %d: lost or repeated across the failover", i+1, e.Seq)
+		}
+	}
+	if len(sink.entries) != 10 {
+		t.Fatalf("%d entries applied, want 10", len(sink.entries))
+	}
+}
+
+func TestNewChecksReplicas(t *testing.T) {
+	keys := map[string]ed25519.PublicKey{"k": nil}
+	if _, err := New(Config{Central: "http://a", Replicas: []string{"ftp://b"}, Feed: "trust", Keys: keys}, &memSink{}); err == nil {
+		t.Error("a bad replica URL was accepted")
+	}
+	many := make([]string, MaxCentrals)
+	for i := range many {
+		many[i] = "http://r"
+	}
+	if _, err := New(Config{Central: "http://a", Replicas: many, Feed: "trust", Keys: keys}, &memSink{}); err == nil {
+		t.Errorf("%d URLs accepted", 1+len(many))
+	}
+}

@@ -19,6 +19,7 @@ type Config struct {
 	Addr           string `json:"addr"`
 	Store          string `json:"store"`
 	PGDSN          string `json:"pgDsn"`
+	StoreRead      string `json:"storeRead"`
 	PassphraseFile string `json:"passphraseFile"`
 	EKAllow        string `json:"ekAllow"`
 	EKCA           string `json:"ekCa"`
@@ -53,6 +54,7 @@ func newServerFlags(name string, stderr io.Writer) (*storeFlags, *string) {
 	s.fs.StringVar(&c.State, "state", "", "state directory: keyring, feed key, badger data, admin token (required)")
 	s.fs.StringVar(&c.Store, "store", "badger", "badger (embedded, one node) or postgres (several replicas; needs --pg-dsn)")
 	s.fs.StringVar(&c.PGDSN, "pg-dsn", "", "PostgreSQL DSN, e.g. postgres://central@db/edgetrust (prefer EDGETRUST_CENTRAL_PG_DSN: it may hold a password)")
+	s.fs.StringVar(&c.StoreRead, "store-read", "", "DSN of a PostgreSQL streaming replica (hot standby) of --pg-dsn to serve feed reads from, at most 5s behind (else the primary answers); prefer EDGETRUST_CENTRAL_STORE_READ")
 	return s, config
 }
 

@@ -29,12 +29,16 @@ import (
 func openStore(ctx context.Context, c Config, log *slog.Logger) (store.Store, error) {
 	switch c.Store {
 	case "", "badger":
+		if c.StoreRead != "" {
+			return nil, cli.Usage(errors.New("--store-read needs --store postgres"))
+		}
 		return badgerstore.Open(filepath.Join(c.State, "badger"), badgerstore.Options{})
 	case "postgres":
 		if c.PGDSN == "" {
 			return nil, cli.Usage(errors.New("--store postgres needs --pg-dsn or EDGETRUST_CENTRAL_PG_DSN"))
 		}
-		return pgstore.Open(ctx, c.PGDSN, log)
+		host, _ := os.Hostname()
+		return pgstore.OpenWith(ctx, c.PGDSN, pgstore.Options{ReadDSN: c.StoreRead, Name: "edgetrust-central@" + host, Log: log})
 	}
 	return nil, cli.Usage(fmt.Errorf("--store %q: want badger or postgres", c.Store))
 }
@@ -158,7 +162,9 @@ Example:
 `)
 		fmt.Fprint(stderr, `
 Several replicas: --store postgres with the same --pg-dsn, and a copy of the
-state directory's central-keys.age on each (same passphrase).
+state directory's central-keys.age on each (same passphrase); optionally
+--store-read with a streaming replica of the database for feed reads
+(docs/operations.md, "Running several central replicas").
 `)
 	}
 	if err := sf.parse(args, config); err != nil {

@@ -7,6 +7,14 @@
 // registry change they describe. The audit and feed tables are insert-only:
 // triggers refuse UPDATE, DELETE and TRUNCATE.
 //
+// The write lock is only as long-lived as a transaction: a replica that
+// dies frees it at once, one that hangs holds it at most Options.WriteLease
+// (idle_in_transaction_session_timeout, TCP keepalives). Each append
+// notifies its feed's new size on a per-schema channel; every replica
+// listens, which wakes its long polls and bounds the lag of feed reads
+// served from a streaming replica (Options.ReadDSN, ReadFeedView). See
+// replicas.go and docs/decisions/0019-replicas.md.
+//
 // As part of a daemon it may import libraries (sbi, claim169, internal/...)
 // and packages of its own daemon (central/...), never another daemon.
 package pgstore

@@ -2,10 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,8 +22,15 @@ import (
 // writerLock is the advisory lock key that serialises writers.
 const writerLock = 0x6564676574727573 // "edgetrus"
 
-// notifyChannel is the LISTEN/NOTIFY channel for feed appends.
+// notifyChannel is the LISTEN/NOTIFY channel for feed appends; channels
+// are per database, so the schema's name is hashed into it (two centrals
+// in two schemas of one database do not hear each other).
 const notifyChannel = "edgetrust_feed"
+
+func channelFor(schema string) string {
+	h := sha256.Sum256([]byte(schema))
+	return notifyChannel + "_" + hex.EncodeToString(h[:8])
+}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS vendors (id text PRIMARY KEY, doc bytea NOT NULL);
@@ -57,6 +67,12 @@ CREATE TRIGGER feed_no_truncate BEFORE TRUNCATE ON feed_entries FOR EACH STATEME
 // Store is a PostgreSQL-backed store.Store.
 type Store struct {
 	pool    *pgxpool.Pool
+	read    *pgxpool.Pool // feed reads from a streaming replica (nil: none)
+	heads   *heads        // feed sizes committed on the primary, from notifications
+	maxLag  time.Duration
+	now     func() time.Time
+	reads   readCounters
+	channel string // LISTEN/NOTIFY channel of this schema
 	changed *store.Notifier
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -66,13 +82,19 @@ type Store struct {
 // Open connects to dsn (a libpq URL or key=value string), creates the
 // schema if needed and starts listening for feed appends by any replica.
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	return OpenWith(ctx, dsn, Options{Log: log})
+}
+
+// OpenWith is Open with options: a streaming replica for feed reads, the
+// replica's name and the write lease.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
+	o = o.withDefaults()
+	log := o.Log
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: bad DSN: %w", redact(err))
 	}
+	o.session(cfg, true)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", redact(err))
@@ -81,17 +103,44 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	var schemaName string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schemaName); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: %w", redact(err))
+	}
 	lctx, cancel := context.WithCancel(context.Background())
-	s := &Store{pool: pool, changed: store.NewNotifier(), cancel: cancel, done: make(chan struct{}), log: log}
+	s := &Store{pool: pool, channel: channelFor(schemaName), changed: store.NewNotifier(), cancel: cancel, done: make(chan struct{}), log: log,
+		heads: newHeads(), maxLag: o.MaxLag, now: o.Now}
+	if o.ReadDSN != "" {
+		rcfg, err := pgxpool.ParseConfig(o.ReadDSN)
+		if err != nil {
+			cancel()
+			pool.Close()
+			return nil, fmt.Errorf("pgstore: bad read DSN: %w", redact(err))
+		}
+		o.session(rcfg, false)
+		if s.read, err = pgxpool.NewWithConfig(ctx, rcfg); err != nil {
+			cancel()
+			pool.Close()
+			return nil, fmt.Errorf("pgstore: read DSN: %w", redact(err))
+		}
+	}
 	// LISTEN before returning, so no append committed after Open is missed.
 	c, err := s.listenConn(ctx)
 	if err != nil {
+		s.closePools()
 		cancel()
-		pool.Close()
 		return nil, fmt.Errorf("pgstore: LISTEN: %w", err)
 	}
 	go s.listen(lctx, c)
 	return s, nil
+}
+
+func (s *Store) closePools() {
+	s.pool.Close()
+	if s.read != nil {
+		s.read.Close()
+	}
 }
 
 // redact drops the DSN (which may hold a password) from connection errors.
@@ -128,7 +177,7 @@ func (s *Store) listenConn(ctx context.Context) (*pgxpool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+	if _, err := c.Exec(ctx, "LISTEN "+s.channel); err != nil {
 		c.Release()
 		return nil, err
 	}
@@ -146,6 +195,9 @@ func (s *Store) listen(ctx context.Context, c *pgxpool.Conn) {
 			return
 		}
 		s.log.Warn("feed notifications interrupted; reconnecting", "err", err)
+		// Without notifications the standby's lag cannot be told: feed
+		// reads go to the primary until LISTEN is back.
+		s.heads.setBlind(true, s.now())
 		s.changed.Notify() // waiters re-read: nothing is lost but latency
 		for {
 			select {
@@ -156,6 +208,7 @@ func (s *Store) listen(ctx context.Context, c *pgxpool.Conn) {
 			backoff = min(2*backoff, 5*time.Second)
 			if c, err = s.listenConn(ctx); err == nil {
 				backoff = 100 * time.Millisecond
+				s.heads.setBlind(false, s.now())
 				s.changed.Notify()
 				break
 			}
@@ -170,9 +223,11 @@ func (s *Store) wait(ctx context.Context, c *pgxpool.Conn) error {
 		c.Release()
 	}()
 	for {
-		if _, err := c.Conn().WaitForNotification(ctx); err != nil {
+		n, err := c.Conn().WaitForNotification(ctx)
+		if err != nil {
 			return err
 		}
+		s.heads.notified(n.Payload, s.now())
 		s.changed.Notify()
 	}
 }
@@ -181,22 +236,34 @@ func (s *Store) wait(ctx context.Context, c *pgxpool.Conn) error {
 func (s *Store) Close() error {
 	s.cancel()
 	<-s.done
-	s.pool.Close()
+	s.closePools()
 	return nil
 }
 
 // Changed implements store.Store.
 func (s *Store) Changed() <-chan struct{} { return s.changed.C() }
 
+// retryable: a serialisation failure or deadlock, or a connection lost
+// before anything was sent (PostgreSQL restarted: the pool reconnects).
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return pgconn.SafeToRetry(err)
 }
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, f func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
+		if attempt > 0 {
+			select { // a little back-off: a restarting server needs a moment
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+			}
+		}
 		if err = s.update(ctx, f); err == nil || !retryable(err) {
 			return err
 		}
@@ -213,7 +280,7 @@ func (s *Store) update(ctx context.Context, f func(store.Tx) error) error {
 	if _, err := ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writerLock)); err != nil {
 		return err
 	}
-	t := &tx{tx: ptx}
+	t := &tx{tx: ptx, channel: s.channel}
 	if err := f(t); err != nil {
 		return err
 	}
@@ -232,38 +299,45 @@ func (s *Store) View(ctx context.Context, f func(store.Tx) error) error {
 
 // ReadFeed implements store.Store.
 func (s *Store) ReadFeed(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, error) {
-	var recs []store.FeedRecord
-	var size uint64
-	err := s.View(ctx, func(st store.Tx) error {
-		t := st.(*tx)
-		var err error
-		if size, err = t.size(ctx, name); err != nil {
-			return err
-		}
-		if after >= size || limit <= 0 {
-			return nil
-		}
-		rows, err := t.tx.Query(ctx, "SELECT seq, root, body FROM feed_entries WHERE feed = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-			name, int64(after), min(int64(limit), int64(size-after)))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r store.FeedRecord
-			var seq int64
-			if err := rows.Scan(&seq, &r.Root, &r.Body); err != nil {
-				return err
-			}
-			r.Seq = uint64(seq)
-			if r.Seq != after+uint64(len(recs))+1 {
-				return fmt.Errorf("pgstore: feed %s is missing entry %d", name, after+uint64(len(recs))+1)
-			}
-			recs = append(recs, r)
-		}
-		return rows.Err()
-	})
+	recs, size, _, err := s.ReadFeedView(ctx, name, after, limit)
 	return recs, size, err
+}
+
+// readFeed reads a feed from pool in one repeatable-read transaction.
+func readFeed(ctx context.Context, pool *pgxpool.Pool, name string, after uint64, limit int) ([]store.FeedRecord, uint64, error) {
+	ptx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return nil, 0, fmt.Errorf("pgstore: %w", redact(err))
+	}
+	defer ptx.Rollback(ctx)
+	t := &tx{tx: ptx, ro: true}
+	size, err := t.size(ctx, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if after >= size || limit <= 0 {
+		return nil, size, nil
+	}
+	rows, err := ptx.Query(ctx, "SELECT seq, root, body FROM feed_entries WHERE feed = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+		name, int64(after), min(int64(limit), int64(size-after)))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var recs []store.FeedRecord
+	for rows.Next() {
+		var r store.FeedRecord
+		var seq int64
+		if err := rows.Scan(&seq, &r.Root, &r.Body); err != nil {
+			return nil, 0, err
+		}
+		r.Seq = uint64(seq)
+		if r.Seq != after+uint64(len(recs))+1 {
+			return nil, 0, fmt.Errorf("pgstore: feed %s is missing entry %d", name, after+uint64(len(recs))+1)
+		}
+		recs = append(recs, r)
+	}
+	return recs, size, rows.Err()
 }
 
 // FeedRoot implements store.Store.
@@ -271,8 +345,18 @@ func (s *Store) FeedRoot(ctx context.Context, name string, seq uint64) ([]byte, 
 	if seq == 0 {
 		return feed.Head{}.Root()
 	}
+	if s.read != nil {
+		// Entries never change: any copy that has the entry has its root.
+		if root, err := feedRoot(ctx, s.read, name, seq); err == nil {
+			return root, nil
+		}
+	}
+	return feedRoot(ctx, s.pool, name, seq)
+}
+
+func feedRoot(ctx context.Context, pool *pgxpool.Pool, name string, seq uint64) ([]byte, error) {
 	var root []byte
-	err := s.pool.QueryRow(ctx, "SELECT root FROM feed_entries WHERE feed = $1 AND seq = $2", name, int64(seq)).Scan(&root)
+	err := pool.QueryRow(ctx, "SELECT root FROM feed_entries WHERE feed = $1 AND seq = $2", name, int64(seq)).Scan(&root)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -280,8 +364,9 @@ func (s *Store) FeedRoot(ctx context.Context, name string, seq uint64) ([]byte, 
 }
 
 type tx struct {
-	tx pgx.Tx
-	ro bool
+	tx      pgx.Tx
+	ro      bool
+	channel string
 }
 
 func (t *tx) getDoc(ctx context.Context, q string, id string, v any) error {
@@ -673,5 +758,7 @@ func (t *tx) PutFeed(ctx context.Context, name string, recs []store.FeedRecord, 
 	if err := t.exec(ctx, "UPDATE feed_heads SET size = $2, head = $3 WHERE feed = $1", name, int64(h.Size), hb); err != nil {
 		return err
 	}
-	return t.exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, name)
+	// The payload, "<size> <feed>", tells every replica the new size: what
+	// bounds a streaming replica's staleness (heads).
+	return t.exec(ctx, "SELECT pg_notify($1, $2)", t.channel, strconv.FormatUint(h.Size, 10)+" "+name)
 }
