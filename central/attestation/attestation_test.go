@@ -369,7 +369,7 @@ func TestEventLogTampered(t *testing.T) {
 			m := firmware.Measure(firmware.Report{Firmware: "1.2.0", SystemID: 9})
 			ev.EventLog[1] = tpm.Event{PCR: 14, Type: firmware.EventType, Digest: m.Digest[:], Data: m.Event}
 		}, attest.ReasonLogReplay},
-		"event data edited": {func(ev *attest.Evidence) { ev.EventLog[1].Data[len(ev.EventLog[1].Data)-1] ^= 1 }, attest.ReasonLogReplay},
+		"event data edited":                       {func(ev *attest.Evidence) { ev.EventLog[1].Data[len(ev.EventLog[1].Data)-1] ^= 1 }, attest.ReasonLogReplay},
 		"PCR values the quote does not commit to": {func(ev *attest.Evidence) { ev.Quote.PCRs[14] = sha(nil, "fake") }, attest.ReasonPCRMismatch},
 	}
 	for name, c := range cases {
