@@ -232,3 +232,37 @@ func VerifyAttestationSignature(akPub crypto.PublicKey, a *Attestation) error {
 	}
 	return nil
 }
+
+// Restore starts the log with events recorded earlier in this boot (an agent
+// restarted without a reboot: the PCRs still hold those extends). It checks
+// that they replay to the TPM's current values of the PCRs they touch, and
+// returns ErrLogReplay, leaving the log empty, when they do not.
+func (l *EventLog) Restore(ctx context.Context, events []Event) error {
+	got, err := ReplayEvents(events)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrLogReplay, err)
+	}
+	pcrs := make([]int, 0, len(got))
+	for p := range got {
+		pcrs = append(pcrs, p)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.events) != 0 {
+		return errors.New("tpm: event log: restore into a log that already has events")
+	}
+	if len(pcrs) == 0 {
+		return nil
+	}
+	cur, err := l.t.ReadPCRs(ctx, pcrs)
+	if err != nil {
+		return err
+	}
+	for p, v := range got {
+		if !bytes.Equal(cur[p], v) {
+			return fmt.Errorf("%w: PCR %d (a reboot reset it, or something else extended it)", ErrLogReplay, p)
+		}
+	}
+	l.events = slices.Clone(events)
+	return nil
+}
