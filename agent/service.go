@@ -53,9 +53,10 @@ type Options struct {
 	Now func() time.Time
 	// SampleDelay is how long emulated iris and face captures take.
 	SampleDelay time.Duration
-	// AttestPoll is how often the agent asks central for an attestation
-	// challenge when its devices are enrolled (0: DefaultAttestPoll;
-	// negative: never, e.g. tests that call Attest).
+	// AttestPoll, when positive, is how often the agent asks central for
+	// an attestation challenge when its devices are enrolled (serve
+	// --attest-poll; DefaultAttestPoll is the suggested value). Zero: no
+	// loop (Attest can still be called).
 	AttestPoll time.Duration
 }
 
@@ -153,11 +154,8 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	if err := s.saveEventLog(); err != nil {
 		s.log.Warn("saving the event log", "err", err)
 	}
-	if ce, _ := LoadCentralEnrolment(cfg.State); ce != nil && o.AttestPoll >= 0 {
+	if ce, _ := LoadCentralEnrolment(cfg.State); ce != nil && o.AttestPoll > 0 {
 		poll := o.AttestPoll
-		if poll == 0 {
-			poll = DefaultAttestPoll
-		}
 		actx, cancel := context.WithCancel(context.Background())
 		s.attestStop = cancel
 		go s.attestLoop(actx, poll)

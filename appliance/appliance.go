@@ -60,6 +60,9 @@ type Options struct {
 	// closed with the appliance. Without it POST /v1/auth answers 503:
 	// no decision is made unaudited.
 	NewAuditor func(AuditEnv) (auth.Auditor, error)
+	// AttestPoll, when positive, is how often the appliance asks central
+	// for an attestation challenge (attest.go); zero: no loop.
+	AttestPoll time.Duration
 }
 
 // AuditEnv is what an auditor is made from.
@@ -228,6 +231,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	}
 	if a.qrLists != nil {
 		a.wg.Go(func() { a.qrLists.Watch(runCtx, 2*time.Second) })
+	}
+	if o.AttestPoll > 0 && a.keys != nil && cfg.Central != "" {
+		a.wg.Go(func() { a.attestLoop(runCtx, o.AttestPoll) })
 	}
 	b, _ := json.Marshal(map[string]any{"url": a.URL(), "pid": os.Getpid()})
 	if err := os.WriteFile(filepath.Join(cfg.State, APIFile), append(b, '\n'), 0o600); err != nil {

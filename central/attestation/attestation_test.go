@@ -403,6 +403,9 @@ func TestStaleQuarantineAndRelease(t *testing.T) {
 	h := newHarness(t)
 	n := h.enrol("SN1")
 	n.flash(t, "1.2.0")
+	if _, err := h.v.SetPolicy(ctx, h.admin, Policy{Scope: "ACME"}); err != nil { // onStale: quarantine by default
+		t.Fatal(err)
+	}
 	if vd := h.submit(h.evidence(n)); vd.Status != attest.Attested {
 		t.Fatal(vd)
 	}

@@ -80,9 +80,13 @@ const (
 var PolicyLimits = jsonx.Limits{MaxBytes: 128 << 10, MaxDepth: 3, MaxArray: MaxGolden, MaxMembers: 32}
 
 // DefaultPolicy is the policy of a scope nobody set one for: the debug PCR
-// must be zero and the log must replay; any firmware.
+// must be zero and the log must replay; any firmware; a stale node is
+// reported, not quarantined (nodes attest only once their operator turns
+// it on, so enforcement of staleness starts with the scope's first policy,
+// whose OnStale defaults to quarantine). Failed evidence quarantines under
+// every policy.
 func DefaultPolicy(scope string) *Policy {
-	return &Policy{Scope: scope, StaleAfter: DefaultStaleAfter, OnStale: OnStaleQuarantine}
+	return &Policy{Scope: scope, StaleAfter: DefaultStaleAfter, OnStale: OnStaleWarn}
 }
 
 // Check validates a policy an admin sends and fills its defaults.
