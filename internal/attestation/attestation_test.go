@@ -82,10 +82,10 @@ func TestDecodeEvidenceStrict(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	bad := map[string]string{
-		"unknown member": strings.Replace(good, `{"kind"`, `{"x":1,"kind"`, 1),
-		"duplicate":      strings.Replace(good, `{"kind":"device"`, `{"kind":"device","kind":"device"`, 1),
-		"bad kind":       strings.Replace(good, `"kind":"device"`, `"kind":"printer"`, 1),
-		"trailing":       good + "{}",
+		"unknown member":   strings.Replace(good, `{"kind"`, `{"x":1,"kind"`, 1),
+		"duplicate":        strings.Replace(good, `{"kind":"device"`, `{"kind":"device","kind":"device"`, 1),
+		"bad kind":         strings.Replace(good, `"kind":"device"`, `"kind":"printer"`, 1),
+		"trailing":         good + "{}",
 		"pcr out of range": strings.Replace(good, `"pcrs":{"14"`, `"pcrs":{"99"`, 1),
 		"too many events": strings.Replace(good, `"eventLog":[`, `"eventLog":[`+
 			httpxtest.CountBomb("", tpm.MaxEvents+1, "")+``, 1),
