@@ -37,6 +37,11 @@ type Service struct {
 	srv     *http.Server
 	ctl     net.Listener
 	now     func() time.Time
+	// evlog is the event log of the measurements the sensors extend
+	// (attest.go); attestStop ends the attestation loop.
+	evlog      *tpm.EventLog
+	attestHTTP *http.Client
+	attestStop context.CancelFunc
 
 	closeOnce sync.Once
 }
@@ -48,6 +53,11 @@ type Options struct {
 	Now func() time.Time
 	// SampleDelay is how long emulated iris and face captures take.
 	SampleDelay time.Duration
+	// AttestPoll, when positive, is how often the agent asks central for
+	// an attestation challenge when its devices are enrolled (serve
+	// --attest-poll; DefaultAttestPoll is the suggested value). Zero: no
+	// loop (Attest can still be called).
+	AttestPoll time.Duration
 }
 
 // DevTPMURL returns the TPM URL --dev uses: the simulator with a seed kept in
@@ -100,6 +110,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	if s.tpm, err = tpm.Open(ctx, cfg.TPM); err != nil {
 		return nil, err
 	}
+	s.openEventLog(ctx)
 	if cfg.Dev {
 		if s.pki, err = devpki.LoadOrCreate(filepath.Join(cfg.State, "dev-pki"), cfg.Provider, s.now()); err != nil {
 			return nil, fmt.Errorf("dev PKI: %w", err)
@@ -139,6 +150,15 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		}
 		s.log.Info("device ready", "device", dc.ID, "type", dc.Type, "subType", dc.SubType,
 			"purpose", dc.Purpose, "status", d.Status(), "firmware", d.sensor.Firmware())
+	}
+	if err := s.saveEventLog(); err != nil {
+		s.log.Warn("saving the event log", "err", err)
+	}
+	if ce, _ := LoadCentralEnrolment(cfg.State); ce != nil && o.AttestPoll > 0 {
+		poll := o.AttestPoll
+		actx, cancel := context.WithCancel(context.Background())
+		s.attestStop = cancel
+		go s.attestLoop(actx, poll)
 	}
 	if err := s.startControl(); err != nil {
 		return nil, err
@@ -183,7 +203,7 @@ func (s *Service) openSensor(ctx context.Context, dc DeviceConfig, o Options) (s
 		}
 		return sensors.NewSamples(dc.Type, o.SampleDelay)
 	}
-	fc := sensors.FingerConfig{Port: dc.Sensor, Baud: dc.Baud, PCR: s.tpm, PCRIndex: tpm.PCRFirmware, Logger: s.log}
+	fc := sensors.FingerConfig{Port: dc.Sensor, Baud: dc.Baud, PCR: s.evlog, PCRIndex: tpm.PCRFirmware, Logger: s.log}
 	if dc.Sensor == "emulated" {
 		// The emulated module reports 1.0.0; pin it so a downgrade would be refused.
 		fc.Firmware = "1.0.0"
@@ -240,6 +260,9 @@ func (s *Service) RotateKey(ctx context.Context, id string) (*x509.Certificate, 
 func (s *Service) Close() error {
 	var errs []error
 	s.closeOnce.Do(func() {
+		if s.attestStop != nil {
+			s.attestStop()
+		}
 		if s.srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			errs = append(errs, s.srv.Shutdown(ctx))

@@ -64,6 +64,9 @@ type Options struct {
 	// TLS, when set, serves the API over TLS with it (cmd/edgetrust-appliance
 	// sets it; it refuses plain HTTP but on loopback).
 	TLS *tls.Config
+	// AttestPoll, when positive, is how often the appliance asks central
+	// for an attestation challenge (attest.go); zero: no loop.
+	AttestPoll time.Duration
 }
 
 // AuditEnv is what an auditor is made from.
@@ -93,6 +96,9 @@ type Appliance struct {
 	auth     *auth.Handler
 	auditor  auth.Auditor
 	delegate *delegate.Holder // signs decisions; nil in "tpm" mode
+	// centralClient is Options.Sync.Client: how the command reaches
+	// central (pinned TLS); nil: built from CentralCA or the defaults.
+	centralClient *http.Client
 	verifier *captureverify.Verifier
 	api      *api.API
 	qrLists  *qrverify.Lists
@@ -117,7 +123,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &Appliance{cfg: cfg, log: o.Logger, reg: prometheus.NewRegistry()}
+	a := &Appliance{cfg: cfg, log: o.Logger, reg: prometheus.NewRegistry(), centralClient: o.Sync.Client}
 	ok := false
 	defer func() {
 		if !ok {
@@ -244,6 +250,9 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 				a.log.Error("renewing the decision delegate failed; retrying before it expires", "expires", a.delegate.Expires(), "err", err.Error())
 			})
 		})
+	}
+	if o.AttestPoll > 0 && a.keys != nil && cfg.Central != "" {
+		a.wg.Go(func() { a.attestLoop(runCtx, o.AttestPoll) })
 	}
 	b, _ := json.Marshal(map[string]any{"url": a.URL(), "pid": os.Getpid()})
 	if err := os.WriteFile(filepath.Join(cfg.State, APIFile), append(b, '\n'), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	attest "github.com/edgetrust/edgetrust/central/attestation"
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/enrolment"
 	"github.com/edgetrust/edgetrust/central/feeds"
@@ -37,6 +38,10 @@ type Config struct {
 	// MaxCaptureMaxAge): registration may be captured offline and uploaded
 	// in batches.
 	CaptureMaxAge time.Duration
+	// Attest configures continuous attestation (central/attest): Interval
+	// between rounds (default 10 min; negative: no loop, for tests) and
+	// the fault hook. Store, Now, Log and the appliance hooks are set here.
+	Attest attest.Config
 }
 
 // Central is the registry service. Its methods are what the HTTP API calls.
@@ -52,6 +57,8 @@ type Central struct {
 	reg *registry.Registry
 	enr *enrolment.Service
 	ppl *people.Service
+
+	att *attest.Verifier
 
 	feeds    *feeds.Server
 	stop     chan struct{}
@@ -88,6 +95,16 @@ func New(c Config) (*Central, error) {
 	ce.reg.Reinstated, ce.reg.Kick = backfill, ppl.Kick
 	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
 		Backfill: backfill, Kick: ppl.Kick}
+	ac := c.Attest
+	ac.Store, ac.Now, ac.Log, ac.Reinstated, ac.Kick = ce.st, ce.now, ce.log, backfill, ppl.Kick
+	runAttest := ac.Interval >= 0
+	if ac.Interval < 0 {
+		ac.Interval = 0
+	}
+	ce.att = attest.New(ac)
+	if runAttest {
+		go ce.att.Run(ce.stop)
+	}
 	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
 	go ce.feeds.Run(ce.stop)
 	go ppl.BackfillLoop(ce.stop)

@@ -18,6 +18,8 @@
 //   - central/people: people, their VIDs and locks, verifying enrolment
 //     captures, records publishing, backfills and the sweep of expired VIDs;
 //   - central/feeds: the trust and records feeds, published and served;
+//   - central/attestation: continuous attestation — challenges, the
+//     quote and event-log verifier, versioned policies, quarantine;
 //   - central/httpapi: the HTTP handlers (decoding, auth, answers) over
 //     Central's methods;
 //   - central/store: storage (badger for one node, PostgreSQL for several).

@@ -247,6 +247,18 @@ func TestVerifyRealCaptures(t *testing.T) {
 		wantReason(t, f.verify(f.v, authReq.TransactionID, authReq, auth), captureverify.ReasonDeviceSusp)
 		f.enrol(fingerAuth, trustfeed.Active)
 	})
+	t.Run("device quarantined by attestation", func(t *testing.T) {
+		f.feed(trustfeed.KindDevice, trustfeed.Device{Serial: fingerAuth, VendorID: "v1", Status: trustfeed.Suspended,
+			Reason:           "attestation-failed: unknown-firmware",
+			DeviceCertSHA256: sbi.Thumbprint(f.ag.DeviceCert(t, fingerAuth)), FTMCertSHA256: sbi.Thumbprint(f.ag.FTMCert(t, fingerAuth))})
+		r := f.verify(f.v, authReq.TransactionID, authReq, auth)
+		wantReason(t, r, captureverify.ReasonQuarantined)
+		if !strings.Contains(strings.Join(r.Reasons, " "), "attestation-failed: unknown-firmware") {
+			t.Fatalf("reasons %q do not say why", r.Reasons)
+		}
+		f.enrol(fingerAuth, trustfeed.Active)
+		wantValid(t, f.verify(f.v, authReq.TransactionID, authReq, auth))
+	})
 	t.Run("vendor revoked", func(t *testing.T) {
 		f.feed(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Status: trustfeed.Revoked})
 		r := f.verify(f.v, authReq.TransactionID, authReq, auth)

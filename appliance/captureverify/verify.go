@@ -25,9 +25,12 @@ const (
 
 // Reason codes the appliance adds to sbi's check names (see docs/api/appliance.md).
 const (
-	ReasonNotEnrolled    = "device-not-enrolled"
-	ReasonDeviceRevoked  = "device-revoked"
-	ReasonDeviceSusp     = "device-suspended"
+	ReasonNotEnrolled   = "device-not-enrolled"
+	ReasonDeviceRevoked = "device-revoked"
+	ReasonDeviceSusp    = "device-suspended"
+	// ReasonQuarantined: suspended by central's attestation verifier (its
+	// quote failed or it stopped answering; docs/decisions/0018-attestation.md).
+	ReasonQuarantined    = "device-quarantined"
 	ReasonKeyRotated     = "device-key-rotated"
 	ReasonNoDeviceCert   = "device-cert-unknown"
 	ReasonFTMMismatch    = "ftm-key-mismatch"
@@ -336,7 +339,11 @@ func (v *Verifier) checkDevice(rs results, snap *truststate.Snapshot, resp *sbi.
 	case trustfeed.Revoked:
 		rs.add(ReasonDeviceRevoked, "device %s is revoked by central%s", serial, because(rec.Reason))
 	case trustfeed.Suspended:
-		rs.add(ReasonDeviceSusp, "device %s is suspended by central%s", serial, because(rec.Reason))
+		if strings.HasPrefix(rec.Reason, "attestation-") {
+			rs.add(ReasonQuarantined, "device %s is quarantined by central: its TPM attestation failed or went stale (%s); an admin must release it or it must attest again", serial, rec.Reason)
+		} else {
+			rs.add(ReasonDeviceSusp, "device %s is suspended by central%s", serial, because(rec.Reason))
+		}
 	}
 	switch {
 	case rec.DeviceCertSHA256 == "":

@@ -223,6 +223,7 @@ func New(svc Service, log *slog.Logger, o Options) http.Handler {
 		return map[string]string{"token": tok, "id": rec.ID, "name": rec.Name}, nil
 	})
 	h.peopleRoutes(route, admin)
+	h.attestRoutes(route, admin)
 	admin("GET /v1/admin/relying-parties", func(ctx context.Context, _ *core.Admin, _ *http.Request) (any, error) {
 		return c.RelyingParties(ctx)
 	})

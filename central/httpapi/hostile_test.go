@@ -15,6 +15,7 @@ import (
 	"github.com/edgetrust/edgetrust/central/people"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
+	"github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/audit"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/httpx/httpxtest"
@@ -76,6 +77,9 @@ var bodyEndpoints = []bodyEndpoint{
 	{path: "/v1/admin/vids", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true},
 	{path: "/v1/admin/vids/list", admin: true, max: httpapi.MaxAdminBody, str: "uin", closed: true},
 	{path: "/v1/admin/vids/revoke", admin: true, max: httpapi.MaxAdminBody, str: "reason", closed: true},
+	{path: attestation.PathEvidence, max: attestation.MaxEvidenceBytes, str: "id", closed: true, arrays: [][2]string{
+		{`{"kind":"device","id":"SN1","eventLog":`, `}`},
+	}},
 }
 
 // hostileBodies builds the suite for one endpoint: every body is one a

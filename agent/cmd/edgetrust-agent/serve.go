@@ -26,6 +26,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: simulated TPM, emulated sensors for every CTK device kind, development PKI")
 	env := fs.String("env", "", "environment the device is registered for: Staging, Developer, Pre-Production, Production (default Developer)")
 	metrics := fs.String("metrics", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (off by default)")
+	attestPoll := fs.Duration("attest-poll", 0, "ask the central the devices were enrolled with for an attestation challenge this often, e.g. 1m (0: off)")
 	var logf cli.LogFlags
 	logf.Register(fs, "json")
 	var encCerts stringList
@@ -78,7 +79,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log})
+	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll})
 	if err != nil {
 		return err
 	}

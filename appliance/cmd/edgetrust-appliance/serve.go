@@ -53,6 +53,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
+	attestPoll := fs.Duration("attest-poll", 0, "ask central for an attestation challenge this often and answer with a TPM quote, e.g. 1m (0: off; decision 0018)")
 	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
 	signing := fs.String("decision-signing", appliance.SignDelegated, "delegated: decisions signed ES256 by an in-memory key the TPM key vouches for (fast); tpm: every decision signed RS256 in the TPM (a chip's signing time each)")
 	dlife := fs.Duration("delegate-lifetime", delegate.DefaultLifetime, "how long a decision delegate's credential is valid (2m to 24h); renewed at half of it")
@@ -185,6 +186,7 @@ See docs/api/appliance.md.
 	cfg.CentralCA = ""
 	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload)}
 	opts.Sync.Client = at.central
+	opts.AttestPoll = *attestPoll
 	if !*insecureHTTP {
 		opts.TLS = at.server
 	}

@@ -17,6 +17,17 @@ type PCRExtender interface {
 	ExtendPCR(ctx context.Context, idx int, digest []byte) error
 }
 
+// EventExtender is a PCRExtender that also keeps an event log
+// (tpm.EventLog): Extend hands it the measured bytes and EventType, so a
+// verifier can replay the log and read the firmware version measured.
+type EventExtender interface {
+	ExtendPCREvent(ctx context.Context, idx int, typ string, digest, data []byte) error
+}
+
+// EventType is the event-log type of a sensor measurement; the event's data
+// is Measurement.Event.
+const EventType = measurementTag
+
 // SuggestedPCR is the PCR for the sensor measurement: 14, the index
 // internal/tpm reserves for sensor-module firmware (tpm.PCRFirmware). It is
 // repeated here so the bridge does not import the TPM layer.
@@ -88,7 +99,13 @@ func (m Measurement) Extend(ctx context.Context, tpm PCRExtender, idx int) error
 	if idx < 0 || idx > 23 {
 		return fmt.Errorf("firmware: PCR index %d out of range 0..23", idx)
 	}
-	if err := tpm.ExtendPCR(ctx, idx, m.Digest[:]); err != nil {
+	var err error
+	if el, ok := tpm.(EventExtender); ok {
+		err = el.ExtendPCREvent(ctx, idx, EventType, m.Digest[:], m.Event)
+	} else {
+		err = tpm.ExtendPCR(ctx, idx, m.Digest[:])
+	}
+	if err != nil {
 		return fmt.Errorf("firmware: extend PCR %d: %w", idx, err)
 	}
 	return nil

@@ -1,0 +1,682 @@
+package attestation
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/feeds"
+	"github.com/edgetrust/edgetrust/central/store"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
+	"github.com/edgetrust/edgetrust/internal/enrol"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
+	"github.com/edgetrust/edgetrust/internal/tpm"
+)
+
+// Config configures a Verifier.
+type Config struct {
+	Store store.Store
+	Now   func() time.Time
+	Log   *slog.Logger
+	// Interval is the time between rounds (default DefaultInterval): each
+	// round asks every node for a fresh quote.
+	Interval time.Duration
+	// Reinstated publishes, inside tx, the records of an appliance whose
+	// quarantine is lifted; Kick runs the rest after the commit (the
+	// people concept; nil: nothing).
+	Reinstated func(ctx context.Context, tx store.Tx, ap *store.Appliance) error
+	Kick       func()
+	// RoundHook, when set, runs at the start of each round: the fault hook
+	// tests use to hang or crash the loop.
+	RoundHook func()
+}
+
+// DefaultInterval is the default time between attestation rounds.
+const DefaultInterval = 10 * time.Minute
+
+// Quarantine reasons are suspension reasons with these prefixes; only such
+// suspensions are lifted by a good quote or by ReleaseQuarantine.
+const (
+	QuarantineFailed = "attestation-failed"
+	QuarantineStale  = "attestation-stale"
+)
+
+// IsQuarantine reports whether a suspension reason is an attestation
+// quarantine.
+func IsQuarantine(reason string) bool {
+	return strings.HasPrefix(reason, QuarantineFailed) || strings.HasPrefix(reason, QuarantineStale)
+}
+
+// Actor is how the verifier appears in the audit log.
+const Actor = "system:attest"
+
+// API error codes.
+const (
+	CodeUnverified    = "attest_unverified"     // evidence neither answers the outstanding challenge nor verifies
+	CodeNotAttestable = "attest_not_attestable" // revoked, or not enrolled with a TPM
+	CodeNotQuarantine = "attest_not_quarantined"
+)
+
+const usedNonces = 8
+
+type challenge struct {
+	nonce   []byte
+	pcrs    []int
+	wire    *attest.Challenge
+	expires time.Time
+}
+
+type nodeState struct {
+	status          string // attested, failed or pending
+	reason, message string
+	lastGood        time.Time
+	lastCheck       time.Time
+	since           time.Time // first seen, or released: the stale clock starts here without a good quote
+	firmware        []string
+	policyVersion   int
+	haveCounters    bool
+	clock           uint64
+	reset, restart  uint32
+	ch              *challenge
+	used            [][]byte
+	due             bool
+}
+
+// Verifier is central's attestation verifier.
+type Verifier struct {
+	cfg      Config
+	st       store.Store
+	now      func() time.Time
+	log      *slog.Logger
+	interval time.Duration
+
+	mu       sync.Mutex
+	nodes    map[attest.Node]*nodeState
+	policies map[string]cachedPolicy
+
+	lastRound atomic.Int64 // unix nanos of the last completed round
+	rounds    atomic.Uint64
+	restarts  atomic.Uint64
+	running   atomic.Bool
+}
+
+type cachedPolicy struct {
+	p       *Policy
+	fetched time.Time
+}
+
+const policyCacheTTL = 30 * time.Second
+
+// New makes a Verifier; Run starts its loop.
+func New(c Config) *Verifier {
+	v := &Verifier{cfg: c, st: c.Store, now: c.Now, log: c.Log, interval: c.Interval,
+		nodes: map[attest.Node]*nodeState{}, policies: map[string]cachedPolicy{}}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	if v.interval <= 0 {
+		v.interval = DefaultInterval
+	}
+	v.lastRound.Store(v.now().UnixNano())
+	current.Store(v)
+	return v
+}
+
+// Interval is the time between rounds.
+func (v *Verifier) Interval() time.Duration { return v.interval }
+
+// enrolled is what the store says about a node.
+type enrolled struct {
+	scope    string
+	status   string
+	reason   string
+	ekPublic []byte
+	akPublic []byte
+}
+
+func lookup(ctx context.Context, tx store.Tx, n attest.Node) (*enrolled, error) {
+	switch n.Kind {
+	case attest.KindDevice:
+		d, err := tx.Device(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &enrolled{scope: d.VendorID, status: d.Status, reason: d.Reason, ekPublic: d.EKPublic, akPublic: d.AKPublic}, nil
+	case attest.KindAppliance:
+		a, err := tx.Appliance(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &enrolled{scope: ApplianceScope, status: a.Status, reason: a.Reason, ekPublic: a.EKPublic, akPublic: a.AKPublic}, nil
+	}
+	return nil, store.ErrNotFound
+}
+
+func (v *Verifier) enrolled(ctx context.Context, n attest.Node) (*enrolled, error) {
+	if !attest.ValidKind(n.Kind) {
+		return nil, core.BadRequest("kind %q: want device or appliance", n.Kind)
+	}
+	if err := enrol.CheckID("id", n.ID); err != nil {
+		return nil, core.BadRequest("%v", err)
+	}
+	var e *enrolled
+	err := v.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		e, err = lookup(ctx, tx, n)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, core.NotFound(n.Kind, n.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.status == trustfeed.Revoked || len(e.akPublic) == 0 || len(e.ekPublic) == 0 {
+		return nil, core.Fail(http.StatusForbidden, CodeNotAttestable, "%s is revoked or was not enrolled with a TPM: it is not attested", n)
+	}
+	return e, nil
+}
+
+// Policy returns a scope's policy (the default when none was set).
+func (v *Verifier) Policy(ctx context.Context, scope string) (*Policy, error) {
+	v.mu.Lock()
+	c, ok := v.policies[scope]
+	v.mu.Unlock()
+	if ok && v.now().Sub(c.fetched) < policyCacheTTL {
+		return c.p, nil
+	}
+	p, err := loadPolicy(ctx, v.st, scope)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		p = DefaultPolicy(scope)
+	}
+	v.mu.Lock()
+	v.policies[scope] = cachedPolicy{p: p, fetched: v.now()}
+	v.mu.Unlock()
+	return p, nil
+}
+
+// SetPolicy stores a new version of a scope's policy, audited.
+func (v *Verifier) SetPolicy(ctx context.Context, a *core.Admin, p Policy) (*Policy, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	err := v.st.Update(ctx, func(tx store.Tx) error {
+		if p.Scope != ApplianceScope {
+			if _, err := tx.Vendor(ctx, p.Scope); errors.Is(err, store.ErrNotFound) {
+				return core.NotFound("vendor", p.Scope)
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	old, err := loadPolicy(ctx, v.st, p.Scope)
+	if err != nil {
+		return nil, err
+	}
+	p.Version = 1
+	if old != nil {
+		p.Version = old.Version + 1
+	}
+	p.Updated, p.UpdatedBy = v.now().UTC().Truncate(time.Second), a.Actor()
+	err = v.st.Update(ctx, func(tx store.Tx) error {
+		return core.Audit(ctx, tx, v.now(), a.Actor(), ActionPolicySet, policySubject(p.Scope), p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.policies[p.Scope] = cachedPolicy{p: &p, fetched: v.now()}
+	v.mu.Unlock()
+	return &p, nil
+}
+
+func (v *Verifier) state(n attest.Node) *nodeState {
+	s := v.nodes[n]
+	if s == nil {
+		s = &nodeState{status: attest.Pending, since: v.now(), due: true}
+		v.nodes[n] = s
+	}
+	return s
+}
+
+// Challenge returns the node's outstanding challenge, minting one when the
+// round asked for a fresh quote or the node has not been checked within an
+// interval. Asking again returns the same challenge: anyone may ask, but
+// only the node's TPM can recover the nonce, and asking cannot cancel the
+// node's challenge.
+func (v *Verifier) Challenge(ctx context.Context, n attest.Node) (*attest.Challenge, error) {
+	e, err := v.enrolled(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Policy(ctx, e.scope)
+	if err != nil {
+		return nil, err
+	}
+	now := v.now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.state(n)
+	if s.ch != nil && now.Before(s.ch.expires) {
+		return s.ch.wire, nil
+	}
+	if !s.due && !s.lastCheck.IsZero() && now.Sub(s.lastCheck) < v.interval {
+		return nil, core.Fail(http.StatusConflict, "attest_not_due", "%s was checked at %s; the next challenge is due at %s",
+			n, s.lastCheck.UTC().Format(time.RFC3339), s.lastCheck.Add(v.interval).UTC().Format(time.RFC3339))
+	}
+	akName, _, err := tpm.AKName(e.akPublic)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, attest.NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	blob, secret, err := tpm.MakeCredential(e.ekPublic, akName, nonce)
+	if err != nil {
+		return nil, err
+	}
+	pcrs := p.QuotePCRs()
+	w := &attest.Challenge{Node: n, CredentialBlob: blob, EncryptedSecret: secret, PCRs: pcrs,
+		Issued: now.UTC().Truncate(time.Second), Expires: now.Add(v.interval).UTC().Truncate(time.Second)}
+	s.ch = &challenge{nonce: nonce, pcrs: pcrs, wire: w, expires: now.Add(v.interval)}
+	s.due = false
+	return w, nil
+}
+
+// Submit checks evidence and records the outcome. Evidence that neither
+// answers the node's outstanding challenge nor carries a valid AK signature
+// is refused without touching the node (anyone can send bytes); everything
+// else is a verdict: a failed one marks the node failed and quarantines it.
+func (v *Verifier) Submit(ctx context.Context, ev *attest.Evidence) (*attest.Verdict, error) {
+	e, err := v.enrolled(ctx, ev.Node)
+	if err != nil {
+		return nil, err
+	}
+	_, akPub, err := tpm.AKName(e.akPublic)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Policy(ctx, e.scope)
+	if err != nil {
+		return nil, err
+	}
+	nonce, nerr := tpm.QuoteNonce(&ev.Quote)
+	sigErr := tpm.VerifyAttestationSignature(akPub, &ev.Quote.Attestation)
+	now := v.now()
+
+	v.mu.Lock()
+	s := v.state(ev.Node)
+	current := nerr == nil && s.ch != nil && now.Before(s.ch.expires) && subtle.ConstantTimeCompare(nonce, s.ch.nonce) == 1
+	if !current && (sigErr != nil || nerr != nil) {
+		v.mu.Unlock()
+		mVerdicts.WithLabelValues("unverified").Inc()
+		return nil, core.Fail(http.StatusForbidden, CodeUnverified,
+			"the evidence does not answer %s's outstanding challenge and is not signed by its enrolled AK; nothing was recorded", ev.Node)
+	}
+	var ch *challenge
+	if current {
+		ch = s.ch
+		s.ch = nil
+		s.used = append(s.used, ch.nonce)
+		if len(s.used) > usedNonces {
+			s.used = s.used[1:]
+		}
+	}
+	replayed := !current && slices.ContainsFunc(s.used, func(u []byte) bool { return subtle.ConstantTimeCompare(u, nonce) == 1 })
+	var verdict *attest.Verdict
+	var info *tpm.QuoteInfo
+	fw, reason, msg := []string(nil), "", ""
+	switch {
+	case sigErr != nil:
+		reason, msg = attest.ReasonBadSignature, "the quote's signature does not verify with the AK central bound to this node's EK at enrolment"
+	case replayed:
+		reason, msg = attest.ReasonReplayedNonce, "the quote answers a challenge that was already answered (a replayed quote)"
+	case !current:
+		reason, msg = attest.ReasonNonce, "the quote is signed by the node's AK but over a nonce central did not issue for the outstanding challenge"
+	default:
+		info, reason, msg = verifyQuote(akPub, ev, ch)
+		if reason == "" && s.haveCounters && info.ResetCount == s.reset && info.RestartCount == s.restart && info.Clock < s.clock {
+			reason, msg = attest.ReasonCounters, fmt.Sprintf("the TPM clock went back from %d to %d ms without a reset or restart", s.clock, info.Clock)
+		}
+		if reason == "" {
+			fw, reason, msg = checkPolicy(p, ev, ch.pcrs)
+		}
+	}
+	s.lastCheck = now
+	s.policyVersion = p.Version
+	if reason == "" {
+		s.status, s.reason, s.message, s.lastGood, s.firmware = attest.Attested, "", "", now, fw
+		s.haveCounters, s.clock, s.reset, s.restart = true, info.Clock, info.ResetCount, info.RestartCount
+	} else {
+		s.status, s.reason, s.message = attest.Failed, reason, msg
+	}
+	verdict = &attest.Verdict{Node: ev.Node, Status: s.status, Reason: s.reason, Message: s.message, Time: now.UTC(),
+		Firmware: fw, PolicyVersion: p.Version}
+	v.mu.Unlock()
+
+	mVerdicts.WithLabelValues(verdictLabel(verdict)).Inc()
+	if verdict.Status == attest.Failed {
+		v.log.Warn("attestation failed", "node", ev.Node.String(), "reason", reason, "detail", msg)
+		if err := v.quarantine(ctx, ev.Node, QuarantineFailed+": "+reason); err != nil {
+			return nil, err
+		}
+	} else {
+		v.log.Info("node attested", "node", ev.Node.String(), "firmware", strings.Join(fw, ","), "policyVersion", p.Version)
+		if p.AutoRelease && e.status == trustfeed.Suspended && IsQuarantine(e.reason) {
+			if err := v.release(ctx, ev.Node, Actor, "a good quote under policy version "+strconv.Itoa(p.Version)); err != nil && !isNotQuarantined(err) {
+				return nil, err
+			}
+		}
+	}
+	return verdict, nil
+}
+
+func verdictLabel(v *attest.Verdict) string {
+	if v.Status == attest.Failed {
+		return v.Reason
+	}
+	return v.Status
+}
+
+// verifyQuote checks the quote's PCR digest, its selection and the event
+// log replay (the signature and nonce are already checked).
+func verifyQuote(akPub any, ev *attest.Evidence, ch *challenge) (*tpm.QuoteInfo, string, string) {
+	info, err := tpm.VerifyQuoteInfo(akPub, &ev.Quote, ch.nonce)
+	switch {
+	case errors.Is(err, tpm.ErrPCRMismatch):
+		return nil, attest.ReasonPCRMismatch, "the PCR values sent do not hash to the quoted PCR digest"
+	case err != nil:
+		return nil, attest.ReasonMalformed, "the quote is malformed: " + err.Error()
+	}
+	if !slices.Equal(info.PCRs, ch.pcrs) {
+		return nil, attest.ReasonPCRMismatch, fmt.Sprintf("the quote covers PCRs %v; the challenge asked for %v", info.PCRs, ch.pcrs)
+	}
+	if err := tpm.CheckReplay(ev.EventLog, ch.pcrs, ev.Quote.PCRs); err != nil {
+		return nil, attest.ReasonLogReplay, err.Error()
+	}
+	return info, "", ""
+}
+
+// checkPolicy applies the scope's policy to quoted PCRs and the log (which
+// already replays to them). It returns the firmware versions measured.
+func checkPolicy(p *Policy, ev *attest.Evidence, pcrs []int) ([]string, string, string) {
+	if !p.AllowDebugPCR && slices.Contains(pcrs, tpm.PCRDebug) && !bytes.Equal(ev.Quote.PCRs[tpm.PCRDebug], make([]byte, 32)) {
+		return nil, attest.ReasonDebugPCR, fmt.Sprintf("debug PCR %d is not zero: debug or test firmware extended it", tpm.PCRDebug)
+	}
+	for k, want := range p.PCRValues {
+		n, _ := strconv.Atoi(k)
+		if hex.EncodeToString(ev.Quote.PCRs[n]) != want {
+			return nil, attest.ReasonPCRValue, fmt.Sprintf("PCR %d does not hold the value the policy pins", n)
+		}
+	}
+	var min firmware.Version
+	if p.MinFirmware != "" {
+		min, _ = firmware.ParseVersion(p.MinFirmware)
+	}
+	var versions []string
+	for _, e := range ev.EventLog {
+		if e.PCR != tpm.PCRFirmware {
+			continue
+		}
+		var fe *attest.FirmwareEvent
+		if e.Type == firmware.EventType && len(e.Data) > 0 {
+			var err error
+			if fe, err = attest.ParseFirmwareEvent(e.Data); err != nil {
+				return nil, attest.ReasonMalformed, err.Error()
+			}
+		}
+		digest := hex.EncodeToString(e.Digest)
+		version := ""
+		if fe != nil {
+			version = fe.Firmware
+		}
+		if len(p.Firmware) > 0 {
+			i := slices.IndexFunc(p.Firmware, func(g Golden) bool {
+				return g.Digest == digest && (g.Model == "" || (fe != nil && fe.Model == g.Model))
+			})
+			if i < 0 {
+				return nil, attest.ReasonUnknownFW, fmt.Sprintf("firmware measurement %s (version %q) is not among the policy's golden values", digest, version)
+			}
+			if p.Firmware[i].Version != "" {
+				version = p.Firmware[i].Version
+			}
+		}
+		if !min.IsZero() {
+			got, err := firmware.ParseVersion(version)
+			if err != nil {
+				return nil, attest.ReasonUnknownFW, fmt.Sprintf("firmware measurement %s carries no version to compare with the minimum %s", digest, p.MinFirmware)
+			}
+			if got.Compare(min) < 0 {
+				return nil, attest.ReasonFWBelowFloor, fmt.Sprintf("firmware %s is below the policy's minimum %s", got, p.MinFirmware)
+			}
+		}
+		versions = append(versions, version)
+	}
+	return versions, "", ""
+}
+
+// NodeStatus is a node's attestation status.
+type NodeStatus struct {
+	attest.Node
+	// State is attested, failed, stale or pending.
+	State         string    `json:"state"`
+	Reason        string    `json:"reason,omitempty"`
+	Message       string    `json:"message,omitempty"`
+	LastAttested  time.Time `json:"lastAttested,omitzero"`
+	LastChecked   time.Time `json:"lastChecked,omitzero"`
+	StaleAt       time.Time `json:"staleAt"`
+	Firmware      []string  `json:"firmware,omitempty"`
+	PolicyVersion int       `json:"policyVersion"`
+	// Challenged: a challenge is outstanding.
+	Challenged bool `json:"challenged"`
+}
+
+// view computes a node's status at now: stale when its last good quote (or,
+// never attested, when it was first seen or released) is older than the
+// policy's window, whatever the loop did or did not do.
+func (v *Verifier) view(n attest.Node, s *nodeState, p *Policy, now time.Time) NodeStatus {
+	base := s.since
+	if s.lastGood.After(base) {
+		base = s.lastGood
+	}
+	ns := NodeStatus{Node: n, State: s.status, Reason: s.reason, Message: s.message, LastAttested: s.lastGood.UTC(),
+		LastChecked: s.lastCheck.UTC(), StaleAt: base.Add(time.Duration(p.StaleAfter) * v.interval).UTC(),
+		Firmware: s.firmware, PolicyVersion: s.policyVersion, Challenged: s.ch != nil}
+	if s.lastGood.IsZero() {
+		ns.LastAttested = time.Time{}
+	}
+	if s.lastCheck.IsZero() {
+		ns.LastChecked = time.Time{}
+	}
+	if s.status != attest.Failed && !now.Before(ns.StaleAt) {
+		ns.State, ns.Reason = attest.Stale, attest.ReasonStale
+		ns.Message = fmt.Sprintf("no good quote since %s (window: %d × %s)", base.UTC().Format(time.RFC3339), p.StaleAfter, v.interval)
+	}
+	return ns
+}
+
+// Status returns a node's attestation status.
+func (v *Verifier) Status(ctx context.Context, n attest.Node) (*NodeStatus, error) {
+	e, err := v.enrolled(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v.Policy(ctx, e.scope)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ns := v.view(n, v.state(n), p, v.now())
+	return &ns, nil
+}
+
+// quarantine suspends an active node with reason, audited and published.
+// A node already suspended or revoked is left as it is.
+func (v *Verifier) quarantine(ctx context.Context, n attest.Node, reason string) error {
+	quarantined := false
+	err := v.st.Update(ctx, func(tx store.Tx) error {
+		quarantined = false
+		now := v.now().UTC()
+		var entry store.NewEntry
+		var from string
+		switch n.Kind {
+		case attest.KindDevice:
+			d, err := tx.Device(ctx, n.ID)
+			if err != nil {
+				return err
+			}
+			if d.Status != trustfeed.Active {
+				return nil
+			}
+			from = d.Status
+			d.Status, d.Reason, d.Updated = trustfeed.Suspended, reason, now
+			if err := tx.PutDevices(ctx, d); err != nil {
+				return err
+			}
+			entry = feeds.DeviceEntry(d)
+		case attest.KindAppliance:
+			a, err := tx.Appliance(ctx, n.ID)
+			if err != nil {
+				return err
+			}
+			if a.Status != trustfeed.Active {
+				return nil
+			}
+			from = a.Status
+			a.Status, a.Reason, a.Updated = trustfeed.Suspended, reason, now
+			if err := tx.PutAppliance(ctx, a); err != nil {
+				return err
+			}
+			entry = feeds.ApplianceEntry(a)
+		}
+		if err := core.Audit(ctx, tx, now, Actor, n.Kind+".quarantine", n.String(),
+			map[string]string{"from": from, "to": trustfeed.Suspended, "reason": reason}); err != nil {
+			return err
+		}
+		quarantined = true
+		return feeds.Publish(ctx, tx, now, entry)
+	})
+	if err == nil && quarantined {
+		mQuarantines.Inc()
+		v.log.Warn("node quarantined", "node", n.String(), "reason", reason)
+	}
+	return err
+}
+
+func isNotQuarantined(err error) bool {
+	var e *enrol.Error
+	return errors.As(err, &e) && e.Code == CodeNotQuarantine
+}
+
+// release lifts an attestation quarantine, audited and published.
+func (v *Verifier) release(ctx context.Context, n attest.Node, actor, why string) error {
+	err := v.st.Update(ctx, func(tx store.Tx) error {
+		now := v.now().UTC()
+		var entry store.NewEntry
+		var from string
+		notQ := core.Fail(http.StatusConflict, CodeNotQuarantine, "%s is not under an attestation quarantine", n)
+		switch n.Kind {
+		case attest.KindDevice:
+			d, err := tx.Device(ctx, n.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return core.NotFound("device", n.ID)
+			} else if err != nil {
+				return err
+			}
+			if d.Status != trustfeed.Suspended || !IsQuarantine(d.Reason) {
+				return notQ
+			}
+			from = d.Reason
+			d.Status, d.Reason, d.Updated = trustfeed.Active, "", now
+			if err := tx.PutDevices(ctx, d); err != nil {
+				return err
+			}
+			entry = feeds.DeviceEntry(d)
+		case attest.KindAppliance:
+			a, err := tx.Appliance(ctx, n.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				return core.NotFound("appliance", n.ID)
+			} else if err != nil {
+				return err
+			}
+			if a.Status != trustfeed.Suspended || !IsQuarantine(a.Reason) {
+				return notQ
+			}
+			from = a.Reason
+			a.Status, a.Reason, a.Updated = trustfeed.Active, "", now
+			if err := tx.PutAppliance(ctx, a); err != nil {
+				return err
+			}
+			entry = feeds.ApplianceEntry(a)
+			if v.cfg.Reinstated != nil {
+				if err := v.cfg.Reinstated(ctx, tx, a); err != nil {
+					return err
+				}
+			}
+		default:
+			return core.BadRequest("kind %q: want device or appliance", n.Kind)
+		}
+		if err := core.Audit(ctx, tx, now, actor, n.Kind+".release-quarantine", n.String(),
+			map[string]string{"quarantine": from, "why": why}); err != nil {
+			return err
+		}
+		return feeds.Publish(ctx, tx, now, entry)
+	})
+	if err != nil {
+		return err
+	}
+	if n.Kind == attest.KindAppliance && v.cfg.Kick != nil {
+		v.cfg.Kick()
+	}
+	v.log.Info("quarantine lifted", "node", n.String(), "actor", actor)
+	return nil
+}
+
+// ReleaseQuarantine lifts a node's attestation quarantine for an admin
+// (audited, with a reason). The node is pending again and must answer
+// within the policy's window, or it becomes stale and is quarantined again.
+func (v *Verifier) ReleaseQuarantine(ctx context.Context, a *core.Admin, n attest.Node, reason string) (*NodeStatus, error) {
+	if !attest.ValidKind(n.Kind) {
+		return nil, core.BadRequest("kind %q: want device or appliance", n.Kind)
+	}
+	if err := core.CheckText("reason", reason, 256); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, core.BadRequest("lifting a quarantine needs a reason")
+	}
+	if err := v.release(ctx, n, a.Actor(), reason); err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	s := v.state(n)
+	s.status, s.reason, s.message, s.since, s.due = attest.Pending, "", "", v.now(), true
+	v.mu.Unlock()
+	return v.Status(ctx, n)
+}
