@@ -99,16 +99,16 @@ type Appliance struct {
 	// centralClient is Options.Sync.Client: how the command reaches
 	// central (pinned TLS); nil: built from CentralCA or the defaults.
 	centralClient *http.Client
-	verifier *captureverify.Verifier
-	api      *api.API
-	qrLists  *qrverify.Lists
-	reg      *prometheus.Registry
-	ln       net.Listener
-	tls      bool
-	srv      *http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
+	verifier      *captureverify.Verifier
+	api           *api.API
+	qrLists       *qrverify.Lists
+	reg           *prometheus.Registry
+	ln            net.Listener
+	tls           bool
+	srv           *http.Server
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	once          sync.Once
 }
 
 // Start opens the store and the TPM key, starts following central and
