@@ -280,18 +280,28 @@ func unwrapCOSE(b []byte, allowBareCWT bool) (coseKind, []byte, error) {
 	return 0, nil, fmt.Errorf("%w: not a COSE_Sign1 or COSE_Encrypt0 (starts with %s)", ErrMalformed, majorName(b))
 }
 
+// messageHeaders decodes a COSE message's protected bucket (a bstr) and
+// parses both buckets.
+func messageHeaders(msg string, protected, unprotected cbor.RawMessage) (headers, error) {
+	prot, err := decodeBytes(msg+" protected header", protected)
+	if err != nil {
+		return headers{}, malformed(err)
+	}
+	hdr, err := parseHeaders(prot, unprotected)
+	if err != nil {
+		return headers{}, malformed(err)
+	}
+	return hdr, nil
+}
+
 func parseSign1(b []byte) (*sign1, error) {
 	var a sign1Array
 	if err := decMode.Unmarshal(b, &a); err != nil {
 		return nil, fmt.Errorf("%w: COSE_Sign1: %v", ErrMalformed, err)
 	}
-	prot, err := decodeBytes("COSE_Sign1 protected header", a.Protected)
+	hdr, err := messageHeaders("COSE_Sign1", a.Protected, a.Unprotected)
 	if err != nil {
-		return nil, malformed(err)
-	}
-	hdr, err := parseHeaders(prot, a.Unprotected)
-	if err != nil {
-		return nil, malformed(err)
+		return nil, err
 	}
 	payload, err := decodeBytes("COSE_Sign1 payload (detached payloads are not supported)", a.Payload)
 	if err != nil {
@@ -309,13 +319,9 @@ func parseEncrypt0(b []byte) (*encrypt0, error) {
 	if err := decMode.Unmarshal(b, &a); err != nil {
 		return nil, fmt.Errorf("%w: COSE_Encrypt0: %v", ErrMalformed, err)
 	}
-	prot, err := decodeBytes("COSE_Encrypt0 protected header", a.Protected)
+	hdr, err := messageHeaders("COSE_Encrypt0", a.Protected, a.Unprotected)
 	if err != nil {
-		return nil, malformed(err)
-	}
-	hdr, err := parseHeaders(prot, a.Unprotected)
-	if err != nil {
-		return nil, malformed(err)
+		return nil, err
 	}
 	ct, err := decodeBytes("COSE_Encrypt0 ciphertext (detached ciphertext is not supported)", a.Ciphertext)
 	if err != nil {
