@@ -246,18 +246,28 @@ func (d *Device) rotate(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *Con
 	if err != nil {
 		return nil, err
 	}
-	f := filesIn(d.dir)
-	if err := writeFile(f.deviceKey, k.Blob(), 0o600); err != nil {
+	if err := d.installDeviceKey(c, port, k, crt); err != nil {
 		return nil, err
 	}
+	return crt, nil
+}
+
+// installDeviceKey saves a new device key and its certificate and makes
+// the builder sign with them from the next capture on (rotation, whether
+// by the development PKI or by central).
+func (d *Device) installDeviceKey(c *Config, port int, k *tpm.Key, crt *x509.Certificate) error {
+	f := filesIn(d.dir)
+	if err := writeFile(f.deviceKey, k.Blob(), 0o600); err != nil {
+		return err
+	}
 	if err := writeCert(f.deviceCert, crt); err != nil {
-		return nil, err
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.deviceCrt = crt
 	d.builder = d.newBuilder(c, port, k, d.ftmKey, crt, d.ftmCrt)
-	return crt, nil
+	return nil
 }
 
 // readCert reads a certificate and checks it is for k; a missing file is (nil, nil).

@@ -314,17 +314,9 @@ func (d *Device) rotateCentral(ctx context.Context, t *tpm.TPM, ce *CentralEnrol
 	if old != nil && crt.NotBefore.Before(old.NotBefore) {
 		return nil, errors.New("central's rotated certificate starts before the current one")
 	}
-	f := filesIn(d.dir)
-	if err := writeFile(f.deviceKey, k.Blob(), 0o600); err != nil {
+	if err := d.installDeviceKey(c, port, k, crt); err != nil {
 		return nil, err
 	}
-	if err := writeCert(f.deviceCert, crt); err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.deviceCrt = crt
-	d.builder = d.newBuilder(c, port, k, d.ftmKey, crt, d.ftmCrt)
 	return crt, nil
 }
 
