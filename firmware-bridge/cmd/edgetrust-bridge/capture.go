@@ -52,16 +52,9 @@ func runCapture(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fs.usageError("--finger: %v", err)
 	}
-	cfg, err := lf.config(fs)
-	if err != nil {
-		return fs.usageError("%v", err)
-	}
-	if cfg.Logger, err = fs.logger(); err != nil {
-		return fs.usageError("%v", err)
-	}
-	d, err := capture.Open(ctx, cfg)
-	if err != nil {
-		return fail(e, "capture", err)
+	d, code := lf.open(ctx, fs, e, "capture")
+	if d == nil {
+		return code
 	}
 	defer d.Close()
 	res, err := d.Capture(ctx, capture.Request{Purpose: p, Position: pos, Timeout: *wait})

@@ -56,6 +56,24 @@ func (l *linkFlags) config(fs *flagSet) (capture.Config, error) {
 	return cfg, nil
 }
 
+// open connects to the module the link flags name, with fs's logger;
+// on failure it returns the exit code, having said why (cmd names the
+// command in the message).
+func (l *linkFlags) open(ctx context.Context, fs *flagSet, e *env, cmd string) (*capture.Device, int) {
+	cfg, err := l.config(fs)
+	if err != nil {
+		return nil, fs.usageError("%v", err)
+	}
+	if cfg.Logger, err = fs.logger(); err != nil {
+		return nil, fs.usageError("%v", err)
+	}
+	d, err := capture.Open(ctx, cfg)
+	if err != nil {
+		return nil, fail(e, cmd, err)
+	}
+	return d, 0
+}
+
 const probeHelp = `Usage: edgetrust-bridge probe --port PORT [flags]
 
 Checks that a fingerprint module answers and prints what it reports: the
@@ -101,16 +119,9 @@ func runProbe(ctx context.Context, e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return fs.usageError("unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := lf.config(fs)
-	if err != nil {
-		return fs.usageError("%v", err)
-	}
-	if cfg.Logger, err = fs.logger(); err != nil {
-		return fs.usageError("%v", err)
-	}
-	d, err := capture.Open(ctx, cfg)
-	if err != nil {
-		return fail(e, "probe", err)
+	d, code := lf.open(ctx, fs, e, "probe")
+	if d == nil {
+		return code
 	}
 	defer d.Close()
 	info := d.Info()
