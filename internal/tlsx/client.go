@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,33 @@ func (e *PinError) Error() string {
 
 // ParseCerts reads every PEM certificate in b (at most pki.MaxPEMCerts).
 func ParseCerts(b []byte) ([]*x509.Certificate, error) { return pki.ParseCertsPEM(b) }
+
+// SavedRootFile is where an enrolled agent or appliance keeps central's
+// TLS root, under its state directory, once the pin has verified it.
+const SavedRootFile = "tls/central-root.pem"
+
+// TrustFrom is how a client of central trusts it: the roots in caFile (a
+// PEM file) if given, else the root saved under state at enrolment, plus
+// the SHA-256 pin if given. It may return options that trust nothing: the
+// caller decides whether that is an error.
+func TrustFrom(state, caFile, pin string) (ClientOptions, error) {
+	o := ClientOptions{Pin: pin}
+	path := caFile
+	if path == "" {
+		path = filepath.Join(state, SavedRootFile)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			path = ""
+		}
+	}
+	if path != "" {
+		roots, err := ReadRoots(path)
+		if err != nil {
+			return o, fmt.Errorf("central's TLS root: %w", err)
+		}
+		o.Roots = roots
+	}
+	return o, nil
+}
 
 // ClientOptions say how a client trusts a server (central, or an
 // appliance) and what it presents.

@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +17,7 @@ import (
 // centralRootFile is central's TLS root, pinned at enrolment, under the
 // agent's state directory: key rotation (through the running agent) talks
 // to central with it.
-const centralRootFile = "tls/central-root.pem"
+const centralRootFile = tlsx.SavedRootFile
 
 // pinCentral makes the process's default HTTP transport verify central
 // against its pinned root (the agent package's enrolment and rotation
@@ -28,21 +27,9 @@ func pinCentral(state, central, caFile, pin string) error {
 	if strings.HasPrefix(central, "http://") {
 		return nil
 	}
-	var o tlsx.ClientOptions
-	o.Pin = pin
-	path := caFile
-	if path == "" {
-		path = filepath.Join(state, centralRootFile)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			path = ""
-		}
-	}
-	if path != "" {
-		roots, err := tlsx.ReadRoots(path)
-		if err != nil {
-			return fmt.Errorf("central's TLS root: %w", err)
-		}
-		o.Roots = roots
+	o, err := tlsx.TrustFrom(state, caFile, pin)
+	if err != nil {
+		return err
 	}
 	if len(o.Roots) == 0 && o.Pin == "" {
 		if central == "" { // serve without an enrolment: nothing to pin

@@ -32,7 +32,7 @@ import (
 // TLS files in the appliance's state directory.
 const (
 	tlsDir          = "tls"
-	centralRootFile = "tls/central-root.pem"    // central's TLS root, pinned at enrolment
+	centralRootFile = tlsx.SavedRootFile        // central's TLS root, pinned at enrolment
 	certFile        = "tls/appliance.pem"       // central's certificate for the appliance (chain)
 	keyFile         = "tls/appliance-key.pem"   // its key (0600)
 	selfCertFile    = "tls/self-signed.pem"     // before enrolment: a self-signed server certificate
@@ -48,24 +48,12 @@ const (
 // file), else the root pinned at enrolment (STATE/tls/central-root.pem),
 // else --central-root-sha256. Nothing when central is plain HTTP.
 func centralTrust(state, central, caFile, pin string) (tlsx.ClientOptions, error) {
-	var o tlsx.ClientOptions
 	if central == "" || strings.HasPrefix(central, "http://") {
-		return o, nil
+		return tlsx.ClientOptions{}, nil
 	}
-	o.Pin = pin
-	path := caFile
-	if path == "" {
-		path = filepath.Join(state, centralRootFile)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			path = ""
-		}
-	}
-	if path != "" {
-		roots, err := tlsx.ReadRoots(path)
-		if err != nil {
-			return o, fmt.Errorf("central's TLS root: %w", err)
-		}
-		o.Roots = roots
+	o, err := tlsx.TrustFrom(state, caFile, pin)
+	if err != nil {
+		return o, err
 	}
 	if len(o.Roots) == 0 && o.Pin == "" {
 		return o, errors.New("no trust for central's TLS certificate: enrol with --central-root-sha256 (edgetrust-central tls root prints it), or pass --central-ca FILE")
