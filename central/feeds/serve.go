@@ -100,12 +100,17 @@ func (s *Server) Run(stop <-chan struct{}) {
 		case <-s.st.Changed():
 		case <-t.C:
 		}
-		s.mu.Lock()
-		s.gen++
-		clear(s.cache)
-		s.mu.Unlock()
-		s.wake.Notify()
+		s.changed()
 	}
+}
+
+// changed drops the cached batches and wakes the long polls.
+func (s *Server) changed() {
+	s.mu.Lock()
+	s.gen++
+	clear(s.cache)
+	s.mu.Unlock()
+	s.wake.Notify()
 }
 
 // View is where a batch was read and how fresh it is: what the feed API
@@ -172,6 +177,14 @@ func (s *Server) Batch(ctx context.Context, name string, after uint64, limit int
 			setView(ctx, View{FeedView: v, Size: after + uint64(len(b.Entries))})
 		}
 		return b, err
+	}
+	// A change signal not yet taken by Run (a write that just committed in
+	// this process) is taken here, so a reader never gets a batch cached
+	// before a write it has already seen succeed.
+	select {
+	case <-s.st.Changed():
+		s.changed()
+	default:
 	}
 	k := cacheKey{name, after, limit}
 	sec := s.now().Unix()
