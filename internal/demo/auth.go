@@ -106,7 +106,7 @@ func (c *chain) authDemo(ctx context.Context) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	step("the record reached the appliance in %v, sealed to its TPM key; demographic auth (\"asha  RAO\" normalised) succeeds",
+	step("the record reached the appliance in %v, sealed to it (and at rest under its TPM); demographic auth (\"asha  RAO\" normalised) succeeds",
 		time.Since(start).Round(time.Millisecond))
 
 	bio := func(label string) (map[string]any, time.Duration, error) {
@@ -128,7 +128,7 @@ func (c *chain) authDemo(ctx context.Context) error {
 	if d["authStatus"] != true {
 		return fmt.Errorf("a fresh capture of the enrolled finger was refused: %v", d["errors"])
 	}
-	step("fresh CAPTURE of the same finger: authStatus true in %v (capture verified, session key unwrapped in the TPM, 1:1 MCC match); token ID %v, kyc %v",
+	step("fresh CAPTURE of the same finger: authStatus true in %v (capture verified, session key unwrapped by the TPM-sealed key, 1:1 MCC match, decision signed by the TPM-vouched delegate); token ID %v, kyc %v",
 		took.Round(time.Millisecond), d["authToken"], d["kyc"])
 	if err := present("43", "Left IndexFinger"); err != nil {
 		return err

@@ -201,7 +201,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		"--token", strings.TrimSpace(atok), "--id", "EDGE-1", "--central-root-sha256", pin); err != nil {
 		return nil, err
 	}
-	step("appliance EDGE-1 enrolled the same way: central certified its TPM decryption key, and its TLS CA the appliance's certificate (mutual TLS)")
+	step("appliance EDGE-1 enrolled the same way: central certified its decryption key (a software key its TPM seals and its TPM signing key vouches for: decision 0017), and its TLS CA the appliance's certificate (mutual TLS)")
 	applCert := filepath.Join(state, "appliance.pem")
 	ac, err := c.run(ctx, "edgetrust-appliance", "cert", "--state", pState, "--tpm", "sim")
 	if err != nil {
@@ -280,7 +280,7 @@ func (c *chain) registryDemo(ctx context.Context) error {
 	if !valid {
 		return fmt.Errorf("a fresh capture from an enrolled device was refused: %v", reasons)
 	}
-	step("capture from %s (encrypted to the appliance's TPM key) verifies: chain to the vendor CA, device active, hash chain", dev)
+	step("capture from %s (encrypted to the appliance's certified key) verifies: chain to the vendor CA, device active, hash chain", dev)
 	start := time.Now()
 	if _, err := c.run(ctx, "edgetrust-central", "device", "revoke", "--serial", dev, "--reason", "demo: device reported stolen"); err != nil {
 		return err
