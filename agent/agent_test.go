@@ -20,6 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/edgetrust/edgetrust/internal/biometric/irissynth"
+	"github.com/edgetrust/edgetrust/internal/biometric/isoimage"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/sbi"
@@ -470,8 +472,14 @@ func TestSyntheticPersonMatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := Control(cctx, state, ControlRequest{Op: "present", Device: "TIA000000001", Present: &yes, Person: &person}); err == nil {
-		t.Fatal("a synthetic person was presented to an iris camera")
+	// The iris camera takes the same person (issue #18): its capture is
+	// now a synthetic eye (640 × 480), not MOSIP's 401 × 301 sample.
+	if _, err := Control(cctx, state, ControlRequest{Op: "present", Device: "TIA000000001", Present: &yes, Person: &person}); err != nil {
+		t.Fatalf("presenting a synthetic person to an iris camera: %v", err)
+	}
+	eye, _ := h.capture(authReq("TIA000000001", sbi.TypeIris, 1, "UNKNOWN"))
+	if img, _, err := isoimage.DecodeIris(eye.Segments[0].ISO); err != nil || img.Rect.Dx() != irissynth.Width || img.Rect.Dy() != irissynth.Height {
+		t.Fatalf("iris capture of a presented person: %v", err)
 	}
 	reg, _ := h.capture(regReq("TFR000000001", sbi.TypeFinger, 1, 4))
 	auth, _ := h.capture(authReq("TFA000000001", sbi.TypeFinger, 1, "UNKNOWN"))

@@ -45,8 +45,9 @@ type ControlRequest struct {
 	Status  string `json:"status,omitempty"` // set-status: Ready, Not Ready, Not Registered
 	Present *bool  `json:"present,omitempty"`
 	Millis  int    `json:"ms,omitempty"` // hold-busy
-	// present on an emulated finger sensor: a synthetic person's fingers
-	// (sensors.Finger.PresentPerson) and the finger an UNKNOWN bioSubType gets.
+	// present on an emulated sensor: a synthetic person's fingers
+	// (sensors.Finger.PresentPerson, with the finger an UNKNOWN bioSubType
+	// gets), eyes or face (sensors.Samples.PresentPerson).
 	Person *uint64 `json:"person,omitempty"`
 	Finger string  `json:"finger,omitempty"`
 }
@@ -153,8 +154,8 @@ func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
 			}
 			sn.Emulator().SetFinger(*req.Present)
 		case *sensors.Samples:
-			if req.Person != nil {
-				return errors.New("a synthetic person can be presented only to an emulated finger sensor")
+			if req.Person != nil && *req.Present {
+				sn.PresentPerson(*req.Person)
 			}
 			sn.SetPresent(*req.Present)
 		default:

@@ -409,7 +409,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 	a.auth, err = auth.New(auth.Config{Trust: a.trust, Records: a.records, Captures: a.verifier,
 		SigningKey: signer.Key, Chain: signer.Chain, Delegate: a.delegate, ApplianceID: cfg.ID, Auditor: a.auditor,
 		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
-		TargetFMR: cfg.TargetFMR, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
+		TargetFMR: cfg.TargetFMR, IrisThreshold: cfg.IrisThreshold, FaceThreshold: cfg.FaceThreshold, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
 		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst})
 	if err != nil {
 		return "", err

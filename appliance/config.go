@@ -76,6 +76,12 @@ type Config struct {
 	// TargetFMR is the fingerprint false-match rate POST /v1/auth decides
 	// at (default 1e-4; the matcher is calibrated down to 3e-5).
 	TargetFMR float64 `json:"targetFMR"`
+	// IrisThreshold and FaceThreshold are the iris (normalised Hamming
+	// distance, default 0.36, in (0, 0.5)) and face (descriptor distance,
+	// default 0.6, in (0, 1.5)) thresholds POST /v1/auth decides at; set
+	// them from a deployment's own impostor scores (docs/performance.md).
+	IrisThreshold float64 `json:"irisThreshold"`
+	FaceThreshold float64 `json:"faceThreshold"`
 	// LockoutFailures consecutive failed matches lock a VID out for
 	// LockoutDuration (defaults 5 and 15m; negative failures: never).
 	LockoutFailures int      `json:"lockoutFailures"`
@@ -222,6 +228,18 @@ func (c *Config) Validate() error {
 	}
 	if !(c.TargetFMR >= auth.MinTargetFMR && c.TargetFMR <= 0.01) {
 		return fmt.Errorf("target FMR %g: want between %g (the lowest the matcher is calibrated for) and 0.01", c.TargetFMR, auth.MinTargetFMR)
+	}
+	if c.IrisThreshold == 0 {
+		c.IrisThreshold = auth.DefaultIrisThreshold
+	}
+	if !(c.IrisThreshold > 0 && c.IrisThreshold < 0.5) {
+		return fmt.Errorf("iris threshold %g: want above 0 and below 0.5 (what unrelated irises score)", c.IrisThreshold)
+	}
+	if c.FaceThreshold == 0 {
+		c.FaceThreshold = auth.DefaultFaceThreshold
+	}
+	if !(c.FaceThreshold > 0 && c.FaceThreshold < 1.5) {
+		return fmt.Errorf("face threshold %g: want above 0 and below 1.5", c.FaceThreshold)
 	}
 	if c.LockoutFailures == 0 {
 		c.LockoutFailures = auth.DefaultLockoutFailures

@@ -13,15 +13,31 @@ import (
 //go:embed samples/*.iso samples/*.jpeg
 var samples embed.FS
 
-// Samples is an emulated iris or face sensor serving MOSIP's sample ISO
-// records (see samples/SOURCES.md). It is named for what it is: a stand-in
-// for camera hardware we cannot reach here.
+// Samples is an emulated iris or face sensor. It serves MOSIP's sample ISO
+// records (see samples/SOURCES.md) until a synthetic person is presented
+// (PresentPerson); then it captures that person's eyes or face afresh each
+// time. It is named for what it is: a stand-in for camera hardware we
+// cannot reach here.
 type Samples struct {
 	typ     string
 	quality float64
 	delay   time.Duration
 	frame   atomic.Int64
 	absent  atomic.Bool
+	person  atomic.Pointer[uint64]
+	shots   atomic.Uint64
+}
+
+// PresentPerson puts synthetic person seed in front of the camera: an iris
+// sensor then captures that person's eyes (irissynth identities
+// irissynth.Seed(IrisSeedBase, 2·seed) left and 2·seed+1 right; an UNKNOWN
+// eye is the left one), a face sensor the person's face (one of
+// FaceIdentities portraits, seed mod FaceIdentities), each capture a new
+// image of the same eye or face, like the finger sensors' fresh
+// impressions.
+func (s *Samples) PresentPerson(seed uint64) {
+	s.person.Store(&seed)
+	s.absent.Store(false)
 }
 
 // SetPresent puts an eye or face in front of the emulated camera (true,
@@ -38,6 +54,13 @@ func NewSamples(typ string, delay time.Duration) (*Samples, error) {
 }
 
 func (s *Samples) record(purpose, sub string, exceptions []string) ([]byte, error) {
+	if p := s.person.Load(); p != nil {
+		k := s.shots.Add(1)
+		if s.typ == sbi.TypeFace {
+			return faceRecord(*p, k, purpose, s.quality)
+		}
+		return irisRecord(*p, sub, k, purpose, s.quality)
+	}
 	prefix := "auth_"
 	if purpose == sbi.PurposeRegistration {
 		prefix = "registration_"

@@ -20,6 +20,8 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
+	"github.com/edgetrust/edgetrust/internal/biometric/face"
+	"github.com/edgetrust/edgetrust/internal/biometric/iris"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -70,6 +72,7 @@ const (
 	CodeBioMismatch    = "bio-mismatch"
 	CodeBioQuality     = "bio-quality"
 	CodeModality       = "modality-not-supported"
+	CodeNoTemplate     = "bio-no-template"
 	CodeCapturePrefix  = "capture-invalid:"
 	CodeReplayed       = "capture-replayed"
 )
@@ -112,6 +115,11 @@ const (
 	// that the address is answered 429 without a check.
 	FailBurst = 10
 	FailRate  = 0.2
+	// DefaultIrisThreshold and DefaultFaceThreshold are the matchers' own
+	// defaults; set them from a deployment's impostor scores
+	// (docs/performance.md).
+	DefaultIrisThreshold = iris.DefaultThreshold
+	DefaultFaceThreshold = face.DefaultThreshold
 	// MinTargetFMR is the lowest false-match rate the built-in calibration
 	// measured (match.DefaultCalibration).
 	MinTargetFMR = 3e-5
@@ -142,7 +150,13 @@ type Config struct {
 	// are stale (nil: not checked).
 	RecordsCheckpoint func() time.Time
 
-	TargetFMR       float64       // fingerprint false-match rate (default 1e-4; at least 3e-5)
+	TargetFMR float64 // fingerprint false-match rate (default 1e-4; at least 3e-5)
+	// IrisThreshold is the normalised masked Hamming distance at or under
+	// which an iris matches (default iris.DefaultThreshold, 0.36; in (0, 0.5)).
+	IrisThreshold float64
+	// FaceThreshold is the descriptor distance under which a face
+	// matches (default face.DefaultThreshold, 0.6; in (0, 1.5)).
+	FaceThreshold   float64
 	LockoutFailures int           // consecutive failed matches that lock a VID out (default 5; negative: never)
 	LockoutDuration time.Duration // how long (default 15m)
 	PartialScore    int           // partial matchMode threshold 1-100 (default normalize.DefaultThreshold)
@@ -207,6 +221,18 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if !(cfg.TargetFMR >= MinTargetFMR && cfg.TargetFMR <= 0.01) {
 		return nil, fmt.Errorf("auth: target FMR %g outside [%g, 0.01]: the matcher is calibrated down to %g", cfg.TargetFMR, MinTargetFMR, MinTargetFMR)
+	}
+	if cfg.IrisThreshold == 0 {
+		cfg.IrisThreshold = DefaultIrisThreshold
+	}
+	if !(cfg.IrisThreshold > 0 && cfg.IrisThreshold < 0.5) {
+		return nil, fmt.Errorf("auth: iris threshold %g outside (0, 0.5): 0.5 is what unrelated irises score", cfg.IrisThreshold)
+	}
+	if cfg.FaceThreshold == 0 {
+		cfg.FaceThreshold = DefaultFaceThreshold
+	}
+	if !(cfg.FaceThreshold > 0 && cfg.FaceThreshold < 1.5) {
+		return nil, fmt.Errorf("auth: face threshold %g outside (0, 1.5)", cfg.FaceThreshold)
 	}
 	if cfg.LockoutFailures == 0 {
 		cfg.LockoutFailures = DefaultLockoutFailures

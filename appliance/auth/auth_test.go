@@ -28,7 +28,7 @@ func wantDecision(t *testing.T, a answer, ok bool, code string) {
 	}
 	d := a.resp.Decision
 	if d.AuthStatus != ok {
-		t.Fatalf("authStatus %v, want %v (errors %q)", d.AuthStatus, ok, a.codes())
+		t.Fatalf("authStatus %v, want %v (errors %q: %+v)", d.AuthStatus, ok, a.codes(), d.Errors)
 	}
 	if code != "" && !a.has(code) {
 		t.Fatalf("want reason %s, got %q", code, a.codes())
@@ -413,10 +413,10 @@ func TestBiometricAuth(t *testing.T) {
 		a := bio("kiosk-a", number, func(_ string, raw json.RawMessage) (string, json.RawMessage) { return txnID(), raw })
 		wantDecision(t, a, false, auth.CodeCapturePrefix+string(sbi.CheckTransactionID))
 	})
-	t.Run("iris is not supported, never a pass", func(t *testing.T) {
+	t.Run("iris against a record with no iris template, never a pass", func(t *testing.T) {
 		txn := txnID()
 		raw := f.authCapture(irisAuth, sbi.TypeIris, txn)
-		wantDecision(t, f.post("kiosk-a", bioReq(number, txn, raw)), false, auth.CodeModality)
+		wantDecision(t, f.post("kiosk-a", bioReq(number, txn, raw)), false, auth.CodeNoTemplate)
 	})
 	t.Run("locked fingerprints", func(t *testing.T) {
 		locked := f.person("1212343457", "perpetual", asha, seven, func(r *recordfeed.Record) { r.Locked = []string{recordfeed.AuthFinger} })

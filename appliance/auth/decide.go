@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"net/http"
 	"slices"
 	"sort"
@@ -15,6 +16,9 @@ import (
 
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
+	"github.com/edgetrust/edgetrust/internal/biometric/face"
+	"github.com/edgetrust/edgetrust/internal/biometric/iris"
+	"github.com/edgetrust/edgetrust/internal/biometric/isoimage"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/records"
@@ -160,25 +164,34 @@ func metricCode(c string) string {
 // evaluate runs the checks. The error is for internal failures only.
 func (h *Handler) evaluate(rp *truststate.RPRecord, req *Request, now time.Time) (*verdict, error) {
 	v := &verdict{}
-	var parsed *captureverify.Parsed
+	var parsed []*captureverify.Parsed
 	var captureErr string
 	if req.RequestedAuth.Demo {
 		v.authTypes = append(v.authTypes, recordfeed.AuthDemo)
 	}
 	if req.RequestedAuth.Bio {
-		// The auth types the capture declares (verified below).
-		var err error
-		if parsed, err = captureverify.ParseCapture(req.TransactionID, req.Biometrics); err != nil {
-			captureErr = strings.TrimPrefix(err.Error(), captureverify.ErrBadRequest.Error()+": ")
-		} else if types := declaredBioTypes(parsed); len(types) == 0 {
-			captureErr = "biometrics is not an SBI CAPTURE answer with readable data"
-		} else {
-			for _, t := range types {
-				at, _ := recordfeed.AuthTypeOf(t) // sbi.ValidType: always known
-				if !slices.Contains(v.authTypes, at) {
-					v.authTypes = append(v.authTypes, at)
+		// The auth types the captures declare (verified below).
+		for i, raw := range req.Captures() {
+			p, err := captureverify.ParseCapture(req.TransactionID, raw)
+			if err != nil {
+				captureErr = strings.TrimPrefix(err.Error(), captureverify.ErrBadRequest.Error()+": ")
+			} else if types := declaredBioTypes(p); len(types) == 0 {
+				captureErr = "biometrics is not an SBI CAPTURE answer with readable data"
+			} else {
+				for _, t := range types {
+					at, _ := recordfeed.AuthTypeOf(t) // sbi.ValidType: always known
+					if !slices.Contains(v.authTypes, at) {
+						v.authTypes = append(v.authTypes, at)
+					}
 				}
 			}
+			if captureErr != "" {
+				if len(req.Captures()) > 1 {
+					captureErr = fmt.Sprintf("capture %d: %s", i, captureErr)
+				}
+				break
+			}
+			parsed = append(parsed, p)
 		}
 	}
 
@@ -270,36 +283,46 @@ func (h *Handler) evaluate(rp *truststate.RPRecord, req *Request, now time.Time)
 		}
 	}
 	if req.RequestedAuth.Bio {
-		res, err := h.cfg.Captures.Verify(parsed)
-		if err != nil {
-			return nil, err
-		}
-		if res.Device != nil {
-			v.device = res.Device.Serial
-		}
-		if !res.Valid {
-			for i, c := range res.Codes {
-				v.fail(captureCode(c), "%s", strings.TrimPrefix(res.Reasons[i], c+": "))
+		var samples []captureverify.Sample
+		var devices []string
+		for ci, p := range parsed {
+			at := ""
+			if len(parsed) > 1 {
+				at = fmt.Sprintf("capture %d: ", ci)
 			}
-			return v, nil
-		}
-		if res.Purpose != sbi.PurposeAuth {
-			v.fail(CodeCapturePrefix+"purpose", "the capture's purpose is %q; authentication needs an Auth capture (encrypted to this appliance)", res.Purpose)
-			return v, nil
-		}
-		// A capture authenticates once: a relying party (or anyone who saw
-		// the request) cannot present it again while its timestamp is fresh.
-		if win := h.replayWindow(); win > 0 {
-			first, err := h.cfg.Records.FirstUse(captureID(parsed), win)
+			res, err := h.cfg.Captures.Verify(p)
 			if err != nil {
 				return nil, err
 			}
-			if !first {
-				v.fail(CodeReplayed, "this capture was already presented; capture the biometric again")
+			if res.Device != nil && !slices.Contains(devices, res.Device.Serial) {
+				devices = append(devices, res.Device.Serial)
+				v.device = strings.Join(devices, ",")
+			}
+			if !res.Valid {
+				for i, c := range res.Codes {
+					v.fail(captureCode(c), "%s%s", at, strings.TrimPrefix(res.Reasons[i], c+": "))
+				}
 				return v, nil
 			}
+			if res.Purpose != sbi.PurposeAuth {
+				v.fail(CodeCapturePrefix+"purpose", "%sthe capture's purpose is %q; authentication needs an Auth capture (encrypted to this appliance)", at, res.Purpose)
+				return v, nil
+			}
+			// A capture authenticates once: a relying party (or anyone who saw
+			// the request) cannot present it again while its timestamp is fresh.
+			if win := h.replayWindow(); win > 0 {
+				first, err := h.cfg.Records.FirstUse(captureID(p), win)
+				if err != nil {
+					return nil, err
+				}
+				if !first {
+					v.fail(CodeReplayed, "%sthis capture was already presented; capture the biometric again", at)
+					return v, nil
+				}
+			}
+			samples = append(samples, res.Samples...)
 		}
-		if code, msg := h.matchBio(rp, rec, res.Samples); code != "" {
+		if code, msg := h.matchBio(rp, rec, samples); code != "" {
 			v.fail(code, "%s", msg)
 			v.mismatch = code == CodeBioMismatch
 			return v, nil
@@ -410,46 +433,183 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
-// matchBio matches every verified sample with the record's templates of the
-// same finger (all fingers when the device did not say which).
+// matchBio decides on the verified samples of all the request's captures.
+//
+// Fusion rule (decision level, AND): every sample must match a template of
+// its own modality in the record, each at its modality's threshold —
+// fingers at Config.TargetFMR (the same finger when the device named it,
+// any enrolled finger for UNKNOWN), irises at Config.IrisThreshold (the
+// same eye, or either for UNKNOWN), the face at Config.FaceThreshold. So a
+// multi-modal request is at least as hard to pass as each modality alone:
+// its false-match rate is at most the smallest of theirs. A sample is
+// compared only with templates of its own modality; a record with none
+// answers CodeNoTemplate, never a comparison across modalities.
 func (h *Handler) matchBio(rp *truststate.RPRecord, rec *recordfeed.Record, samples []captureverify.Sample) (string, string) {
 	if len(samples) == 0 {
 		return CodeCapturePrefix + string(sbi.CheckInput), "the capture holds no biometric sample"
 	}
-	for i, s := range samples {
+	for _, s := range samples {
 		at, ok := recordfeed.AuthTypeOf(s.BioType)
 		if !ok || !rp.AllowsAuthType(at) {
 			return CodeAuthType, fmt.Sprintf("relying party %s is not allowed %s authentication", rp.ID, at)
 		}
-		if s.BioType != sbi.TypeFinger {
-			return CodeModality, fmt.Sprintf("%s matching is not supported on this appliance", strings.ToLower(s.BioType))
+	}
+	// Every sample is compared even after a failure, so the time taken does
+	// not say which modality failed; the first failure is the reason.
+	code, msg := "", ""
+	for i, s := range samples {
+		var c, m string
+		switch s.BioType {
+		case sbi.TypeFinger:
+			c, m = h.matchFinger(rec, s, i)
+		case sbi.TypeIris:
+			c, m = h.matchIris(rec, s, i)
+		case sbi.TypeFace:
+			c, m = h.matchFace(rec, s, i)
+		default:
+			c, m = CodeModality, fmt.Sprintf("%s matching is not supported on this appliance", strings.ToLower(s.BioType))
 		}
-		probe, err := h.fp.Extract(s.ISO)
-		if err != nil {
-			return CodeBioQuality, fmt.Sprintf("sample %d: the fingerprint cannot be compared (too few minutiae or an unreadable image); capture again", i)
-		}
-		specific := slices.Contains(sbi.AllFingers, s.BioSubType)
-		matched := false
-		for _, b := range rec.Biometrics {
-			if b.Type != sbi.TypeFinger || (specific && b.SubType != s.BioSubType) {
-				continue
-			}
-			cand, err := h.template(b)
-			if err != nil {
-				h.log.Warn("a stored fingerprint template does not decode; skipped", "format", b.Format)
-				continue
-			}
-			ok, _, err := match.Verify(h.fp, probe, cand, h.cfg.TargetFMR)
-			if err == nil && ok {
-				matched = true
-				break
-			}
-		}
-		if !matched {
-			return CodeBioMismatch, "the fingerprint does not match the record"
+		if code == "" && c != "" {
+			code, msg = c, m
 		}
 	}
-	return "", ""
+	return code, msg
+}
+
+// candidates are the record's templates of the sample's modality (and
+// subtype, when the device named one in set).
+func candidates(rec *recordfeed.Record, s captureverify.Sample, set []string) []recordfeed.Biometric {
+	specific := slices.Contains(set, s.BioSubType)
+	var out []recordfeed.Biometric
+	for _, b := range rec.Biometrics {
+		if b.Type == s.BioType && (!specific || b.SubType == s.BioSubType) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func noTemplate(s captureverify.Sample) (string, string) {
+	what := strings.ToLower(s.BioType)
+	if s.BioType == sbi.TypeIris && (s.BioSubType == "Left" || s.BioSubType == "Right") {
+		what = strings.ToLower(s.BioSubType) + " iris"
+	}
+	return CodeNoTemplate, fmt.Sprintf("the record holds no %s template: a %s sample is never compared with another modality's template", what, strings.ToLower(s.BioType))
+}
+
+func (h *Handler) matchFinger(rec *recordfeed.Record, s captureverify.Sample, i int) (string, string) {
+	cands := candidates(rec, s, sbi.AllFingers)
+	if len(cands) == 0 {
+		return noTemplate(s)
+	}
+	probe, err := h.fp.Extract(s.ISO)
+	if err != nil {
+		return CodeBioQuality, fmt.Sprintf("sample %d: the fingerprint cannot be compared (too few minutiae or an unreadable image); capture again", i)
+	}
+	for _, b := range cands {
+		cand, err := h.template(b)
+		if err != nil {
+			h.log.Warn("a stored fingerprint template does not decode; skipped", "format", b.Format)
+			continue
+		}
+		ok, _, err := match.Verify(h.fp, probe, cand, h.cfg.TargetFMR)
+		if err == nil && ok {
+			return "", ""
+		}
+	}
+	return CodeBioMismatch, "the fingerprint does not match the record"
+}
+
+func (h *Handler) matchIris(rec *recordfeed.Record, s captureverify.Sample, i int) (string, string) {
+	cands := candidates(rec, s, []string{"Left", "Right"})
+	if len(cands) == 0 {
+		return noTemplate(s)
+	}
+	img, _, err := isoimage.DecodeIris(s.ISO)
+	if err != nil {
+		return CodeBioQuality, fmt.Sprintf("sample %d: the iris image cannot be decoded; capture again", i)
+	}
+	probe, _, err := iris.Encode(img)
+	if err != nil {
+		return CodeBioQuality, fmt.Sprintf("sample %d: the iris cannot be compared (no pupil and limbus found, or too little of the iris visible); capture again", i)
+	}
+	for _, b := range cands {
+		var cand *iris.Template
+		switch b.Format {
+		case recordfeed.TemplateIrisCode:
+			cand, err = iris.ParseTemplate(b.Data)
+		case recordfeed.ImageISO197946: // a record enrolled before iris codes: encode it now
+			var g *image.Gray
+			if g, _, err = isoimage.DecodeIris(b.Data); err == nil {
+				cand, _, err = iris.Encode(g)
+			}
+		default:
+			err = fmt.Errorf("format %q is not an iris template", b.Format)
+		}
+		if err != nil {
+			h.log.Warn("a stored iris template does not decode; skipped", "format", b.Format)
+			continue
+		}
+		if sc := iris.Compare(probe, cand, iris.DefaultShifts); sc.Bits >= iris.MinBits && sc.Distance <= h.cfg.IrisThreshold {
+			return "", ""
+		}
+	}
+	return CodeBioMismatch, "the iris does not match the record"
+}
+
+func (h *Handler) matchFace(rec *recordfeed.Record, s captureverify.Sample, i int) (string, string) {
+	cands := candidates(rec, s, nil)
+	if len(cands) == 0 {
+		return noTemplate(s)
+	}
+	m, err := face.Default()
+	if err != nil {
+		h.log.Error("the face model does not load", "err", err.Error())
+		return CodeModality, "face matching is not available on this appliance"
+	}
+	img, _, err := isoimage.DecodeFace(s.ISO)
+	if err != nil {
+		return CodeBioQuality, fmt.Sprintf("sample %d: the face image cannot be decoded; capture again", i)
+	}
+	probe, _, err := m.Descriptor(img)
+	if err != nil {
+		return CodeBioQuality, fmt.Sprintf("sample %d: the face cannot be compared (%s); capture again", i, faceProblem(err))
+	}
+	for _, b := range cands {
+		var cand face.Descriptor
+		switch b.Format {
+		case recordfeed.TemplateFaceDescriptor:
+			cand, err = m.UnmarshalDescriptor(b.Data)
+		case recordfeed.ImageISO197945: // a record enrolled before descriptors: compute it now
+			var fi image.Image
+			if fi, _, err = isoimage.DecodeFace(b.Data); err == nil {
+				cand, _, err = m.Descriptor(fi)
+			}
+		default:
+			err = fmt.Errorf("format %q is not a face template", b.Format)
+		}
+		if err != nil {
+			h.log.Warn("a stored face template does not decode; skipped", "format", b.Format)
+			continue
+		}
+		if float64(face.Distance(probe, cand)) < h.cfg.FaceThreshold {
+			return "", ""
+		}
+	}
+	return CodeBioMismatch, "the face does not match the record"
+}
+
+// faceProblem names a descriptor failure without quoting anything else.
+func faceProblem(err error) string {
+	switch {
+	case errors.Is(err, face.ErrNoFace):
+		return "no face found"
+	case errors.Is(err, face.ErrManyFaces):
+		return "more than one face"
+	case errors.Is(err, face.ErrFaceTooSmall):
+		return "the face is too small"
+	}
+	return "the image is unusable"
 }
 
 // template decodes a stored template: an MCC template, or an ISO/IEC

@@ -5,8 +5,9 @@
 // A relying party (authenticated by its API key, "Authorization: Bearer
 // etr_<id>_<secret>", checked in constant time against the key hashes its
 // trust-feed entry carries) asks whether the person holding a VID is
-// present: by demographics, by a fingerprint captured on an SBI device, or
-// both. The appliance decides against the record central issued for that
+// present: by demographics, by a fingerprint, iris or face captured on an
+// SBI device (several modalities at once as an array of CAPTURE answers),
+// or both. The appliance decides against the record central issued for that
 // VID (internal/records: found by keyed HMAC, decrypted, central's
 // signature checked again) and answers a JWS signed by its TPM key with the
 // decision, stable reason codes, and — on success only — the relying
@@ -20,7 +21,11 @@
 // demographics (internal/records/normalize) and the capture (verified
 // exactly as POST /v1/captures/verify does — signature, chain, device and
 // vendor active, timestamps, transactionId, hash chain, bioValue decrypted
-// in the TPM — then matched 1:1 with the record's templates).
+// in the TPM — then matched 1:1 with the record's templates of the same
+// modality: fingers with the MCC matcher at TargetFMR, irises with the
+// iris code at IrisThreshold, faces with the descriptor at FaceThreshold;
+// every sample must match, so a multi-modal request is decision-level AND
+// fusion, and a sample is never compared with another modality's template).
 //
 // The body is strict JSON (internal/jsonx, Limits): a member given twice,
 // invalid UTF-8, a case-folded or unknown member, or a count over the

@@ -40,6 +40,9 @@ const (
 	fingerAuth = "TFA000000001"
 	fingerReg  = "TFR000000001"
 	irisAuth   = "TIA000000001"
+	irisReg    = "TIR000000001"
+	faceAuth   = "TCA000000001"
+	faceReg    = "TCR000000001"
 )
 
 // auditLog is a test Auditor: it keeps every decision and can be made to fail.
@@ -153,9 +156,9 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 		t.Fatal(err)
 	}
 	f.vendor = agenttest.NewVendor(t, "v1")
-	f.ag = agenttest.Start(t, f.vendor, filepath.Join(f.dir, tpmkey.CertFile))
+	f.ag = agenttest.Start(t, f.vendor, filepath.Join(f.dir, tpmkey.CertFile), agenttest.AllDevices()...)
 	f.feed(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Name: "Vendor One", Status: trustfeed.Active, CACert: f.vendor.Cert.Raw})
-	for _, d := range []string{fingerAuth, fingerReg, irisAuth} {
+	for _, d := range []string{fingerAuth, fingerReg, irisAuth, irisReg, faceAuth, faceReg} {
 		f.device(d, trustfeed.Active)
 	}
 	f.addRP("kiosk-a", trustfeed.Active, []string{recordfeed.AuthDemo, recordfeed.AuthFinger, recordfeed.AuthIris}, []string{"fullName"})

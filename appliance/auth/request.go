@@ -25,6 +25,9 @@ const (
 	MaxAttrValue = normalize.MaxInput
 	// MaxIndividualID bounds individualId (VIDs are 16 digits).
 	MaxIndividualID = 64
+	// MaxCaptures is the most SBI CAPTURE answers one request may carry
+	// (one per modality: finger, iris, face).
+	MaxCaptures = 3
 )
 
 // Match modes.
@@ -37,7 +40,8 @@ const (
 // request: the relying party's transaction, the person's VID, consent, the
 // auth types asked for, and their inputs. Biometrics is the SBI CAPTURE
 // answer exactly as the device returned it (purpose Auth, captured with
-// this transactionId).
+// this transactionId), or, for a multi-modal request, an array of up to
+// MaxCaptures such answers (one CAPTURE is one device, so one modality).
 type Request struct {
 	TransactionID    string            `json:"transactionId"`
 	IndividualID     string            `json:"individualId"`
@@ -53,14 +57,21 @@ type Request struct {
 	ID          string `json:"id,omitempty"`
 	Version     string `json:"version,omitempty"`
 	RequestTime string `json:"requestTime,omitempty"`
+
+	captures []json.RawMessage // Biometrics as one answer per element
 }
+
+// Captures are the request's SBI CAPTURE answers, in order (after
+// ParseRequest; none without requestedAuth.bio).
+func (r *Request) Captures() []json.RawMessage { return r.captures }
 
 // Limits is how internal/jsonx bounds a request while its tokens stream
 // by, before anything is decoded: the capture inside is held to the
-// capture-verify endpoint's bounds (captureverify.Limits: depth, arrays of
+// capture-verify endpoint's bounds (captureverify.Limits: depth, one more
+// for the array of a multi-modal request, arrays of
 // at most 16, a few thousand values); objects have at most 32 members
 // (demographics at most MaxDemographics, checked after).
-var Limits = jsonx.Limits{MaxBytes: MaxBody, MaxDepth: captureverify.Limits.MaxDepth, MaxArray: captureverify.Limits.MaxArray,
+var Limits = jsonx.Limits{MaxBytes: MaxBody, MaxDepth: captureverify.Limits.MaxDepth + 1, MaxArray: captureverify.Limits.MaxArray,
 	MaxMembers: 32, MaxValues: captureverify.Limits.MaxValues}
 
 // RequestedAuth says which factors to check; at least one.
@@ -134,14 +145,32 @@ func ParseRequest(b []byte) (*Request, error) {
 	}
 	bio := bytes.TrimSpace(r.Biometrics)
 	hasBio := len(bio) > 0 && string(bio) != "null"
-	if hasBio && bio[0] != '{' {
-		return nil, bad("biometrics must be the SBI CAPTURE answer, a JSON object")
+	if hasBio && bio[0] != '{' && bio[0] != '[' {
+		return nil, bad("biometrics must be the SBI CAPTURE answer, a JSON object (or an array of up to %d of them)", MaxCaptures)
 	}
 	switch {
 	case r.RequestedAuth.Bio && !hasBio:
 		return nil, bad("requestedAuth.bio needs biometrics: the SBI CAPTURE answer")
 	case !r.RequestedAuth.Bio && hasBio:
 		return nil, bad("biometrics given but requestedAuth.bio is false")
+	}
+	if hasBio {
+		if bio[0] == '{' {
+			r.captures = []json.RawMessage{bio}
+		} else {
+			// Already checked against Limits as part of the body.
+			if err := json.Unmarshal(bio, &r.captures); err != nil {
+				return nil, bad("biometrics is not an array of SBI CAPTURE answers")
+			}
+			if len(r.captures) == 0 || len(r.captures) > MaxCaptures {
+				return nil, bad("biometrics must hold 1-%d SBI CAPTURE answers", MaxCaptures)
+			}
+			for _, c := range r.captures {
+				if c = bytes.TrimSpace(c); len(c) == 0 || c[0] != '{' {
+					return nil, bad("each element of biometrics must be an SBI CAPTURE answer, a JSON object")
+				}
+			}
+		}
 	}
 	return &r, nil
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/feeds"
 	"github.com/edgetrust/edgetrust/central/store"
+	"github.com/edgetrust/edgetrust/internal/biometric/face"
+	"github.com/edgetrust/edgetrust/internal/biometric/iris"
+	"github.com/edgetrust/edgetrust/internal/biometric/isoimage"
 	"github.com/edgetrust/edgetrust/internal/biometric/match"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
@@ -196,8 +199,9 @@ func peekSerial(jws string) string {
 }
 
 // Templates turns verified segments into stored templates: an MCC
-// template per finger; iris and face records are kept as they are for
-// matchers that can use them.
+// template per finger, an iris code per eye (internal/biometric/iris) and
+// a face descriptor (internal/biometric/face), each made once here so the
+// appliance pays only for the probe; the images themselves are not kept.
 func Templates(segs []Segment) ([]recordfeed.Biometric, error) {
 	fp := match.NewFingerprint()
 	bySub := map[string]recordfeed.Biometric{}
@@ -223,12 +227,18 @@ func Templates(segs []Segment) ([]recordfeed.Biometric, error) {
 				return nil, err
 			}
 			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: recordfeed.TemplateMCC, Quality: s.Quality, Data: data}
-		case sbi.TypeIris, sbi.TypeFace:
-			format := "iso19794-6"
-			if s.Type == sbi.TypeFace {
-				format = "iso19794-5"
+		case sbi.TypeIris:
+			data, err := IrisTemplate(s.ISO)
+			if err != nil {
+				return nil, core.Fail(http.StatusUnprocessableEntity, "template_failed", "iris %s: no usable template (%v); capture that eye again", s.SubType, err)
 			}
-			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: format, Quality: s.Quality, Data: s.ISO}
+			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: recordfeed.TemplateIrisCode, Quality: s.Quality, Data: data}
+		case sbi.TypeFace:
+			data, err := FaceTemplate(s.ISO)
+			if err != nil {
+				return nil, core.Fail(http.StatusUnprocessableEntity, "template_failed", "face: no usable template (%v); capture the face again", err)
+			}
+			b = recordfeed.Biometric{Type: s.Type, SubType: s.SubType, Format: recordfeed.TemplateFaceDescriptor, Quality: s.Quality, Data: data}
 		default:
 			continue
 		}
@@ -275,4 +285,36 @@ func RecheckSigners(ctx context.Context, tx store.Tx, signers map[string]string)
 		}
 	}
 	return nil
+}
+
+// IrisTemplate decodes an ISO/IEC 19794-6 record's image and encodes the
+// iris (segmentation, rubber sheet, log-Gabor code and mask).
+func IrisTemplate(rec []byte) ([]byte, error) {
+	img, _, err := isoimage.DecodeIris(rec)
+	if err != nil {
+		return nil, err
+	}
+	t, _, err := iris.Encode(img)
+	if err != nil {
+		return nil, err
+	}
+	return t.MarshalBinary()
+}
+
+// FaceTemplate decodes an ISO/IEC 19794-5 record's image and computes the
+// descriptor of the one face in it with the embedded model.
+func FaceTemplate(rec []byte) ([]byte, error) {
+	m, err := face.Default()
+	if err != nil {
+		return nil, err
+	}
+	img, _, err := isoimage.DecodeFace(rec)
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := m.Descriptor(img)
+	if err != nil {
+		return nil, err
+	}
+	return m.MarshalDescriptor(d), nil
 }

@@ -55,6 +55,10 @@ type Agent struct {
 // finger Slap/Registration (TFR000000001), iris Single/Auth (TIA000000001).
 func Devices() []agent.DeviceConfig { return agent.DevDevices("T")[:3] }
 
+// AllDevices adds iris Double/Registration (TIR000000001) and face
+// Auth and Registration (TCA000000001, TCR000000001) to Devices.
+func AllDevices() []agent.DeviceConfig { return agent.DevDevices("T") }
+
 // Start starts an agent on the simulated TPM ("sim", shared with the
 // appliance under test) whose certificates v's CA issues, encrypting auth
 // captures to the certificate in encCertFile.

@@ -19,12 +19,12 @@ import (
 
 // authDemo enrols a synthetic person at central from the agent's
 // registration slap and authenticates them at the appliance with a fresh
-// capture, then again with central stopped.
+// capture, by iris and by face (irisface.go), then again with central stopped.
 func (c *chain) authDemo(ctx context.Context) error {
 	fmt.Println("\nOffline authentication: enrol at central, authenticate at the appliance")
 	aState := filepath.Join(c.state, "agent")
 	if _, err := c.run(ctx, "edgetrust-central", "rp", "add", "--id", "kiosk", "--name", "Demo kiosk",
-		"--auth-type", "bio-Finger", "--auth-type", "demo", "--attr", "fullName"); err != nil {
+		"--auth-type", "bio-Finger", "--auth-type", "bio-Iris", "--auth-type", "bio-Face", "--auth-type", "demo", "--attr", "fullName"); err != nil {
 		return err
 	}
 	key, err := c.run(ctx, "edgetrust-central", "rp", "key", "add", "--id", "kiosk")
@@ -32,7 +32,7 @@ func (c *chain) authDemo(ctx context.Context) error {
 		return err
 	}
 	key = strings.TrimSpace(key)
-	step("relying party \"kiosk\" registered (fingerprint and demographic auth, may receive fullName); API key %s…", key[:12])
+	step("relying party \"kiosk\" registered (fingerprint, iris, face and demographic auth, may receive fullName); API key %s…", key[:12])
 
 	present := func(person, finger string) error {
 		for _, dev := range []string{"ETFR000000001", "ETFA000000001"} {
@@ -56,7 +56,11 @@ func (c *chain) authDemo(ctx context.Context) error {
 	capFile, demoFile := filepath.Join(c.state, "rcapture.json"), filepath.Join(c.state, "demographics.json")
 	os.WriteFile(capFile, raw, 0o600)
 	os.WriteFile(demoFile, []byte(`{"fullName":"Asha Rao","dateOfBirth":"1990-04-01","gender":"F"}`), 0o600)
-	out, err := c.run(ctx, "edgetrust-central", "person", "enrol", "--demographics", demoFile, "--capture", capFile, "--json")
+	eyesFace, err := c.irisFaceCaptures(ctx, aState, "42") // issue #18 (irisface.go)
+	if err != nil {
+		return err
+	}
+	out, err := c.run(ctx, "edgetrust-central", append([]string{"person", "enrol", "--demographics", demoFile, "--capture", capFile, "--json"}, eyesFace...)...)
 	if err != nil {
 		return err
 	}
@@ -67,7 +71,7 @@ func (c *chain) authDemo(ctx context.Context) error {
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		return fmt.Errorf("person enrol: %s", out)
 	}
-	step("synthetic person 42's left slap captured (RCAPTURE, signed in the TPM) and enrolled: %d MCC templates (%s), VID %s",
+	step("synthetic person 42's left slap, both eyes and face captured (RCAPTURE, signed in the TPM) and enrolled: %d templates (%s), VID %s",
 		len(p.Templates), strings.Join(p.Templates, ", "), p.VID)
 
 	auth := func(body map[string]any) (map[string]any, time.Duration, error) {
@@ -130,6 +134,9 @@ func (c *chain) authDemo(ctx context.Context) error {
 	}
 	step("fresh CAPTURE of the same finger: authStatus true in %v (capture verified, session key unwrapped by the TPM-sealed key, 1:1 MCC match, decision signed by the TPM-vouched delegate); token ID %v, kyc %v",
 		took.Round(time.Millisecond), d["authToken"], d["kyc"])
+	if err := c.irisFaceAuth(ctx, p.VID, auth); err != nil { // issue #18 (irisface.go)
+		return err
+	}
 	if err := present("43", "Left IndexFinger"); err != nil {
 		return err
 	}

@@ -165,6 +165,11 @@ static void et_handlers(opj_codec_t *c, char *err) {
 
 int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int format,
               uint8_t **out, size_t *outlen, char *err) {
+	return et_encode_comps(pix, w, h, 1, lossless, ratio, format, out, outlen, err);
+}
+
+int et_encode_comps(const uint8_t *pix, int w, int h, int comps, int lossless, float ratio, int format,
+                    uint8_t **out, size_t *outlen, char *err) {
 	int ok = 0;
 	opj_image_t *img = NULL;
 	opj_codec_t *codec = NULL;
@@ -177,6 +182,10 @@ int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int f
 		et_set(err, "empty image");
 		return 0;
 	}
+	if (comps != 1 && comps != 3) {
+		et_set(err, "only 1 or 3 components");
+		return 0;
+	}
 
 	opj_cparameters_t p;
 	opj_set_default_encoder_parameters(&p);
@@ -184,7 +193,7 @@ int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int f
 	p.cp_disto_alloc = 1;
 	p.tcp_rates[0] = lossless ? 0 : ratio;
 	p.irreversible = lossless ? 0 : 1;
-	p.tcp_mct = 0;
+	p.tcp_mct = comps == 3 ? 1 : 0;
 	/* Each resolution level halves the image; OpenJPEG refuses more levels
 	 * than the smaller side allows. */
 	int res = 6;
@@ -194,15 +203,17 @@ int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int f
 	}
 	p.numresolution = res;
 
-	opj_image_cmptparm_t cp;
-	memset(&cp, 0, sizeof cp);
-	cp.dx = 1;
-	cp.dy = 1;
-	cp.w = (OPJ_UINT32)w;
-	cp.h = (OPJ_UINT32)h;
-	cp.prec = 8;
-	cp.sgnd = 0;
-	img = opj_image_create(1, &cp, OPJ_CLRSPC_GRAY);
+	opj_image_cmptparm_t cp[3];
+	memset(cp, 0, sizeof cp);
+	for (int c = 0; c < comps; c++) {
+		cp[c].dx = 1;
+		cp[c].dy = 1;
+		cp[c].w = (OPJ_UINT32)w;
+		cp[c].h = (OPJ_UINT32)h;
+		cp[c].prec = 8;
+		cp[c].sgnd = 0;
+	}
+	img = opj_image_create((OPJ_UINT32)comps, cp, comps == 3 ? OPJ_CLRSPC_SRGB : OPJ_CLRSPC_GRAY);
 	if (!img) {
 		et_set(err, "out of memory");
 		goto done;
@@ -213,7 +224,9 @@ int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int f
 	img->y1 = (OPJ_UINT32)h;
 	size_t npix = (size_t)w * (size_t)h;
 	for (size_t i = 0; i < npix; i++) {
-		img->comps[0].data[i] = pix[i];
+		for (int c = 0; c < comps; c++) {
+			img->comps[c].data[i] = pix[i * (size_t)comps + (size_t)c];
+		}
 	}
 
 	codec = opj_create_compress(format == 1 ? OPJ_CODEC_J2K : OPJ_CODEC_JP2);

@@ -19,6 +19,11 @@ typedef struct {
 int et_encode(const uint8_t *pix, int w, int h, int lossless, float ratio, int format,
               uint8_t **out, size_t *outlen, char *err);
 
+/* Like et_encode for comps = 1 (grey) or 3 (sRGB, interleaved RGB bytes,
+ * with the multiple-component transform). */
+int et_encode_comps(const uint8_t *pix, int w, int h, int comps, int lossless, float ratio, int format,
+                    uint8_t **out, size_t *outlen, char *err);
+
 /* Decode a JP2 file or J2K codestream. Images larger than max_pixels are
  * refused after the header is read, before any tile is decoded.
  * On success *pix holds w*h bytes of component 0 (owned by the caller). */

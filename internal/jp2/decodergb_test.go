@@ -1,7 +1,10 @@
 package jp2
 
 import (
+	"bytes"
 	"errors"
+	"image"
+	"image/color"
 	"testing"
 )
 
@@ -40,5 +43,31 @@ func TestDecodeRGBGrey(t *testing.T) {
 	}
 	if _, _, err := DecodeRGB(nil, 0); !errors.Is(err, ErrFormat) {
 		t.Fatalf("empty: %v", err)
+	}
+}
+
+func TestEncodeRGBRoundTrip(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 37, 29))
+	for y := 0; y < 29; y++ {
+		for x := 0; x < 37; x++ {
+			src.Set(x, y, color.RGBA{uint8(7 * x), uint8(9 * y), uint8(x ^ y), 0xff})
+		}
+	}
+	enc, err := EncodeRGB(src, Options{Lossless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := DecodeRGB(enc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Components != 3 || !info.Reversible {
+		t.Fatalf("info %+v: want 3 reversible components", info)
+	}
+	if !bytes.Equal(got.Pix, src.Pix) {
+		t.Fatal("lossless RGB round trip changed pixels")
+	}
+	if _, err := EncodeRGB(image.NewRGBA(image.Rect(0, 0, 0, 0)), Options{}); err == nil {
+		t.Fatal("empty image encoded")
 	}
 }

@@ -1,4 +1,4 @@
-// Package jp2 encodes and decodes 8-bit grey images as JPEG 2000 with
+// Package jp2 encodes and decodes 8-bit grey (and, for faces, RGB) images as JPEG 2000 with
 // OpenJPEG (libopenjp2, Debian package libopenjp2-7-dev), entirely in
 // memory. Lossless uses the reversible 5/3 wavelet, lossy the irreversible
 // 9/7 wavelet with a target compression ratio: what ISO/IEC 19794-4

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"unsafe"
 )
 
@@ -60,13 +61,6 @@ func Encode(img *image.Gray, opt Options) ([]byte, error) {
 	if w <= 0 || h <= 0 || w*h > MaxPixels {
 		return nil, fmt.Errorf("jp2: cannot encode a %dx%d image", w, h)
 	}
-	ratio := opt.Ratio
-	if ratio == 0 {
-		ratio = 10
-	}
-	if !opt.Lossless && (ratio < 1 || ratio > 1000) {
-		return nil, fmt.Errorf("jp2: compression ratio %v out of range", ratio)
-	}
 	pix := img.Pix
 	if img.Stride != w || len(img.Pix) != w*h {
 		pix = make([]byte, 0, w*h)
@@ -75,6 +69,36 @@ func Encode(img *image.Gray, opt Options) ([]byte, error) {
 			pix = append(pix, img.Pix[off:off+w]...)
 		}
 	}
+	return encode(pix, w, h, 1, opt)
+}
+
+// EncodeRGB compresses img as three-component sRGB (alpha is dropped),
+// with the multiple-component transform: what an ISO/IEC 19794-5 colour
+// face image carries. DecodeRGB reads it back.
+func EncodeRGB(img image.Image, opt Options) ([]byte, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 || w*h > MaxPixels {
+		return nil, fmt.Errorf("jp2: cannot encode a %dx%d image", w, h)
+	}
+	pix := make([]byte, 0, 3*w*h)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			pix = append(pix, c.R, c.G, c.B)
+		}
+	}
+	return encode(pix, w, h, 3, opt)
+}
+
+func encode(pix []byte, w, h, comps int, opt Options) ([]byte, error) {
+	ratio := opt.Ratio
+	if ratio == 0 {
+		ratio = 10
+	}
+	if !opt.Lossless && (ratio < 1 || ratio > 1000) {
+		return nil, fmt.Errorf("jp2: compression ratio %v out of range", ratio)
+	}
 	lossless := C.int(0)
 	if opt.Lossless {
 		lossless = 1
@@ -82,7 +106,7 @@ func Encode(img *image.Gray, opt Options) ([]byte, error) {
 	var out *C.uint8_t
 	var outlen C.size_t
 	var cerr [C.ET_ERRLEN]C.char
-	ok := C.et_encode((*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), lossless, C.float(ratio),
+	ok := C.et_encode_comps((*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), C.int(comps), lossless, C.float(ratio),
 		C.int(opt.Format), &out, &outlen, &cerr[0])
 	if ok == 0 {
 		return nil, fmt.Errorf("jp2: encode: %s", C.GoString(&cerr[0]))

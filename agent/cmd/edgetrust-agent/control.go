@@ -34,8 +34,10 @@ var controlHelp = map[string]cli.Help{
 		Example: "  edgetrust-agent rotate-key --state /tmp/agent --device EDT-F-0001"},
 	"present": {Usage: "edgetrust-agent present --device ID --present=true|false [--person N [--finger F]]",
 		About: `Puts the finger, eye or face in front of an emulated sensor, or takes it
-away ("finger" is an alias). --person N puts synthetic person N's ten
-fingers there.`,
+away ("finger" is an alias). --person N puts synthetic person N there:
+N's ten fingers on a finger sensor, N's eyes before an iris camera
+(irissynth identities), N's face before a face camera (one of 12 sample
+portraits: N mod 12).`,
 		Example: "  edgetrust-agent present --state /tmp/agent --device EDT-F-0001 --present=true --person 7"},
 }
 
@@ -48,7 +50,7 @@ func control(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 	device := fs.String("device", "", "device id (serial number)")
 	status := fs.String("status", "", `"Ready", "Not Ready" or "Not Registered"`)
 	present := fs.String("present", "", "true or false")
-	person := fs.String("person", "", "present: put synthetic person N's fingers on an emulated finger sensor\n(fresh impressions of the same fingers on every capture; N is any number)")
+	person := fs.String("person", "", "present: put synthetic person N's fingers, eyes or face before an emulated sensor\n(a fresh impression or image of the same person on every capture; N is any number)")
 	finger := fs.String("finger", "", `present --person: the finger a bioSubType "UNKNOWN" capture gets (default "Right IndexFinger")`)
 	asJSON := fs.Bool("json", false, "print the answer as JSON")
 	if err := cli.Parse(fs, args); err != nil {

@@ -26,7 +26,7 @@ Usage:
   edgetrust-agent present --device ID --present=true|false [--person N [--finger F]]
                                        put the finger, eye or face in front of an emulated
                                        sensor or take it away ("finger" is an alias);
-                                       --person N puts synthetic person N's ten fingers there
+                                       --person N puts synthetic person N there (fingers, eyes, face)
   edgetrust-agent version
 
 Try it with no hardware at all (simulated TPM, emulated sensors, development PKI):

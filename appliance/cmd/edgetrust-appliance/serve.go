@@ -49,6 +49,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	qrRev := fs.String("qr-revocations", "", "`FILE`: signed Claim 169 revocation list; reloaded when it changes")
 	id := fs.String("id", "", "the appliance's `ID` at central, naming its records feed records.<ID> (default: the id it was enrolled as)")
 	fmr := fs.Float64("target-fmr", auth.DefaultTargetFMR, "fingerprint false-match rate POST /v1/auth decides at (3e-5 to 0.01; lower is stricter)")
+	// Issue #18: per-modality thresholds (iris, face).
+	irisThr := fs.Float64("iris-threshold", auth.DefaultIrisThreshold, "iris distance POST /v1/auth accepts at or under (0 to 0.5; lower is stricter)")
+	faceThr := fs.Float64("face-threshold", auth.DefaultFaceThreshold, "face descriptor distance POST /v1/auth accepts under (0 to 1.5; lower is stricter)")
 	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
@@ -122,6 +125,12 @@ See docs/api/appliance.md.
 	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
 	if set["target-fmr"] || cfg.TargetFMR == 0 {
 		cfg.TargetFMR = *fmr
+	}
+	if set["iris-threshold"] || cfg.IrisThreshold == 0 {
+		cfg.IrisThreshold = *irisThr
+	}
+	if set["face-threshold"] || cfg.FaceThreshold == 0 {
+		cfg.FaceThreshold = *faceThr
 	}
 	if set["lockout-failures"] || cfg.LockoutFailures == 0 {
 		cfg.LockoutFailures = *lockN

@@ -86,7 +86,32 @@ const (
 	Version           = 1
 	TemplateMCC       = "edgetrust-mcc-v1" // match.Template.MarshalBinary
 	TemplateISO197942 = "iso19794-2"       // a minutiae record from another extractor
+	// TemplateIrisCode is an iris code and mask (iris.Template.MarshalBinary:
+	// "IC", its own version and parameters, read back by iris.ParseTemplate).
+	TemplateIrisCode = "edgetrust-iriscode-v1"
+	// TemplateFaceDescriptor is a dlib ResNet face descriptor
+	// (face.Model.MarshalDescriptor: "FD", its version and the model's tag,
+	// read back by face.Model.UnmarshalDescriptor).
+	TemplateFaceDescriptor = "edgetrust-facedesc-v1"
+	// ImageISO197945 and ImageISO197946 are face and iris image records
+	// kept as captured (records issued before templates were made for them).
+	ImageISO197945 = "iso19794-5"
+	ImageISO197946 = "iso19794-6"
 )
+
+// FormatType is the SBI bioType the templates of a known format belong to,
+// or "" for a format this package does not know.
+func FormatType(format string) string {
+	switch format {
+	case TemplateMCC, TemplateISO197942:
+		return "Finger"
+	case TemplateIrisCode, ImageISO197946:
+		return "Iris"
+	case TemplateFaceDescriptor, ImageISO197945:
+		return "Face"
+	}
+	return ""
+}
 
 // Record is one VID's identity record. UIN is never shown to relying
 // parties; it keys the per-relying-party token ID.
@@ -111,7 +136,7 @@ type Record struct {
 type Biometric struct {
 	Type    string `json:"type"`    // SBI bioType: Finger, Iris, Face
 	SubType string `json:"subType"` // SBI bioSubType, e.g. "Left IndexFinger"
-	Format  string `json:"format"`  // TemplateMCC, TemplateISO197942, or an ISO 19794 image record format
+	Format  string `json:"format"`  // TemplateMCC, TemplateIrisCode, TemplateFaceDescriptor, TemplateISO197942, or an ISO 19794 image record format
 	Quality int    `json:"quality,omitempty"`
 	Data    []byte `json:"data"`
 }
@@ -189,6 +214,9 @@ func (r *Record) Check() error {
 		}
 		if len(b.Data) == 0 || len(b.Data) > MaxTemplate || b.Format == "" || len(b.SubType) > 64 || len(b.Format) > 64 {
 			return bad("biometric template empty, too large or without format")
+		}
+		if t := FormatType(b.Format); t != "" && t != b.Type {
+			return bad("biometric template of one modality filed under another")
 		}
 	}
 	for _, l := range r.Locked {

@@ -96,6 +96,15 @@ func TestUnmarshalStrict(t *testing.T) {
 			m["bio"] = []map[string]any{{"type": "Palm", "subType": "x", "format": "f", "data": "AQ=="}}
 		},
 		"empty tpl": func(m map[string]any) { m["bio"] = []map[string]any{{"type": "Finger", "subType": "x", "format": "f"}} },
+		"iris code filed as a face": func(m map[string]any) {
+			m["bio"] = []map[string]any{{"type": "Face", "subType": "", "format": TemplateIrisCode, "data": "AQ=="}}
+		},
+		"face descriptor filed as a finger": func(m map[string]any) {
+			m["bio"] = []map[string]any{{"type": "Finger", "subType": "x", "format": TemplateFaceDescriptor, "data": "AQ=="}}
+		},
+		"mcc template filed as an iris": func(m map[string]any) {
+			m["bio"] = []map[string]any{{"type": "Iris", "subType": "Left", "format": TemplateMCC, "data": "AQ=="}}
+		},
 	}
 	for name, f := range bad {
 		c := map[string]any{}
@@ -111,6 +120,22 @@ func TestUnmarshalStrict(t *testing.T) {
 	}
 	if _, err := Unmarshal(bytes.Repeat([]byte(" "), MaxRecordBytes+1)); err == nil {
 		t.Error("oversized accepted")
+	}
+}
+
+// Every known format belongs to exactly one modality; unknown formats to none.
+func TestFormatType(t *testing.T) {
+	for f, want := range map[string]string{TemplateMCC: "Finger", TemplateISO197942: "Finger", TemplateIrisCode: "Iris",
+		ImageISO197946: "Iris", TemplateFaceDescriptor: "Face", ImageISO197945: "Face", "x-other": ""} {
+		if got := FormatType(f); got != want {
+			t.Errorf("FormatType(%q) = %q, want %q", f, got, want)
+		}
+	}
+	r := testRecord(t)
+	r.Biometrics = append(r.Biometrics, Biometric{Type: "Iris", SubType: "Left", Format: TemplateIrisCode, Data: []byte{1}},
+		Biometric{Type: "Face", Format: TemplateFaceDescriptor, Data: []byte{1}})
+	if _, err := r.Marshal(); err != nil {
+		t.Fatalf("a record with iris and face templates: %v", err)
 	}
 }
 
