@@ -26,11 +26,11 @@ for p in "${PKGS[@]}"; do
   fi
 done
 install_npm_tools() {
-  # Independent verifiers used by interop tests (npm jose; MOSIP pixelpass; face-api with
+  # Independent verifiers used by interop tests (npm jose; MOSIP pixelpass; axe-core for the browser tests; face-api with
   # TF.js for the face pipeline's goldens). Lock files pin them; no install
   # scripts run (TF.js's WASM binaries ship inside the package).
   if command -v npm >/dev/null 2>&1; then
-    for d in agent/testdata/jose claim169/testdata/pixelpass internal/biometric/face/testdata/golden; do
+    for d in agent/testdata/jose claim169/testdata/pixelpass internal/biometric/face/testdata/golden internal/browsertest/testdata/axe; do
       if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules" ]; then
         npm ci --prefix "$d" --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
       fi
