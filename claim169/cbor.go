@@ -176,6 +176,57 @@ func decodeInt(what string, raw []byte) (int64, error) {
 	return int64(v), nil
 }
 
+// mapPairs returns the keys and values of the CBOR map that fills data
+// exactly, as raw items that alias data, after one well-formedness pass
+// under decMode's limits (depth, counts, definite lengths, no trailing
+// bytes). Walking the map by hand instead of decoding it into a Go map
+// through reflection is most of what the CWT and claim 169 stages cost. It
+// does not look for duplicate keys: callers compare the decoded keys, as
+// DupMapKeyEnforcedAPF would.
+func mapPairs(what string, data []byte) ([][2][]byte, error) {
+	if major(data) != majorMap {
+		return nil, typeError(what, "map", data)
+	}
+	if err := decMode.Wellformed(data); err != nil {
+		return nil, label(what, err)
+	}
+	_, n, off, _ := readHead(data) // n ≤ MaxCBORMapPairs: Wellformed checked it
+	pairs := make([][2][]byte, n)
+	for i := range pairs {
+		k := itemEnd(data, off)
+		v := itemEnd(data, k)
+		pairs[i] = [2][]byte{data[off:k:k], data[k:v:v]}
+		off = v
+	}
+	return pairs, nil
+}
+
+// itemEnd returns the offset just past the item that starts at off in
+// data, which Wellformed has checked (so every head is complete, every
+// length in bounds and the nesting at most MaxCBORDepth deep).
+func itemEnd(data []byte, off int) int {
+	maj, arg, n, _ := readHead(data[off:])
+	off += n
+	switch maj {
+	case majorBytes, majorText:
+		off += int(arg)
+	case majorArray:
+		for range arg {
+			off = itemEnd(data, off)
+		}
+	case majorMap:
+		for range 2 * arg {
+			off = itemEnd(data, off)
+		}
+	case majorTag:
+		off = itemEnd(data, off)
+	}
+	return off
+}
+
+// errDupKey is what a repeated map key gives, as fxamacker words it.
+func errDupKey(k any) error { return fmt.Errorf("cbor: found duplicate map key %v", k) }
+
 // checkRaw validates an opaque value kept for re-encoding: well-formed,
 // within limits, no duplicate keys at any depth.
 func checkRaw(raw []byte) error {

@@ -229,21 +229,6 @@ type sign1 struct {
 	signature []byte
 }
 
-type sign1Array struct {
-	_           struct{} `cbor:",toarray"`
-	Protected   cbor.RawMessage
-	Unprotected cbor.RawMessage
-	Payload     cbor.RawMessage
-	Signature   cbor.RawMessage
-}
-
-type encrypt0Array struct {
-	_           struct{} `cbor:",toarray"`
-	Protected   cbor.RawMessage
-	Unprotected cbor.RawMessage
-	Ciphertext  cbor.RawMessage
-}
-
 // encrypt0 is a parsed COSE_Encrypt0.
 type encrypt0 struct {
 	hdr        headers
@@ -280,9 +265,32 @@ func unwrapCOSE(b []byte, allowBareCWT bool) (coseKind, []byte, error) {
 	return 0, nil, fmt.Errorf("%w: not a COSE_Sign1 or COSE_Encrypt0 (starts with %s)", ErrMalformed, majorName(b))
 }
 
+// arrayItems splits the CBOR array of exactly n items that fills b, after
+// one well-formedness pass (as mapPairs does for maps).
+func arrayItems(msg string, b []byte, n int) ([][]byte, error) {
+	if err := decMode.Wellformed(b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, msg, err)
+	}
+	maj, cnt, off, _ := readHead(b)
+	if maj != majorArray || cnt != uint64(n) {
+		what := majorName(b)
+		if maj == majorArray {
+			what = fmt.Sprintf("an array of %d", cnt)
+		}
+		return nil, fmt.Errorf("%w: %s: want an array of %d, got %s", ErrMalformed, msg, n, what)
+	}
+	items := make([][]byte, n)
+	for i := range items {
+		end := itemEnd(b, off)
+		items[i] = b[off:end:end]
+		off = end
+	}
+	return items, nil
+}
+
 // messageHeaders decodes a COSE message's protected bucket (a bstr) and
 // parses both buckets.
-func messageHeaders(msg string, protected, unprotected cbor.RawMessage) (headers, error) {
+func messageHeaders(msg string, protected, unprotected []byte) (headers, error) {
 	prot, err := decodeBytes(msg+" protected header", protected)
 	if err != nil {
 		return headers{}, malformed(err)
@@ -294,36 +302,40 @@ func messageHeaders(msg string, protected, unprotected cbor.RawMessage) (headers
 	return hdr, nil
 }
 
+// parseSign1 parses [protected, unprotected, payload, signature]. The
+// result aliases b, which is always a private buffer (decompressed or
+// decrypted).
 func parseSign1(b []byte) (*sign1, error) {
-	var a sign1Array
-	if err := decMode.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("%w: COSE_Sign1: %v", ErrMalformed, err)
-	}
-	hdr, err := messageHeaders("COSE_Sign1", a.Protected, a.Unprotected)
+	a, err := arrayItems("COSE_Sign1", b, 4)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := decodeBytes("COSE_Sign1 payload (detached payloads are not supported)", a.Payload)
+	hdr, err := messageHeaders("COSE_Sign1", a[0], a[1])
+	if err != nil {
+		return nil, err
+	}
+	payload, err := decodeBytes("COSE_Sign1 payload (detached payloads are not supported)", a[2])
 	if err != nil {
 		return nil, malformed(err)
 	}
-	sig, err := decodeBytes("COSE_Sign1 signature", a.Signature)
+	sig, err := decodeBytes("COSE_Sign1 signature", a[3])
 	if err != nil {
 		return nil, malformed(err)
 	}
 	return &sign1{hdr: hdr, payload: payload, signature: sig}, nil
 }
 
+// parseEncrypt0 parses [protected, unprotected, ciphertext], aliasing b.
 func parseEncrypt0(b []byte) (*encrypt0, error) {
-	var a encrypt0Array
-	if err := decMode.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("%w: COSE_Encrypt0: %v", ErrMalformed, err)
-	}
-	hdr, err := messageHeaders("COSE_Encrypt0", a.Protected, a.Unprotected)
+	a, err := arrayItems("COSE_Encrypt0", b, 3)
 	if err != nil {
 		return nil, err
 	}
-	ct, err := decodeBytes("COSE_Encrypt0 ciphertext (detached ciphertext is not supported)", a.Ciphertext)
+	hdr, err := messageHeaders("COSE_Encrypt0", a[0], a[1])
+	if err != nil {
+		return nil, err
+	}
+	ct, err := decodeBytes("COSE_Encrypt0 ciphertext (detached ciphertext is not supported)", a[2])
 	if err != nil {
 		return nil, malformed(err)
 	}

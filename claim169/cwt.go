@@ -1,7 +1,10 @@
 package claim169
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -47,22 +50,39 @@ func (c *Claims) UnmarshalCBOR(data []byte) error {
 
 // unmarshal reports which stage failed so Decode can label its error.
 func (c *Claims) unmarshal(data []byte) (Stage, error) {
-	if major(data) != majorMap {
-		return StageCWT, typeError("CWT claims", "map", data)
-	}
-	var m map[any]cbor.RawMessage
-	if err := decMode.Unmarshal(data, &m); err != nil {
-		return StageCWT, fmt.Errorf("CWT claims: %w", err)
+	data = bytes.Clone(data) // the values below alias it
+	pairs, err := mapPairs("CWT claims", data)
+	if err != nil {
+		return StageCWT, err
 	}
 	var out Claims
 	var id []byte
-	for k, raw := range m {
-		key, ok := k.(int64)
-		if !ok {
-			if _, text := k.(string); text {
-				continue
+	var seenInt []int64
+	var seenText []string
+	for _, p := range pairs {
+		kraw, raw := p[0], p[1]
+		var key int64
+		switch major(kraw) {
+		case majorUint, majorNegInt:
+			if key, err = decodeInt("CWT claim key", kraw); err != nil {
+				return StageCWT, err
 			}
-			return StageCWT, fmt.Errorf("CWT claim key %v: want integer or text", k)
+			if slices.Contains(seenInt, key) {
+				return StageCWT, fmt.Errorf("CWT claims: %w", errDupKey(key))
+			}
+			seenInt = append(seenInt, key)
+		case majorText:
+			t, err := decodeText("CWT claim key", kraw)
+			if err != nil {
+				return StageCWT, err
+			}
+			if slices.Contains(seenText, t) {
+				return StageCWT, fmt.Errorf("CWT claims: %w", errDupKey(strconv.Quote(t)))
+			}
+			seenText = append(seenText, t)
+			continue
+		default:
+			return StageCWT, fmt.Errorf("CWT claim key: want integer or text, got %s", majorName(kraw))
 		}
 		var err error
 		switch key {
@@ -95,7 +115,7 @@ func (c *Claims) unmarshal(data []byte) (Stage, error) {
 	if id == nil {
 		return StageClaim169, ErrNoClaim169
 	}
-	if err := out.Identity.UnmarshalCBOR(id); err != nil {
+	if err := out.Identity.unmarshal(id); err != nil {
 		return StageClaim169, err
 	}
 	*c = out

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/edgetrust/edgetrust/claim169/base45"
+	"github.com/fxamacker/cbor/v2"
 )
 
 // Seeds for every stage, taken from the idpass vectors in testdata.
@@ -177,4 +178,53 @@ func checkClaimsRoundTrip(t *testing.T, c *Claims) {
 	if !reflect.DeepEqual(c, &again) {
 		t.Fatalf("round trip changed the claims:\n%+v\n%+v", *c, again)
 	}
+}
+
+// FuzzMapPairs checks the hand-walked map and array splitting against
+// fxamacker's decoder with the same options: whatever fxamacker decodes
+// into a map, mapPairs splits into the same values under the same keys,
+// and a map with a repeated key is refused by both. (mapPairs accepts
+// more: it leaves UTF-8 inside values to the value's own decoder.)
+func FuzzMapPairs(f *testing.F) {
+	s := loadSeeds(f)
+	for _, b := range append(s.cwt, s.identity...) {
+		f.Add(b)
+	}
+	f.Add([]byte{0xa2, 0x01, 0x01, 0x18, 0x01, 0x02}) // {1: 1, 1: 2}, the second key non-canonical
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m map[any]cbor.RawMessage
+		refErr := decMode.Unmarshal(b, &m)
+		pairs, err := mapPairs("", b)
+		if refErr == nil && err != nil {
+			t.Fatalf("fxamacker decodes the map, mapPairs refuses it: %v", err)
+		}
+		if err != nil {
+			return
+		}
+		keys := map[any]bool{}
+		for _, p := range pairs {
+			var k any
+			if err := decMode.Unmarshal(p[0], &k); err != nil {
+				return // a key fxamacker refuses (it refused the map too)
+			}
+			if _, ok := k.(int64); !ok {
+				if _, ok := k.(string); !ok {
+					return // keys of other types are the callers' to refuse
+				}
+			}
+			if keys[k] {
+				if refErr == nil {
+					t.Fatalf("fxamacker accepted a repeated key %v", k)
+				}
+				return
+			}
+			keys[k] = true
+			if refErr == nil && !bytes.Equal(m[k], p[1]) {
+				t.Fatalf("key %v: mapPairs %x, fxamacker %x", k, p[1], m[k])
+			}
+		}
+		if refErr == nil && len(keys) != len(m) {
+			t.Fatalf("%d pairs, fxamacker %d", len(keys), len(m))
+		}
+	})
 }

@@ -1,9 +1,11 @@
 package claim169
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
@@ -163,16 +165,27 @@ func (id *Identity) biometric(part BiometricPart) *[]Biometric {
 // signed. Unknown codes (e.g. gender 7) are kept. A biometric given as a
 // single map instead of an array is accepted, as in the spec's own example.
 func (id *Identity) UnmarshalCBOR(data []byte) error {
-	if major(data) != majorMap {
-		return typeError("claim 169", "map", data)
-	}
-	var m map[uint64]cbor.RawMessage
-	if err := decMode.Unmarshal(data, &m); err != nil {
-		return label("claim 169", keyTypeError(err))
+	return id.unmarshal(bytes.Clone(data)) // the values alias it
+}
+
+// unmarshal decodes a claim 169 map from a buffer the Identity may keep.
+func (id *Identity) unmarshal(data []byte) error {
+	pairs, err := mapPairs("claim 169", data)
+	if err != nil {
+		return err
 	}
 	var out Identity
-	for k, raw := range m {
-		if err := out.decodeKey(k, raw); err != nil {
+	seen := make([]uint64, 0, len(pairs))
+	for _, p := range pairs {
+		k, err := decodeUint("", p[0], math.MaxUint64)
+		if err != nil {
+			return label("claim 169", fmt.Errorf("keys must be unsigned integers: %w", err))
+		}
+		if slices.Contains(seen, k) {
+			return label("claim 169", errDupKey(k))
+		}
+		seen = append(seen, k)
+		if err := out.decodeKey(k, p[1]); err != nil {
 			return err
 		}
 	}

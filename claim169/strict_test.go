@@ -67,6 +67,14 @@ func TestDuplicateKeysRefused(t *testing.T) {
 		{"exp twice in the CWT", func(p *coseParts) {
 			p.payload = dupKeyMap(t, 4, mustEnc(t, int64(1800000000)), mustEnc(t, int64(1900000000)), nil)
 		}, StageCWT},
+		{"a text-keyed claim twice in the CWT (ignored, but not twice)", func(p *coseParts) {
+			// {"x": 1, "x": 2, 169: {4: "X"}}
+			p.payload = []byte{0xa3, 0x61, 'x', 0x01, 0x61, 'x', 0x02, 0x18, 0xa9, 0xa1, 0x04, 0x61, 'X'}
+		}, StageCWT},
+		{"iat twice in the CWT, once non-canonical", func(p *coseParts) {
+			// {6: 1, 0x18 0x06: 2, 169: {4: "X"}}
+			p.payload = []byte{0xa3, 0x06, 0x01, 0x18, 0x06, 0x02, 0x18, 0xa9, 0xa1, 0x04, 0x61, 'X'}
+		}, StageCWT},
 		// Built by dupProtected below, signed over the duplicated bytes.
 		{"alg twice in the protected header", func(*coseParts) {}, StageCOSE},
 	} {
