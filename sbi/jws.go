@@ -303,12 +303,7 @@ func (j *JWS) VerifyChain(roots *x509.CertPool, t time.Time) ([][]*x509.Certific
 		return nil, fmt.Errorf("%w: no roots configured", ErrUntrusted)
 	}
 	leaf := j.Leaf()
-	if t.Before(leaf.NotBefore) {
-		t = leaf.NotBefore
-	}
-	if t.After(leaf.NotAfter) {
-		t = leaf.NotAfter
-	}
+	t = j.clampToLeaf(t)
 	inter := x509.NewCertPool()
 	for _, c := range j.Chain[1:] {
 		inter.AddCert(c)
@@ -323,4 +318,17 @@ func (j *JWS) VerifyChain(roots *x509.CertPool, t time.Time) ([][]*x509.Certific
 		return nil, fmt.Errorf("%w: %v", ErrUntrusted, err)
 	}
 	return chains, nil
+}
+
+// clampToLeaf moves t into the leaf's validity period: VerifyChain judges
+// trust, CheckValidity judges time.
+func (j *JWS) clampToLeaf(t time.Time) time.Time {
+	leaf := j.Leaf()
+	if t.Before(leaf.NotBefore) {
+		return leaf.NotBefore
+	}
+	if t.After(leaf.NotAfter) {
+		return leaf.NotAfter
+	}
+	return t
 }

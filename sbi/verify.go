@@ -125,6 +125,9 @@ type Verifier struct {
 	MaxFuture     time.Duration // how far a timestamp may lie in the future
 	MaxSegmentGap time.Duration // between consecutive segments
 	ISOProfile    bool          // also apply the §8.2 capture profile to ISO records
+	// Chains, if set, remembers chains that verified (see ChainCache: the
+	// pools above must then never change once built).
+	Chains *ChainCache
 }
 
 func (v *Verifier) now() time.Time {
@@ -160,7 +163,7 @@ func (v *Verifier) verifyBlock(ps *Problems, j *JWS, roots *x509.CertPool, now t
 	if err := j.CheckValidity(now); err != nil {
 		ps.add(CheckValidity, seg, field, err)
 	}
-	if _, err := j.VerifyChain(roots, now); err != nil {
+	if _, err := v.Chains.verify(j, roots, now); err != nil {
 		ps.add(CheckChain, seg, field, err)
 	}
 }
@@ -191,19 +194,19 @@ func (v *Verifier) verifyDigitalID(ps *Problems, s, cert string, outer *JWS, bio
 	sameKey := outer != nil && publicKeyEqual(j.Leaf().PublicKey, outer.Leaf().PublicKey)
 	switch cert {
 	case CertL1:
-		if _, err := j.VerifyChain(v.FTMRoots, now); err != nil {
+		if _, err := v.Chains.verify(j, v.FTMRoots, now); err != nil {
 			ps.add(CheckChain, seg, field, err)
 		}
 	case CertL0:
 		if !sameKey {
 			ps.addf(CheckDigitalIDSigner, seg, field, "L0 digital ID not signed by the device key")
 		}
-		if _, err := j.VerifyChain(v.DeviceRoots, now); err != nil {
+		if _, err := v.Chains.verify(j, v.DeviceRoots, now); err != nil {
 			ps.add(CheckChain, seg, field, err)
 		}
 	default:
-		_, ftmErr := j.VerifyChain(v.FTMRoots, now)
-		_, devErr := j.VerifyChain(v.DeviceRoots, now)
+		_, ftmErr := v.Chains.verify(j, v.FTMRoots, now)
+		_, devErr := v.Chains.verify(j, v.DeviceRoots, now)
 		if ftmErr != nil && !(sameKey && devErr == nil) {
 			ps.addf(CheckDigitalIDSigner, seg, field, "digital ID neither chains to FTM roots nor is signed by the trusted device key")
 		}

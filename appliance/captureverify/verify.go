@@ -58,8 +58,27 @@ type Verifier struct {
 	MaxStaleness time.Duration // trust data older than this is stale (default 10 min)
 	StalePolicy  StalePolicy   // default reject
 
-	mu    sync.Mutex
-	chain chainCache
+	mu     sync.Mutex
+	chain  chainCache
+	chains sbiChains
+}
+
+// sbiChains holds the SBI verifier's cache of verified x5c chains for one
+// snapshot generation: a new generation (vendors changed) gets a new pool
+// and an empty cache, so nothing verified against the old trust survives.
+type sbiChains struct {
+	gen   uint64
+	cache *sbi.ChainCache
+}
+
+// chainsFor returns the chain cache for snap's generation.
+func (v *Verifier) chainsFor(snap *truststate.Snapshot) *sbi.ChainCache {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.chains.cache == nil || v.chains.gen != snap.Generation {
+		v.chains = sbiChains{gen: snap.Generation, cache: sbi.NewChainCache(0)}
+	}
+	return v.chains.cache
 }
 
 // chainCache remembers "this pinned device certificate chains to its
@@ -194,7 +213,7 @@ func (v *Verifier) Verify(p *Parsed) (*Result, error) {
 	}
 	res.Purpose = p.Request.Purpose
 	sv := &sbi.Verifier{DeviceRoots: snap.Roots, FTMRoots: snap.Roots, Keys: v.Keys, Now: func() time.Time { return now },
-		MaxAge: or(v.MaxAge, DefaultMaxAge), MaxFuture: or(v.MaxFuture, DefaultMaxFuture)}
+		MaxAge: or(v.MaxAge, DefaultMaxAge), MaxFuture: or(v.MaxFuture, DefaultMaxFuture), Chains: v.chainsFor(snap)}
 	cr, problems := sv.VerifyCaptureResponse(p.Response, sbi.Expect{Request: p.Request})
 
 	// Segments whose bioValue no key of ours opens: the hash chain and ISO
