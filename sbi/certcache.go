@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -49,4 +51,44 @@ func (c *certCache) parse(b64 string) (*x509.Certificate, error) {
 	c.m[b64] = cert
 	c.mu.Unlock()
 	return cert, nil
+}
+
+// headerCache holds decoded JWS protected headers keyed by their base64url
+// segment. Entries are never handed out: get returns a copy whose slices
+// are the caller's own. Bounded like the certificate cache.
+type headerCache struct {
+	mu sync.RWMutex
+	m  map[string]*Header
+}
+
+var headers = headerCache{m: make(map[string]*Header)}
+
+func (c *headerCache) get(seg string) *Header {
+	c.mu.RLock()
+	h := c.m[seg]
+	c.mu.RUnlock()
+	if h == nil {
+		return nil
+	}
+	cp := *h
+	cp.X5C = slices.Clone(h.X5C)
+	cp.Chain = slices.Clone(h.Chain)
+	return &cp
+}
+
+func (c *headerCache) put(seg string, h *Header) {
+	cp := *h
+	cp.X5C = slices.Clone(h.X5C)
+	cp.Chain = slices.Clone(h.Chain)
+	c.mu.Lock()
+	if len(c.m) >= maxCachedCerts {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	// The segment is a substring of a whole request: clone it, or the key
+	// would keep the request in memory.
+	c.m[strings.Clone(seg)] = &cp
+	c.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package sbi
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"testing"
 	"time"
@@ -66,6 +67,36 @@ func TestChainCache(t *testing.T) {
 	// A nil cache verifies every time.
 	var none *ChainCache
 	if _, err := none.verify(j, pool, now); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A decoded header is kept for the next block that repeats it, but each
+// caller gets its own copy, and an alg that passed PeekHeader (any alg) is
+// still refused by ParseJWS (RS256 only) from the cache.
+func TestHeaderCache(t *testing.T) {
+	p := getPKI(t)
+	leaf := base64.StdEncoding.EncodeToString(p.device.Chain[0].Raw)
+	ps := handJWS(t, p.deviceKey, `{"alg":"PS256","x5c":["`+leaf+`"]}`, `{"n":1}`)
+	h, err := PeekHeader(ps)
+	if err != nil || h.Alg != "PS256" {
+		t.Fatalf("peek: %v %+v", err, h)
+	}
+	if _, err := ParseJWS(ps); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("ParseJWS of a PS256 JWS whose header is cached: %v", err)
+	}
+	rs := handJWS(t, p.deviceKey, `{"alg":"RS256","x5c":["`+leaf+`"]}`, `{"n":2}`)
+	a, err := ParseJWS(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Chain[0] = nil // a caller scribbling on its copy
+	a.Header.X5C[0] = "changed"
+	b, err := ParseJWS(rs)
+	if err != nil || b.Chain[0] == nil || !b.Chain[0].Equal(p.device.Chain[0]) || b.Header.X5C[0] != leaf {
+		t.Fatalf("the cached header was changed through a copy: %v", err)
+	}
+	if err := b.VerifySignature(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -204,7 +204,23 @@ func split(s string) ([]string, error) {
 
 // decodeHeader decodes a header segment: a JSON object without b64 or
 // crit, an alg (RS256 if rs256) and 1 to MaxX5C parseable certificates.
+// A device repeats its header (alg and x5c, a few kB) in every block it
+// signs, so headers that decoded are kept (headerCache) and only copied.
 func decodeHeader(seg string, rs256 bool) (*Header, error) {
+	if h := headers.get(seg); h != nil {
+		if rs256 && h.Alg != "RS256" {
+			return nil, ErrAlgorithm
+		}
+		return h, nil
+	}
+	h, err := decodeHeaderUncached(seg, rs256)
+	if err == nil {
+		headers.put(seg, h)
+	}
+	return h, err
+}
+
+func decodeHeaderUncached(seg string, rs256 bool) (*Header, error) {
 	hb, err := b64.DecodeString(seg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrJWSFormat)
