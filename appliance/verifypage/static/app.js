@@ -62,6 +62,9 @@
     t.hidden = !tech;
     t.textContent = tech ? "Technical detail: " + tech : "";
     performance.mark("verdict-shown", { detail: { kind } });
+    // On a phone the result is below the camera: bring it into view.
+    const top = v.getBoundingClientRect().top;
+    if (kind !== "none" && (top < 0 || top > window.innerHeight - 80)) $("result-h").scrollIntoView({ block: "start" });
   }
 
   function fmtDay(y, m, d) {

@@ -330,7 +330,9 @@ func waitVerdict(t testing.TB, ctx context.Context) verdict {
 	return v
 }
 
-func (v verdict) String() string { return fmt.Sprintf("%s %q %q (%s) name %q", v.Kind, v.Title, v.Detail, v.Tech, v.Name) }
+func (v verdict) String() string {
+	return fmt.Sprintf("%s %q %q (%s) name %q", v.Kind, v.Title, v.Detail, v.Tech, v.Name)
+}
 
 type x509Cert = x509.Certificate
 

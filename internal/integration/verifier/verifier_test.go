@@ -27,6 +27,16 @@ import (
 func keepShots(t *testing.T, ctx context.Context, e *env, name string) {
 	t.Helper()
 	for _, vp := range []browsertest.Viewport{browsertest.Desktop, browsertest.Phone} {
+		if vp == browsertest.Phone {
+			// What the page does when a verdict arrives on a narrow screen.
+			if err := browsertest.Resize(ctx, vp); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const v = document.getElementById("verdict");
+				if (v.dataset.verdict !== "none") document.getElementById("result-h").scrollIntoView({block: "start"}); return true; })()`)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		p, err := browsertest.Screenshot(ctx, e.shots, name, vp)
 		if err != nil {
 			t.Fatal(err)
