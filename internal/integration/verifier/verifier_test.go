@@ -228,6 +228,10 @@ func TestPageSecurity(t *testing.T) {
 			}
 		}
 	}
+	nc := &http.Client{Timeout: 10 * time.Second, Transport: c.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if r, err := nc.Get(e.url + "/verify"); err != nil || r.StatusCode/100 != 3 || r.Header.Get("Location") != "/verify/" {
+		t.Fatalf("/verify does not redirect to /verify/: %v %v", err, r)
+	}
 	// The answers with results are not cached either.
 	r, err := c.Post(e.url+"/v1/qr/verify", "application/json", strings.NewReader(`{"text":`+jsString(e.text["valid"])+`}`))
 	if err != nil {
