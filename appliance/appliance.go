@@ -31,6 +31,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/sync/recordsink"
 	"github.com/edgetrust/edgetrust/appliance/sync/truststate"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	"github.com/edgetrust/edgetrust/appliance/verifypage"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
@@ -212,6 +213,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/qr/verify", &qrverify.Handler{Verifier: qrv, Logger: a.log})
+	mux.Handle(verifypage.Prefix, verifypage.Handler()) // the page people verify QRs with, over the same listener
 	if a.auth != nil {
 		mux.Handle("/v1/auth", a.auth)
 	} else {
