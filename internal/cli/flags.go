@@ -51,11 +51,17 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	fs.Usage = usage
 	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
+		// Help asked for goes to stdout: the runner hands commands a
+		// Stderr that Parse can point there while usage prints.
+		if hw, ok := out.(*helpWriter); ok {
+			hw.help = true
+			defer func() { hw.help = false }()
+		}
 		fs.Usage()
 		return err
 	}
 	if err != nil {
-		return UsageError{fmt.Errorf("%w (see --help)", err)}
+		return UsageError{err} // the runner adds where to look next
 	}
 	return nil
 }
