@@ -123,6 +123,9 @@ func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if sub != "verify" && sub != "show" {
 		return cli.Usage(fmt.Errorf("unknown audit command %q: want verify or show", sub))
 	}
+	if *last < 1 || *last > 100000 {
+		return cli.Usage(fmt.Errorf("--last %d: want 1 to 100000 entries", *last))
+	}
 	id, err := tpmkey.ReadID(*state)
 	if err != nil || id == "" {
 		return fmt.Errorf("no appliance id in %s: the decision log exists only on an enrolled appliance", *state)
