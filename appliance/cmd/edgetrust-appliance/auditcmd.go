@@ -110,7 +110,7 @@ func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	sub := args[0]
 	fs := cli.NewFlagSet("audit " + sub)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, auditUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stderr, auditUsage, "\nFlags:\n"); cli.PrintFlags(stderr, fs, "") }
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	last := fs.Int("last", 20, "show: the last N entries")

@@ -136,7 +136,7 @@ valid, 1 when not.
 
 Flags:
 `)
-		fs.PrintDefaults()
+		cli.PrintFlags(stderr, fs, "")
 		fmt.Fprint(stderr, `
 Example:
   edgetrust-appliance verify --state /var/lib/edgetrust-appliance --transaction-id TXN-0001 capture.json

@@ -59,7 +59,7 @@ func verifyQR(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&nowFlag, "now", "verify as of this `TIME` (RFC 3339 or Unix seconds), e.g. for archived codes (default: the clock)")
 	skew := fs.Duration("skew", 0, "clock tolerance for exp, nbf and iat")
 	asJSON := fs.Bool("json", false, "print the decision as JSON")
-	fs.Usage = func() { fmt.Fprint(stderr, verifyQRHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stderr, verifyQRHelp); cli.PrintFlags(stderr, fs, "") }
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
