@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,10 @@ import (
 
 func apiURL(api, state string) (string, error) {
 	if api != "" {
+		u, err := url.Parse(api)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return "", cli.Usage(fmt.Errorf("--api %q: want http(s)://host:port of the appliance's API", api))
+		}
 		return strings.TrimSuffix(api, "/"), nil
 	}
 	if state == "" {
