@@ -53,8 +53,11 @@ type Command struct {
 	Aliases []string
 	Summary string // one line, shown in its group's list
 	// Help is a group's help text; when empty the runner lists the
-	// subcommands with their summaries.
+	// subcommands with their summaries, then Example.
 	Help string
+	// Example is a group's example command lines, indented, for the
+	// generated help.
+	Example string
 	// Run parses its own flags from args (NewFlagSet) and does the work.
 	// A flag.ErrHelp from it exits 0.
 	Run      func(ctx context.Context, env *Env, args []string) error
@@ -193,6 +196,9 @@ func (c *Command) printHelp(w io.Writer, path string) {
 	fmt.Fprintf(w, "Usage:\n  %s <command> [flags]\n\nCommands:\n", path)
 	for _, s := range c.Commands {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Name, s.Summary)
+	}
+	if c.Example != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.Example, "\n"))
 	}
 	fmt.Fprintf(w, "\nRun \"%s <command> --help\" for a command's flags and an example.\n", path)
 }

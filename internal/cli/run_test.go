@@ -43,7 +43,7 @@ func testProgram(ran *[]string) *Program {
 	return &Program{Name: "prog", Help: "prog does things\n", Commands: []*Command{
 		{Name: "serve", Summary: "serve", Run: leaf("serve")},
 		{Name: "present", Aliases: []string{"finger"}, Run: leaf("present")},
-		{Name: "vendor", Summary: "manage vendors", Commands: []*Command{
+		{Name: "vendor", Summary: "manage vendors", Example: "  prog vendor add --thing acme", Commands: []*Command{
 			{Name: "add", Summary: "add one", Run: leaf("add")},
 			{Name: "list", Summary: "list them", Run: leaf("list")},
 		}},
@@ -67,6 +67,7 @@ func TestRun(t *testing.T) {
 		{[]string{"serve", "-h"}, 0, "(default x)", "", ""},
 		{[]string{"vendor", "--help"}, 0, "add          add one", "", ""},
 		{[]string{"help", "vendor"}, 0, "list them", "", ""},
+		{[]string{"vendor", "-h"}, 0, "\nExample:\n  prog vendor add --thing acme\n", "", ""},
 		{[]string{"vendor"}, 2, "", `prog vendor needs a subcommand: add or list (run "prog vendor --help" for what each does)` + "\n", ""},
 		{[]string{"serv"}, 2, "", `prog: unknown command "serv" (did you mean "serve"?); run "prog --help" for the list` + "\n", ""},
 		{[]string{"vendor", "ad"}, 2, "", `prog vendor: unknown command "ad" (did you mean "add"?); run "prog vendor --help" for the list` + "\n", ""},
