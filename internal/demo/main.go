@@ -53,7 +53,7 @@ Runs the edgetrust demo on one machine with embedded defaults:
 	start := time.Now()
 	// Measured with time make demo on 2 shared cores (docs/performance.md):
 	// say it up front so nobody waits wondering.
-	fmt.Println("The demo takes about 70 seconds on 2 cores; its last step, the CTK run, about 50 of them.")
+	fmt.Println("The demo takes about a minute on 2 cores (56-71 s measured); its last step, the CTK run, 45-50 s of it.")
 	fmt.Println()
 	if err := run(ctx, *tpmURL); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
