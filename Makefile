@@ -20,7 +20,8 @@ build: deps ## build every binary into bin/
 test: deps ## run the whole test suite with the race detector
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-demo: deps ## run the main job end to end on embedded defaults
+demo: deps ## run the main job end to end on embedded defaults (about 3 minutes with the build)
+	@echo "make demo: building the binaries (seconds when built before, 1-2 minutes the first time)..."
 	@$(MAKE) --no-print-directory build >/dev/null
 	$(GO) run ./internal/demo --bin $(BIN)
 

@@ -122,7 +122,7 @@ func (s *Service) control(req *ControlRequest, resp *ControlResponse) error {
 	var d *Device
 	if req.Op != "list" {
 		if d = s.Device(req.Device); d == nil {
-			return fmt.Errorf("no device %q (op list shows them)", req.Device)
+			return fmt.Errorf("no device %q (edgetrust-agent status lists them)", req.Device)
 		}
 	}
 	switch req.Op {

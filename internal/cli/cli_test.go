@@ -32,3 +32,30 @@ func TestEnvDefaults(t *testing.T) {
 		t.Fatalf("bad value: %v", err)
 	}
 }
+
+func TestPrintHelpFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.String("id", "", "the id")
+	fs.String("reason", "none", "why")
+	for _, n := range []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo", "lima"} {
+		fs.Bool(n, false, "other "+n)
+	}
+	var b strings.Builder
+	PrintHelp(&b, fs, Help{Usage: "x --id ID", Example: "  x --id 1", Flags: []string{"id", "reason"}})
+	out := b.String()
+	if !strings.Contains(out, "  --id string\n        the id\n") || !strings.Contains(out, "  --reason string\n        why (default none)\n") {
+		t.Errorf("own flags not in full:\n%s", out)
+	}
+	if strings.Contains(out, "other alpha") {
+		t.Errorf("another command's flag explained:\n%s", out)
+	}
+	i := strings.Index(out, "Other commands' flags, accepted and unused here:\n")
+	if i < 0 || !strings.Contains(out[i:], "--alpha --bravo") || !strings.Contains(out[i:], "--lima") {
+		t.Fatalf("other flags not named:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 78 {
+			t.Errorf("line over 78 columns: %q", l)
+		}
+	}
+}

@@ -51,11 +51,17 @@ func Parse(fs *flag.FlagSet, args []string) error {
 	fs.Usage = usage
 	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
+		// Help asked for goes to stdout: the runner hands commands a
+		// Stderr that Parse can point there while usage prints.
+		if hw, ok := out.(*helpWriter); ok {
+			hw.help = true
+			defer func() { hw.help = false }()
+		}
 		fs.Usage()
 		return err
 	}
 	if err != nil {
-		return UsageError{fmt.Errorf("%w (see --help)", err)}
+		return UsageError{err} // the runner adds where to look next
 	}
 	return nil
 }
@@ -73,6 +79,10 @@ type Help struct {
 	Example string // indented command lines
 	// EnvPrefix, when set, names each flag's variable (EDGETRUST_AGENT_).
 	EnvPrefix string
+	// Flags, when set, are the flags this command uses, listed in full;
+	// the rest of a flag set shared by several commands are only named,
+	// so the help does not teach flags that do nothing here.
+	Flags []string
 }
 
 // SetHelp makes fs's --help print h and every flag (with its default and,
@@ -89,7 +99,28 @@ func PrintHelp(w io.Writer, fs *flag.FlagSet, h Help) {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimRight(h.About, "\n"))
 	}
 	fmt.Fprint(w, "\nFlags:\n")
-	PrintFlags(w, fs, h.EnvPrefix)
+	if len(h.Flags) == 0 {
+		PrintFlags(w, fs, h.EnvPrefix)
+	} else {
+		use := map[string]bool{}
+		for _, n := range h.Flags {
+			use[n] = true
+		}
+		mine := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		var other []string
+		fs.VisitAll(func(f *flag.Flag) {
+			if use[f.Name] {
+				mine.Var(f.Value, f.Name, f.Usage)
+				mine.Lookup(f.Name).DefValue = f.DefValue
+			} else {
+				other = append(other, "--"+f.Name)
+			}
+		})
+		PrintFlags(w, mine, h.EnvPrefix)
+		if len(other) > 0 {
+			fmt.Fprintf(w, "\nOther commands' flags, accepted and unused here:\n%s\n", wrap("  ", strings.Join(other, " "), 78))
+		}
+	}
 	if h.Example != "" {
 		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(h.Example, "\n"))
 	}
@@ -114,4 +145,22 @@ func PrintFlags(w io.Writer, fs *flag.FlagSet, envPrefix string) {
 		}
 		fmt.Fprintf(w, "%s\n        %s\n", line, strings.ReplaceAll(usage, "\n", "\n        "))
 	})
+}
+
+// wrap breaks s at spaces into lines of at most width, each indented.
+func wrap(indent, s string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(s) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	b.WriteString(line)
+	return b.String()
 }

@@ -53,8 +53,11 @@ type Command struct {
 	Aliases []string
 	Summary string // one line, shown in its group's list
 	// Help is a group's help text; when empty the runner lists the
-	// subcommands with their summaries.
+	// subcommands with their summaries, then Example.
 	Help string
+	// Example is a group's example command lines, indented, for the
+	// generated help.
+	Example string
 	// Run parses its own flags from args (NewFlagSet) and does the work.
 	// A flag.ErrHelp from it exits 0.
 	Run      func(ctx context.Context, env *Env, args []string) error
@@ -98,20 +101,20 @@ func (p *Program) RunContext(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprint(env.Stdout, p.Help)
 		return ExitOK
 	}
-	return p.dispatch(ctx, p.Name, p.Commands, func(w io.Writer) { fmt.Fprint(w, p.Help) }, args, env)
+	return p.dispatch(ctx, p.Name, p.Commands, args, env)
 }
 
 func isHelp(a string) bool { return a == "help" || a == "-h" || a == "--help" || a == "-help" }
 
-func (p *Program) dispatch(ctx context.Context, path string, cmds []*Command, help func(io.Writer), args []string, env *Env) int {
+func (p *Program) dispatch(ctx context.Context, path string, cmds []*Command, args []string, env *Env) int {
 	c := find(cmds, args[0])
 	if c == nil {
 		msg := fmt.Sprintf("%s: unknown command %q", path, args[0])
 		if near := Closest(args[0], names(cmds)); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
-		fmt.Fprintf(env.Stderr, "%s\n\n", msg)
-		help(env.Stderr)
+		// One line that says what to do next; the list is one help away.
+		fmt.Fprintf(env.Stderr, "%s; run \"%s --help\" for the list\n", msg, path)
 		return ExitUsage
 	}
 	path += " " + args[0]
@@ -126,13 +129,31 @@ func (p *Program) dispatch(ctx context.Context, path string, cmds []*Command, he
 			if c.Default != nil {
 				return p.finish(path, c.Default(ctx, env, rest), env)
 			}
-			fmt.Fprintf(env.Stderr, "%s needs a subcommand: %s\n\n", path, orList(c.Commands))
-			ghelp(env.Stderr)
+			fmt.Fprintf(env.Stderr, "%s needs a subcommand: %s (run \"%s --help\" for what each does)\n", path, orList(c.Commands), path)
 			return ExitUsage
 		}
-		return p.dispatch(ctx, path, c.Commands, ghelp, rest, env)
+		return p.dispatch(ctx, path, c.Commands, rest, env)
 	}
-	return p.finish(path, c.Run(ctx, env, rest), env)
+	// The command writes its --help through Stderr (the flag package's
+	// habit); helpWriter sends that, and only that, to Stdout.
+	cenv := *env
+	cenv.Stderr = &helpWriter{stderr: env.Stderr, stdout: env.Stdout}
+	return p.finish(path, c.Run(ctx, &cenv, rest), env)
+}
+
+// helpWriter is the Stderr a command sees: its writes go to stderr, except
+// while Parse prints --help, which goes to stdout (help is output asked
+// for, so it can be piped to a pager).
+type helpWriter struct {
+	stderr, stdout io.Writer
+	help           bool
+}
+
+func (w *helpWriter) Write(b []byte) (int, error) {
+	if w.help {
+		return w.stdout.Write(b)
+	}
+	return w.stderr.Write(b)
 }
 
 // finish maps a command's error to its exit code, printing it.
@@ -144,12 +165,24 @@ func (p *Program) finish(path string, err error, env *Env) int {
 	case errors.As(err, &ee):
 		return ee.Code
 	}
-	fmt.Fprintf(env.Stderr, "%s: %v\n", path, err)
 	var ue UsageError
 	if errors.As(err, &ue) {
+		fmt.Fprintln(env.Stderr, usageLine(path, err))
 		return ExitUsage
 	}
+	fmt.Fprintf(env.Stderr, "%s: %v\n", path, err)
 	return ExitFailure
+}
+
+// usageLine is a usage error as the one line the user sees: what was
+// wrong, every part of it (errors.Join's lines joined with "; "), and
+// where to look next unless the message already says.
+func usageLine(path string, err error) string {
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	if !strings.Contains(msg, "--help") {
+		msg += fmt.Sprintf(" (run \"%s --help\")", path)
+	}
+	return path + ": " + msg
 }
 
 func (c *Command) printHelp(w io.Writer, path string) {
@@ -163,6 +196,9 @@ func (c *Command) printHelp(w io.Writer, path string) {
 	fmt.Fprintf(w, "Usage:\n  %s <command> [flags]\n\nCommands:\n", path)
 	for _, s := range c.Commands {
 		fmt.Fprintf(w, "  %-12s %s\n", s.Name, s.Summary)
+	}
+	if c.Example != "" {
+		fmt.Fprintf(w, "\nExample:\n%s\n", strings.TrimRight(c.Example, "\n"))
 	}
 	fmt.Fprintf(w, "\nRun \"%s <command> --help\" for a command's flags and an example.\n", path)
 }

@@ -17,7 +17,9 @@ func testProgram(ran *[]string) *Program {
 	leaf := func(name string) func(context.Context, *Env, []string) error {
 		return func(_ context.Context, env *Env, args []string) error {
 			fs := NewFlagSet(name)
-			SetHelp(fs, env.Stdout, Help{Usage: "prog " + name + " [flags]", About: "Does " + name + ".", Example: "  prog " + name, EnvPrefix: "P_"})
+			// Help through Stderr, as the commands do: the runner must
+			// still put it on stdout.
+			SetHelp(fs, env.Stderr, Help{Usage: "prog " + name + " [flags]", About: "Does " + name + ".", Example: "  prog " + name, EnvPrefix: "P_"})
 			fs.String("thing", "x", "the `THING`")
 			if err := Parse(fs, args); err != nil {
 				return err
@@ -26,6 +28,10 @@ func testProgram(ran *[]string) *Program {
 			switch fs.Arg(0) {
 			case "usage":
 				return Usagef("bad %s", "call")
+			case "usage2":
+				return Usage(errors.Join(errors.New("--a is required"), errors.New("--b is required")))
+			case "usagehelp":
+				return Usagef("see edgetrust --help")
 			case "fail":
 				return errors.New("broke")
 			case "quiet":
@@ -37,7 +43,7 @@ func testProgram(ran *[]string) *Program {
 	return &Program{Name: "prog", Help: "prog does things\n", Commands: []*Command{
 		{Name: "serve", Summary: "serve", Run: leaf("serve")},
 		{Name: "present", Aliases: []string{"finger"}, Run: leaf("present")},
-		{Name: "vendor", Summary: "manage vendors", Commands: []*Command{
+		{Name: "vendor", Summary: "manage vendors", Example: "  prog vendor add --thing acme", Commands: []*Command{
 			{Name: "add", Summary: "add one", Run: leaf("add")},
 			{Name: "list", Summary: "list them", Run: leaf("list")},
 		}},
@@ -61,12 +67,15 @@ func TestRun(t *testing.T) {
 		{[]string{"serve", "-h"}, 0, "(default x)", "", ""},
 		{[]string{"vendor", "--help"}, 0, "add          add one", "", ""},
 		{[]string{"help", "vendor"}, 0, "list them", "", ""},
-		{[]string{"vendor"}, 2, "", "prog vendor needs a subcommand: add or list", ""},
-		{[]string{"serv"}, 2, "", `unknown command "serv" (did you mean "serve"?)`, ""},
-		{[]string{"vendor", "ad"}, 2, "", `prog vendor: unknown command "ad" (did you mean "add"?)`, ""},
-		{[]string{"zzzzzzzz"}, 2, "", `unknown command "zzzzzzzz"` + "\n", ""},
-		{[]string{"serve", "--nope"}, 2, "", "prog serve: flag provided but not defined: -nope", ""},
-		{[]string{"serve", "usage"}, 2, "", "prog serve: bad call", "serve usage"},
+		{[]string{"vendor", "-h"}, 0, "\nExample:\n  prog vendor add --thing acme\n", "", ""},
+		{[]string{"vendor"}, 2, "", `prog vendor needs a subcommand: add or list (run "prog vendor --help" for what each does)` + "\n", ""},
+		{[]string{"serv"}, 2, "", `prog: unknown command "serv" (did you mean "serve"?); run "prog --help" for the list` + "\n", ""},
+		{[]string{"vendor", "ad"}, 2, "", `prog vendor: unknown command "ad" (did you mean "add"?); run "prog vendor --help" for the list` + "\n", ""},
+		{[]string{"zzzzzzzz"}, 2, "", `prog: unknown command "zzzzzzzz"; run "prog --help" for the list` + "\n", ""},
+		{[]string{"serve", "--nope"}, 2, "", `prog serve: flag provided but not defined: -nope (run "prog serve --help")` + "\n", ""},
+		{[]string{"serve", "usage"}, 2, "", `prog serve: bad call (run "prog serve --help")` + "\n", "serve usage"},
+		{[]string{"serve", "usage2"}, 2, "", `prog serve: --a is required; --b is required (run "prog serve --help")` + "\n", "serve usage2"},
+		{[]string{"serve", "usagehelp"}, 2, "", "prog serve: see edgetrust --help\n", "serve usagehelp"},
 		{[]string{"serve", "fail"}, 1, "", "prog serve: broke", "serve fail"},
 		{[]string{"serve", "quiet"}, 3, "", "", "serve quiet"},
 		{[]string{"finger", "a"}, 0, "", "", "present a"},
@@ -81,6 +90,12 @@ func TestRun(t *testing.T) {
 		}
 		if tc.stdout == "" && out.Len() > 0 {
 			t.Errorf("%q: unexpected stdout %q", tc.args, out.String())
+		}
+		if tc.stderr == "" && errb.Len() > 0 {
+			t.Errorf("%q: unexpected stderr %q", tc.args, errb.String())
+		}
+		if tc.code == 2 && len(tc.args) > 0 && strings.Count(errb.String(), "\n") != 1 {
+			t.Errorf("%q: a usage error is one line, got %q", tc.args, errb.String())
 		}
 	}
 }
@@ -249,7 +264,7 @@ func TestParseEnv(t *testing.T) {
 	if _, err := ParseEnv(fs, nil, "ET_"); !errors.As(err, &ue) {
 		t.Fatal(err)
 	}
-	if _, err := ParseEnv(fs, []string{"--n"}, "ET_"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "see --help") {
+	if _, err := ParseEnv(fs, []string{"--n"}, "ET_"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "flag needs an argument: -n") {
 		t.Fatal(err)
 	}
 }

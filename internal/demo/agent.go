@@ -226,7 +226,16 @@ func runAgent(ctx context.Context, bin string) error {
 		"--target", a.URL, "--device-ca", a.DevCA, "--ftm-ca", a.FTMCA,
 		"--control", "unix:"+filepath.Join(ch.state, "agent", "control.sock"), "--key-dir", ctkKeys,
 		"--non-interactive", "--parallel", "--report-dir", reportDir)
-	runErr := cmd.Run()
+	// The ctk prints a line per case on stderr; show them as progress.
+	progress, err := cmd.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("edgetrust-ctk run: %w", err)
+	}
+	other := ctkProgress(progress, os.Stdout, isTerminal(os.Stdout), start)
+	runErr := cmd.Wait()
 	var rep struct {
 		Summary struct{ Total, Passed, Failed, Skipped int }
 	}
@@ -234,6 +243,9 @@ func runAgent(ctx context.Context, bin string) error {
 		json.Unmarshal(b, &rep)
 	}
 	if runErr != nil {
+		for _, l := range other {
+			fmt.Fprintln(os.Stderr, "      ctk:", l)
+		}
 		return fmt.Errorf("edgetrust-ctk run: %w (%d of %d cases failed; report in %s)", runErr, rep.Summary.Failed, rep.Summary.Total, reportDir)
 	}
 	step("%d applicable cases in %v: %d passed, %d failed, %d skipped with a stated reason (quality SDK, 10-person groups)",

@@ -63,6 +63,9 @@ var program = &cli.Program{Name: "edgetrust-agent", Help: usage, Commands: []*cl
 		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
+		if err := cli.NoArgs(fs); err != nil {
+			return err
+		}
 		fmt.Fprintln(e.Stdout, "edgetrust-agent", agent.ServiceVersion)
 		return nil
 	}},

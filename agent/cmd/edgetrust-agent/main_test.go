@@ -22,7 +22,8 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": clitest.WaitFile(60 * time.Second),
+			"jsonshape": clitest.JSONShape,
+			"waitfile":  clitest.WaitFile(60 * time.Second),
 		},
 	})
 }

@@ -110,7 +110,7 @@ func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	sub := args[0]
 	fs := cli.NewFlagSet("audit " + sub)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, auditUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stderr, auditUsage, "\nFlags:\n"); cli.PrintFlags(stderr, fs, "") }
 	state := fs.String("state", os.Getenv("EDGETRUST_APPLIANCE_STATE"), "the appliance's state directory")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	last := fs.Int("last", 20, "show: the last N entries")
@@ -122,6 +122,9 @@ func auditCmd(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if sub != "verify" && sub != "show" {
 		return cli.Usage(fmt.Errorf("unknown audit command %q: want verify or show", sub))
+	}
+	if *last < 1 || *last > 100000 {
+		return cli.Usage(fmt.Errorf("--last %d: want 1 to 100000 entries", *last))
 	}
 	id, err := tpmkey.ReadID(*state)
 	if err != nil || id == "" {

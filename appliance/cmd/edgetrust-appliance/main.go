@@ -90,6 +90,9 @@ var program = &cli.Program{Name: "edgetrust-appliance", Help: usage, Commands: [
 		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
+		if err := cli.NoArgs(fs); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "edgetrust-appliance", appliance.Version)
 		return nil
 	}),

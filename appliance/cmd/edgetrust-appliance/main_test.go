@@ -83,7 +83,8 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": clitest.WaitFile(60 * time.Second),
+			"jsonshape": clitest.JSONShape,
+			"waitfile":  clitest.WaitFile(60 * time.Second),
 			// feedserver: start a test feed server; sets $CENTRAL and writes feed.pem.
 			"feedserver": func(ts *testscript.TestScript, neg bool, args []string) {
 				srv, err := feedtest.New(trustfeed.Name)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,10 @@ import (
 
 func apiURL(api, state string) (string, error) {
 	if api != "" {
+		u, err := url.Parse(api)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return "", cli.Usage(fmt.Errorf("--api %q: want http(s)://host:port of the appliance's API", api))
+		}
 		return strings.TrimSuffix(api, "/"), nil
 	}
 	if state == "" {
@@ -136,10 +141,10 @@ valid, 1 when not.
 
 Flags:
 `)
-		fs.PrintDefaults()
+		cli.PrintFlags(stderr, fs, "")
 		fmt.Fprint(stderr, `
 Example:
-  edgetrust-appliance verify --state /var/lib/edgetrust-appliance --transaction-id T-1 capture.json
+  edgetrust-appliance verify --state /var/lib/edgetrust-appliance --transaction-id TXN-0001 capture.json
 `)
 	}
 	if _, err := parse(fs, args); err != nil {
@@ -155,22 +160,42 @@ Example:
 	if err != nil {
 		return err
 	}
-	var raw []byte
-	if fs.Arg(0) == "-" {
-		raw, err = io.ReadAll(io.LimitReader(os.Stdin, captureverify.MaxRequestSize+1))
-	} else {
-		raw, err = os.ReadFile(fs.Arg(0))
+	// Both files are checked here so a typo is named, not answered with
+	// the encoder's words; the appliance bounds and checks them again.
+	readJSON := func(name string, r io.Reader) (json.RawMessage, error) {
+		b, err := io.ReadAll(io.LimitReader(r, captureverify.MaxRequestSize+1))
+		switch {
+		case err != nil:
+			return nil, err
+		case len(b) > captureverify.MaxRequestSize:
+			return nil, fmt.Errorf("%s: larger than %d bytes", name, captureverify.MaxRequestSize)
+		case !json.Valid(b):
+			return nil, fmt.Errorf("%s is not JSON: give the answer the device returned to CAPTURE or RCAPTURE", name)
+		}
+		return b, nil
 	}
+	open := func(name string) (json.RawMessage, error) {
+		if name == "-" {
+			return readJSON("stdin", os.Stdin)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readJSON(name, f)
+	}
+	raw, err := open(fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"transactionId": *txn, "response": json.RawMessage(raw)}
+	body := map[string]any{"transactionId": *txn, "response": raw}
 	if *reqFile != "" {
-		r, err := os.ReadFile(*reqFile)
+		r, err := open(*reqFile)
 		if err != nil {
 			return err
 		}
-		body["request"] = json.RawMessage(r)
+		body["request"] = r
 	}
 	if *prev != "" {
 		body["previousHash"] = *prev

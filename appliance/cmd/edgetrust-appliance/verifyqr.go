@@ -55,10 +55,11 @@ func verifyQR(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	alg := fs.String("alg", "", "with --issuer-key: the algorithm it must be used with, EdDSA or ES256 (default: from the key)")
 	kid := fs.String("kid", "", "with --issuer-key: the kid (hex) credentials carry (default: any)")
 	decryptKey := fs.String("decrypt-key", "", "hex AES key (16 or 32 bytes) for encrypted credentials")
-	nowFlag := fs.String("now", "", "verify as of this time (RFC 3339), e.g. for archived codes")
+	var nowFlag cli.Time
+	fs.Var(&nowFlag, "now", "verify as of this `TIME` (RFC 3339 or Unix seconds), e.g. for archived codes (default: the clock)")
 	skew := fs.Duration("skew", 0, "clock tolerance for exp, nbf and iat")
 	asJSON := fs.Bool("json", false, "print the decision as JSON")
-	fs.Usage = func() { fmt.Fprint(stderr, verifyQRHelp); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(stderr, verifyQRHelp); cli.PrintFlags(stderr, fs, "") }
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -69,12 +70,8 @@ func verifyQR(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return cli.Usage(errors.New("give --trust FILE --list-key FILE, or --issuer-key FILE"))
 	}
 	now := time.Now()
-	if *nowFlag != "" {
-		t, err := time.Parse(time.RFC3339, *nowFlag)
-		if err != nil {
-			return cli.Usage(fmt.Errorf("--now %q: want RFC 3339, e.g. 2026-12-01T00:00:00Z", *nowFlag))
-		}
-		now = t
+	if nowFlag.IsSet() {
+		now = nowFlag.T
 	}
 	v := &trust.Verifier{RejectStale: true, Now: func() time.Time { return now }}
 	v.Decoder.Skew = *skew

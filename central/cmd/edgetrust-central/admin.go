@@ -90,6 +90,9 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 			if err := json.Unmarshal(raw, &v); err != nil {
 				return err
 			}
+			if v == nil && verb == "list" {
+				v = []any{} // the API's empty list is null; a list's shape is an array
+			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(v)

@@ -1,9 +1,14 @@
 package main
 
-import "github.com/edgetrust/edgetrust/internal/cli"
+import (
+	"strings"
+
+	"github.com/edgetrust/edgetrust/internal/cli"
+)
 
 // adminHelp is each admin command's --help: synopsis, what it does, an
-// example. They share one flag set, so every admin flag is listed.
+// example. They share one flag set; each help lists the flags its synopsis
+// names (helpFor).
 var adminHelp = map[string]cli.Help{
 	"vendor add":          {Usage: "vendor add --id ID --name NAME", About: "Adds a device vendor; central makes its provider CA.", Example: `vendor add --id ACME --name "Acme Biometrics"`},
 	"vendor list":         {Usage: "vendor list", About: "Lists the vendors and their status.", Example: "vendor list --json"},
@@ -47,9 +52,29 @@ https://127.0.0.1:8443), trust its TLS root from --central-root FILE
 and take the token from --admin-token-file FILE
 (EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE) or EDGETRUST_CENTRAL_ADMIN_TOKEN.`
 
-// helpFor is the --help of admin command key.
+// adminCommon are the flags every admin command uses.
+var adminCommon = []string{"central", "central-root", "central-root-sha256", "admin-token-file", "json"}
+
+// usageFlags are the flags a synopsis names (--id ID [--reason TEXT]).
+func usageFlags(usage string) []string {
+	var names []string
+	for _, w := range strings.Fields(usage) {
+		w = strings.Trim(w, "[]|()")
+		if n, ok := strings.CutPrefix(w, "--"); ok {
+			names = append(names, strings.SplitN(n, "=", 2)[0])
+		}
+	}
+	return names
+}
+
+// helpFor is the --help of admin command key: its own flags in full, the
+// rest of the shared set only named.
 func helpFor(key string) cli.Help {
 	h := adminHelp[key]
+	h.Flags = append(usageFlags(h.Usage), adminCommon...)
+	if strings.HasPrefix(key, "rp key ") {
+		h.Flags = append(h.Flags, "rp")
+	}
 	h.Usage = "edgetrust-central " + h.Usage
 	h.About += "\n\n" + adminNote
 	h.Example = "  edgetrust-central " + h.Example

@@ -25,17 +25,47 @@ import (
 // and trust exports signed with central's feed key, which appliances and
 // verifiers already trust.
 
-const issuerUsage = `Claim 169 identity QR codes:
+const issuerUsage = `All the Claim 169 commands:
   edgetrust-central issuer init --state DIR [--alg EdDSA|ES256] [--issuer URI] [--validity 17520h]
   edgetrust-central credential issue --state DIR --in FILE|- [--format json|jsonl|csv] --out DIR [--png] [--svg]
-  edgetrust-central credential revoke --state DIR --id ID [--issued-before RFC3339] [--reason TEXT]
+  edgetrust-central credential revoke --state DIR --id ID [--issued-before TIME] [--reason TEXT]
   edgetrust-central trust export --state DIR --out DIR [--validity 168h]
-
-Example:
-  edgetrust-central issuer init --state /var/lib/edgetrust-central --alg EdDSA
-  edgetrust-central credential issue --state /var/lib/edgetrust-central --in people.csv --out qr/ --png
-  edgetrust-central trust export --state /var/lib/edgetrust-central --out lists/
 `
+
+// issuerHelp is what each command's --help says it does.
+var issuerHelp = map[string]cli.Help{
+	"issuer init": {
+		Usage: "edgetrust-central issuer init --state DIR [--alg EdDSA|ES256] [--issuer URI] [--validity 17520h]",
+		About: `Creates the Claim 169 issuer signing key in STATE/issuer, encrypted with the
+passphrase (age). Run it once; credential issue signs with the key and trust
+export publishes its public half. It refuses to replace an existing key.`,
+		Example: "  EDGETRUST_ISSUER_PASSPHRASE='a long passphrase' edgetrust-central issuer init --state /var/lib/edgetrust-central --issuer https://id.example.org",
+	},
+	"credential issue": {
+		Usage: "edgetrust-central credential issue --state DIR --in FILE|- [--format json|jsonl|csv] --out DIR [--png] [--svg]",
+		About: `Signs one Claim 169 identity QR code per record of --in (one JSON object, JSON
+lines, or CSV whose header row names the fields: id, fullName, dateOfBirth,
+gender, ..., expiresAt, notBefore, issuedAt as Unix seconds) and writes each
+code's Base45 text (NNNNNN-ID.txt, in input order) and, with --png or --svg, its image into --out.
+Progress goes to stderr, the summary to stdout.`,
+		Example: "  edgetrust-central credential issue --state /var/lib/edgetrust-central --in people.csv --out qr/ --png",
+	},
+	"credential revoke": {
+		Usage: "edgetrust-central credential revoke --state DIR --id ID [--issued-before TIME] [--reason TEXT]",
+		About: `Records a revocation in STATE/issuer/revocations.json: every credential of
+--id, or only those issued at or before --issued-before (RFC 3339 or Unix
+seconds). Nothing changes for verifiers until trust export publishes the list.`,
+		Example: "  edgetrust-central credential revoke --state /var/lib/edgetrust-central --id 3918592438 --issued-before 2026-12-01T00:00:00Z --reason 'card lost'",
+	},
+	"trust export": {
+		Usage: "edgetrust-central trust export --state DIR --out DIR [--validity 168h]",
+		About: `Writes trust-list.json (the issuer keys) and revocation-list.json into --out,
+signed with central's feed key, for offline verifiers: edgetrust-appliance
+verify-qr --trust and serve --qr-trust. Export again before --validity runs
+out, or verifiers call the lists stale.`,
+		Example: "  edgetrust-central trust export --state /var/lib/edgetrust-central --out lists/",
+	},
+}
 
 func issuerDir(state string) string { return filepath.Join(state, "issuer") }
 
@@ -62,7 +92,11 @@ func issuerCommand(ctx context.Context, group, sub string, args []string, stdout
 	fs.SetOutput(stderr)
 	state := fs.String("state", os.Getenv("EDGETRUST_CENTRAL_STATE"), "central's state directory (required)")
 	passFile := fs.String("passphrase-file", "", "file holding the issuer key passphrase (else EDGETRUST_ISSUER_PASSPHRASE, else EDGETRUST_CENTRAL_PASSPHRASE)")
-	fs.Usage = func() { fmt.Fprint(stderr, issuerUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	h := issuerHelp[group+" "+sub]
+	fs.Usage = func() {
+		cli.PrintHelp(stderr, fs, h)
+		fmt.Fprint(stderr, "\n", issuerUsage)
+	}
 	switch group + " " + sub {
 	case "issuer init":
 		alg := fs.String("alg", "EdDSA", "EdDSA (Ed25519) or ES256 (P-256)")
@@ -149,7 +183,8 @@ func issuerCommand(ctx context.Context, group, sub string, args []string, stdout
 
 	case "credential revoke":
 		id := fs.String("id", "", "the identity's claim 169 id (or CWT sub)")
-		before := fs.String("issued-before", "", "revoke only credentials issued at or before this time (RFC 3339); default: all")
+		var before cli.Time
+		fs.Var(&before, "issued-before", "revoke only credentials issued at or before this `TIME` (RFC 3339 or Unix seconds); default: all")
 		reason := fs.String("reason", "", "why (kept in the list)")
 		if err := cli.Parse(fs, args); err != nil {
 			return err
@@ -157,13 +192,12 @@ func issuerCommand(ctx context.Context, group, sub string, args []string, stdout
 		if *state == "" || *id == "" {
 			return cli.Usage(errors.New("--state and --id are required"))
 		}
+		if _, err := os.Stat(issuerDir(*state)); err != nil {
+			return fmt.Errorf("no issuer in %s (run edgetrust-central issuer init --state %s first)", *state, *state)
+		}
 		rev := trust.Revocation{ID: *id, Reason: *reason}
-		if *before != "" {
-			t, err := time.Parse(time.RFC3339, *before)
-			if err != nil {
-				return cli.Usage(fmt.Errorf("--issued-before: %v", err))
-			}
-			rev.IssuedBefore = t
+		if before.IsSet() {
+			rev.IssuedBefore = before.T
 		}
 		list, err := readRevocations(*state)
 		if err != nil {

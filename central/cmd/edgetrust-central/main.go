@@ -93,11 +93,26 @@ func group(name, summary string, run func(ctx context.Context, group, verb strin
 }
 
 func adminGroup(name, summary string, verbs ...string) *cli.Command {
-	return group(name, summary, adminCommand, verbs...)
+	g := group(name, summary, adminCommand, verbs...)
+	g.Example = groupExample(g, func(verb string) string { return "edgetrust-central " + adminHelp[name+" "+verb].Example })
+	return g
 }
 
 func issuerGroup(name, summary string, verbs ...string) *cli.Command {
-	return group(name, summary, issuerCommand, verbs...)
+	g := group(name, summary, issuerCommand, verbs...)
+	g.Example = groupExample(g, func(verb string) string { return strings.TrimSpace(issuerHelp[name+" "+verb].Example) })
+	return g
+}
+
+// groupExample is one example line per verb of g, from the verbs' own help.
+func groupExample(g *cli.Command, example func(verb string) string) string {
+	var b strings.Builder
+	for _, c := range g.Commands {
+		if e := example(c.Name); strings.TrimSpace(e) != "" && e != "edgetrust-central " {
+			b.WriteString("  " + e + "\n")
+		}
+	}
+	return b.String()
 }
 
 func cmd(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cli.Command {
@@ -117,17 +132,18 @@ var rpGroup = func() *cli.Command {
 		}
 	}
 	g.Commands = append(g.Commands, &cli.Command{Name: "key", Summary: "relying-party API keys", Commands: key.Commands,
+		Example: "  edgetrust-central " + adminHelp["rp key add"].Example + "\n  edgetrust-central " + adminHelp["rp key revoke"].Example,
 		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp key needs add or revoke") }})
 	return g
 }()
 
 var program = &cli.Program{Name: "edgetrust-central", Help: usage, Commands: []*cli.Command{
 	cmd("serve", "run the API", serve),
-	{Name: "admin", Summary: "bootstrap administration", Commands: []*cli.Command{
+	{Name: "admin", Summary: "bootstrap administration", Example: "  edgetrust-central admin init --state /var/lib/edgetrust-central --out /root/second-admin-token", Commands: []*cli.Command{
 		cmd("init", "mint an admin token into DIR/admin-token (0600)", adminInit),
 	}},
 	cmd("feed-key", "print the feed's public key (PEM) for appliances", feedKey),
-	{Name: "tls", Summary: "central's TLS CA", Commands: []*cli.Command{
+	{Name: "tls", Summary: "central's TLS CA", Example: "  edgetrust-central tls root --state /var/lib/edgetrust-central > central-root.pem", Commands: []*cli.Command{
 		cmd("root", "print the TLS root (PEM) and its SHA-256, for clients to pin", tlsRoot),
 	}},
 	adminGroup("vendor", "device vendors and their provider CAs", "add: add a vendor", "list: list vendors",

@@ -27,7 +27,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": clitest.WaitFile(60 * time.Second),
+			"jsonshape": clitest.JSONShape,
+			"waitfile":  clitest.WaitFile(60 * time.Second),
 			// setenvfile NAME PATH: set NAME to PATH's trimmed content.
 			"setenvfile": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 2 {

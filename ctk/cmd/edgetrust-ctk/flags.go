@@ -63,6 +63,9 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
+	if err := cli.NoArgs(fs); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, "edgetrust-ctk", version)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/ctk"
 	"github.com/edgetrust/edgetrust/ctk/internal/fakesbi"
+	"github.com/edgetrust/edgetrust/internal/cli/clitest"
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +34,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"jsonshape": clitest.JSONShape,
 			"fakesbi": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) > 1 {
 					ts.Fatalf("usage: fakesbi [fault]")

@@ -105,8 +105,7 @@ func (fs *flagSet) parse(args []string) (int, bool) {
 		return exitOK, false
 	}
 	if err != nil {
-		fmt.Fprintf(fs.e.stderr, "edgetrust-bridge %s: %v\nRun \"edgetrust-bridge %s --help\" for usage.\n", fs.Name(), err, fs.Name())
-		return exitUsage, false
+		return fs.usageError("%v", err), false
 	}
 	return 0, true
 }
@@ -118,7 +117,8 @@ func (fs *flagSet) printHelp(w io.Writer) {
 }
 
 func (fs *flagSet) usageError(format string, args ...any) int {
-	fmt.Fprintf(fs.e.stderr, "edgetrust-bridge %s: %s\nRun \"edgetrust-bridge %s --help\" for usage.\n", fs.Name(), fmt.Sprintf(format, args...), fs.Name())
+	// One line: what was wrong and where to look next.
+	fmt.Fprintf(fs.e.stderr, "edgetrust-bridge %s: %s (run \"edgetrust-bridge %s --help\")\n", fs.Name(), fmt.Sprintf(format, args...), fs.Name())
 	return exitUsage
 }
 

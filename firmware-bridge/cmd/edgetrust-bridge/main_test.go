@@ -31,7 +31,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfile": clitest.WaitFile(10 * time.Second),
+			"jsonshape": clitest.JSONShape,
+			"waitfile":  clitest.WaitFile(10 * time.Second),
 		},
 	})
 }

@@ -206,6 +206,9 @@ func runPorts(ctx context.Context, e *env, args []string) int {
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
+	if fs.NArg() > 0 {
+		return fs.usageError("unexpected argument %q", fs.Arg(0))
+	}
 	ports, err := serialport.List()
 	if err != nil {
 		return fail(e, "ports", err)
