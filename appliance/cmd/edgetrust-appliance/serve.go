@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,11 +180,18 @@ See docs/api/appliance.md.
 	if cfg.ID != "" && enrolledID != "" && cfg.ID != enrolledID {
 		enrolledID = ""
 	}
-	ts := tlsSetup{state: cfg.State, central: cfg.Central, id: enrolledID, caFile: cfg.CentralCA, pin: *rootPin, names: names,
-		allowTLS12: *tls12, pollWait: time.Duration(cfg.PollWait), log: log}
-	if cfg.TPM != "" && enrolledID != "" {
-		ts.signer = tpmSigner(cfg.TPM, cfg.State, cfg.Name)
+	// The command opens the TPM keys and hands them to the appliance: its
+	// TLS keys live in the same TPM connection (a swtpm serves one client
+	// at a time).
+	var keys *tpmkey.Keys
+	if cfg.TPM != "" {
+		if keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, time.Now(), cfg.SessionKeyUnwrap == appliance.UnwrapSoftware); err != nil {
+			return fmt.Errorf("TPM: %w", err)
+		}
+		defer keys.Close()
 	}
+	ts := tlsSetup{state: cfg.State, central: cfg.Central, id: enrolledID, caFile: cfg.CentralCA, pin: *rootPin, names: names,
+		name: cfg.Name, allowTLS12: *tls12, pollWait: time.Duration(cfg.PollWait), log: log, keys: keys}
 	at, err := setupTLS(ctx, ts)
 	if err != nil {
 		return err
@@ -193,7 +199,7 @@ See docs/api/appliance.md.
 	// The command builds central's client (pinned root, client certificate):
 	// appliance.Start would otherwise make its own from CentralCA.
 	cfg.CentralCA = ""
-	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload)}
+	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload), Keys: keys}
 	opts.Sync.Client = at.central
 	opts.AttestPoll = *attestPoll
 	if !*insecureHTTP {
@@ -224,24 +230,4 @@ See docs/api/appliance.md.
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
-}
-
-// tpmSigner opens the TPM for the signing key central certified at
-// enrolment (before serve holds the TPM).
-func tpmSigner(tpmURL, state, name string) func(ctx context.Context) (crypto.Signer, func(), error) {
-	return func(ctx context.Context) (crypto.Signer, func(), error) {
-		k, err := tpmkey.Open(ctx, tpmURL, state, name, time.Now(), false) // enrolled: the state already has its key
-		if err != nil {
-			return nil, nil, err
-		}
-		ds, err := k.DecisionSigner(ctx, state, name, time.Now())
-		if err != nil || ds.SelfIssued {
-			k.Close()
-			if err == nil {
-				err = errors.New("the signing key has no certificate from central yet")
-			}
-			return nil, nil, err
-		}
-		return ds.Key, func() { k.Close() }, nil
-	}
 }
