@@ -418,7 +418,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		SigningKey: signer.Key, Chain: signer.Chain, Delegate: a.delegate, ApplianceID: cfg.ID, Auditor: a.auditor,
 		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
 		TargetFMR: cfg.TargetFMR, IrisThreshold: cfg.IrisThreshold, FaceThreshold: cfg.FaceThreshold, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
-		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst})
+		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst, RPAuth: cfg.RPAuth})
 	if err != nil {
 		return "", err
 	}

@@ -54,6 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
+	rpAuth := fs.String("rp-auth", auth.RPAuthKey, "how relying parties authenticate on POST /v1/auth: cert+key (a client certificate from central, edgetrust-central rp cert issue, and the API key), cert (the certificate alone) or key (the API key alone; the default until relying parties hold certificates)")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask central for an attestation challenge this often and answer with a TPM quote, e.g. 1m (0: off; decision 0018)")
 	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
@@ -120,6 +121,7 @@ See docs/api/appliance.md.
 	str("id", &cfg.ID, *id)
 	str("decision-signing", &cfg.DecisionSigning, *signing)
 	str("unwrap", &cfg.SessionKeyUnwrap, *unwrap)
+	str("rp-auth", &cfg.RPAuth, *rpAuth)
 	dur("delegate-lifetime", &cfg.DelegateLifetime, *dlife)
 	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
 	if set["target-fmr"] || cfg.TargetFMR == 0 {
@@ -167,6 +169,9 @@ See docs/api/appliance.md.
 	}
 	if err := tlsx.CheckListen(cfg.Listen, *insecureHTTP, *insecureHTTP, insecureFlag); err != nil {
 		return cli.Usage(err)
+	}
+	if *insecureHTTP && cfg.RPAuth != auth.RPAuthKey {
+		return cli.Usage(fmt.Errorf("--rp-auth %s needs TLS (client certificates): drop %s, or use --rp-auth key", cfg.RPAuth, insecureFlag))
 	}
 	log, err := cli.NewLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
