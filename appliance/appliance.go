@@ -68,6 +68,9 @@ type Options struct {
 	// the caller closes them after Close (the command holds its TLS keys
 	// in the same TPM connection: a swtpm serves one client at a time).
 	Keys *tpmkey.Keys
+	// Collectors are more metrics for GET /metrics (the command's TLS
+	// certificate expiry).
+	Collectors []prometheus.Collector
 	// AttestPoll, when positive, is how often the appliance asks central
 	// for an attestation challenge (attest.go); zero: no loop.
 	AttestPoll time.Duration
@@ -136,6 +139,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		}
 	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(o.Collectors...)
 	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, err
 	}

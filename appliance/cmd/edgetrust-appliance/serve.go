@@ -201,11 +201,15 @@ See docs/api/appliance.md.
 	if err != nil {
 		return err
 	}
+	if cfg.RPAuth != auth.RPAuthKey && at.server.ClientCAs == nil {
+		log.Warn("--rp-auth "+cfg.RPAuth+" without central's TLS root (enrol first, or --central-ca): every relying party is refused", "rpAuth", cfg.RPAuth)
+	}
 	// The command builds central's client (pinned root, client certificate):
 	// appliance.Start would otherwise make its own from CentralCA.
 	cfg.CentralCA = ""
 	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload), Keys: keys}
 	opts.Sync.Client = at.central
+	opts.Collectors = append(opts.Collectors, at.expiryGauge(time.Now))
 	opts.AttestPoll = *attestPoll
 	if !*insecureHTTP {
 		opts.TLS = at.server

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
@@ -376,6 +378,27 @@ type applianceTLS struct {
 	fromCert string
 }
 
+// expiryGauge is the seconds until the certificate the appliance serves
+// (and presents to central) expires; 0 when it has none it may use.
+func (t *applianceTLS) expiryGauge(now func() time.Time) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgetrust_appliance_tls_cert_expiry_seconds",
+		Help: "Seconds until the appliance's TLS certificate (server and client towards central) expires; 0: none usable. Renewed at 2/3 of its 30 days."},
+		func() float64 {
+			var leaf *x509.Certificate
+			if t.renewer != nil {
+				if c, err := t.renewer.Current(); err == nil {
+					leaf = c.Leaf
+				}
+			} else if t.self != nil {
+				leaf = t.self.Leaf
+			}
+			if leaf == nil {
+				return 0
+			}
+			return max(0, leaf.NotAfter.Sub(now()).Seconds())
+		})
+}
+
 type tlsSetup struct {
 	state, central, id, caFile, pin, name string
 	names                                 []string
@@ -386,7 +409,9 @@ type tlsSetup struct {
 	// are made there, and a first certificate (or one past due) is asked
 	// for with the TPM signing key central certified at enrolment.
 	keys *tpmkey.Keys
-	now  func() time.Time
+	// now and sleep are the renewal clock (tests inject one).
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // enrolledSigner is the TPM signing key central certified at enrolment.
@@ -447,7 +472,7 @@ func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
 		}
 		if cur != nil && now.Before(cur.Leaf.NotAfter) {
 			first := cur
-			r := &tlsx.Renewer{Name: "appliance", Log: s.log, Now: s.now}
+			r := &tlsx.Renewer{Name: "appliance", Log: s.log, Now: s.now, Sleep: s.sleep}
 			renewClient, err := centralClient(trust, r, 30*time.Second, 0)
 			if err != nil {
 				return nil, err
