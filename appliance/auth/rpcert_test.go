@@ -32,7 +32,7 @@ type tlsCA struct {
 	ca *pki.CA
 }
 
-func newTLSCA(t *testing.T) *tlsCA {
+func newTLSCA(t testing.TB) *tlsCA {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ca, err := pki.SelfSigned(k, pki.Profile{Subject: pkix.Name{CommonName: "test central TLS root"}, Validity: 365 * 24 * time.Hour}, time.Now().Add(-48*time.Hour))
 	if err != nil {
@@ -42,7 +42,7 @@ func newTLSCA(t *testing.T) *tlsCA {
 }
 
 // client is a TLS client certificate for kind:id valid from..until.
-func (c *tlsCA) client(t *testing.T, kind, id string, from time.Time, life time.Duration) *tls.Certificate {
+func (c *tlsCA) client(t testing.TB, kind, id string, from time.Time, life time.Duration) *tls.Certificate {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf, err := c.ca.Issue(k.Public(), pki.Profile{Subject: pkix.Name{CommonName: kind + " " + id}, Validity: life,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
@@ -66,7 +66,7 @@ func (c *tlsCA) httpClient(cert *tls.Certificate) *http.Client {
 // serveTLS puts the fixture's handler behind a TLS listener that verifies
 // client certificates against the CA, as the appliance's does against
 // central's TLS root.
-func (c *tlsCA) serveTLS(t *testing.T, f *fixture) {
+func (c *tlsCA) serveTLS(t testing.TB, f *fixture) {
 	f.http.Close()
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leaf, _ := c.ca.Issue(k.Public(), pki.Profile{Subject: pkix.Name{CommonName: "appliance"}, Validity: time.Hour,
