@@ -75,8 +75,13 @@ Example:
 Authentication (POST /v1/auth) needs a TPM, the appliance's id and central:
 records for this appliance arrive on central's feed records.<id>, sealed to the
 TPM key; relying parties present the API key central issued them
-(Authorization: Bearer etr_...). Every decision is signed by the TPM key and
-audited. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
+(Authorization: Bearer etr_...) and, with --rp-auth cert+key, also the TLS
+client certificate central issued them (edgetrust-central rp cert issue).
+Every decision is signed by the TPM key and audited.
+
+With --tpm the TLS key (server, and client towards central) is made in the
+TPM and saved only as a TPM blob (STATE/tpm/appliance-tls.key); a software
+key left by an older version moves into the TPM at the next renewal. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
 signing certificate central issues are in the state directory.
 
 Endpoints: POST /v1/auth, POST /v1/captures/verify, POST /v1/qr/verify,
