@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central"
+	"github.com/edgetrust/edgetrust/central/httpapi"
 	"github.com/edgetrust/edgetrust/central/tlsca"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
@@ -100,6 +101,25 @@ func TestRPCertIssue(t *testing.T) {
 	var hc = adminHTTP(t, state)
 	if code, body := hc.post(url+"/v1/admin/relying-parties/bank/tls-cert", map[string]any{"csr": bad}); code != 400 || !strings.Contains(body, "signature") {
 		t.Errorf("central took a CSR with a broken signature: %d %s", code, body)
+	}
+	for _, c := range []struct {
+		body any
+		code int
+		msg  string
+	}{
+		{map[string]any{"csr": der, "days": 31}, 400, "days"},
+		{map[string]any{"csr": der, "days": -1}, 400, "days"},
+		{map[string]any{"csr": der, "name": "x"}, 400, "name"},
+		{map[string]any{}, 400, "csr"},
+		{map[string]any{"csr": make([]byte, httpapi.MaxRPCSR+1)}, 400, "csr"},
+		{map[string]any{"csr": make([]byte, 32<<10)}, 413, ""},
+	} {
+		if code, body := hc.post(url+"/v1/admin/relying-parties/bank/tls-cert", c.body); code != c.code || !strings.Contains(body, c.msg) {
+			t.Errorf("body %.60v: %d %s, want %d %q", c.body, code, body, c.code, c.msg)
+		}
+	}
+	if code, body := hc.post(url+"/v1/admin/relying-parties/nobody/tls-cert", map[string]any{"csr": der}); code != 404 {
+		t.Errorf("unknown RP over the API: %d %s", code, body)
 	}
 	if _, e, code := admin("rp", "cert", "issue", "--rp", "nobody", "--csr", csr); code == 0 || !strings.Contains(e, "no relying party nobody") {
 		t.Errorf("unknown RP: %d %s", code, e)
