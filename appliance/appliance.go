@@ -65,6 +65,13 @@ type Options struct {
 	// TLS, when set, serves the API over TLS with it (cmd/edgetrust-appliance
 	// sets it; it refuses plain HTTP but on loopback).
 	TLS *tls.Config
+	// Keys, when set, are the TPM keys to use instead of opening cfg.TPM;
+	// the caller closes them after Close (the command holds its TLS keys
+	// in the same TPM connection: a swtpm serves one client at a time).
+	Keys *tpmkey.Keys
+	// Collectors are more metrics for GET /metrics (the command's TLS
+	// certificate expiry).
+	Collectors []prometheus.Collector
 	// AttestPoll, when positive, is how often the appliance asks central
 	// for an attestation challenge (attest.go); zero: no loop.
 	AttestPoll time.Duration
@@ -90,6 +97,7 @@ type Appliance struct {
 	store    *db.Store
 	trust    *truststate.Registry
 	keys     *tpmkey.Keys
+	ownKeys  bool // opened by Start (not Options.Keys): closed by Close
 	syncer   *follow.Syncer
 	recSync  *follow.Syncer
 	recSink  *recordsink.Sink
@@ -132,6 +140,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		}
 	}()
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.reg.MustRegister(o.Collectors...)
 	if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 		return nil, err
 	}
@@ -144,9 +153,12 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	}
 	var keys []sbi.DecryptionKey
 	thumb := ""
-	if cfg.TPM != "" {
-		if a.keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, o.Now(), cfg.SessionKeyUnwrap == UnwrapSoftware); err != nil {
-			return nil, fmt.Errorf("TPM: %w", err)
+	if cfg.TPM != "" || o.Keys != nil {
+		if a.keys = o.Keys; a.keys == nil {
+			if a.keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, o.Now(), cfg.SessionKeyUnwrap == UnwrapSoftware); err != nil {
+				return nil, fmt.Errorf("TPM: %w", err)
+			}
+			a.ownKeys = true
 		}
 		keys, thumb = []sbi.DecryptionKey{a.keys.DecryptionKey()}, a.keys.Thumbprint()
 		a.log.Info("SBI decryption key ready", "tpm", cfg.TPM, "thumbprint", thumb, "unwrap", map[bool]string{true: UnwrapSoftware, false: UnwrapTPM}[a.keys.Soft != nil],
@@ -412,7 +424,7 @@ func (a *Appliance) startAuth(ctx context.Context, cfg *Config, o Options) (stri
 		SigningKey: signer.Key, Chain: signer.Chain, Delegate: a.delegate, ApplianceID: cfg.ID, Auditor: a.auditor,
 		Logger: a.log, Registerer: a.reg, Now: o.Now, RecordsCheckpoint: recCheckpoint,
 		TargetFMR: cfg.TargetFMR, IrisThreshold: cfg.IrisThreshold, FaceThreshold: cfg.FaceThreshold, LockoutFailures: cfg.LockoutFailures, LockoutDuration: time.Duration(cfg.LockoutDuration),
-		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst})
+		RPRate: cfg.RPRateLimit, RPBurst: cfg.RPBurst, RPAuth: cfg.RPAuth})
 	if err != nil {
 		return "", err
 	}
@@ -445,7 +457,7 @@ func (a *Appliance) Close() error {
 		if a.store != nil {
 			errs = append(errs, a.store.Close())
 		}
-		if a.keys != nil {
+		if a.keys != nil && a.ownKeys {
 			errs = append(errs, a.keys.Close())
 		}
 	})

@@ -90,6 +90,10 @@ type Config struct {
 	// bucket (defaults 20 and 40; negative rate: unlimited).
 	RPRateLimit float64 `json:"rpRateLimit"`
 	RPBurst     int     `json:"rpBurst"`
+	// RPAuth is how relying parties authenticate on POST /v1/auth:
+	// "key" (default: the API key), "cert+key" (central's client
+	// certificate and the API key) or "cert" (the certificate alone).
+	RPAuth string `json:"rpAuth"`
 	// DecisionSigning is "delegated" (default: decisions are signed ES256
 	// by an in-memory key the TPM key vouches for, renewed every
 	// DelegateLifetime/2; decision 0017) or "tpm" (every decision signed
@@ -258,6 +262,13 @@ func (c *Config) Validate() error {
 	}
 	if c.RPBurst < 0 {
 		return errors.New("relying-party burst must be positive")
+	}
+	switch c.RPAuth {
+	case "":
+		c.RPAuth = auth.RPAuthKey
+	case auth.RPAuthKey, auth.RPAuthCertKey, auth.RPAuthCert:
+	default:
+		return fmt.Errorf("relying-party authentication %q: want %s, %s or %s", c.RPAuth, auth.RPAuthCertKey, auth.RPAuthCert, auth.RPAuthKey)
 	}
 	switch c.DecisionSigning {
 	case "":

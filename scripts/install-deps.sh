@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 #   chromium          headless browser: the CTK HTML report is checked as a person would see it
 #   postgresql        central's PostgreSQL store (the same test suite as badger)
 #   systemd           systemd-analyze verify/security on the packaged units (packaging/)
-PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config g++ libzxing-dev libzbar-dev zbar-tools chromium postgresql systemd)
+#   openssl curl      independent TLS clients (s_client, curl --cert/--key) against central and the appliance
+PKGS=(libssl-dev swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0 libopenjp2-7-dev pkg-config g++ libzxing-dev libzbar-dev zbar-tools chromium postgresql systemd openssl curl)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -28,6 +28,7 @@ import (
 	"github.com/edgetrust/edgetrust/internal/httpx"
 	"github.com/edgetrust/edgetrust/internal/records"
 	"github.com/edgetrust/edgetrust/internal/records/normalize"
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
 // Auditor records every decision before it is answered. The VID is given
@@ -125,6 +126,13 @@ const (
 	MinTargetFMR = 3e-5
 )
 
+// How relying parties authenticate (Config.RPAuth).
+const (
+	RPAuthKey     = "key"      // the API key (Authorization: Bearer etr_...)
+	RPAuthCertKey = "cert+key" // a client certificate from central and the API key, both of one relying party
+	RPAuthCert    = "cert"     // the client certificate alone
+)
+
 // Config configures the handler. Trust, Records, Captures,
 // SigningKey, Chain, ApplianceID and Auditor are required.
 type Config struct {
@@ -165,6 +173,12 @@ type Config struct {
 	MaxBody         int64         // request body bound (default MaxBody)
 	MaxInFlight     int           // decisions at once (default 2 × GOMAXPROCS)
 	QueueWait       time.Duration // wait for a free slot before 503 (default 2s)
+	// RPAuth is how a relying party proves who it is (RPAuthKey,
+	// RPAuthCertKey, RPAuthCert; default RPAuthKey). The client
+	// certificate is the one the TLS listener verified against central's
+	// TLS root; its identity urn:edgetrust:rp:<id> must be an active
+	// relying party on the trust feed.
+	RPAuth string
 	// ReplayWindow is how long a presented capture is remembered so it
 	// cannot be presented again (default: the captures' MaxAge +
 	// MaxFuture, after which its timestamp refuses it anyway; negative:
@@ -248,6 +262,13 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.PartialScore < 1 || cfg.PartialScore > 100 {
 		return nil, errors.New("auth: partial match score must be 1-100")
+	}
+	switch cfg.RPAuth {
+	case "":
+		cfg.RPAuth = RPAuthKey
+	case RPAuthKey, RPAuthCertKey, RPAuthCert:
+	default:
+		return nil, fmt.Errorf("auth: relying-party authentication %q: want %s, %s or %s", cfg.RPAuth, RPAuthCertKey, RPAuthCert, RPAuthKey)
 	}
 	if cfg.RPRate == 0 {
 		cfg.RPRate = DefaultRPRate
@@ -380,6 +401,24 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		h.m.credFailures.WithLabelValues("throttled").Inc()
 		return nil, http.StatusTooManyRequests, "too many failed API-key checks from this address; retry later"
 	}
+	var certRP string
+	if h.cfg.RPAuth != RPAuthKey {
+		// The listener verified the chain to central's TLS root and the
+		// validity period at the handshake; here: is it a relying party's?
+		id, _, err := tlsx.PeerIdentity(r.TLS)
+		if err != nil || id.Kind != tlsx.KindRP {
+			return h.failed(addr, "", "no-certificate", "a relying-party client certificate from central is required (edgetrust-central rp cert issue)")
+		}
+		certRP = id.ID
+	}
+	if h.cfg.RPAuth == RPAuthCert {
+		rp := h.cfg.Trust.Snapshot().RPs[certRP]
+		if rp == nil {
+			h.log.Warn("relying-party certificate refused: not on the trust feed", "rp", certRP)
+			return h.failed(addr, "", "refused", "relying party "+certRP+" is not known to this appliance's trust feed")
+		}
+		return rpStatus(rp)
+	}
 	hdr := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(hdr, " ")
 	if hdr == "" {
@@ -400,6 +439,15 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		}
 		return h.failed(addr, "key:"+id, "refused", "unknown or revoked API key")
 	}
+	if certRP != "" && certRP != rp.ID {
+		h.log.Warn("relying-party API key and client certificate disagree", "certificate", certRP, "key", rp.ID)
+		return h.failed(addr, "key:"+id, "mismatch", "the API key and the client certificate belong to different relying parties")
+	}
+	return rpStatus(rp)
+}
+
+// rpStatus lets an active relying party in.
+func rpStatus(rp *truststate.RPRecord) (*truststate.RPRecord, int, string) {
 	switch rp.Status {
 	case trustfeed.Active:
 		return rp, 0, ""

@@ -76,6 +76,9 @@ type Options struct {
 	// and a check is refused (429) unrun while either is empty. Zero: 0.5
 	// a second, burst 10. Successful checks spend nothing.
 	FailureRate, FailureBurst float64
+	// RPCert, when set, serves POST PathRPCert (rpcert.go): relying-party
+	// TLS client certificates from central's TLS CA, which the command holds.
+	RPCert RPCertFunc
 }
 
 // New returns central's HTTP API over svc; log takes refusals and
@@ -152,6 +155,9 @@ func New(svc Service, log *slog.Logger, o Options) http.Handler {
 
 	admin := func(pattern string, f func(ctx context.Context, a *core.Admin, r *http.Request) (any, error)) {
 		route(pattern, h.admin(f))
+	}
+	if o.RPCert != nil {
+		h.rpCertRoute(route, o.RPCert)
 	}
 	admin("GET /v1/admin/whoami", func(_ context.Context, a *core.Admin, _ *http.Request) (any, error) { return a, nil })
 	admin("GET /v1/admin/vendors", func(ctx context.Context, _ *core.Admin, _ *http.Request) (any, error) { return c.Vendors(ctx) })

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,24 @@ type Server struct {
 	Now       func() time.Time
 	// Limit bounds requests per client address (nil: 5/s, burst 20).
 	Limit *httpx.Limiter
+	// Audit records an issuance in central's audit log before the
+	// certificate is handed out; an error withholds it (nil: not audited,
+	// tests only).
+	Audit func(ctx context.Context, actor, action, subject string, detail any) error
+}
+
+// Issued is the audit detail of a TLS certificate issuance.
+type Issued struct {
+	Serial    string    `json:"serial"`    // hex
+	NotAfter  time.Time `json:"notAfter"`  // UTC
+	KeySHA256 string    `json:"keySha256"` // of the certified public key (SPKI DER)
+	Proof     string    `json:"proof,omitempty"`
+}
+
+// IssuedDetail describes leaf for the audit log.
+func IssuedDetail(leaf *x509.Certificate, proof string) Issued {
+	h := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return Issued{Serial: leaf.SerialNumber.Text(16), NotAfter: leaf.NotAfter.UTC(), KeySHA256: hex.EncodeToString(h[:]), Proof: proof}
 }
 
 // RootResponse is GET /v1/tls/root's answer.
@@ -184,6 +203,13 @@ func (s *Server) applianceCert(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
+	}
+	if s.Audit != nil {
+		if err := s.Audit(r.Context(), "appliance:"+q.ApplianceID, "tls.appliance-cert", "appliance:"+q.ApplianceID, IssuedDetail(c.Leaf, proof)); err != nil {
+			s.Log.Error("auditing a TLS certificate", "appliance", q.ApplianceID, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal", "internal error; see central's log")
+			return
+		}
 	}
 	var chain []byte
 	for _, der := range c.Certificate {

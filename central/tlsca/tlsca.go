@@ -36,6 +36,9 @@ const (
 	IntermediateValidity = 365 * 24 * time.Hour
 	ServerValidity       = 30 * 24 * time.Hour
 	ClientValidity       = 30 * 24 * time.Hour
+	// RPValidity is a relying party's client certificate's default and
+	// longest life: short, so a leaked one ends soon even unrevoked.
+	RPValidity = 30 * 24 * time.Hour
 	// RenewAt is the share of a certificate's life after which it is
 	// replaced: leaves by their Renewer, the intermediate at the next
 	// issuance after it.
@@ -314,4 +317,23 @@ func (ca *CA) IssueClient(csr *x509.CertificateRequest, id tlsx.Identity, now ti
 	return ca.leaf(nil, csr.PublicKey, pki.Profile{Subject: pkix.Name{CommonName: id.Kind + " " + id.ID, Organization: []string{"edgetrust"}},
 		ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
 		DNSNames: csr.DNSNames, IPs: csr.IPAddresses, URIs: []*url.URL{tlsx.IdentityURI(id.Kind, id.ID)}}, ClientValidity, now)
+}
+
+// IssueRP certifies a relying party's CSR key for client authentication
+// only (no host names: a relying party is never a server of ours), with
+// its identity urn:edgetrust:rp:<id>, for life (at most RPValidity; zero:
+// RPValidity). The CSR's signature must verify: it proves the key's
+// holder asked.
+func (ca *CA) IssueRP(csr *x509.CertificateRequest, rpID string, life time.Duration, now time.Time) (*tls.Certificate, error) {
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("tlsca: the CSR's signature does not verify: %w", err)
+	}
+	if _, err := pki.KeyID(csr.PublicKey); err != nil {
+		return nil, fmt.Errorf("tlsca: the CSR's key: %w", err)
+	}
+	if life <= 0 || life > RPValidity {
+		life = RPValidity
+	}
+	return ca.leaf(nil, csr.PublicKey, pki.Profile{Subject: pkix.Name{CommonName: tlsx.KindRP + " " + rpID, Organization: []string{"edgetrust"}},
+		ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, URIs: []*url.URL{tlsx.IdentityURI(tlsx.KindRP, rpID)}}, life, now)
 }

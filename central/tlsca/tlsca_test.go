@@ -155,6 +155,16 @@ func TestApplianceCert(t *testing.T) {
 		}
 		return &ApplianceInfo{Status: status, SigningCert: ac.Cert.Raw}, nil
 	}, Limit: nil}
+	var audited []string
+	auditFail := false
+	srv.Audit = func(_ context.Context, actor, action, subject string, detail any) error {
+		if auditFail {
+			return errors.New("store down")
+		}
+		d := detail.(Issued)
+		audited = append(audited, actor+" "+action+" "+subject+" "+d.Proof+" "+d.Serial)
+		return nil
+	}
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.TLS = tlsx.ServerConfig(tlsx.ServerOptions{ClientCAs: []*x509.Certificate{ca.Root()}})
 	sans, _ := ParseSANs([]string{"127.0.0.1"})
@@ -215,6 +225,15 @@ func TestApplianceCert(t *testing.T) {
 	if id, err := tlsx.IdentityOf(chain[0]); err != nil || id != (tlsx.Identity{Kind: tlsx.KindAppliance, ID: "EDGE-1"}) {
 		t.Fatalf("identity %v %v", id, err)
 	}
+	if want := "appliance:EDGE-1 tls.appliance-cert appliance:EDGE-1 TPM signing key " + chain[0].SerialNumber.Text(16); len(audited) != 1 || audited[0] != want {
+		t.Fatalf("audit %q, want [%q] (refusals audit nothing)", audited, want)
+	}
+	// An issuance that cannot be audited is not handed out.
+	auditFail = true
+	if code, r, _ := post(CertRequest{ApplianceID: "EDGE-1", CSR: csr, Signature: sign(sk, "EDGE-1", csr)}, nil); code != http.StatusInternalServerError || r.Chain != "" {
+		t.Fatalf("unaudited issuance: %d %q", code, r.Chain)
+	}
+	auditFail = false
 	cur := &tls.Certificate{Certificate: [][]byte{chain[0].Raw, chain[1].Raw}, PrivateKey: tk}
 	// Renewal over mutual TLS, without a signature.
 	nk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -237,5 +256,7 @@ func TestApplianceCert(t *testing.T) {
 	if code, _, _ := post(CertRequest{ApplianceID: "EDGE-1", CSR: []byte("junk")}, nil); code != http.StatusBadRequest {
 		t.Errorf("junk CSR: %d", code)
 	}
-	_ = errors.New
+	if len(audited) != 2 || !strings.Contains(audited[1], "client certificate") {
+		t.Fatalf("audit after the mTLS renewal: %q", audited)
+	}
 }

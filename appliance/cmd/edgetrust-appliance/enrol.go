@@ -114,15 +114,20 @@ Example:
 	if len(names) == 0 {
 		names = tlsx.DefaultSANs("")
 	}
-	sign, done, err := tpmSigner(u, *state, *name)(ctx)
+	keys, err := tpmkey.Open(ctx, u, *state, *name, time.Now(), false) // enrolled: the state has its keys
 	if err != nil {
 		return err
 	}
-	tc, err := requestCert(ctx, hc, *central, *state, *id, names, sign)
-	done()
+	defer keys.Close()
+	sign, err := enrolledSigner(ctx, keys, *state, *name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "TLS certificate for appliance %s from central's TLS CA (%s), valid until %s\n", *id, filepath.Join(*state, certFile), tc.Leaf.NotAfter.Format(time.DateOnly))
+	tc, err := requestCert(ctx, hc, *central, *state, *id, names, sign, keys)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "TLS certificate for appliance %s from central's TLS CA (%s; its key in the TPM, %s), valid until %s\n", *id,
+		filepath.Join(*state, certFile), filepath.Join(*state, tpmkey.TLSKeyFile), tc.Leaf.NotAfter.Format(time.DateOnly))
 	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
+	rpAuth := fs.String("rp-auth", auth.RPAuthKey, "how relying parties authenticate on POST /v1/auth: cert+key (a client certificate from central, edgetrust-central rp cert issue, and the API key), cert (the certificate alone) or key (the API key alone; the default until relying parties hold certificates)")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask central for an attestation challenge this often and answer with a TPM quote, e.g. 1m (0: off; decision 0018)")
 	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
@@ -75,8 +75,13 @@ Example:
 Authentication (POST /v1/auth) needs a TPM, the appliance's id and central:
 records for this appliance arrive on central's feed records.<id>, sealed to the
 TPM key; relying parties present the API key central issued them
-(Authorization: Bearer etr_...). Every decision is signed by the TPM key and
-audited. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
+(Authorization: Bearer etr_...) and, with --rp-auth cert+key, also the TLS
+client certificate central issued them (edgetrust-central rp cert issue).
+Every decision is signed by the TPM key and audited.
+
+With --tpm the TLS key (server, and client towards central) is made in the
+TPM and saved only as a TPM blob (STATE/tpm/appliance-tls.key); a software
+key left by an older version moves into the TPM at the next renewal. Enrol first (edgetrust-appliance enrol --id ID ...) so the id and the
 signing certificate central issues are in the state directory.
 
 Endpoints: POST /v1/auth, POST /v1/captures/verify, POST /v1/qr/verify,
@@ -121,6 +126,7 @@ See docs/api/appliance.md.
 	str("id", &cfg.ID, *id)
 	str("decision-signing", &cfg.DecisionSigning, *signing)
 	str("unwrap", &cfg.SessionKeyUnwrap, *unwrap)
+	str("rp-auth", &cfg.RPAuth, *rpAuth)
 	dur("delegate-lifetime", &cfg.DelegateLifetime, *dlife)
 	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
 	if set["target-fmr"] || cfg.TargetFMR == 0 {
@@ -169,6 +175,9 @@ See docs/api/appliance.md.
 	if err := tlsx.CheckListen(cfg.Listen, *insecureHTTP, *insecureHTTP, insecureFlag); err != nil {
 		return cli.Usage(err)
 	}
+	if *insecureHTTP && cfg.RPAuth != auth.RPAuthKey {
+		return cli.Usage(fmt.Errorf("--rp-auth %s needs TLS (client certificates): drop %s, or use --rp-auth key", cfg.RPAuth, insecureFlag))
+	}
 	log, err := cli.NewLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return err
@@ -181,20 +190,31 @@ See docs/api/appliance.md.
 	if cfg.ID != "" && enrolledID != "" && cfg.ID != enrolledID {
 		enrolledID = ""
 	}
-	ts := tlsSetup{state: cfg.State, central: cfg.Central, id: enrolledID, caFile: cfg.CentralCA, pin: *rootPin, names: names,
-		allowTLS12: *tls12, pollWait: time.Duration(cfg.PollWait), log: log}
-	if cfg.TPM != "" && enrolledID != "" {
-		ts.signer = tpmSigner(cfg.TPM, cfg.State, cfg.Name)
+	// The command opens the TPM keys and hands them to the appliance: its
+	// TLS keys live in the same TPM connection (a swtpm serves one client
+	// at a time).
+	var keys *tpmkey.Keys
+	if cfg.TPM != "" {
+		if keys, err = tpmkey.Open(ctx, cfg.TPM, cfg.State, cfg.Name, time.Now(), cfg.SessionKeyUnwrap == appliance.UnwrapSoftware); err != nil {
+			return fmt.Errorf("TPM: %w", err)
+		}
+		defer keys.Close()
 	}
+	ts := tlsSetup{state: cfg.State, central: cfg.Central, id: enrolledID, caFile: cfg.CentralCA, pin: *rootPin, names: names,
+		name: cfg.Name, allowTLS12: *tls12, pollWait: time.Duration(cfg.PollWait), log: log, keys: keys}
 	at, err := setupTLS(ctx, ts)
 	if err != nil {
 		return err
 	}
+	if cfg.RPAuth != auth.RPAuthKey && at.server.ClientCAs == nil {
+		log.Warn("--rp-auth "+cfg.RPAuth+" without central's TLS root (enrol first, or --central-ca): every relying party is refused", "rpAuth", cfg.RPAuth)
+	}
 	// The command builds central's client (pinned root, client certificate):
 	// appliance.Start would otherwise make its own from CentralCA.
 	cfg.CentralCA = ""
-	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload)}
+	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload), Keys: keys}
 	opts.Sync.Client = at.central
+	opts.Collectors = append(opts.Collectors, at.expiryGauge(time.Now))
 	opts.AttestPoll = *attestPoll
 	if !*insecureHTTP {
 		opts.TLS = at.server
@@ -224,24 +244,4 @@ See docs/api/appliance.md.
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
-}
-
-// tpmSigner opens the TPM for the signing key central certified at
-// enrolment (before serve holds the TPM).
-func tpmSigner(tpmURL, state, name string) func(ctx context.Context) (crypto.Signer, func(), error) {
-	return func(ctx context.Context) (crypto.Signer, func(), error) {
-		k, err := tpmkey.Open(ctx, tpmURL, state, name, time.Now(), false) // enrolled: the state already has its key
-		if err != nil {
-			return nil, nil, err
-		}
-		ds, err := k.DecisionSigner(ctx, state, name, time.Now())
-		if err != nil || ds.SelfIssued {
-			k.Close()
-			if err == nil {
-				err = errors.New("the signing key has no certificate from central yet")
-			}
-			return nil, nil, err
-		}
-		return ds.Key, func() { k.Close() }, nil
-	}
 }

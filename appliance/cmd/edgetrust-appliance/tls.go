@@ -25,8 +25,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
+	"github.com/edgetrust/edgetrust/internal/tpm"
 )
 
 // TLS files in the appliance's state directory.
@@ -34,9 +38,9 @@ const (
 	tlsDir          = "tls"
 	centralRootFile = tlsx.SavedRootFile        // central's TLS root, pinned at enrolment
 	certFile        = "tls/appliance.pem"       // central's certificate for the appliance (chain)
-	keyFile         = "tls/appliance-key.pem"   // its key (0600)
+	keyFile         = "tls/appliance-key.pem"   // its key without a TPM, or left by an older version (0600); with a TPM: tpmkey.TLSKeyFile
 	selfCertFile    = "tls/self-signed.pem"     // before enrolment: a self-signed server certificate
-	selfKeyFile     = "tls/self-signed-key.pem" // … and its key (0600)
+	selfKeyFile     = "tls/self-signed-key.pem" // … and its key without a TPM (0600); with one: tpmkey.TLSSelfKeyFile
 	apiRootFile     = "tls/api-root.pem"        // what the local CLI trusts for the running API
 	insecureFlag    = "--insecure-http-loopback"
 	certPath        = "/v1/tls/appliance-cert"
@@ -104,12 +108,26 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 
 // requestCert asks central for the appliance's TLS certificate for a
 // fresh key: proven by the TPM signing key central certified at
-// enrolment (sign), or, with sign nil, by the current client certificate
-// the client presents (renewal). It saves the key (0600) and the chain.
-func requestCert(ctx context.Context, hc *http.Client, central, state, id string, names []string, sign crypto.Signer) (*tls.Certificate, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
+// enrolment (proof), or, with proof nil, by the current client
+// certificate the client presents (renewal). With keys (the appliance's
+// TPM) the fresh key is made in the TPM, the CSR signed there, and only
+// its TPM blob saved (tpmkey.TLSKeyFile); a software key file left by an
+// older version is then deleted. Without a TPM the key is software (0600).
+func requestCert(ctx context.Context, hc *http.Client, central, state, id string, names []string, proof crypto.Signer, keys *tpmkey.Keys) (*tls.Certificate, error) {
+	var k crypto.Signer
+	var tk *tpm.Key
+	if keys != nil {
+		var err error
+		if tk, err = keys.NewTLSKey(ctx); err != nil {
+			return nil, err
+		}
+		k = tk
+	} else {
+		sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		k = sk
 	}
 	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "appliance " + id}}
 	for _, n := range names {
@@ -121,12 +139,12 @@ func requestCert(ctx context.Context, hc *http.Client, central, state, id string
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, tmpl, k)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the TLS certificate request: %w", err)
 	}
 	q := map[string]any{"applianceId": id, "csr": csr}
-	if sign != nil {
+	if proof != nil {
 		h := sha256.Sum256(append([]byte("edgetrust/tls-appliance-cert/v1\n"+id+"\n"), csr...))
-		sig, err := sign.Sign(rand.Reader, h[:], crypto.SHA256)
+		sig, err := proof.Sign(rand.Reader, h[:], crypto.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("signing the certificate request with the TPM: %w", err)
 		}
@@ -170,18 +188,32 @@ func requestCert(ctx context.Context, hc *http.Client, central, state, id string
 	if who, err := tlsx.IdentityOf(chain[0]); err != nil || who != (tlsx.Identity{Kind: tlsx.KindAppliance, ID: id}) {
 		return nil, fmt.Errorf("central's certificate names %v, not appliance %s", who, id)
 	}
-	keyPEM, err := pki.KeyPEM(k)
-	if err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(filepath.Join(state, tlsDir), 0o700); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(state, keyFile), keyPEM, 0o600); err != nil {
-		return nil, err
+	// Key first, then the chain: a crash between leaves a chain that does
+	// not match the key, which loadApplianceCert refuses (a fresh request).
+	if tk != nil {
+		if err := tpmkey.SaveTLSKey(state, tpmkey.TLSKeyFile, tk); err != nil {
+			return nil, err
+		}
+	} else {
+		keyPEM, err := pki.KeyPEM(k.(*ecdsa.PrivateKey))
+		if err != nil {
+			return nil, err
+		}
+		if err := writeAtomic(filepath.Join(state, keyFile), keyPEM, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	if err := writeAtomic(filepath.Join(state, certFile), []byte(r.Chain), 0o644); err != nil {
 		return nil, err
+	}
+	if tk != nil {
+		// Migration: the software key of an older version is gone for good.
+		if err := os.Remove(filepath.Join(state, keyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("deleting the old software TLS key: %w", err)
+		}
 	}
 	c := &tls.Certificate{PrivateKey: k, Leaf: chain[0]}
 	for _, x := range chain {
@@ -190,13 +222,52 @@ func requestCert(ctx context.Context, hc *http.Client, central, state, id string
 	return c, nil
 }
 
-// loadCert reads a saved certificate and key.
+// loadCert reads a saved certificate and software key.
 func loadCert(state, cert, key string) (*tls.Certificate, error) {
 	c, err := tls.LoadX509KeyPair(filepath.Join(state, cert), filepath.Join(state, key))
 	if err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// loadApplianceCert reads central's saved certificate for the appliance
+// with its key: the TPM key (tpmkey.TLSKeyFile) when there is one, else
+// the software key file of an older version (soft true: renewal moves it
+// into the TPM).
+func loadApplianceCert(ctx context.Context, state string, keys *tpmkey.Keys) (c *tls.Certificate, soft bool, err error) {
+	if keys != nil {
+		k, err := keys.TLSKey(ctx, state, tpmkey.TLSKeyFile)
+		switch {
+		case err == nil:
+			c, err := loadChain(state, certFile, k)
+			return c, false, err
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, false, err
+		}
+	}
+	c, err = loadCert(state, certFile, keyFile)
+	return c, err == nil, err
+}
+
+// loadChain reads a PEM chain whose leaf must certify key.
+func loadChain(state, file string, key crypto.Signer) (*tls.Certificate, error) {
+	b, err := os.ReadFile(filepath.Join(state, file))
+	if err != nil {
+		return nil, err
+	}
+	chain, err := tlsx.ParseCerts(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if !pki.SameKey(chain[0].PublicKey, key.Public()) {
+		return nil, fmt.Errorf("%s certifies another key than the TPM's TLS key", file)
+	}
+	c := &tls.Certificate{PrivateKey: key, Leaf: chain[0]}
+	for _, x := range chain {
+		c.Certificate = append(c.Certificate, x.Raw)
+	}
+	return c, nil
 }
 
 // due reports whether c is past 2/3 of its life (or expired).
@@ -207,14 +278,41 @@ func due(c *tls.Certificate, now time.Time) bool {
 
 // selfSigned is the server certificate of an appliance not enrolled with
 // central (or with central on plain HTTP): made once, kept until it is
-// due, pinned by relying parties by its SHA-256.
-func selfSigned(state string, names []string, now time.Time) (*tls.Certificate, error) {
-	if c, err := loadCert(state, selfCertFile, selfKeyFile); err == nil && !due(c, now) {
-		return c, nil
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
+// due, pinned by relying parties by its SHA-256. With keys its key is a
+// TPM key (tpmkey.TLSSelfKeyFile), kept when the certificate is re-made.
+func selfSigned(ctx context.Context, state string, names []string, now time.Time, keys *tpmkey.Keys) (*tls.Certificate, error) {
+	var k crypto.Signer
+	if keys != nil {
+		tk, err := keys.TPM.LoadOrCreateKey(ctx, filepath.Join(state, tpmkey.TLSSelfKeyFile), tpm.ECCP256Sign)
+		if err != nil {
+			return nil, fmt.Errorf("self-signed TLS key: %w", err)
+		}
+		if c, err := loadChain(state, selfCertFile, tk); err == nil && !due(c, now) {
+			return c, nil
+		}
+		if err := os.Remove(filepath.Join(state, selfKeyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		k = tk
+	} else {
+		if c, err := loadCert(state, selfCertFile, selfKeyFile); err == nil && !due(c, now) {
+			return c, nil
+		}
+		sk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := pki.KeyPEM(sk)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Join(state, tlsDir), 0o700); err != nil {
+			return nil, err
+		}
+		if err := writeAtomic(filepath.Join(state, selfKeyFile), keyPEM, 0o600); err != nil {
+			return nil, err
+		}
+		k = sk
 	}
 	kid, err := pki.KeyID(k.Public())
 	if err != nil {
@@ -234,14 +332,7 @@ func selfSigned(state string, names []string, now time.Time) (*tls.Certificate, 
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := pki.KeyPEM(k)
-	if err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(filepath.Join(state, tlsDir), 0o700); err != nil {
-		return nil, err
-	}
-	if err := writeAtomic(filepath.Join(state, selfKeyFile), keyPEM, 0o600); err != nil {
 		return nil, err
 	}
 	leaf, _ := x509.ParseCertificate(der)
@@ -287,15 +378,52 @@ type applianceTLS struct {
 	fromCert string
 }
 
+// expiryGauge is the seconds until the certificate the appliance serves
+// (and presents to central) expires; 0 when it has none it may use.
+func (t *applianceTLS) expiryGauge(now func() time.Time) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgetrust_appliance_tls_cert_expiry_seconds",
+		Help: "Seconds until the appliance's TLS certificate (server and client towards central) expires; 0: none usable. Renewed at 2/3 of its 30 days."},
+		func() float64 {
+			var leaf *x509.Certificate
+			if t.renewer != nil {
+				if c, err := t.renewer.Current(); err == nil {
+					leaf = c.Leaf
+				}
+			} else if t.self != nil {
+				leaf = t.self.Leaf
+			}
+			if leaf == nil {
+				return 0
+			}
+			return max(0, leaf.NotAfter.Sub(now()).Seconds())
+		})
+}
+
 type tlsSetup struct {
-	state, central, id, caFile, pin string
-	names                           []string
-	allowTLS12                      bool
-	pollWait                        time.Duration
-	log                             *slog.Logger
-	// signer, when set, obtains a first certificate (or one past due)
-	// with the TPM signing key before serving.
-	signer func(ctx context.Context) (crypto.Signer, func(), error)
+	state, central, id, caFile, pin, name string
+	names                                 []string
+	allowTLS12                            bool
+	pollWait                              time.Duration
+	log                                   *slog.Logger
+	// keys is the appliance's TPM (nil: none configured): the TLS keys
+	// are made there, and a first certificate (or one past due) is asked
+	// for with the TPM signing key central certified at enrolment.
+	keys *tpmkey.Keys
+	// now and sleep are the renewal clock (tests inject one).
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// enrolledSigner is the TPM signing key central certified at enrolment.
+func enrolledSigner(ctx context.Context, keys *tpmkey.Keys, state, name string) (crypto.Signer, error) {
+	ds, err := keys.DecisionSigner(ctx, state, name, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if ds.SelfIssued {
+		return nil, errors.New("the signing key has no certificate from central yet")
+	}
+	return ds.Key, nil
 }
 
 func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
@@ -306,24 +434,34 @@ func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
 	if len(trust.Roots) == 0 && s.pin != "" {
 		trust.OnRoot = saveRootOnce(s.state)
 	}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	out := &applianceTLS{}
-	now := time.Now()
+	now := s.now()
 	pinned := len(trust.Roots) > 0 || trust.Pin != ""
 	if pinned && s.id != "" {
-		cur, err := loadCert(s.state, certFile, keyFile)
+		cur, soft, err := loadApplianceCert(ctx, s.state, s.keys)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("the saved TLS certificate does not load; asking central for a new one", "err", err)
+		}
 		if err == nil && cur.Leaf != nil {
 			if who, err := tlsx.IdentityOf(cur.Leaf); err != nil || who.ID != s.id {
 				cur = nil
 			}
+		} else {
+			cur = nil
 		}
-		if (cur == nil || due(cur, now)) && s.signer != nil {
+		if cur != nil && soft && s.keys != nil {
+			s.log.Info("the TLS key is a software file of an older version; the next renewal moves it into the TPM and deletes the file", "file", filepath.Join(s.state, keyFile))
+		}
+		if (cur == nil || due(cur, now)) && s.keys != nil {
 			plain, _ := centralClient(trust, nil, 30*time.Second, 0)
-			if sign, done, err := s.signer(ctx); err == nil {
-				c, err := requestCert(ctx, plain, s.central, s.state, s.id, s.names, sign)
-				done()
+			if sign, err := enrolledSigner(ctx, s.keys, s.state, s.name); err == nil {
+				c, err := requestCert(ctx, plain, s.central, s.state, s.id, s.names, sign, s.keys)
 				if err == nil {
 					cur = c
-					s.log.Info("TLS certificate from central", "notAfter", c.Leaf.NotAfter, "proof", "TPM signing key")
+					s.log.Info("TLS certificate from central", "notAfter", c.Leaf.NotAfter, "proof", "TPM signing key", "key", "TPM")
 				} else if cur == nil || !now.Before(cur.Leaf.NotAfter) {
 					s.log.Warn("no TLS certificate from central yet; serving a self-signed one", "err", err)
 					cur = nil
@@ -334,7 +472,7 @@ func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
 		}
 		if cur != nil && now.Before(cur.Leaf.NotAfter) {
 			first := cur
-			r := &tlsx.Renewer{Name: "appliance", Log: s.log}
+			r := &tlsx.Renewer{Name: "appliance", Log: s.log, Now: s.now, Sleep: s.sleep}
 			renewClient, err := centralClient(trust, r, 30*time.Second, 0)
 			if err != nil {
 				return nil, err
@@ -345,7 +483,7 @@ func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
 					first = nil
 					return c, nil
 				}
-				return requestCert(ctx, renewClient, s.central, s.state, s.id, s.names, nil)
+				return requestCert(ctx, renewClient, s.central, s.state, s.id, s.names, nil, s.keys)
 			}
 			if err := r.Start(ctx); err != nil {
 				return nil, err
@@ -360,13 +498,18 @@ func setupTLS(ctx context.Context, s tlsSetup) (*applianceTLS, error) {
 	if out.renewer != nil {
 		getCert = out.renewer.GetCertificate
 	} else {
-		self, err := selfSigned(s.state, s.names, now)
+		self, err := selfSigned(ctx, s.state, s.names, now, s.keys)
 		if err != nil {
 			return nil, err
 		}
 		out.self, out.rootPEM = self, pki.CertPEM(self.Leaf)
 		out.selfSHA = tlsx.Fingerprint(self.Leaf)
-		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return self, nil }
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if !s.now().Before(self.Leaf.NotAfter) {
+				return nil, tlsx.ErrExpired // never served expired: restart makes a new one
+			}
+			return self, nil
+		}
 	}
 	sopts := tlsx.ServerOptions{AllowTLS12: s.allowTLS12, GetCertificate: getCert}
 	if len(trust.Roots) > 0 {

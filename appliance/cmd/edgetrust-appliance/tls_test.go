@@ -102,7 +102,7 @@ func TestApplianceCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpmKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // stands in for the TPM signing key
-	first, err := requestCert(t.Context(), hc, srv.URL, state, "EDGE-1", []string{"edge-1.local", "127.0.0.1"}, tpmKey)
+	first, err := requestCert(t.Context(), hc, srv.URL, state, "EDGE-1", []string{"edge-1.local", "127.0.0.1"}, tpmKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestApplianceCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := requestCert(t.Context(), mtls, srv.URL, state, "EDGE-1", []string{"127.0.0.1"}, nil)
+	second, err := requestCert(t.Context(), mtls, srv.URL, state, "EDGE-1", []string{"127.0.0.1"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestApplianceCertificate(t *testing.T) {
 	fc.mu.Lock()
 	fc.identity = "EDGE-2"
 	fc.mu.Unlock()
-	if _, err := requestCert(t.Context(), mtls, srv.URL, state, "EDGE-1", nil, nil); err == nil || !strings.Contains(err.Error(), "not appliance EDGE-1") {
+	if _, err := requestCert(t.Context(), mtls, srv.URL, state, "EDGE-1", nil, nil, nil); err == nil || !strings.Contains(err.Error(), "not appliance EDGE-1") {
 		t.Fatalf("a certificate for EDGE-2 was accepted: %v", err)
 	}
 	if c, _ := loadCert(state, certFile, keyFile); c == nil || !c.Leaf.Equal(second.Leaf) {
@@ -160,7 +160,7 @@ func TestApplianceCertificate(t *testing.T) {
 	fc.mu.Lock()
 	n := len(fc.proofs)
 	fc.mu.Unlock()
-	if _, err := requestCert(t.Context(), bc, srv.URL, t.TempDir(), "EDGE-1", nil, tpmKey); err == nil || !strings.Contains(err.Error(), "pinned root") {
+	if _, err := requestCert(t.Context(), bc, srv.URL, t.TempDir(), "EDGE-1", nil, tpmKey, nil); err == nil || !strings.Contains(err.Error(), "pinned root") {
 		t.Fatalf("wrong pin: %v", err)
 	}
 	fc.mu.Lock()
@@ -174,11 +174,11 @@ func TestApplianceCertificate(t *testing.T) {
 // across restarts and verifies as its own root for the listen names.
 func TestSelfSignedBeforeEnrolment(t *testing.T) {
 	state := t.TempDir()
-	a, err := selfSigned(state, []string{"localhost", "127.0.0.1"}, time.Now())
+	a, err := selfSigned(t.Context(), state, []string{"localhost", "127.0.0.1"}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := selfSigned(state, []string{"localhost", "127.0.0.1"}, time.Now())
+	b, err := selfSigned(t.Context(), state, []string{"localhost", "127.0.0.1"}, time.Now(), nil)
 	if err != nil || !a.Leaf.Equal(b.Leaf) {
 		t.Fatal("the self-signed certificate changed across restarts")
 	}
@@ -187,7 +187,7 @@ func TestSelfSignedBeforeEnrolment(t *testing.T) {
 	if _, err := a.Leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.1", Roots: pool}); err != nil {
 		t.Fatal(err)
 	}
-	c, err := selfSigned(state, []string{"localhost"}, time.Now().Add(70*24*time.Hour))
+	c, err := selfSigned(t.Context(), state, []string{"localhost"}, time.Now().Add(70*24*time.Hour), nil)
 	if err != nil || c.Leaf.Equal(a.Leaf) {
 		t.Fatal("a self-signed certificate past 2/3 of its life was kept")
 	}

@@ -50,6 +50,9 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	uin := fs.String("uin", "", "person / vid: the person's UIN")
 	vidNum := fs.String("vid", "", "vid revoke: the VID")
 	keyID := fs.String("key", "", "rp key revoke: the key id (the 16 hex digits after etr_)")
+	csrFile := fs.String("csr", "", "rp cert issue: the relying party's PKCS#10 request `FILE` (PEM or DER), signed by its own key")
+	outFile := fs.String("out", "", "rp cert issue: write the certificate chain (PEM) to this `FILE` (default: stdout)")
+	days := fs.Int("days", 0, "rp cert issue: the certificate's life in days, 1-30 (default 30)")
 	showNumbers := fs.Bool("show-numbers", false, "vid list, person show: print full VID numbers, also with --json (default: masked)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
@@ -299,6 +302,11 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 		fmt.Fprintln(stdout, k.Key)
 		fmt.Fprintf(stderr, "API key %s for relying party %s: shown once, give it to the relying party (Authorization: Bearer ...)\n", k.KeyID, *id)
 		return nil
+	case "rp cert issue":
+		if err := errors.Join(need(*id, "rp"), need(*csrFile, "csr")); err != nil {
+			return err
+		}
+		return rpCertIssue(ctx, c, *id, *csrFile, *outFile, *days, *asJSON, stdout, stderr)
 	case "rp key revoke":
 		if err := errors.Join(need(*id, "id"), need(*keyID, "key")); err != nil {
 			return err

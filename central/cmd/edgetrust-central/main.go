@@ -134,6 +134,15 @@ var rpGroup = func() *cli.Command {
 	g.Commands = append(g.Commands, &cli.Command{Name: "key", Summary: "relying-party API keys", Commands: key.Commands,
 		Example: "  edgetrust-central " + adminHelp["rp key add"].Example + "\n  edgetrust-central " + adminHelp["rp key revoke"].Example,
 		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp key needs add or revoke") }})
+	cert := adminGroup("rp", "", "issue: a TLS client certificate from the relying party's CSR")
+	for _, k := range cert.Commands {
+		name := k.Name
+		k.Run = func(ctx context.Context, e *cli.Env, args []string) error {
+			return adminCommand(ctx, "rp", "cert "+name, args, e.Stdout, e.Stderr)
+		}
+	}
+	g.Commands = append(g.Commands, &cli.Command{Name: "cert", Summary: "relying-party TLS client certificates", Commands: cert.Commands,
+		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp cert needs issue") }})
 	return g
 }()
 

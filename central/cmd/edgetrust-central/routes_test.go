@@ -150,11 +150,7 @@ func TestApplianceRoutesNeedTheirCertificate(t *testing.T) {
 // root, complete a TLS 1.3 handshake and a request; TLS 1.2 and 1.1 are
 // refused at the handshake.
 func TestIndependentClients(t *testing.T) {
-	openssl, err1 := exec.LookPath("openssl")
-	curl, err2 := exec.LookPath("curl")
-	if err1 != nil || err2 != nil {
-		t.Skip("openssl or curl not installed (scripts/install-deps.sh)")
-	}
+	openssl, curl := tool(t, "openssl"), tool(t, "curl")
 	state := t.TempDir()
 	url := startServe(t, state)
 	addr := strings.TrimPrefix(url, "https://")

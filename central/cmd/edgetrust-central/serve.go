@@ -268,7 +268,8 @@ state directory's central-keys.age on each (same passphrase); optionally
 	if host == "" {
 		host = "central"
 	}
-	renewer := &tlsx.Renewer{Name: "central server", Issue: serverIssuer(*c, ca, sans, host, time.Now), Log: log}
+	audit := tlsAudit(st, time.Now)
+	renewer := &tlsx.Renewer{Name: "central server", Issue: auditedServerIssuer(serverIssuer(*c, ca, sans, host, time.Now), c.TLSCert == "", host, audit), Log: log}
 	if err := renewer.Start(ctx); err != nil {
 		return err
 	}
@@ -280,8 +281,8 @@ state directory's central-keys.age on each (same passphrase); optionally
 	}
 	defer ln.Close()
 	lookup := applianceLookup(st)
-	h := routes(ce.Handler(central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy}),
-		&tlsca.Server{CA: ca, Appliance: lookup, Log: log}, lookup, log)
+	h := routes(ce.Handler(central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy, RPCert: rpCertIssuer(st, ca, time.Now)}),
+		&tlsca.Server{CA: ca, Appliance: lookup, Log: log, Audit: audit}, lookup, log)
 	addr := ln.Addr().String()
 	info["url"] = scheme + "://" + addr
 	info["tlsRoot"] = filepath.Join(c.State, tlsca.RootFile)
