@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -93,6 +94,10 @@ type Console struct {
 	limit  *httpx.Limiter
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+
+	countMu sync.Mutex // device counts of the overview (deviceCounts)
+	count   counts
+	countAt time.Time
 }
 
 // New checks cfg and builds the console.

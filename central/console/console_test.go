@@ -48,7 +48,7 @@ type env struct {
 	srv *httptest.Server
 }
 
-func setup(t *testing.T, cfg console.Config) *env {
+func setup(t testing.TB, cfg console.Config) *env {
 	t.Helper()
 	st, err := badgerstore.Open("", badgerstore.Options{InMemory: true})
 	if err != nil {
@@ -76,7 +76,7 @@ func setup(t *testing.T, cfg console.Config) *env {
 
 // session stores an admin and a session as sign-in would, and returns the
 // cookie's secret (the store keeps only its SHA-256).
-func (e *env) session(t *testing.T) (string, *store.ConsoleAdmin) {
+func (e *env) session(t testing.TB) (string, *store.ConsoleAdmin) {
 	t.Helper()
 	b := make([]byte, 32)
 	rand.Read(b)
@@ -96,7 +96,7 @@ func (e *env) session(t *testing.T) (string, *store.ConsoleAdmin) {
 	return secret, a
 }
 
-func (e *env) do(t *testing.T, method, path, cookie, org string, body string) (int, string) {
+func (e *env) do(t testing.TB, method, path, cookie, org string, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	if method == "POST" {

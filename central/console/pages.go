@@ -49,6 +49,39 @@ type overviewData struct {
 	Vendors, Devices, Appliances, RPs counts
 	FeedSeq                           uint64
 	Alerts                            []alert
+	Counted                           time.Time // when Devices was counted
+}
+
+// countsTTL is how long device counts are reused: counting walks every
+// device (about 3 s for 100k, docs/performance.md).
+const countsTTL = 30 * time.Second
+
+// deviceCounts counts devices by effective status, a page at a time,
+// reusing a count younger than countsTTL (a change made here drops it).
+func (c *Console) deviceCounts(r *http.Request) (counts, time.Time, error) {
+	c.countMu.Lock()
+	defer c.countMu.Unlock()
+	now := c.c.Now()
+	if !c.countAt.IsZero() && now.Sub(c.countAt) < countsTTL {
+		return c.count, c.countAt, nil
+	}
+	var n counts
+	after := ""
+	for {
+		ds, err := c.c.Service.Devices(r.Context(), store.DeviceFilter{After: after, Limit: 1000})
+		if err != nil {
+			return n, time.Time{}, err
+		}
+		for _, dv := range ds {
+			n.add(dv.Effective)
+		}
+		if len(ds) < 1000 {
+			break
+		}
+		after = ds[len(ds)-1].Serial
+	}
+	c.count, c.countAt = n, now
+	return n, now, nil
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
@@ -65,21 +98,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 			d.Alerts = append(d.Alerts, alert{fmt.Sprintf("Vendor %s's provider CA expires %s", v.ID, cert.NotAfter.UTC().Format(time.DateOnly)), "/console/vendors"})
 		}
 	}
-	// Counting walks every device a page at a time (by effective status).
-	after := ""
-	for {
-		ds, err := c.c.Service.Devices(ctx, store.DeviceFilter{After: after, Limit: 1000})
-		if err != nil {
-			c.failErr(w, r, err)
-			return
-		}
-		for _, dv := range ds {
-			d.Devices.add(dv.Effective)
-		}
-		if len(ds) < 1000 {
-			break
-		}
-		after = ds[len(ds)-1].Serial
+	if d.Devices, d.Counted, err = c.deviceCounts(r); err != nil {
+		c.failErr(w, r, err)
+		return
 	}
 	aps, err := c.c.Service.Appliances(ctx)
 	if err != nil {
@@ -467,6 +488,9 @@ func (c *Console) change(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
+	c.countMu.Lock()
+	c.countAt = time.Time{}
+	c.countMu.Unlock()
 	c.c.Log.Info("console change", "admin", s.admin.ID, "kind", t.Kind, "id", t.ID, "status", t.To)
 	_, seq, err := c.st.ReadFeed(ctx, "trust", 0, 0)
 	if err != nil {
