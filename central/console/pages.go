@@ -53,7 +53,7 @@ type overviewData struct {
 }
 
 // countsTTL is how long device counts are reused: counting walks every
-// device (about 3 s for 100k, docs/performance.md).
+// device (1.5–3 s for 100k on 2 shared cores, docs/performance.md).
 const countsTTL = 30 * time.Second
 
 // deviceCounts counts devices by effective status, a page at a time,
@@ -377,8 +377,7 @@ func (c *Console) lookup(r *http.Request, kind, id, to string) (*target, error) 
 		t.Name, t.Status, t.Back = "group "+groupName(av.Group), av.Status, "/console/appliances"
 		if stop {
 			t.Effects = []string{
-				"Central stops sending appliance " + id + " people's records (its copies are deleted through its records feed), and refuses its certificate renewals.",
-				"Relying parties can no longer authenticate people through it.",
+				"Central stops publishing people's records to appliance " + id + " (its records feed carries deletions only) and refuses its audit uploads and records-feed requests.",
 			}
 		} else {
 			t.Effects = []string{"Appliance " + id + " gets its group's records again and can serve authentications."}
