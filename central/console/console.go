@@ -18,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/edgetrust/edgetrust/central/core"
+	"github.com/edgetrust/edgetrust/central/people"
 	"github.com/edgetrust/edgetrust/central/registry"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/httpx"
@@ -35,6 +36,7 @@ type Service interface {
 	SetApplianceStatus(ctx context.Context, a *core.Admin, id string, s core.StatusChange) (*store.Appliance, error)
 	RelyingParties(ctx context.Context) ([]store.RelyingParty, error)
 	SetRelyingPartyStatus(ctx context.Context, a *core.Admin, id string, s core.StatusChange) (*store.RelyingParty, error)
+	Person(ctx context.Context, uin string) (*people.PersonView, error)
 	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
 	VerifyAudit(ctx context.Context) (uint64, error)
 	Store() store.Store
@@ -239,6 +241,9 @@ func (c *Console) routes() {
 	m.Handle("POST /console/change", c.authed(c.change))
 	m.Handle("GET /console/propagation", c.authed(c.propagation))
 	m.Handle("GET /console/audit", c.authed(c.auditPage))
+	m.Handle("GET /console/people", c.authed(c.peoplePage))
+	m.Handle("GET /console/people/{uin}", c.authed(c.person))
+	m.Handle("POST /console/people/{uin}/demographics", c.authed(c.demographics))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "No such console page. Start from the overview.")
 	})

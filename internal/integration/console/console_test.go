@@ -39,6 +39,7 @@ var ctx = context.Background()
 // site is central with its console on https://localhost:PORT.
 type site struct {
 	ce     *central.Central
+	keys   *central.Keyring
 	st     store.Store
 	origin string
 	cert   *x509.Certificate
@@ -84,7 +85,7 @@ func start(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := &site{ce: ce, st: st, origin: "https://localhost:" + port}
+	s := &site{ce: ce, keys: keys, st: st, origin: "https://localhost:" + port}
 	if err := ce.EnableConsole(console.Config{Origin: s.origin}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +126,13 @@ func (s *site) seed(t *testing.T) {
 			if err := tx.PutDevices(ctx, d); err != nil {
 				return err
 			}
+		}
+		sealed, err := s.keys.Seal([]byte(`{"demographics":{"fullName":"Asha Rao"},"biometrics":[]}`))
+		if err != nil {
+			return err
+		}
+		if err := tx.PutPerson(ctx, &store.Person{UIN: "3000000001", Group: "default", Status: "active", Sealed: sealed, Created: now, Updated: now}); err != nil {
+			return err
 		}
 		return tx.PutAppliance(ctx, &store.Appliance{ID: "ap-1", Status: "active", Enrolled: now, Updated: now})
 	})
@@ -309,7 +317,7 @@ func TestConsolePasskeys(t *testing.T) {
 	// Every page: CSP, no inline script or style, axe, screenshots.
 	pages := map[string]string{"overview": "/console/", "vendors": "/console/vendors", "devices": "/console/devices",
 		"device": "/console/devices/SN-001", "appliances": "/console/appliances", "rps": "/console/rps",
-		"admins": "/console/admins", "audit": "/console/audit", "propagation": "/console/propagation",
+		"admins": "/console/admins", "people": "/console/people", "person": "/console/people/3000000001", "audit": "/console/audit", "propagation": "/console/propagation",
 		"confirm": "/console/change?kind=device&id=SN-001&status=revoked", "signin": "/console/signin", "register": "/console/register"}
 	for name, path := range pages {
 		res, body := s.get(t, path, cookie)
@@ -336,6 +344,22 @@ func TestConsolePasskeys(t *testing.T) {
 			}
 		}
 		browsertest.Resize(bctx, browsertest.Desktop)
+	}
+
+	// A person's demographics only on an explicit, audited request.
+	if _, body := s.get(t, "/console/people/3000000001", cookie); strings.Contains(body, "Asha Rao") {
+		t.Fatal("the person page shows demographics unasked")
+	}
+	run(t, bctx, chromedp.Navigate(s.origin+"/console/people/3000000001"),
+		chromedp.SendKeys(chromedp.CSS("#reason"), "ticket 42: name check"),
+		chromedp.Click(chromedp.CSS(`form[action$="/demographics"] button`)))
+	waitPath(t, bctx, "/console/people/3000000001/demographics")
+	if txt := text(t, bctx, "main"); !strings.Contains(txt, "Asha Rao") {
+		t.Fatalf("demographics not shown after the request: %q", txt)
+	}
+	rows, err := s.ce.Audit(ctx, store.AuditFilter{Subject: "person:3000000001"})
+	if err != nil || len(rows) != 1 || rows[0].Action != "person.demographics.view" || !strings.Contains(string(rows[0].Detail), "ticket 42") {
+		t.Fatalf("demographics view audit: %+v %v", rows, err)
 	}
 
 	// CSRF: a change without the session's token is refused, and so is
