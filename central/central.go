@@ -61,6 +61,8 @@ type Central struct {
 	att *attest.Verifier
 
 	feeds    *feeds.Server
+	console  http.Handler   // /console/ (EnableConsole), nil: off
+	pos      *feedPositions // appliances' trust-feed positions
 	stop     chan struct{}
 	stopOnce sync.Once
 }
@@ -70,7 +72,7 @@ func New(c Config) (*Central, error) {
 	if c.Store == nil || c.Keys == nil {
 		return nil, errors.New("central: a store and a keyring are required")
 	}
-	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, stop: make(chan struct{})}
+	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, stop: make(chan struct{}), pos: newFeedPositions()}
 	if ce.now == nil {
 		ce.now = time.Now
 	}

@@ -21,8 +21,19 @@ type HTTPOptions = httpapi.Options
 
 const maxFeedWait = MaxWait
 
-// Handler returns central's HTTP API.
-func (c *Central) Handler(o HTTPOptions) http.Handler { return httpapi.New(c, c.log, o) }
+// Handler returns central's HTTP API, with the admin console on /console/
+// once EnableConsole was called, and recording appliances' trust-feed
+// positions for the console's propagation view.
+func (c *Central) Handler(o HTTPOptions) http.Handler {
+	api := c.pos.record(httpapi.New(c, c.log, o), c.now)
+	if c.console == nil {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", c.console)
+	mux.Handle("/", api)
+	return mux
+}
 
 // Healthy says whether the store answers (GET /healthz).
 func (c *Central) Healthy(ctx context.Context) error {

@@ -164,6 +164,38 @@ type Token struct {
 	Revoked    bool      `json:"revoked,omitempty"`
 }
 
+// TokenConsole is a one-time code that lets one person register a passkey
+// for the admin console (from admin init or an invite).
+const TokenConsole = "console"
+
+// ConsoleAdmin is a person who signs in to the admin console with passkeys.
+type ConsoleAdmin struct {
+	ID          string              `json:"id"` // random hex; also the WebAuthn user handle
+	Name        string              `json:"name"`
+	Credentials []ConsoleCredential `json:"credentials"`
+	Created     time.Time           `json:"created"`
+	CreatedBy   string              `json:"createdBy"` // audit actor who invited (or "system")
+	Disabled    bool                `json:"disabled,omitempty"`
+}
+
+// ConsoleCredential is one passkey of a console admin.
+type ConsoleCredential struct {
+	ID       []byte          `json:"id"`
+	WebAuthn json.RawMessage `json:"webauthn"` // the relying-party side record (public key, counter, flags)
+	Added    time.Time       `json:"added"`
+	LastUsed time.Time       `json:"lastUsed,omitzero"`
+}
+
+// ConsoleSession is a signed-in console session. ID is the hex SHA-256 of
+// the cookie's secret, never the secret.
+type ConsoleSession struct {
+	ID      string    `json:"id"`
+	AdminID string    `json:"adminId"`
+	Created time.Time `json:"created"`
+	Seen    time.Time `json:"seen"`
+	Expires time.Time `json:"expires"` // min(seen + idle, created + max)
+}
+
 // Session is server-side enrolment or rotation state between two round trips.
 type Session struct {
 	ID            string    `json:"id"`
@@ -325,6 +357,17 @@ type Tx interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteExpiredSessions removes sessions that expired before now.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	ConsoleAdmin(ctx context.Context, id string) (*ConsoleAdmin, error)
+	PutConsoleAdmin(ctx context.Context, a *ConsoleAdmin) error
+	// ConsoleAdmins lists console admins by id.
+	ConsoleAdmins(ctx context.Context) ([]ConsoleAdmin, error)
+	ConsoleSession(ctx context.Context, id string) (*ConsoleSession, error)
+	PutConsoleSession(ctx context.Context, s *ConsoleSession) error
+	// DeleteConsoleSession removes a session (ErrNotFound if absent).
+	DeleteConsoleSession(ctx context.Context, id string) error
+	// DeleteExpiredConsoleSessions removes sessions that expired before now.
+	DeleteExpiredConsoleSessions(ctx context.Context, now time.Time) (int, error)
 
 	// AuditHead returns the last audit row's seq and hash (0 and 32 zero
 	// bytes when empty). In PostgreSQL it locks the chain until commit.

@@ -38,11 +38,13 @@ func adminInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Usage: "edgetrust-central admin init --state DIR [--out FILE]",
 		About: `Mints an admin token straight into the store (no running server needed) and
 writes it to DIR/admin-token (mode 0600), never overwriting a file. For a
-state directory whose first token was lost; serve writes the first one.`,
+state directory whose first token was lost; serve writes the first one.
+With --console it prints a one-time code for the admin console instead.`,
 		Example:   "  edgetrust-central admin init --state /var/lib/edgetrust-central --out /root/admin-token",
 		EnvPrefix: envPrefix,
 	})
 	out := sf.fs.String("out", "", "file to write the token to (default STATE/admin-token; never overwritten)")
+	con := sf.fs.Bool("console", false, "instead, print a one-time code (valid 1 h, single use) to register the first admin console passkey at /console/register")
 	if err := sf.parse(args, config); err != nil {
 		return err
 	}
@@ -62,6 +64,9 @@ state directory whose first token was lost; serve writes the first one.`,
 		return err
 	}
 	defer ce.Close()
+	if *con {
+		return printConsoleCode(ctx, st, stdout)
+	}
 	if err := writeAdminToken(ctx, ce, path); err != nil {
 		return err
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	LogLevel             string  `json:"logLevel"`
 	LogFormat            string  `json:"logFormat"`
 	CaptureMaxAge        string  `json:"captureMaxAge"`
+	// ConsoleOrigin turns on the admin console (/console/) for browsers
+	// reaching central at this https origin (consoleflags.go).
+	ConsoleOrigin string `json:"consoleOrigin"`
 }
 
 // storeFlags are the flags that open the store (serve and admin init).

@@ -129,6 +129,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json, or text for people")
 	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
 		"how old an RCAPTURE answer may be when a person is enrolled from it (registration captured offline and uploaded later), at most "+central.MaxCaptureMaxAge.String())
+	consoleFlags(fs, c)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: edgetrust-central serve [flags]
 
@@ -218,6 +219,9 @@ state directory's central-keys.age on each (same passphrase); optionally
 		return err
 	}
 	defer ce.Close()
+	if err := enableConsole(ce, *c, log); err != nil {
+		return err
+	}
 	// SIGHUP re-reads the EK allow-list and manufacturer CAs.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

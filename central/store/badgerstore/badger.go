@@ -32,6 +32,8 @@ const (
 	pVIDExp    = "ve\x00"  // expiry (8-byte big-endian unix nanos) number → "" for active VIDs that expire
 	pToken     = "t\x00"
 	pSession   = "s\x00"
+	pConAdmin  = "ca\x00"  // console admin id → JSON
+	pConSess   = "cs\x00"  // console session id (hash) → JSON
 	pAudit     = "au\x00"  // seq(8) → event JSON
 	pAuditSubj = "aus\x00" // subject NUL seq(8) → ""
 	kAuditHead = "auh"
@@ -527,6 +529,67 @@ func (t *tx) CountTokens(_ context.Context, kind string) (int, error) {
 		return true, nil
 	})
 	return n, err
+}
+
+func (t *tx) ConsoleAdmin(_ context.Context, id string) (*store.ConsoleAdmin, error) {
+	var a store.ConsoleAdmin
+	return &a, t.getJSON(pConAdmin+id, &a)
+}
+
+func (t *tx) PutConsoleAdmin(_ context.Context, a *store.ConsoleAdmin) error {
+	return t.putJSON(pConAdmin+a.ID, a)
+}
+
+func (t *tx) ConsoleAdmins(_ context.Context) ([]store.ConsoleAdmin, error) {
+	var out []store.ConsoleAdmin
+	err := t.scan([]byte(pConAdmin), nil, false, func(_, v []byte) (bool, error) {
+		var a store.ConsoleAdmin
+		if err := json.Unmarshal(v, &a); err != nil {
+			return false, err
+		}
+		out = append(out, a)
+		return true, nil
+	})
+	return out, err
+}
+
+func (t *tx) ConsoleSession(_ context.Context, id string) (*store.ConsoleSession, error) {
+	var s store.ConsoleSession
+	return &s, t.getJSON(pConSess+id, &s)
+}
+
+func (t *tx) PutConsoleSession(_ context.Context, s *store.ConsoleSession) error {
+	return t.putJSON(pConSess+s.ID, s)
+}
+
+func (t *tx) DeleteConsoleSession(_ context.Context, id string) error {
+	if _, err := t.get([]byte(pConSess + id)); err != nil {
+		return err
+	}
+	return t.txn.Delete([]byte(pConSess + id))
+}
+
+func (t *tx) DeleteExpiredConsoleSessions(_ context.Context, now time.Time) (int, error) {
+	var dead [][]byte
+	err := t.scan([]byte(pConSess), nil, false, func(k, v []byte) (bool, error) {
+		var s store.ConsoleSession
+		if err := json.Unmarshal(v, &s); err != nil {
+			return false, err
+		}
+		if s.Expires.Before(now) {
+			dead = append(dead, bytes.Clone(k))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range dead {
+		if err := t.txn.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(dead), nil
 }
 
 func (t *tx) Session(_ context.Context, id string) (*store.Session, error) {

@@ -46,6 +46,8 @@ ALTER TABLE vids ADD COLUMN IF NOT EXISTS expiring timestamptz;
 CREATE INDEX IF NOT EXISTS vids_expiring ON vids (expiring) WHERE expiring IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tokens (id text PRIMARY KEY, kind text NOT NULL, revoked boolean NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS console_admins (id text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS console_sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, subject text NOT NULL, doc bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);
 CREATE TABLE IF NOT EXISTS audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash bytea NOT NULL);
@@ -615,6 +617,59 @@ func (t *tx) CountTokens(ctx context.Context, kind string) (int, error) {
 	var n int
 	err := t.tx.QueryRow(ctx, "SELECT count(*) FROM tokens WHERE kind = $1 AND NOT revoked", kind).Scan(&n)
 	return n, err
+}
+
+func (t *tx) ConsoleAdmin(ctx context.Context, id string) (*store.ConsoleAdmin, error) {
+	var a store.ConsoleAdmin
+	return &a, t.getDoc(ctx, "SELECT doc FROM console_admins WHERE id = $1", id, &a)
+}
+
+func (t *tx) PutConsoleAdmin(ctx context.Context, a *store.ConsoleAdmin) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, "INSERT INTO console_admins (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc", a.ID, b)
+}
+
+func (t *tx) ConsoleAdmins(ctx context.Context) ([]store.ConsoleAdmin, error) {
+	return listDocs[store.ConsoleAdmin](ctx, t, "SELECT doc FROM console_admins ORDER BY id")
+}
+
+func (t *tx) ConsoleSession(ctx context.Context, id string) (*store.ConsoleSession, error) {
+	var s store.ConsoleSession
+	return &s, t.getDoc(ctx, "SELECT doc FROM console_sessions WHERE id = $1", id, &s)
+}
+
+func (t *tx) PutConsoleSession(ctx context.Context, s *store.ConsoleSession) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return t.exec(ctx, `INSERT INTO console_sessions (id, expires, doc) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET expires = EXCLUDED.expires, doc = EXCLUDED.doc`, s.ID, s.Expires, b)
+}
+
+func (t *tx) DeleteConsoleSession(ctx context.Context, id string) error {
+	if t.ro {
+		return errors.New("pgstore: write in a read-only transaction")
+	}
+	tag, err := t.tx.Exec(ctx, "DELETE FROM console_sessions WHERE id = $1", id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) DeleteExpiredConsoleSessions(ctx context.Context, now time.Time) (int, error) {
+	if t.ro {
+		return 0, errors.New("pgstore: write in a read-only transaction")
+	}
+	tag, err := t.tx.Exec(ctx, "DELETE FROM console_sessions WHERE expires < $1", now)
+	return int(tag.RowsAffected()), err
 }
 
 func (t *tx) Session(ctx context.Context, id string) (*store.Session, error) {

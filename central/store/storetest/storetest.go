@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"Registry", testRegistry},
 		{"DevicesListing", testDevices},
 		{"TokensAndSessions", testTokensSessions},
+		{"ConsoleAdminsAndSessions", testConsole},
 		{"PeopleAndVIDs", testPeople},
 		{"RoundTrip", testRoundTrip},
 		{"AuditChain", testAudit},
@@ -277,6 +278,58 @@ func testTokensSessions(t *testing.T, open func(int) store.Store) {
 		k, err := tx.Token(ctx, "e1")
 		if err != nil || !k.Used.Equal(t0) {
 			t.Errorf("used token = %+v, %v", k, err)
+		}
+		return nil
+	})
+}
+
+func testConsole(t *testing.T, open func(int) store.Store) {
+	s := open(0)
+	update(t, s, func(tx store.Tx) error {
+		for _, a := range []store.ConsoleAdmin{
+			{ID: "b2", Name: "Bo", Created: t0, CreatedBy: "console:a1"},
+			{ID: "a1", Name: "Ana", Created: t0, CreatedBy: "system",
+				Credentials: []store.ConsoleCredential{{ID: []byte{9, 9}, WebAuthn: []byte(`{"k":1}`), Added: t0}}},
+		} {
+			if err := tx.PutConsoleAdmin(ctx, &a); err != nil {
+				return err
+			}
+		}
+		for _, ss := range []store.ConsoleSession{
+			{ID: "old", AdminID: "a1", Created: t0.Add(-time.Hour), Seen: t0.Add(-time.Hour), Expires: t0.Add(-time.Minute)},
+			{ID: "new", AdminID: "a1", Created: t0, Seen: t0, Expires: t0.Add(15 * time.Minute)},
+		} {
+			if err := tx.PutConsoleSession(ctx, &ss); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	update(t, s, func(tx store.Tx) error {
+		as, err := tx.ConsoleAdmins(ctx)
+		if err != nil || len(as) != 2 || as[0].ID != "a1" || as[1].ID != "b2" {
+			t.Errorf("console admins = %+v, %v; want a1, b2", as, err)
+		}
+		a, err := tx.ConsoleAdmin(ctx, "a1")
+		if err != nil || len(a.Credentials) != 1 || !bytes.Equal(a.Credentials[0].ID, []byte{9, 9}) || string(a.Credentials[0].WebAuthn) != `{"k":1}` {
+			t.Errorf("console admin a1 = %+v, %v", a, err)
+		}
+		if _, err := tx.ConsoleAdmin(ctx, "zz"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown console admin: %v, want ErrNotFound", err)
+		}
+		n, err := tx.DeleteExpiredConsoleSessions(ctx, t0)
+		if err != nil || n != 1 {
+			t.Errorf("expired console sessions deleted = %d, %v; want 1", n, err)
+		}
+		ss, err := tx.ConsoleSession(ctx, "new")
+		if err != nil || ss.AdminID != "a1" || !ss.Expires.Equal(t0.Add(15*time.Minute)) {
+			t.Errorf("console session = %+v, %v", ss, err)
+		}
+		if err := tx.DeleteConsoleSession(ctx, "new"); err != nil {
+			return err
+		}
+		if err := tx.DeleteConsoleSession(ctx, "new"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleting a console session twice: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
