@@ -3,12 +3,11 @@ package claim169
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/fxamacker/cbor/v2"
 )
 
 // CWT claim keys (RFC 8392).
@@ -136,7 +135,11 @@ func decodeDate(what string, raw []byte) (time.Time, error) {
 // MarshalCBOR encodes the claims map with core deterministic encoding, so
 // the usual claims come out in the order 1, 2, 4, 5, 6, 169.
 func (c *Claims) MarshalCBOR() ([]byte, error) {
-	m := make(map[int64]cbor.RawMessage, 6+len(c.Unknown))
+	id, err := c.Identity.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("claim 169: %w", err)
+	}
+	m := newMapBuilder(6+len(c.Unknown), 64+len(c.Issuer)+len(c.Subject)+len(id))
 	for _, s := range [...]struct {
 		k int64
 		v string
@@ -147,11 +150,7 @@ func (c *Claims) MarshalCBOR() ([]byte, error) {
 		if !utf8.ValidString(s.v) {
 			return nil, fmt.Errorf("claim %d: not valid UTF-8", s.k)
 		}
-		b, err := encMode.Marshal(s.v)
-		if err != nil {
-			return nil, err
-		}
-		m[s.k] = b
+		m.text(s.k, s.v)
 	}
 	for _, d := range [...]struct {
 		k int64
@@ -164,25 +163,18 @@ func (c *Claims) MarshalCBOR() ([]byte, error) {
 		if sec < 0 || sec > maxNumericDate {
 			return nil, fmt.Errorf("claim %d: %v is outside 1970..9999", d.k, d.t)
 		}
-		b, err := encMode.Marshal(sec)
-		if err != nil {
-			return nil, err
-		}
-		m[d.k] = b
+		m.int(d.k, sec)
 	}
-	id, err := c.Identity.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("claim 169: %w", err)
-	}
-	m[cwtClaim169] = id
-	for k, v := range c.Unknown {
-		if _, dup := m[k]; dup || k == cwtIss || k == cwtSub || k == cwtExp || k == cwtNbf || k == cwtIat {
+	m.raw(cwtClaim169, id)
+	for _, k := range slices.Sorted(maps.Keys(c.Unknown)) {
+		v := c.Unknown[k]
+		if k == cwtIss || k == cwtSub || k == cwtExp || k == cwtNbf || k == cwtIat || k == cwtClaim169 {
 			return nil, fmt.Errorf("the Unknown map holds claim %d, which has a field of its own", k)
 		}
 		if err := checkRaw(v); err != nil {
 			return nil, fmt.Errorf("unknown claim %d: %w", k, err)
 		}
-		m[k] = v
+		m.raw(k, v)
 	}
-	return marshalMap(m)
+	return m.encode(), nil
 }

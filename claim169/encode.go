@@ -46,6 +46,7 @@ type Issuer struct {
 	signer       cose.Signer
 	alg          Algorithm
 	rawProtected cbor.RawMessage // bstr-wrapped protected header, computed once
+	protLen      int             // the length of its content (the map)
 	encKey       []byte
 	encKID       []byte
 	level        int
@@ -101,6 +102,7 @@ func NewIssuer(signer crypto.Signer, opts *IssuerOptions) (*Issuer, error) {
 		signer:       cs,
 		alg:          alg,
 		rawProtected: rawProt,
+		protLen:      len(protBytes),
 		encKey:       opts.EncryptionKey,
 		encKID:       opts.EncryptionKeyID,
 		level:        level,
@@ -118,21 +120,23 @@ func (is *Issuer) Sign(c *Claims) ([]byte, error) {
 	if err != nil {
 		return nil, errc(StageEncode, ErrMalformed, "claims", err)
 	}
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{
-			RawProtected:   is.rawProtected,
-			Protected:      cose.ProtectedHeader{cose.HeaderLabelAlgorithm: cose.Algorithm(is.alg)},
-			RawUnprotected: cbor.RawMessage{0xa0},
-		},
-		Payload: payload,
-	}
-	if err := msg.Sign(rand.Reader, nil, is.signer); err != nil {
+	// The COSE_Sign1 is written directly, as the verifier reads it: go-cose's
+	// Sign1Message costs 12 allocations and re-marshals the headers per
+	// credential. is.signer (go-cose's) still does the algorithm's hashing and
+	// the raw r‖s form ES256 needs.
+	prot := is.rawProtected[len(is.rawProtected)-is.protLen:]
+	sig, err := is.signer.Sign(rand.Reader, sigStructure(prot, payload))
+	if err != nil {
 		return nil, newErr(StageEncode, fmt.Errorf("signing: %w", err))
 	}
-	out, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, newErr(StageEncode, err)
-	}
+	out := make([]byte, 0, 2+len(is.rawProtected)+1+9+len(payload)+9+len(sig))
+	out = append(out, 0xc0|tagSign1, 0x84)
+	out = append(out, is.rawProtected...)
+	out = append(out, 0xa0) // empty unprotected header
+	out = appendHead(out, majorBytes, uint64(len(payload)))
+	out = append(out, payload...)
+	out = appendHead(out, majorBytes, uint64(len(sig)))
+	out = append(out, sig...)
 	if is.encKey != nil {
 		if out, err = sealEncrypt0(is.encKey, is.encKID, out); err != nil {
 			return nil, newErr(StageEncode, err)

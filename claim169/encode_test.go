@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/claim169/base45"
 	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
 )
 
 // coseBytes returns the decompressed COSE bytes of QR text.
@@ -363,5 +364,50 @@ func TestDeterministicOrder(t *testing.T) {
 	}
 	if major(m[uint64(Face)]) != majorArray {
 		t.Fatal("face not written as an array")
+	}
+}
+
+// What we issue, the COSE_Sign1 written by hand, verifies with go-cose, an
+// independent COSE implementation, for both algorithms and with a key id.
+func TestIssuedSign1VerifiesWithGoCOSE(t *testing.T) {
+	ecPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		alg  cose.Algorithm
+		key  crypto.Signer
+		opts *IssuerOptions
+	}{
+		{cose.AlgorithmES256, ecPriv, nil},
+		{cose.AlgorithmEdDSA, edPriv, nil},
+		{cose.AlgorithmEdDSA, edPriv, &IssuerOptions{KeyID: []byte("kid-1")}},
+	} {
+		is, err := NewIssuer(tc.key, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := is.Sign(testClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msg cose.Sign1Message
+		if err := msg.UnmarshalCBOR(b); err != nil {
+			t.Fatalf("%v: go-cose cannot parse what we issue: %v", tc.alg, err)
+		}
+		v, err := cose.NewVerifier(tc.alg, tc.key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := msg.Verify(nil, v); err != nil {
+			t.Fatalf("%v: go-cose does not verify what we issue: %v", tc.alg, err)
+		}
+		if tc.opts != nil {
+			if kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte); string(kid) != "kid-1" {
+				t.Fatalf("kid %q", kid)
+			}
+		}
+		var again Claims
+		if err := again.UnmarshalCBOR(msg.Payload); err != nil || again.Identity.FullName != testClaims().Identity.FullName {
+			t.Fatalf("payload: %v %+v", err, again.Identity)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"unicode/utf8"
@@ -365,19 +366,11 @@ func decodeBiometric(what string, raw []byte) (Biometric, error) {
 // (keys in ascending order, shortest forms). Biometrics are always written
 // as arrays.
 func (id *Identity) MarshalCBOR() ([]byte, error) {
-	m := make(map[uint64]cbor.RawMessage, 8+len(id.Unknown))
-	var err error
-	put := func(k uint64, v any) {
-		if err != nil {
-			return
-		}
-		var b []byte
-		if b, err = encMode.Marshal(v); err != nil {
-			err = fmt.Errorf("%s: %w", keyLabel(k), err)
-			return
-		}
-		m[k] = b
+	size := 64 + len(id.Photo)
+	for i := range textKeys {
+		size += 4 + len(*textKeys[i].get(id))
 	}
+	m := newMapBuilder(len(textKeys)+8+len(id.Unknown), size)
 	for i := range textKeys {
 		tk := &textKeys[i]
 		s := *tk.get(id)
@@ -387,7 +380,7 @@ func (id *Identity) MarshalCBOR() ([]byte, error) {
 		if !utf8.ValidString(s) {
 			return nil, fmt.Errorf("%s: not valid UTF-8", keyLabel(tk.key))
 		}
-		put(tk.key, s)
+		m.text(int64(tk.key), s)
 	}
 	for _, c := range [...]struct {
 		k uint64
@@ -397,46 +390,47 @@ func (id *Identity) MarshalCBOR() ([]byte, error) {
 			return nil, fmt.Errorf("%s: negative code %d", keyLabel(c.k), c.v)
 		}
 		if c.v != 0 {
-			put(c.k, c.v)
+			m.int(int64(c.k), c.v)
 		}
 	}
 	if id.Photo != nil {
-		put(keyPhoto, id.Photo)
+		m.bytes(keyPhoto, id.Photo)
 	}
 	if id.BestQualityFingers != nil {
-		for _, f := range id.BestQualityFingers {
+		fs := make([]uint64, len(id.BestQualityFingers))
+		for i, f := range id.BestQualityFingers {
 			if f < 0 {
 				return nil, fmt.Errorf("%s: negative finger position %d", keyLabel(keyBestFingers), f)
 			}
+			fs[i] = uint64(f)
 		}
-		put(keyBestFingers, id.BestQualityFingers)
+		m.uints(keyBestFingers, fs)
 	}
 	for p := RightThumb; p <= Voice; p++ {
 		bs := *id.biometric(p)
 		if bs == nil {
 			continue
 		}
-		arr := make([]cbor.RawMessage, len(bs))
+		arr := make([][]byte, len(bs))
 		for i := range bs {
+			var err error
 			if arr[i], err = bs[i].marshal(); err != nil {
 				return nil, fmt.Errorf("%s[%d]: %w", keyLabel(uint64(p)), i, err)
 			}
 		}
-		put(uint64(p), arr)
+		m.array(int64(p), arr)
 	}
-	for k, v := range id.Unknown {
-		if _, known := m[k]; known || isKnownKey(k) {
+	for _, k := range slices.Sorted(maps.Keys(id.Unknown)) {
+		v := id.Unknown[k]
+		if isKnownKey(k) {
 			return nil, fmt.Errorf("the Unknown map holds %s, which has a field of its own", keyLabel(k))
 		}
 		if err := checkRaw(v); err != nil {
 			return nil, fmt.Errorf("unknown key %s: %w", keyLabel(k), err)
 		}
-		m[k] = v
+		m.rawU(k, v)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return marshalMap(m)
+	return m.encode(), nil
 }
 
 func isKnownKey(k uint64) bool {
@@ -447,43 +441,35 @@ func (b *Biometric) marshal() ([]byte, error) {
 	if b.Data == nil {
 		return nil, errors.New("biometric has no Data")
 	}
-	m := make(map[uint64]cbor.RawMessage, 4+len(b.Unknown))
-	var err error
-	put := func(k uint64, v any) {
-		if err == nil {
-			m[k], err = encMode.Marshal(v)
-		}
-	}
-	put(0, b.Data)
+	m := newMapBuilder(4+len(b.Unknown), 32+len(b.Data)+len(b.Issuer))
+	m.bytes(0, b.Data)
 	if b.Format != nil {
 		if *b.Format < 0 {
 			return nil, fmt.Errorf("negative format %d", *b.Format)
 		}
-		put(1, int64(*b.Format))
+		m.int(1, int64(*b.Format))
 	}
 	if b.SubFormat != nil {
 		if *b.SubFormat < 0 {
 			return nil, fmt.Errorf("negative subFormat %d", *b.SubFormat)
 		}
-		put(2, int64(*b.SubFormat))
+		m.int(2, int64(*b.SubFormat))
 	}
 	if b.Issuer != "" {
 		if !utf8.ValidString(b.Issuer) {
 			return nil, errors.New("issuer: not valid UTF-8")
 		}
-		put(3, b.Issuer)
+		m.text(3, b.Issuer)
 	}
-	for k, v := range b.Unknown {
+	for _, k := range slices.Sorted(maps.Keys(b.Unknown)) {
+		v := b.Unknown[k]
 		if k <= 3 {
 			return nil, fmt.Errorf("the Unknown map holds key %d, which has a field of its own", k)
 		}
 		if err := checkRaw(v); err != nil {
 			return nil, fmt.Errorf("unknown key %d: %w", k, err)
 		}
-		m[k] = v
+		m.rawU(k, v)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return marshalMap(m)
+	return m.encode(), nil
 }
