@@ -29,7 +29,7 @@ func parseTime(s string) (time.Time, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil && s[0] != '+' {
 		switch {
 		case n < 0:
-			return time.Time{}, errors.New("Unix seconds cannot be negative")
+			return time.Time{}, errors.New("negative Unix seconds are not allowed")
 		case n > maxUnixSeconds:
 			return time.Time{}, errors.New("too large for Unix seconds (milliseconds? drop the last 3 digits)")
 		}

@@ -27,7 +27,7 @@ func TestParseTime(t *testing.T) {
 		"2026-12-01":           "want RFC 3339",
 		"2026-12-01 00:00:00Z": "want RFC 3339",
 		"1796083200000":        "milliseconds? drop the last 3 digits",
-		"-5":                   "cannot be negative",
+		"-5":                   "negative Unix seconds are not allowed",
 		"+5":                   "want RFC 3339",
 		"1.5":                  "want RFC 3339",
 		"99999999999999999999": "want RFC 3339",
