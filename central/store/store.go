@@ -545,6 +545,8 @@ type AttestNode struct {
 	Challenge *AttestChallenge `json:"challenge,omitempty"`
 	// Used holds the SHA-256 of the last answered nonces (replay detection).
 	Used [][]byte `json:"used,omitempty"`
+	// CheckedRound is the round (AttestRound.Claims) of the last check.
+	CheckedRound uint64 `json:"checkedRound,omitempty"`
 	// Due asks for a fresh challenge before an interval passed (after an
 	// admin lifted a quarantine).
 	Due bool `json:"due,omitempty"`
@@ -564,6 +566,9 @@ type AttestRound struct {
 	// Holder is the replica that claimed the latest round, at Started.
 	Holder  string    `json:"holder"`
 	Started time.Time `json:"started,omitzero"`
+	// Claims counts the rounds claimed (a node checked in an older round
+	// is due for a new challenge).
+	Claims uint64 `json:"claims"`
 	// Finished is when a round last completed, Rounds how many have.
 	Finished time.Time `json:"finished,omitzero"`
 	Rounds   uint64    `json:"rounds"`

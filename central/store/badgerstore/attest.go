@@ -101,7 +101,7 @@ func (s *Store) ClaimAttestRound(ctx context.Context, holder string, now time.Ti
 		if !won {
 			return nil
 		}
-		r.Holder, r.Started = holder, now.UTC()
+		r.Holder, r.Started, r.Claims = holder, now.UTC(), r.Claims+1
 		return t.putJSON(kAttestRound, r)
 	})
 	return won && err == nil, err

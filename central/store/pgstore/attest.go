@@ -140,7 +140,7 @@ func (s *Store) InitAttestNodes(ctx context.Context, ns []*store.AttestNode) err
 func (s *Store) ClaimAttestRound(ctx context.Context, holder string, now time.Time, minGap time.Duration) (bool, error) {
 	var won bool
 	err := s.retry(ctx, func() error {
-		tag, err := s.pool.Exec(ctx, "UPDATE attest_round SET holder = $1, started = $2 WHERE id = 1 AND ($4 OR started IS NULL OR started <= $3)",
+		tag, err := s.pool.Exec(ctx, "UPDATE attest_round SET holder = $1, started = $2, claims = claims + 1 WHERE id = 1 AND ($4 OR started IS NULL OR started <= $3)",
 			holder, now.UTC(), now.Add(-minGap).UTC(), minGap <= 0)
 		won = err == nil && tag.RowsAffected() == 1
 		return err
@@ -160,8 +160,8 @@ func (s *Store) FinishAttestRound(ctx context.Context, now time.Time) error {
 func (s *Store) AttestRound(ctx context.Context) (store.AttestRound, error) {
 	var r store.AttestRound
 	var started, finished *time.Time
-	var rounds int64
-	err := s.pool.QueryRow(ctx, "SELECT holder, started, finished, rounds FROM attest_round WHERE id = 1").Scan(&r.Holder, &started, &finished, &rounds)
+	var rounds, claims int64
+	err := s.pool.QueryRow(ctx, "SELECT holder, started, claims, finished, rounds FROM attest_round WHERE id = 1").Scan(&r.Holder, &started, &claims, &finished, &rounds)
 	if err != nil {
 		return r, fmt.Errorf("pgstore: %w", redact(err))
 	}
@@ -171,6 +171,6 @@ func (s *Store) AttestRound(ctx context.Context) (store.AttestRound, error) {
 	if finished != nil {
 		r.Finished = finished.UTC()
 	}
-	r.Rounds = uint64(rounds)
+	r.Rounds, r.Claims = uint64(rounds), uint64(claims)
 	return r, nil
 }

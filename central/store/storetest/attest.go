@@ -149,7 +149,7 @@ func testAttestRounds(t *testing.T, open func(int) store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Holder != winners[0] || !r.Started.Equal(now) || !r.Finished.Equal(now.Add(time.Second)) || r.Rounds != uint64(i+1) {
+		if r.Holder != winners[0] || !r.Started.Equal(now) || !r.Finished.Equal(now.Add(time.Second)) || r.Rounds != uint64(i+1) || r.Claims != uint64(i+1) {
 			t.Fatalf("round %d record %+v; want holder %s started %s", i, r, winners[0], now)
 		}
 	}
