@@ -25,6 +25,7 @@ import (
 	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	// RoundHook, when set, runs at the start of each round: the fault hook
 	// tests use to hang or crash the loop.
 	RoundHook func()
+	// VendorCA opens a vendor's provider CA to issue release-signing
+	// certificates (IssueSigner; nil: not offered).
+	VendorCA func(v *store.Vendor) (*pki.CA, error)
 	// Replica names this process in the shared round record (default: a
 	// random "replica-…").
 	Replica string
@@ -216,6 +220,9 @@ func (v *Verifier) Policy(ctx context.Context, scope string) (*Policy, error) {
 	if p == nil {
 		p = DefaultPolicy(scope)
 	}
+	if err := v.resolve(ctx, p); err != nil {
+		return nil, err
+	}
 	v.mu.Lock()
 	v.policies[scope] = cachedPolicy{p: p, fetched: v.now()}
 	v.mu.Unlock()
@@ -227,7 +234,7 @@ func (v *Verifier) SetPolicy(ctx context.Context, a *core.Admin, p Policy) (*Pol
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	err := v.st.Update(ctx, func(tx store.Tx) error {
+	err := v.st.View(ctx, func(tx store.Tx) error {
 		if p.Scope != ApplianceScope {
 			if _, err := tx.Vendor(ctx, p.Scope); errors.Is(err, store.ErrNotFound) {
 				return core.NotFound("vendor", p.Scope)
@@ -235,30 +242,47 @@ func (v *Verifier) SetPolicy(ctx context.Context, a *core.Admin, p Policy) (*Pol
 				return err
 			}
 		}
+		if len(p.Releases) == 0 {
+			return nil
+		}
+		if p.Scope == ApplianceScope {
+			return core.BadRequest("releases: golden releases are a vendor's; the appliance scope pins pcrValues instead")
+		}
+		have, err := releases(ctx, tx, p.Scope)
+		if err != nil {
+			return err
+		}
+		for _, r := range p.Releases {
+			if !slices.ContainsFunc(have, func(h ReleaseRecord) bool { return h.Release == r }) {
+				return core.Fail(http.StatusNotFound, enrol.CodeNotFound, "releases: %s has no signed release %q (add it with attest golden add --signed FILE)", p.Scope, r)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	old, err := loadPolicy(ctx, v.st, p.Scope)
-	if err != nil {
-		return nil, err
-	}
-	p.Version = 1
-	if old != nil {
-		p.Version = old.Version + 1
-	}
-	p.Updated, p.UpdatedBy = v.now().UTC().Truncate(time.Second), a.Actor()
+	p.Updated, p.UpdatedBy, p.GoldenFromReleases = v.now().UTC().Truncate(time.Second), a.Actor(), 0
 	err = v.st.Update(ctx, func(tx store.Tx) error {
+		// The version is read in the transaction that appends (the audit
+		// head serialises appends), so two admins never make one version.
+		old, err := loadPolicyTx(ctx, tx, p.Scope)
+		if err != nil {
+			return err
+		}
+		p.Version = 1
+		if old != nil {
+			p.Version = old.Version + 1
+		}
 		return core.Audit(ctx, tx, v.now(), a.Actor(), ActionPolicySet, policySubject(p.Scope), p)
 	})
 	if err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
-	v.policies[p.Scope] = cachedPolicy{p: &p, fetched: v.now()}
+	delete(v.policies, p.Scope)
 	v.mu.Unlock()
-	return &p, nil
+	return v.Policy(ctx, p.Scope)
 }
 
 // Challenge returns the node's outstanding challenge, minting one when a
@@ -493,15 +517,15 @@ func checkPolicy(p *Policy, ev *attest.Evidence, pcrs []int) ([]string, string, 
 		if fe != nil {
 			version = fe.Firmware
 		}
-		if len(p.Firmware) > 0 {
-			i := slices.IndexFunc(p.Firmware, func(g Golden) bool {
+		if golden := p.golden(); len(golden) > 0 {
+			i := slices.IndexFunc(golden, func(g Golden) bool {
 				return g.Digest == digest && (g.Model == "" || (fe != nil && fe.Model == g.Model))
 			})
 			if i < 0 {
 				return nil, attest.ReasonUnknownFW, fmt.Sprintf("firmware measurement %s (version %q) is not among the policy's golden values", digest, version)
 			}
-			if p.Firmware[i].Version != "" {
-				version = p.Firmware[i].Version
+			if golden[i].Version != "" {
+				version = golden[i].Version
 			}
 		}
 		if !min.IsZero() {
