@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/store"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
@@ -51,6 +52,13 @@ type Policy struct {
 	// AllowDebugPCR accepts a non-zero debug PCR (16); by default it must
 	// be zero: something that extends it is debug or test firmware.
 	AllowDebugPCR bool `json:"allowDebugPcr,omitempty"`
+	// RequireBootLog makes the evidence carry the platform's TCG boot log,
+	// which must reproduce the quoted PCRs 0–7 (quoted whenever this is
+	// set). Without it a boot log that comes is still checked.
+	RequireBootLog bool `json:"requireBootLog,omitempty"`
+	// RequireSecureBoot makes the boot log show UEFI Secure Boot enabled
+	// (implies RequireBootLog).
+	RequireSecureBoot bool `json:"requireSecureBoot,omitempty"`
 	// StaleAfter is how many intervals a node may go without a good quote
 	// before it is stale (default 3).
 	StaleAfter int `json:"staleAfter,omitempty"`
@@ -205,6 +213,9 @@ func (p *Policy) Check() error {
 func (p *Policy) QuotePCRs() []int {
 	s := []int{tpm.PCRFirmware, tpm.PCRDebug}
 	s = append(s, p.PCRs...)
+	if p.RequireBootLog || p.RequireSecureBoot {
+		s = append(s, attest.BootPCRs...)
+	}
 	for k := range p.PCRValues {
 		n, _ := strconv.Atoi(k)
 		s = append(s, n)

@@ -3,6 +3,7 @@ package attestation
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -478,7 +479,10 @@ func verifyQuote(akPub any, ev *attest.Evidence, ch *challenge) (*tpm.QuoteInfo,
 	if !slices.Equal(info.PCRs, ch.pcrs) {
 		return nil, attest.ReasonPCRMismatch, fmt.Sprintf("the quote covers PCRs %v; the challenge asked for %v", info.PCRs, ch.pcrs)
 	}
-	if err := tpm.CheckReplay(ev.EventLog, ch.pcrs, ev.Quote.PCRs); err != nil {
+	// PCRs 0–7 are the platform's: explained by its TCG boot log (checked
+	// with the policy) or pinned, never by the node's own event log.
+	own := slices.DeleteFunc(slices.Clone(ch.pcrs), func(i int) bool { return slices.Contains(attest.BootPCRs, i) })
+	if err := tpm.CheckReplay(ev.EventLog, own, ev.Quote.PCRs); err != nil {
 		return nil, attest.ReasonLogReplay, err.Error()
 	}
 	return info, "", ""
@@ -487,6 +491,9 @@ func verifyQuote(akPub any, ev *attest.Evidence, ch *challenge) (*tpm.QuoteInfo,
 // checkPolicy applies the scope's policy to quoted PCRs and the log (which
 // already replays to them). It returns the firmware versions measured.
 func checkPolicy(p *Policy, ev *attest.Evidence, pcrs []int) ([]string, string, string) {
+	if reason, msg := checkBootLog(p, ev, pcrs); reason != "" {
+		return nil, reason, msg
+	}
 	if !p.AllowDebugPCR && slices.Contains(pcrs, tpm.PCRDebug) && !bytes.Equal(ev.Quote.PCRs[tpm.PCRDebug], make([]byte, 32)) {
 		return nil, attest.ReasonDebugPCR, fmt.Sprintf("debug PCR %d is not zero: debug or test firmware extended it", tpm.PCRDebug)
 	}
@@ -763,4 +770,31 @@ func (v *Verifier) ReleaseQuarantine(ctx context.Context, a *core.Admin, n attes
 		return nil, err
 	}
 	return v.Status(ctx, n)
+}
+
+// checkBootLog replays the TCG boot log, when one came and the quote covers
+// any of PCRs 0–7, and applies the policy's boot-log rules.
+func checkBootLog(p *Policy, ev *attest.Evidence, pcrs []int) (string, string) {
+	covered := slices.ContainsFunc(pcrs, func(i int) bool { return slices.Contains(attest.BootPCRs, i) })
+	need := p.RequireBootLog || p.RequireSecureBoot
+	if len(ev.BootLog) == 0 || !covered {
+		if need {
+			return attest.ReasonBootLogAbsent, "the policy requires the platform's TCG boot log for PCRs 0–7 and the evidence has none"
+		}
+		return "", ""
+	}
+	quoted := make(map[int][]byte, len(attest.BootPCRs))
+	for _, i := range attest.BootPCRs {
+		if v, ok := ev.Quote.PCRs[i]; ok {
+			quoted[i] = v
+		}
+	}
+	bl, err := attest.ReplayBootLog(ev.BootLog, quoted, crypto.SHA256)
+	if err != nil {
+		return attest.ReasonBootLog, err.Error()
+	}
+	if p.RequireSecureBoot && (bl.SecureBoot == nil || !*bl.SecureBoot) {
+		return attest.ReasonSecureBootOff, "the policy requires UEFI Secure Boot and the boot log does not show it enabled"
+	}
+	return "", ""
 }
