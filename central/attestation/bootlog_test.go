@@ -15,7 +15,7 @@ import (
 // SHA-256 digests (copied from go-attestation's test data, see
 // internal/attestation/testdata), as the platform firmware would, and
 // returns the log.
-func (n *node) boot(t *testing.T) []byte {
+func (n *node) boot(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../../internal/attestation/testdata/bootlog-ubuntu-2104.json")
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // replicas makes two verifiers (two replicas) on one store: badger (one
 // process, so one Store) or PostgreSQL (two pools on one schema). The
 // harness is replica 0's.
-func replicas(t *testing.T, kind string) (*harness, *Verifier) {
+func replicas(t testing.TB, kind string) (*harness, *Verifier) {
 	t.Helper()
 	var a, b store.Store
 	switch kind {
@@ -40,7 +40,8 @@ func replicas(t *testing.T, kind string) (*harness, *Verifier) {
 			*p = s
 		}
 	}
-	h := &harness{t: t, st: a, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, admin: &core.Admin{TokenID: "tok1", Name: "test"}}
+	tt, _ := t.(*testing.T)
+	h := &harness{t: tt, st: a, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, admin: &core.Admin{TokenID: "tok1", Name: "test"}}
 	h.v = New(Config{Store: a, Now: h.clock.Now, Interval: interval, Replica: "A"})
 	vb := New(Config{Store: b, Now: h.clock.Now, Interval: interval, Replica: "B"})
 	if err := a.Update(ctx, func(tx store.Tx) error {
