@@ -35,6 +35,10 @@ type Device struct {
 	ftmKey    *tpm.Key
 	// unregistered answers discovery and info while Not Registered.
 	unregistered *sbi.Builder
+	// now is the service's clock: certificate validity and answer times.
+	now func() time.Time
+	// rot is the automatic rotation's state (rotate.go).
+	rot rotState
 }
 
 // ID is the device's serial number, also its deviceId.
@@ -52,6 +56,11 @@ func (d *Device) Status() string {
 }
 
 func (d *Device) statusLocked() string {
+	if d.status == sbi.StatusReady && !d.usableLocked() {
+		// An expired certificate, or one central refused to renew
+		// (revoked or suspended device), is never used to sign.
+		return sbi.StatusNotRegistered
+	}
 	if d.status == sbi.StatusReady && (d.capturing || d.streams > 0) {
 		return sbi.StatusBusy
 	}
@@ -89,7 +98,7 @@ func (d *Device) begin() (*sbi.Builder, sbi.Error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
-	case d.status == sbi.StatusNotRegistered || d.builder == nil:
+	case d.status == sbi.StatusNotRegistered || d.builder == nil || !d.usableLocked():
 		return nil, sbi.NewError(sbi.CodeNotRegistered)
 	case d.status == sbi.StatusNotReady:
 		return nil, sbi.NewError(sbi.CodeNotReady)
@@ -218,6 +227,7 @@ func (d *Device) newBuilder(c *Config, port int, devKey, ftmKey *tpm.Key, devCrt
 		DeviceKey:       sbi.Identity{Signer: countingSigner{devKey}, Chain: []*x509.Certificate{devCrt}},
 		FTMKey:          sbi.Identity{Signer: countingSigner{ftmKey}, Chain: []*x509.Certificate{ftmCrt}},
 		DigitalIDMaxAge: digitalIDMaxAge,
+		Now:             d.now,
 	}
 }
 
@@ -267,6 +277,7 @@ func (d *Device) installDeviceKey(c *Config, port int, k *tpm.Key, crt *x509.Cer
 	defer d.mu.Unlock()
 	d.deviceCrt = crt
 	d.builder = d.newBuilder(c, port, k, d.ftmKey, crt, d.ftmCrt)
+	d.rot = rotState{jitter: newJitter()}
 	return nil
 }
 
