@@ -152,6 +152,9 @@ func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *C
 	if err != nil {
 		return fmt.Errorf("device %s: FTM key: %w", d.cfg.ID, err)
 	}
+	if err := finishRotation(f, devKey); err != nil {
+		return fmt.Errorf("device %s: %w", d.cfg.ID, err)
+	}
 	devCrt, err := readCert(f.deviceCert, devKey)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.cfg.ID, err)
@@ -267,10 +270,17 @@ func (d *Device) rotate(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *Con
 // by the development PKI or by central).
 func (d *Device) installDeviceKey(c *Config, port int, k *tpm.Key, crt *x509.Certificate) error {
 	f := filesIn(d.dir)
+	// The certificate goes beside the old pair first, then the key
+	// replaces the old key, then the certificate the old certificate: a
+	// crash at any point leaves either the old pair or the new key with
+	// its certificate in device.pem.new, which loadKeys completes.
+	if err := writeCert(f.deviceCert+".new", crt); err != nil {
+		return err
+	}
 	if err := writeFile(f.deviceKey, k.Blob(), 0o600); err != nil {
 		return err
 	}
-	if err := writeCert(f.deviceCert, crt); err != nil {
+	if err := os.Rename(f.deviceCert+".new", f.deviceCert); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -279,6 +289,21 @@ func (d *Device) installDeviceKey(c *Config, port int, k *tpm.Key, crt *x509.Cer
 	d.builder = d.newBuilder(c, port, k, d.ftmKey, crt, d.ftmCrt)
 	d.rot = rotState{jitter: newJitter()}
 	return nil
+}
+
+// finishRotation completes a rotation a crash interrupted: a
+// device.pem.new for the key on file replaces device.pem; one for another
+// key (the crash came before the key was written) is dropped, and the old
+// pair stays.
+func finishRotation(f keyFiles, k *tpm.Key) error {
+	pending := f.deviceCert + ".new"
+	if _, err := os.Stat(pending); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if c, err := readCert(pending, k); err == nil && c != nil {
+		return os.Rename(pending, f.deviceCert)
+	}
+	return os.Remove(pending)
 }
 
 // readCert reads a certificate and checks it is for k; a missing file is (nil, nil).

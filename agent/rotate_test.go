@@ -198,3 +198,62 @@ func TestFailedRotationKeepsKeyThenStops(t *testing.T) {
 func pubEqual(a, b *x509.Certificate) bool {
 	return a.PublicKey.(*rsa.PublicKey).Equal(b.PublicKey)
 }
+
+// TestInterruptedRotation: a crash in the middle of installing a rotated
+// key leaves files a restart completes (new key on file) or rolls back (the
+// key was not yet written), never a pair that does not match.
+func TestInterruptedRotation(t *testing.T) {
+	state := t.TempDir()
+	u, err := DevTPMURL(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{State: state, TPM: u, Dev: true, Devices: DevDevices("I")[:1]}
+	const dev = "IFA000000001"
+	f := filesIn(filepath.Join(state, "devices", dev))
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s, err := Start(ctx, cfg, Options{RotateCheck: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKey, oldCert := read(f.deviceKey), read(f.deviceCert)
+	if _, err := s.RotateKey(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	newKey, newCert := read(f.deviceKey), read(f.deviceCert)
+	if _, err := os.Stat(f.deviceCert + ".new"); !os.IsNotExist(err) {
+		t.Fatal("a completed rotation left device.pem.new")
+	}
+	for _, c := range []struct {
+		name     string
+		key      []byte
+		wantCert []byte
+	}{
+		{"crash after the key was written", newKey, newCert},
+		{"crash before the key was written", oldKey, oldCert},
+	} {
+		os.WriteFile(f.deviceKey, c.key, 0o600)
+		os.WriteFile(f.deviceCert, oldCert, 0o644)
+		os.WriteFile(f.deviceCert+".new", newCert, 0o644)
+		s, err := Start(ctx, cfg, Options{RotateCheck: -1})
+		if err != nil {
+			t.Fatalf("%s: restart: %v", c.name, err)
+		}
+		got := s.Device(dev).deviceCrt
+		s.Close()
+		want, _ := pki.ParseCertPEM(c.wantCert)
+		if !got.Equal(want) {
+			t.Errorf("%s: the restart loaded the wrong certificate", c.name)
+		}
+		if _, err := os.Stat(f.deviceCert + ".new"); !os.IsNotExist(err) {
+			t.Errorf("%s: device.pem.new is still there", c.name)
+		}
+	}
+}
