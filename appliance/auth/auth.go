@@ -174,7 +174,7 @@ type Config struct {
 	MaxInFlight     int           // decisions at once (default 2 × GOMAXPROCS)
 	QueueWait       time.Duration // wait for a free slot before 503 (default 2s)
 	// RPAuth is how a relying party proves who it is (RPAuthKey,
-	// RPAuthCertKey, RPAuthCert; default RPAuthKey). The client
+	// RPAuthCertKey, RPAuthCert; default RPAuthCertKey). The client
 	// certificate is the one the TLS listener verified against central's
 	// TLS root; its identity urn:edgetrust:rp:<id> must be an active
 	// relying party on the trust feed.
@@ -265,7 +265,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	switch cfg.RPAuth {
 	case "":
-		cfg.RPAuth = RPAuthKey
+		cfg.RPAuth = RPAuthCertKey
 	case RPAuthKey, RPAuthCertKey, RPAuthCert:
 	default:
 		return nil, fmt.Errorf("auth: relying-party authentication %q: want %s, %s or %s", cfg.RPAuth, RPAuthCertKey, RPAuthCert, RPAuthKey)

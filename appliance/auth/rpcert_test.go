@@ -79,7 +79,7 @@ func (c *tlsCA) serveTLS(t testing.TB, f *fixture) {
 	f.http = srv
 }
 
-// TestRPClientCertificates: with --rp-auth cert+key a relying party needs
+// TestRPClientCertificates: with --rp-auth cert+key (the default) a relying party needs
 // central's client certificate naming it and its own API key; with cert,
 // the certificate alone. No certificate, a self-made one, an expired one,
 // one for a revoked, suspended or unknown relying party, an appliance's
@@ -99,8 +99,14 @@ func TestRPClientCertificates(t *testing.T) {
 	unknown := ca.client(t, "rp", "kiosk-z", now.Add(-time.Minute), time.Hour)
 	appl := ca.client(t, "appliance", "kiosk-a", now.Add(-time.Minute), time.Hour)
 
-	for _, mode := range []string{auth.RPAuthCertKey, auth.RPAuthCert} {
-		t.Run(mode, func(t *testing.T) {
+	// "" is the default, which must be cert+key: an API key alone is an
+	// explicit fallback.
+	for _, mode := range []string{"", auth.RPAuthCertKey, auth.RPAuthCert} {
+		name := mode
+		if mode == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, func(c *auth.Config) { c.RPAuth = mode })
 			ca.serveTLS(t, f)
 			number := f.person("1111222233", "perpetual", asha, nil, nil)
@@ -123,7 +129,7 @@ func TestRPClientCertificates(t *testing.T) {
 				{"suspended relying party", suspended, "kiosk-s", 403, "suspended"},
 				{"an appliance's certificate", appl, "kiosk-a", 401, "client certificate from central is required"},
 			}
-			if mode == auth.RPAuthCertKey {
+			if mode != auth.RPAuthCert {
 				refused = append(refused,
 					struct {
 						name   string

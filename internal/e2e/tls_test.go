@@ -42,7 +42,7 @@ func tool(t *testing.T, name string) string {
 // key anywhere under its state — and serves the certificate for it; a
 // relying party with a certificate from `rp cert issue` and its API key
 // authenticates with curl and openssl s_client against the appliance
-// (--rp-auth cert+key); without a certificate, with a self-made one, and
+// (--rp-auth cert+key, the default: serve is given no --rp-auth); without a certificate, with a self-made one, and
 // once the relying party is revoked it is refused, and no decision is
 // logged for the refusals.
 func TestTLSKeysAndRPCertificates(t *testing.T) {
@@ -72,7 +72,7 @@ func TestTLSKeysAndRPCertificates(t *testing.T) {
 	aport := freePort(t)
 	w.applianceURL = fmt.Sprintf("https://127.0.0.1:%d", aport)
 	w.applianceArgs = []string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),
-		"--central", w.centralURL, "--feed-key", feedKey, "--poll-wait", "2s", "--rp-auth", "cert+key"}
+		"--central", w.centralURL, "--feed-key", feedKey, "--poll-wait", "2s"}
 	w.startAppliance()
 
 	// The TLS key is in the TPM: only its blob is on disk, and the served
