@@ -3,6 +3,7 @@ package trustfeed
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -34,10 +35,18 @@ func TestRelyingPartyEntry(t *testing.T) {
 	if rp.ID != "kiosk" || len(rp.Keys) != 1 || rp.AuthTypes[0] != "demo" {
 		t.Fatalf("%+v", rp)
 	}
+	if v, err := Decode(KindRP, []byte(`{"id":"kiosk","status":"active","revokedCerts":["5f3a0c19d2e4b7a1"]}`)); err != nil ||
+		!v.(*RelyingParty).RevokedCert("5f3a0c19d2e4b7a1") || v.(*RelyingParty).RevokedCert("5f3a") {
+		t.Fatalf("revokedCerts: %v", err)
+	}
 	for _, bad := range []string{
 		`{"id":"kiosk","status":"active","keys":[{"id":"short","sha256":"` + base64.StdEncoding.EncodeToString(h) + `"}]}`,
 		`{"id":"kiosk","status":"active","keys":[{"id":"00112233445566ff","sha256":"AAAA"}]}`,
 		`{"id":"","status":"active"}`,
+		`{"id":"kiosk","status":"active","revokedCerts":["ABCDEF"]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":[""]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":["` + strings.Repeat("a", 41) + `"]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":[` + strings.Repeat(`"a",`, MaxRevokedRPCerts) + `"b"]}`,
 	} {
 		if _, err := Decode(KindRP, []byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
