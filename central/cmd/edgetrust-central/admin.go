@@ -75,6 +75,11 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cli.Usage(fmt.Errorf("--central %q: want http(s)://host:port", *centralURL))
 	}
+	if u.Scheme == "http" {
+		// An admin token is a bearer credential: it never crosses a
+		// connection that is not TLS, even to a loopback address.
+		return cli.Usage(fmt.Errorf("--central %s: refusing to send an admin token over plain HTTP; use https://%s (central serves TLS by default; trust it with --central-root STATE/tls/root.pem or --central-root-sha256)", *centralURL, u.Host))
+	}
 	hc, err := centralHTTP(*rootFile, *rootPin, 60*time.Second)
 	if err != nil {
 		return cli.Usage(err)
