@@ -257,3 +257,20 @@ func TestInterruptedRotation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseKeyRotation: any text is either refused or a period inside the
+// bounds, and whole days read back as the same number of days.
+func FuzzParseKeyRotation(f *testing.F) {
+	for _, s := range []string{"", "30d", "7d", "720h", "1h", "0", "-1d", "31d", "1e9d", "9223372036854775807d", "1h30m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseKeyRotation(s)
+		if err != nil {
+			return
+		}
+		if d < MinKeyRotation || d > MaxKeyRotation {
+			t.Fatalf("%q → %v, outside %v–%v", s, d, MinKeyRotation, MaxKeyRotation)
+		}
+	})
+}

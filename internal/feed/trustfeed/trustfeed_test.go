@@ -92,3 +92,25 @@ func TestDecodeStrict(t *testing.T) {
 		t.Errorf("open contract: %v", err)
 	}
 }
+
+// FuzzDecodeRelyingParty: a relying-party entry either is refused or has
+// an id, a valid status and revoked serials within the bounds.
+func FuzzDecodeRelyingParty(f *testing.F) {
+	f.Add([]byte(`{"id":"kiosk","status":"active","revokedCerts":["5f3a0c19d2e4b7a1"]}`))
+	f.Add([]byte(`{"id":"kiosk","status":"revoked","keys":[{"id":"00112233445566ff","sha256":"AAAA"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := Decode(KindRP, b)
+		if err != nil {
+			return
+		}
+		rp := v.(*RelyingParty)
+		if rp.ID == "" || !ValidStatus(rp.Status) || len(rp.RevokedCerts) > MaxRevokedRPCerts {
+			t.Fatalf("accepted %+v", rp)
+		}
+		for _, s := range rp.RevokedCerts {
+			if s == "" || len(s) > 40 || strings.Trim(s, "0123456789abcdef") != "" {
+				t.Fatalf("accepted serial %q", s)
+			}
+		}
+	})
+}
