@@ -30,6 +30,11 @@ type Config struct {
 	Dev          bool   `json:"dev"`
 	MetricsAddr  string `json:"metricsAddr"`
 	SerialPrefix string `json:"serialPrefix"`
+	// KeyRotation is how long a device signing key is used before the
+	// agent replaces it (ParseKeyRotation: "30d", "720h"); "" is the SBI
+	// schedule, DefaultKeyRotation. A key is also replaced at 2/3 of its
+	// certificate's life if that comes first.
+	KeyRotation string `json:"keyRotation"`
 	// EncryptionCerts maps a domainUri to the PEM certificate file auth
 	// captures for it are encrypted to; "*" is used for any other domainUri.
 	EncryptionCerts map[string]string `json:"encryptionCerts"`
@@ -117,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FTMProvider == "" {
 		c.FTMProvider = c.Provider
+	}
+	if _, err := ParseKeyRotation(c.KeyRotation); err != nil {
+		return err
 	}
 	if len(c.Devices) == 0 {
 		return errors.New("no devices configured: list them in the config file or use --dev")

@@ -35,6 +35,10 @@ type Device struct {
 	ftmKey    *tpm.Key
 	// unregistered answers discovery and info while Not Registered.
 	unregistered *sbi.Builder
+	// now is the service's clock: certificate validity and answer times.
+	now func() time.Time
+	// rot is the automatic rotation's state (rotate.go).
+	rot rotState
 }
 
 // ID is the device's serial number, also its deviceId.
@@ -52,6 +56,11 @@ func (d *Device) Status() string {
 }
 
 func (d *Device) statusLocked() string {
+	if d.status == sbi.StatusReady && !d.usableLocked() {
+		// An expired certificate, or one central refused to renew
+		// (revoked or suspended device), is never used to sign.
+		return sbi.StatusNotRegistered
+	}
 	if d.status == sbi.StatusReady && (d.capturing || d.streams > 0) {
 		return sbi.StatusBusy
 	}
@@ -89,7 +98,7 @@ func (d *Device) begin() (*sbi.Builder, sbi.Error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {
-	case d.status == sbi.StatusNotRegistered || d.builder == nil:
+	case d.status == sbi.StatusNotRegistered || d.builder == nil || !d.usableLocked():
 		return nil, sbi.NewError(sbi.CodeNotRegistered)
 	case d.status == sbi.StatusNotReady:
 		return nil, sbi.NewError(sbi.CodeNotReady)
@@ -142,6 +151,9 @@ func (d *Device) loadKeys(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *C
 	ftmKey, err := t.LoadOrCreateKey(ctx, f.ftmKey, tpm.RSA2048Sign)
 	if err != nil {
 		return fmt.Errorf("device %s: FTM key: %w", d.cfg.ID, err)
+	}
+	if err := finishRotation(f, devKey); err != nil {
+		return fmt.Errorf("device %s: %w", d.cfg.ID, err)
 	}
 	devCrt, err := readCert(f.deviceCert, devKey)
 	if err != nil {
@@ -218,6 +230,7 @@ func (d *Device) newBuilder(c *Config, port int, devKey, ftmKey *tpm.Key, devCrt
 		DeviceKey:       sbi.Identity{Signer: countingSigner{devKey}, Chain: []*x509.Certificate{devCrt}},
 		FTMKey:          sbi.Identity{Signer: countingSigner{ftmKey}, Chain: []*x509.Certificate{ftmCrt}},
 		DigitalIDMaxAge: digitalIDMaxAge,
+		Now:             d.now,
 	}
 }
 
@@ -257,17 +270,40 @@ func (d *Device) rotate(ctx context.Context, t *tpm.TPM, dev *devpki.PKI, c *Con
 // by the development PKI or by central).
 func (d *Device) installDeviceKey(c *Config, port int, k *tpm.Key, crt *x509.Certificate) error {
 	f := filesIn(d.dir)
+	// The certificate goes beside the old pair first, then the key
+	// replaces the old key, then the certificate the old certificate: a
+	// crash at any point leaves either the old pair or the new key with
+	// its certificate in device.pem.new, which loadKeys completes.
+	if err := writeCert(f.deviceCert+".new", crt); err != nil {
+		return err
+	}
 	if err := writeFile(f.deviceKey, k.Blob(), 0o600); err != nil {
 		return err
 	}
-	if err := writeCert(f.deviceCert, crt); err != nil {
+	if err := os.Rename(f.deviceCert+".new", f.deviceCert); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.deviceCrt = crt
 	d.builder = d.newBuilder(c, port, k, d.ftmKey, crt, d.ftmCrt)
+	d.rot = rotState{jitter: newJitter()}
 	return nil
+}
+
+// finishRotation completes a rotation a crash interrupted: a
+// device.pem.new for the key on file replaces device.pem; one for another
+// key (the crash came before the key was written) is dropped, and the old
+// pair stays.
+func finishRotation(f keyFiles, k *tpm.Key) error {
+	pending := f.deviceCert + ".new"
+	if _, err := os.Stat(pending); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if c, err := readCert(pending, k); err == nil && c != nil {
+		return os.Rename(pending, f.deviceCert)
+	}
+	return os.Remove(pending)
 }
 
 // readCert reads a certificate and checks it is for k; a missing file is (nil, nil).

@@ -26,13 +26,17 @@ var (
 	mTPMSigns = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgetrust_agent_tpm_signatures_total", Help: "Signatures made by TPM keys.",
 	})
+	mCertExpiryDays = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "edgetrust_agent_device_cert_expiry_days",
+		Help: "Days until the device signing key's certificate expires (negative: expired), refreshed every rotation check.",
+	}, []string{"device"})
 )
 
 // Registry holds the agent's metrics; serve it on --metrics.
 var Registry = prometheus.NewRegistry()
 
 func init() {
-	Registry.MustRegister(mRequests, mCaptureSeconds, mTPMSigns)
+	Registry.MustRegister(mRequests, mCaptureSeconds, mTPMSigns, mCertExpiryDays)
 }
 
 // countingSigner counts TPM signatures, so "one signature per biometric"

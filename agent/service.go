@@ -42,6 +42,10 @@ type Service struct {
 	evlog      *tpm.EventLog
 	attestHTTP *http.Client
 	attestStop context.CancelFunc
+	rotateStop context.CancelFunc
+	rotateDone chan struct{}
+	// rotMu runs one rotation at a time (the loop and rotate-key).
+	rotMu sync.Mutex
 
 	closeOnce sync.Once
 }
@@ -58,6 +62,10 @@ type Options struct {
 	// --attest-poll; DefaultAttestPoll is the suggested value). Zero: no
 	// loop (Attest can still be called).
 	AttestPoll time.Duration
+	// RotateCheck is how often the agent looks whether a device key is
+	// due for rotation (rotate.go); zero is DefaultRotateCheck, negative
+	// runs no loop (tests call RotateDue with their clock).
+	RotateCheck time.Duration
 }
 
 // DevTPMURL returns the TPM URL --dev uses: the simulator with a seed kept in
@@ -140,7 +148,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		return nil, err
 	}
 	for _, dc := range cfg.Devices {
-		d := &Device{cfg: dc, dir: filepath.Join(cfg.State, "devices", dc.ID)}
+		d := &Device{cfg: dc, dir: filepath.Join(cfg.State, "devices", dc.ID), now: s.now, rot: rotState{jitter: newJitter()}}
 		if d.sensor, err = s.openSensor(ctx, dc, o); err != nil {
 			return nil, fmt.Errorf("device %s: sensor: %w", dc.ID, err)
 		}
@@ -159,6 +167,14 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		actx, cancel := context.WithCancel(context.Background())
 		s.attestStop = cancel
 		go s.attestLoop(actx, poll)
+	}
+	if every := o.RotateCheck; every >= 0 {
+		if every == 0 {
+			every = DefaultRotateCheck
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		s.rotateStop, s.rotateDone = cancel, make(chan struct{})
+		go func() { defer close(s.rotateDone); s.rotateLoop(rctx, every) }()
 	}
 	if err := s.startControl(); err != nil {
 		return nil, err
@@ -249,6 +265,8 @@ func (s *Service) RotateKey(ctx context.Context, id string) (*x509.Certificate, 
 	if d == nil {
 		return nil, fmt.Errorf("no device %q", id)
 	}
+	s.rotMu.Lock()
+	defer s.rotMu.Unlock()
 	c, err := d.rotate(ctx, s.tpm, s.pki, &s.cfg, s.port, s.now())
 	if err == nil {
 		s.log.Info("device key rotated", "device", id, "notBefore", c.NotBefore, "notAfter", c.NotAfter)
@@ -262,6 +280,10 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		if s.attestStop != nil {
 			s.attestStop()
+		}
+		if s.rotateStop != nil {
+			s.rotateStop()
+			<-s.rotateDone // a rotation in flight finishes before the TPM closes
 		}
 		if s.srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

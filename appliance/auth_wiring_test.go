@@ -70,7 +70,8 @@ func TestAuthWiring(t *testing.T) {
 	writePEM(t, filepath.Join(keys, "central.pem"), pub)
 
 	aud := &memAuditor{}
-	cfg := appliance.Config{State: dir, Listen: "127.0.0.1:0", Central: trustSrv.URL(), TPM: "sim", ID: "EDGE-A",
+	cfg := appliance.Config{State: dir, Listen: "127.0.0.1:0", Central: trustSrv.URL(), TPM: "sim", ID: "EDGE-A", RPAuth: auth.RPAuthKey, // plain HTTP
+
 		FeedKeys: []string{filepath.Join(keys, "trust.pem"), filepath.Join(keys, "records.pem"), filepath.Join(keys, "central.pem")}}
 	opts := appliance.Options{Logger: newLogger(&syncBuf{}),
 		Sync: follow.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MinInterval: 20 * time.Millisecond},

@@ -91,8 +91,9 @@ type Config struct {
 	RPRateLimit float64 `json:"rpRateLimit"`
 	RPBurst     int     `json:"rpBurst"`
 	// RPAuth is how relying parties authenticate on POST /v1/auth:
-	// "key" (default: the API key), "cert+key" (central's client
-	// certificate and the API key) or "cert" (the certificate alone).
+	// "cert+key" (default: central's client certificate and the API
+	// key), "cert" (the certificate alone) or "key" (the API key alone,
+	// an explicit fallback).
 	RPAuth string `json:"rpAuth"`
 	// DecisionSigning is "delegated" (default: decisions are signed ES256
 	// by an in-memory key the TPM key vouches for, renewed every
@@ -265,7 +266,7 @@ func (c *Config) Validate() error {
 	}
 	switch c.RPAuth {
 	case "":
-		c.RPAuth = auth.RPAuthKey
+		c.RPAuth = auth.RPAuthCertKey
 	case auth.RPAuthKey, auth.RPAuthCertKey, auth.RPAuthCert:
 	default:
 		return fmt.Errorf("relying-party authentication %q: want %s, %s or %s", c.RPAuth, auth.RPAuthCertKey, auth.RPAuthCert, auth.RPAuthKey)

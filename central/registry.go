@@ -71,6 +71,11 @@ func (c *Central) RevokeRPKey(ctx context.Context, a *Admin, rpID, keyID string)
 	return c.reg.RevokeRPKey(ctx, a, rpID, keyID)
 }
 
+// RevokeRPCert revokes one TLS client certificate of a relying party.
+func (c *Central) RevokeRPCert(ctx context.Context, a *Admin, rpID, serial, reason string) (*store.RelyingParty, error) {
+	return c.reg.RevokeRPCert(ctx, a, rpID, serial, reason)
+}
+
 // SetRelyingPartyStatus suspends, revokes or reinstates a relying party.
 func (c *Central) SetRelyingPartyStatus(ctx context.Context, a *Admin, id string, s StatusChange) (*store.RelyingParty, error) {
 	return c.reg.SetRelyingPartyStatus(ctx, a, id, s)

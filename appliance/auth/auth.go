@@ -174,7 +174,7 @@ type Config struct {
 	MaxInFlight     int           // decisions at once (default 2 × GOMAXPROCS)
 	QueueWait       time.Duration // wait for a free slot before 503 (default 2s)
 	// RPAuth is how a relying party proves who it is (RPAuthKey,
-	// RPAuthCertKey, RPAuthCert; default RPAuthKey). The client
+	// RPAuthCertKey, RPAuthCert; default RPAuthCertKey). The client
 	// certificate is the one the TLS listener verified against central's
 	// TLS root; its identity urn:edgetrust:rp:<id> must be an active
 	// relying party on the trust feed.
@@ -265,7 +265,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	switch cfg.RPAuth {
 	case "":
-		cfg.RPAuth = RPAuthKey
+		cfg.RPAuth = RPAuthCertKey
 	case RPAuthKey, RPAuthCertKey, RPAuthCert:
 	default:
 		return nil, fmt.Errorf("auth: relying-party authentication %q: want %s, %s or %s", cfg.RPAuth, RPAuthCertKey, RPAuthCert, RPAuthKey)
@@ -401,7 +401,7 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		h.m.credFailures.WithLabelValues("throttled").Inc()
 		return nil, http.StatusTooManyRequests, "too many failed API-key checks from this address; retry later"
 	}
-	var certRP string
+	var certRP, certSerial string
 	if h.cfg.RPAuth != RPAuthKey {
 		// The listener verified the chain to central's TLS root and the
 		// validity period at the handshake; here: is it a relying party's?
@@ -409,13 +409,16 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		if err != nil || id.Kind != tlsx.KindRP {
 			return h.failed(addr, "", "no-certificate", "a relying-party client certificate from central is required (edgetrust-central rp cert issue)")
 		}
-		certRP = id.ID
+		certRP, certSerial = id.ID, r.TLS.PeerCertificates[0].SerialNumber.Text(16)
 	}
 	if h.cfg.RPAuth == RPAuthCert {
 		rp := h.cfg.Trust.Snapshot().RPs[certRP]
 		if rp == nil {
 			h.log.Warn("relying-party certificate refused: not on the trust feed", "rp", certRP)
 			return h.failed(addr, "", "refused", "relying party "+certRP+" is not known to this appliance's trust feed")
+		}
+		if rp.RevokedCert(certSerial) {
+			return h.revokedCert(addr, rp.ID, certSerial)
 		}
 		return rpStatus(rp)
 	}
@@ -443,7 +446,18 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		h.log.Warn("relying-party API key and client certificate disagree", "certificate", certRP, "key", rp.ID)
 		return h.failed(addr, "key:"+id, "mismatch", "the API key and the client certificate belong to different relying parties")
 	}
+	if certRP != "" && rp.RevokedCert(certSerial) {
+		return h.revokedCert(addr, rp.ID, certSerial)
+	}
 	return rpStatus(rp)
+}
+
+// revokedCert refuses a certificate central revoked on its own (rp cert
+// revoke): the party and its other certificates stay accepted.
+func (h *Handler) revokedCert(addr, rp, serial string) (*truststate.RPRecord, int, string) {
+	h.log.Warn("relying-party certificate refused: revoked by central", "rp", rp, "serial", serial)
+	return h.failed(addr, "", "cert-revoked", "this client certificate of relying party "+rp+" (serial "+serial+
+		") is revoked by central; present another one, or have central issue a new one (edgetrust-central rp cert issue)")
 }
 
 // rpStatus lets an active relying party in.

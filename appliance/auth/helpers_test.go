@@ -168,7 +168,10 @@ func newFixture(t testing.TB, tune func(*auth.Config)) *fixture {
 	f.addRP("kiosk-r", trustfeed.Revoked, []string{recordfeed.AuthDemo}, nil)
 	f.capv = &captureverify.Verifier{Trust: f.reg, Keys: []sbi.DecryptionKey{f.keys.DecryptionKey()}}
 	cfg := auth.Config{Trust: f.reg, Records: f.recs, Captures: f.capv,
-		SigningKey: f.signer.Key, Chain: f.signer.Chain, ApplianceID: "EDGE-T", Auditor: f.audit, RPRate: -1}
+		SigningKey: f.signer.Key, Chain: f.signer.Chain, ApplianceID: "EDGE-T", Auditor: f.audit, RPRate: -1,
+		// The fixture serves plain httptest: API keys alone unless a test
+		// chooses a certificate mode (rpcert_test.go).
+		RPAuth: auth.RPAuthKey}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/appliance/auth"
+	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
+	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 
@@ -81,7 +84,7 @@ func (c *tlsCA) serveTLS(t testing.TB, f *fixture) {
 	f.http = srv
 }
 
-// TestRPClientCertificates: with --rp-auth cert+key a relying party needs
+// TestRPClientCertificates: with --rp-auth cert+key (the default) a relying party needs
 // central's client certificate naming it and its own API key; with cert,
 // the certificate alone. No certificate, a self-made one, an expired one,
 // one for a revoked, suspended or unknown relying party, an appliance's
@@ -101,8 +104,14 @@ func TestRPClientCertificates(t *testing.T) {
 	unknown := ca.client(t, "rp", "kiosk-z", now.Add(-time.Minute), time.Hour)
 	appl := ca.client(t, "appliance", "kiosk-a", now.Add(-time.Minute), time.Hour)
 
-	for _, mode := range []string{auth.RPAuthCertKey, auth.RPAuthCert} {
-		t.Run(mode, func(t *testing.T) {
+	// "" is the default, which must be cert+key: an API key alone is an
+	// explicit fallback.
+	for _, mode := range []string{"", auth.RPAuthCertKey, auth.RPAuthCert} {
+		name := mode
+		if mode == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, func(c *auth.Config) { c.RPAuth = mode })
 			ca.serveTLS(t, f)
 			number := f.person("1111222233", "perpetual", asha, nil, nil)
@@ -125,7 +134,7 @@ func TestRPClientCertificates(t *testing.T) {
 				{"suspended relying party", suspended, "kiosk-s", 403, "suspended"},
 				{"an appliance's certificate", appl, "kiosk-a", 401, "client certificate from central is required"},
 			}
-			if mode == auth.RPAuthCertKey {
+			if mode != auth.RPAuthCert {
 				refused = append(refused,
 					struct {
 						name   string
@@ -237,4 +246,51 @@ func TestRPCertIndependentClients(t *testing.T) {
 func tool(t *testing.T, name string) string {
 	t.Helper()
 	return testtool.Need(t, "scripts/install-deps.sh", name)
+}
+
+// TestRevokedRPCertificate: central revokes one certificate of a relying
+// party (rp cert revoke) and the trust feed lists its serial: that
+// certificate is refused at the first request, in cert+key and cert
+// mode, while the same party's other certificate, its API key and its
+// status are untouched; nothing is audited for the refusal.
+func TestRevokedRPCertificate(t *testing.T) {
+	ca := newTLSCA(t)
+	now := time.Now()
+	leaked := ca.client(t, "rp", "kiosk-a", now.Add(-time.Minute), time.Hour)
+	other := ca.client(t, "rp", "kiosk-a", now.Add(-time.Minute), time.Hour)
+	for _, mode := range []string{auth.RPAuthCertKey, auth.RPAuthCert} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFixture(t, func(c *auth.Config) { c.RPAuth = mode })
+			ca.serveTLS(t, f)
+			number := f.person("1111222233", "perpetual", asha, nil, nil)
+			key := f.rpKeys["kiosk-a"]
+			send := func(cert *tls.Certificate) answer {
+				f.client = ca.httpClient(cert)
+				k := "kiosk-a"
+				if mode == auth.RPAuthCert {
+					k = ""
+				}
+				return f.post(k, demoReq(number, map[string]string{"fullName": "Asha Rao"}))
+			}
+			if a := send(leaked); a.status != 200 || !a.resp.Decision.AuthStatus {
+				t.Fatalf("before the revocation: %d %s", a.status, a.body)
+			}
+			sum := sha256.Sum256([]byte(key.secret))
+			f.feed(trustfeed.KindRP, trustfeed.RelyingParty{ID: "kiosk-a", Name: "kiosk-a", Status: trustfeed.Active,
+				AuthTypes: []string{recordfeed.AuthDemo, recordfeed.AuthFinger, recordfeed.AuthIris}, Attributes: []string{"fullName"},
+				Keys: []trustfeed.RPKey{{ID: key.id, SHA256: sum[:]}}, RevokedCerts: []string{leaked.Leaf.SerialNumber.Text(16)}})
+			before := f.audit.count()
+			a := send(leaked)
+			if a.status != http.StatusUnauthorized || !strings.Contains(string(a.body), "revoked by central") ||
+				!strings.Contains(string(a.body), leaked.Leaf.SerialNumber.Text(16)) {
+				t.Fatalf("the revoked certificate: %d %s (err %v)", a.status, a.body, a.err)
+			}
+			if f.audit.count() != before {
+				t.Fatal("a refused certificate made a decision")
+			}
+			if a := send(other); a.status != 200 || !a.resp.Decision.AuthStatus || a.resp.Decision.RP != "kiosk-a" {
+				t.Fatalf("the party's other certificate: %d %s", a.status, a.body)
+			}
+		})
+	}
 }

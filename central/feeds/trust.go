@@ -57,5 +57,10 @@ func RPEntry(rp *store.RelyingParty) store.NewEntry {
 			e.Keys = append(e.Keys, trustfeed.RPKey{ID: k.ID, SHA256: k.SHA256})
 		}
 	}
+	for _, c := range rp.Certs {
+		if !c.Revoked.IsZero() {
+			e.RevokedCerts = append(e.RevokedCerts, c.Serial)
+		}
+	}
 	return store.NewEntry{Kind: trustfeed.KindRP, Data: e}
 }

@@ -159,6 +159,7 @@ func New(svc Service, log *slog.Logger, o Options) http.Handler {
 	if o.RPCert != nil {
 		h.rpCertRoute(route, o.RPCert)
 	}
+	h.rpCertRevokeRoute(route)
 	admin("GET /v1/admin/whoami", func(_ context.Context, a *core.Admin, _ *http.Request) (any, error) { return a, nil })
 	admin("GET /v1/admin/vendors", func(ctx context.Context, _ *core.Admin, _ *http.Request) (any, error) { return c.Vendors(ctx) })
 	admin("POST /v1/admin/vendors", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {

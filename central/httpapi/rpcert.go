@@ -13,6 +13,19 @@ import (
 // certificate from a CSR (issue #11).
 const PathRPCert = "/v1/admin/relying-parties/{id}/tls-cert"
 
+// PathRPCertRevoke revokes one of a relying party's TLS client
+// certificates by serial, without suspending the party.
+const PathRPCertRevoke = "/v1/admin/relying-parties/{id}/tls-cert/revoke"
+
+// RPCertRevokeRequest is POST PathRPCertRevoke's body.
+type RPCertRevokeRequest struct {
+	Serial string `json:"serial"` // hex, as rp cert issue printed it (colons and case are ignored)
+	Reason string `json:"reason"` // required, at most 256 bytes
+}
+
+// rpRevokeBody bounds its body.
+var rpRevokeBody = jsonx.Limits{MaxBytes: 4 << 10, MaxDepth: 1, MaxMembers: 2}
+
 // Bounds of POST PathRPCert.
 const (
 	MaxRPCSR  = 8 << 10 // DER bytes
@@ -58,5 +71,17 @@ func (h *api) rpCertRoute(route func(string, http.HandlerFunc), issue RPCertFunc
 			return nil, badRequest("days: want 1–%d (0: %d)", MaxRPDays, MaxRPDays)
 		}
 		return issue(ctx, a, r.PathValue("id"), q)
+	}))
+}
+
+// rpCertRevokeRoute needs no CA: revocation is registry state, published
+// on the trust feed.
+func (h *api) rpCertRevokeRoute(route func(string, http.HandlerFunc)) {
+	route("POST "+PathRPCertRevoke, h.admin(func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
+		var q RPCertRevokeRequest
+		if err := decodeJSON(r, &q, rpRevokeBody); err != nil {
+			return nil, err
+		}
+		return h.svc.RevokeRPCert(ctx, a, r.PathValue("id"), q.Serial, q.Reason)
 	}))
 }

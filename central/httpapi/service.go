@@ -54,6 +54,7 @@ type Service interface {
 	AddRelyingParty(ctx context.Context, a *core.Admin, id, name string, attrs, authTypes []string) (*store.RelyingParty, error)
 	AddRPKey(ctx context.Context, a *core.Admin, rpID string) (key, keyID string, err error)
 	RevokeRPKey(ctx context.Context, a *core.Admin, rpID, keyID string) (*store.RelyingParty, error)
+	RevokeRPCert(ctx context.Context, a *core.Admin, rpID, serial, reason string) (*store.RelyingParty, error)
 	SetRelyingPartyStatus(ctx context.Context, a *core.Admin, id string, s core.StatusChange) (*store.RelyingParty, error)
 
 	EnrolPerson(ctx context.Context, a *core.Admin, q *people.PersonRequest) (*people.PersonEnrolled, error)

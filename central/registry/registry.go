@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"strings"
 	"sync"
@@ -481,6 +482,51 @@ func (r *Registry) RevokeRPKey(ctx context.Context, a *core.Admin, rpID, keyID s
 			}
 		}
 		return notFound("live key of "+rpID, keyID)
+	})
+}
+
+// NormalizeSerial reads a certificate serial as an operator may paste it
+// (hex, any case, with or without colons or a 0x prefix) in the form
+// central keeps and the trust feed carries: big.Int.Text(16).
+func NormalizeSerial(s string) (string, error) {
+	t := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), ":", ""))
+	t = strings.TrimPrefix(t, "0x")
+	n, ok := new(big.Int).SetString(t, 16)
+	if !ok || t == "" || len(t) > 40 || n.Sign() <= 0 {
+		return "", badRequest("serial %q: want the certificate's serial in hex (rp cert issue prints it; openssl x509 -noout -serial)", s)
+	}
+	return n.Text(16), nil
+}
+
+// RevokeRPCert revokes one TLS client certificate of a relying party,
+// leaving the party and its other certificates and keys as they are. The
+// serial is published on the trust feed until the certificate expires.
+func (r *Registry) RevokeRPCert(ctx context.Context, a *core.Admin, rpID, serial, reason string) (*store.RelyingParty, error) {
+	sn, err := NormalizeSerial(serial)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, badRequest("reason: say why the certificate is revoked (e.g. key leaked)")
+	}
+	if err := core.CheckText("reason", reason, 256); err != nil {
+		return nil, err
+	}
+	now := r.now().UTC()
+	return r.updateRP(ctx, a, rpID, "relying-party.cert-revoke", map[string]string{"serial": sn, "reason": reason}, func(rp *store.RelyingParty) error {
+		rp.PruneCerts(now)
+		for i := range rp.Certs {
+			c := &rp.Certs[i]
+			if c.Serial != sn {
+				continue
+			}
+			if !c.Revoked.IsZero() {
+				return fail(http.StatusConflict, enrol.CodeConflict, "certificate %s of relying party %s was revoked at %s", sn, rpID, c.Revoked.Format(time.RFC3339))
+			}
+			c.Revoked, c.Reason = now, reason
+			return nil
+		}
+		return notFound("unexpired certificate of relying party "+rpID+" with serial", sn)
 	})
 }
 

@@ -99,15 +99,19 @@ type Backfill struct {
 
 // RelyingParty is a service that asks appliances for authentication.
 type RelyingParty struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Status     string    `json:"status"`
-	Reason     string    `json:"reason,omitempty"`
-	Attributes []string  `json:"attributes,omitempty"` // identity attributes it may receive
-	AuthTypes  []string  `json:"authTypes,omitempty"`  // recordfeed.Auth* it may use
-	Keys       []RPKey   `json:"keys,omitempty"`       // API keys (hashes only)
-	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Status     string   `json:"status"`
+	Reason     string   `json:"reason,omitempty"`
+	Attributes []string `json:"attributes,omitempty"` // identity attributes it may receive
+	AuthTypes  []string `json:"authTypes,omitempty"`  // recordfeed.Auth* it may use
+	Keys       []RPKey  `json:"keys,omitempty"`       // API keys (hashes only)
+	// Certs are the TLS client certificates central issued the party
+	// (rp cert issue) that have not expired yet; revoked ones are
+	// published on the trust feed until they expire.
+	Certs   []RPCert  `json:"certs,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
 
 // RPKey is a relying party's API key: only the SHA-256 of its secret.
@@ -116,6 +120,31 @@ type RPKey struct {
 	SHA256  []byte    `json:"sha256"`
 	Created time.Time `json:"created"`
 	Revoked bool      `json:"revoked,omitempty"`
+}
+
+// RPCert is a relying party's TLS client certificate as central keeps it.
+type RPCert struct {
+	Serial   string    `json:"serial"` // big.Int.Text(16)
+	NotAfter time.Time `json:"notAfter"`
+	Issued   time.Time `json:"issued"`
+	Revoked  time.Time `json:"revoked,omitzero"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// MaxRPCerts bounds a relying party's unexpired certificates (with 30-day
+// certificates, more than two a day).
+const MaxRPCerts = 64
+
+// PruneCerts drops the certificates that have expired by now: a revoked
+// one needs no listing once no handshake can accept it.
+func (rp *RelyingParty) PruneCerts(now time.Time) {
+	kept := rp.Certs[:0]
+	for _, c := range rp.Certs {
+		if now.Before(c.NotAfter) {
+			kept = append(kept, c)
+		}
+	}
+	rp.Certs = kept
 }
 
 // Person is an enrolled person. Everything personal — demographics,

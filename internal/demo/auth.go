@@ -3,7 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgetrust/edgetrust/internal/tlsx"
 	"github.com/edgetrust/edgetrust/sbi"
 	"github.com/edgetrust/edgetrust/sbi/client"
 )
@@ -33,6 +41,11 @@ func (c *chain) authDemo(ctx context.Context) error {
 	}
 	key = strings.TrimSpace(key)
 	step("relying party \"kiosk\" registered (fingerprint, iris, face and demographic auth, may receive fullName); API key %s…", key[:12])
+	rpHTTP, serial, err := c.rpCertificate(ctx, "kiosk")
+	if err != nil {
+		return err
+	}
+	step("the kiosk made its own P-256 key and a CSR; central certified it (rp cert issue, serial %s…): the appliance's default --rp-auth cert+key wants the certificate and the API key", serial[:min(12, len(serial))])
 
 	present := func(person, finger string) error {
 		for _, dev := range []string{"ETFR000000001", "ETFA000000001"} {
@@ -80,7 +93,7 @@ func (c *chain) authDemo(ctx context.Context) error {
 		r.Header.Set("Authorization", "Bearer "+key)
 		r.Header.Set("Content-Type", "application/json")
 		t0 := time.Now()
-		resp, err := http.DefaultClient.Do(r)
+		resp, err := rpHTTP.Do(r)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -166,4 +179,52 @@ func (c *chain) authDemo(ctx context.Context) error {
 		return err
 	}
 	return waitHTTP(c.centralURL+"/healthz", 60*time.Second)
+}
+
+// rpCertificate has central certify a CSR for relying party rp, whose key
+// never leaves this process (edgetrust-central rp cert issue), and returns
+// an HTTP client presenting the certificate (trusting central's root, as
+// every request of the demo does) and the certificate's serial.
+func (c *chain) rpCertificate(ctx context.Context, rp string) (*http.Client, string, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: rp}}, k)
+	if err != nil {
+		return nil, "", err
+	}
+	csr, crt := filepath.Join(c.state, rp+".csr"), filepath.Join(c.state, rp+"-cert.pem")
+	if err := os.WriteFile(csr, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o644); err != nil {
+		return nil, "", err
+	}
+	if _, err := c.run(ctx, "edgetrust-central", "rp", "cert", "issue", "--rp", rp, "--csr", csr, "--out", crt); err != nil {
+		return nil, "", err
+	}
+	b, err := os.ReadFile(crt)
+	if err != nil {
+		return nil, "", err
+	}
+	var chain [][]byte
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		chain = append(chain, blk.Bytes)
+	}
+	if len(chain) == 0 {
+		return nil, "", fmt.Errorf("rp cert issue wrote no certificate to %s", crt)
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return nil, "", err
+	}
+	roots, err := tlsx.ReadRoots(filepath.Join(c.state, "central", "tls", "root.pem"))
+	if err != nil {
+		return nil, "", err
+	}
+	cert := &tls.Certificate{Certificate: chain, PrivateKey: k, Leaf: leaf}
+	cfg, err := tlsx.ClientConfig(tlsx.ClientOptions{Roots: roots,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }})
+	if err != nil {
+		return nil, "", err
+	}
+	return &http.Client{Transport: tlsx.Transport(cfg, 60*time.Second)}, fmt.Sprintf("%X", leaf.SerialNumber), nil
 }

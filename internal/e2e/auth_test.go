@@ -48,12 +48,15 @@ func (a authAnswer) has(code string) bool {
 
 type authWorld struct {
 	*world
-	sw       *enroltest.Swtpm
-	root     string
-	feedKey  string
-	encCert  string
-	rpKeys   map[string]string
-	enrolled map[uint64]enrolledPerson
+	sw      *enroltest.Swtpm
+	root    string
+	feedKey string
+	encCert string
+	rpKeys  map[string]string
+	// rpClients present each relying party's client certificate from
+	// central (rp cert issue): the appliance's default --rp-auth cert+key.
+	rpClients map[string]*http.Client
+	enrolled  map[uint64]enrolledPerson
 }
 
 type enrolledPerson struct {
@@ -72,7 +75,7 @@ func TestCachedRecordAuthEndToEnd(t *testing.T) {
 	root := t.TempDir()
 	w := &authWorld{world: &world{env: &env{t: t, vars: []string{"EDGETRUST_CENTRAL_PASSPHRASE=e2e passphrase 0123456789"}},
 		cState: filepath.Join(root, "central"), aState: filepath.Join(root, "agent"), pState: filepath.Join(root, "appliance")},
-		sw: sw, root: root, rpKeys: map[string]string{}, enrolled: map[uint64]enrolledPerson{}}
+		sw: sw, root: root, rpKeys: map[string]string{}, rpClients: map[string]*http.Client{}, enrolled: map[uint64]enrolledPerson{}}
 	w.setUp()
 
 	// Enrol two synthetic people from registration slaps of their left hand.
@@ -260,6 +263,7 @@ func (w *authWorld) setUp() {
 			t.Fatalf("rp key add printed %q", key)
 		}
 		w.rpKeys[rp] = key
+		w.rpClients[rp] = rpClient(t, w.env, w.root, rp)
 	}
 
 	w.agent = w.start("edgetrust-agent", "serve", "--dev", "--tpm", w.sw.URL, "--state", w.aState, "--encryption-cert", w.encCert)
@@ -372,7 +376,7 @@ func (w *authWorld) auth(rp string, body map[string]any) authAnswer {
 	req, _ := http.NewRequest(http.MethodPost, w.applianceURL+"/v1/auth", bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+w.rpKeys[rp])
 	req.Header.Set("Content-Type", "application/json")
-	r, err := http.DefaultClient.Do(req)
+	r, err := w.rpClients[rp].Do(req)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -294,4 +298,48 @@ func parsePEM(b []byte) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("no PEM block")
 	}
 	return x509.ParseCertificate(blk.Bytes)
+}
+
+// rpClient makes relying party rp a key of its own, has central certify
+// its CSR (edgetrust-central rp cert issue) and returns a client that
+// presents the certificate, verifying servers as every test request does.
+func rpClient(t *testing.T, e *env, root, rp string) *http.Client {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: rp}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, crt := filepath.Join(root, rp+".csr"), filepath.Join(root, rp+"-cert.pem")
+	if err := os.WriteFile(csr, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.run("edgetrust-central", "rp", "cert", "issue", "--rp", rp, "--csr", csr, "--out", crt)
+	b, err := os.ReadFile(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain [][]byte
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		chain = append(chain, blk.Bytes)
+	}
+	if len(chain) == 0 {
+		t.Fatalf("rp cert issue wrote no certificate to %s", crt)
+	}
+	cert := tls.Certificate{Certificate: chain, PrivateKey: k}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		d := &tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS13, ServerName: host, InsecureSkipVerify: true,
+			Certificates:     []tls.Certificate{cert},
+			VerifyConnection: func(cs tls.ConnectionState) error { return verifyTrusted(cs, host) }}}
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 }

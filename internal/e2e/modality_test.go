@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,11 +35,12 @@ func TestIrisFaceAuthEndToEnd(t *testing.T) {
 	root := t.TempDir()
 	w := &authWorld{world: &world{env: &env{t: t, vars: []string{"EDGETRUST_CENTRAL_PASSPHRASE=e2e passphrase 0123456789"}},
 		cState: filepath.Join(root, "central"), aState: filepath.Join(root, "agent"), pState: filepath.Join(root, "appliance")},
-		sw: sw, root: root, rpKeys: map[string]string{}, enrolled: map[uint64]enrolledPerson{}}
+		sw: sw, root: root, rpKeys: map[string]string{}, rpClients: map[string]*http.Client{}, enrolled: map[uint64]enrolledPerson{}}
 	w.setUp()
 	w.run("edgetrust-central", "rp", "add", "--id", "kiosk-m", "--name", "Kiosk M", "--auth-type", "bio-Finger",
 		"--auth-type", "bio-Iris", "--auth-type", "bio-Face", "--auth-type", "demo")
 	w.rpKeys["kiosk-m"] = strings.TrimSpace(w.run("edgetrust-central", "rp", "key", "add", "--id", "kiosk-m"))
+	w.rpClients["kiosk-m"] = rpClient(t, w.env, root, "kiosk-m")
 
 	// Person 7: fingers, eyes and face. Person 8: fingers only.
 	w.presentAll(7)

@@ -37,9 +37,11 @@ func tool(t *testing.T, name string) string {
 // key anywhere under its state — and serves the certificate for it; a
 // relying party with a certificate from `rp cert issue` and its API key
 // authenticates with curl and openssl s_client against the appliance
-// (--rp-auth cert+key); without a certificate, with a self-made one, and
-// once the relying party is revoked it is refused, and no decision is
-// logged for the refusals.
+// (--rp-auth cert+key, the default: serve is given no --rp-auth); without a certificate, with a self-made one, and
+// with one certificate revoked by serial (rp cert revoke) that certificate,
+// and once the relying party is revoked everything, is refused (the other
+// certificate working in between), and no decision is logged for the
+// refusals.
 func TestTLSKeysAndRPCertificates(t *testing.T) {
 	curl, openssl := tool(t, "curl"), tool(t, "openssl")
 	root := t.TempDir()
@@ -67,7 +69,7 @@ func TestTLSKeysAndRPCertificates(t *testing.T) {
 	aport := freePort(t)
 	w.applianceURL = fmt.Sprintf("https://127.0.0.1:%d", aport)
 	w.applianceArgs = []string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),
-		"--central", w.centralURL, "--feed-key", feedKey, "--poll-wait", "2s", "--rp-auth", "cert+key"}
+		"--central", w.centralURL, "--feed-key", feedKey, "--poll-wait", "2s"}
 	w.startAppliance()
 
 	// The TLS key is in the TPM: only its blob is on disk, and the served
@@ -127,12 +129,35 @@ func TestTLSKeysAndRPCertificates(t *testing.T) {
 	if o, err := auth("--cert", selfFile, "--key", keyFile); err == nil || strings.Contains(o, "authStatus") {
 		t.Fatalf("with a self-made certificate: %v\n%s", err, o)
 	}
+	// One leaked certificate is revoked by serial: the appliance refuses it
+	// while the party's second certificate still authenticates.
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kb2, _ := pki.KeyPEM(k2)
+	key2File, cert2File, csr2File := filepath.Join(dir, "bank2.key"), filepath.Join(dir, "bank2.pem"), filepath.Join(dir, "bank2.csr")
+	os.WriteFile(key2File, kb2, 0o600)
+	der2, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "bank"}}, k2)
+	os.WriteFile(csr2File, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der2}), 0o644)
+	w.run("edgetrust-central", "rp", "cert", "issue", "--rp", "bank", "--csr", csr2File, "--out", cert2File)
+	cb, _ := os.ReadFile(certFile)
+	leaf, err := parsePEM(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.run("edgetrust-central", "rp", "cert", "revoke", "--rp", "bank", "--serial", leaf.SerialNumber.Text(16), "--reason", "key copied to a laptop")
+	waitFor(t, "the certificate's revocation on the appliance", 30*time.Second, w.appliance, func() bool {
+		o, _ := auth("--cert", certFile, "--key", keyFile)
+		return strings.Contains(o, "is revoked by central") && strings.Contains(o, leaf.SerialNumber.Text(16))
+	})
+	if o, err := auth("--cert", cert2File, "--key", key2File); err != nil || !strings.Contains(o, `"rp":"bank"`) {
+		t.Fatalf("the party's other certificate after one was revoked: %v\n%s", err, o)
+	}
 	w.run("edgetrust-central", "rp", "revoke", "--id", "bank", "--reason", "certificate leaked")
 	waitFor(t, "the revocation on the appliance", 30*time.Second, w.appliance, func() bool {
 		o, _ := auth("--cert", certFile, "--key", keyFile)
 		return strings.Contains(o, "revoked")
 	})
-	// Two decisions (curl and s_client with the certificate); the refusals made none.
+	// Three decisions (curl and s_client with the certificate, curl with the
+	// second one); the refusals made none.
 	rsp, err := http.Get(w.applianceURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +172,8 @@ func TestTLSKeysAndRPCertificates(t *testing.T) {
 			decisions += v
 		}
 	}
-	if decisions != 2 {
-		t.Fatalf("%v decisions for bank, want 2 (refused requests make none):\n%s", decisions, m)
+	if decisions != 3 {
+		t.Fatalf("%v decisions for bank, want 3 (refused requests make none):\n%s", decisions, m)
 	}
 	if !strings.Contains(string(m), "edgetrust_appliance_tls_cert_expiry_seconds 2.59") {
 		t.Errorf("the TLS expiry gauge does not show about 30 days")

@@ -26,6 +26,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "development mode: simulated TPM, emulated sensors for every CTK device kind, development PKI")
 	env := fs.String("env", "", "environment the device is registered for: Staging, Developer, Pre-Production, Production (default Developer)")
 	metrics := fs.String("metrics", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (off by default)")
+	keyRotation := fs.String("key-rotation", "", "replace each device signing key after this long, attested as at enrolment: whole days (30d) or a duration (720h), 1h to 30d (default 30d, the SBI schedule; a key is also replaced at 2/3 of its certificate's life)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask the central the devices were enrolled with for an attestation challenge this often, e.g. 1m (0: off)")
 	var logf cli.LogFlags
 	logf.Register(fs, "json")
@@ -49,6 +50,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if set["metrics"] {
 		cfg.MetricsAddr = *metrics
+	}
+	if set["key-rotation"] {
+		cfg.KeyRotation = *keyRotation
 	}
 	for _, e := range encCerts {
 		if cfg.EncryptionCerts == nil {

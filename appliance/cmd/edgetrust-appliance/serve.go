@@ -54,7 +54,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lockN := fs.Int("lockout-failures", auth.DefaultLockoutFailures, "consecutive failed matches (demographic or fingerprint) that lock a VID out; negative: never")
 	lockFor := fs.Duration("lockout-duration", auth.DefaultLockoutDuration, "how long a VID stays locked out")
 	rpRate := fs.Float64("rp-rate-limit", auth.DefaultRPRate, "authentications per second each relying party may ask for; negative: unlimited")
-	rpAuth := fs.String("rp-auth", auth.RPAuthKey, "how relying parties authenticate on POST /v1/auth: cert+key (a client certificate from central, edgetrust-central rp cert issue, and the API key), cert (the certificate alone) or key (the API key alone; the default until relying parties hold certificates)")
+	rpAuth := fs.String("rp-auth", auth.RPAuthCertKey, "how relying parties authenticate on POST /v1/auth: cert+key (a client certificate from central, edgetrust-central rp cert issue, and the API key), cert (the certificate alone) or key (the API key alone: an explicit fallback that logs a warning at start, and the only choice with --insecure-http-loopback)")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask central for an attestation challenge this often and answer with a TPM quote, e.g. 1m (0: off; decision 0018)")
 	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
@@ -74,9 +74,11 @@ Example:
 
 Authentication (POST /v1/auth) needs a TPM, the appliance's id and central:
 records for this appliance arrive on central's feed records.<id>, sealed to the
-TPM key; relying parties present the API key central issued them
-(Authorization: Bearer etr_...) and, with --rp-auth cert+key, also the TLS
-client certificate central issued them (edgetrust-central rp cert issue).
+TPM key; relying parties present the TLS client certificate central issued
+them (edgetrust-central rp cert issue, from their own CSR) and the API key
+(Authorization: Bearer etr_...): --rp-auth cert+key, the default. --rp-auth
+cert drops the key; --rp-auth key drops the certificate (a fallback that
+logs a warning).
 Every decision is signed by the TPM key and audited.
 
 With --tpm the TLS key (server, and client towards central) is made in the
@@ -126,6 +128,7 @@ See docs/api/appliance.md.
 	str("id", &cfg.ID, *id)
 	str("decision-signing", &cfg.DecisionSigning, *signing)
 	str("unwrap", &cfg.SessionKeyUnwrap, *unwrap)
+	rpAuthChosen := set["rp-auth"] || cfg.RPAuth != "" // the flag, or rpAuth in the config file
 	str("rp-auth", &cfg.RPAuth, *rpAuth)
 	dur("delegate-lifetime", &cfg.DelegateLifetime, *dlife)
 	dur("lockout-duration", &cfg.LockoutDuration, *lockFor)
@@ -176,7 +179,11 @@ See docs/api/appliance.md.
 		return cli.Usage(err)
 	}
 	if *insecureHTTP && cfg.RPAuth != auth.RPAuthKey {
-		return cli.Usage(fmt.Errorf("--rp-auth %s needs TLS (client certificates): drop %s, or use --rp-auth key", cfg.RPAuth, insecureFlag))
+		why := "the default"
+		if rpAuthChosen {
+			why = "chosen"
+		}
+		return cli.Usage(fmt.Errorf("--rp-auth %s (%s) needs TLS for relying parties' client certificates: drop %s, or pass --rp-auth key to accept API keys alone (development only)", cfg.RPAuth, why, insecureFlag))
 	}
 	log, err := cli.NewLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
@@ -205,6 +212,9 @@ See docs/api/appliance.md.
 	at, err := setupTLS(ctx, ts)
 	if err != nil {
 		return err
+	}
+	if cfg.RPAuth == auth.RPAuthKey {
+		log.Warn("--rp-auth key: relying parties authenticate with an API key alone, no client certificate; use it only as a fallback while they obtain certificates (edgetrust-central rp cert issue)", "rpAuth", cfg.RPAuth)
 	}
 	if cfg.RPAuth != auth.RPAuthKey && at.server.ClientCAs == nil {
 		log.Warn("--rp-auth "+cfg.RPAuth+" without central's TLS root (enrol first, or --central-ca): every relying party is refused", "rpAuth", cfg.RPAuth)

@@ -28,7 +28,7 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	tokenFile := fs.String("admin-token-file", os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE"), "file holding an admin token (or set EDGETRUST_CENTRAL_ADMIN_TOKEN)")
 	asJSON := fs.Bool("json", false, "print the API's JSON answer")
 	id := fs.String("id", "", "vendor, appliance or relying-party id")
-	fs.StringVar(id, "rp", "", "rp key add|revoke: the relying party's id (same as --id)")
+	fs.StringVar(id, "rp", "", "rp key add|revoke, rp cert issue|revoke: the relying party's id (same as --id)")
 	name := fs.String("name", "", "vendor or relying-party name")
 	vendor := fs.String("vendor", "", "vendor id")
 	status := fs.String("status", "", "filter: active, suspended or revoked")
@@ -39,7 +39,7 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	ttl := fs.String("ttl", "", "token lifetime, e.g. 15m (default 15m, at most 24h)")
 	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id; attest status / quarantine lift: the appliance")
 	var serials, attrs, authTypes, captures stringList
-	fs.Var(&serials, "serial", "device serial; repeatable for revoke/suspend/reinstate")
+	fs.Var(&serials, "serial", "device serial; repeatable for revoke/suspend/reinstate; rp cert revoke: the certificate's serial (hex), once")
 	fs.Var(&attrs, "attr", "identity attribute a relying party may receive; repeatable")
 	fs.Var(&authTypes, "auth-type", "rp add: an auth type it may use; person lock|unlock: the type; repeatable (demo, bio-Finger, bio-Iris, bio-Face)")
 	fs.Var(&captures, "capture", "person enrol: a file with an SBI RCAPTURE answer (or {request, response}); repeatable")
@@ -78,6 +78,11 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	u, err := url.Parse(*centralURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return cli.Usage(fmt.Errorf("--central %q: want http(s)://host:port", *centralURL))
+	}
+	if u.Scheme == "http" {
+		// An admin token is a bearer credential: it never crosses a
+		// connection that is not TLS, even to a loopback address.
+		return cli.Usage(fmt.Errorf("--central %s: refusing to send an admin token over plain HTTP; use https://%s (central serves TLS by default; trust it with --central-root STATE/tls/root.pem or --central-root-sha256)", *centralURL, u.Host))
 	}
 	hc, err := centralHTTP(*rootFile, *rootPin, 60*time.Second)
 	if err != nil {
@@ -315,6 +320,14 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 			return err
 		}
 		return rpCertIssue(ctx, c, *id, *csrFile, *outFile, *days, *asJSON, stdout, stderr)
+	case "rp cert revoke":
+		if err := errors.Join(need(*id, "rp"), need(*reason, "reason")); err != nil {
+			return err
+		}
+		if len(serials) != 1 {
+			return cli.Usage(errors.New("--serial is required, once: the certificate's serial in hex (rp cert issue printed it; openssl x509 -noout -serial -in CERT)"))
+		}
+		return rpCertRevoke(ctx, c, *id, serials[0], *reason, stdout)
 	case "rp key revoke":
 		if err := errors.Join(need(*id, "id"), need(*keyID, "key")); err != nil {
 			return err

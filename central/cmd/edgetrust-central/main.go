@@ -142,7 +142,7 @@ var rpGroup = func() *cli.Command {
 	g.Commands = append(g.Commands, &cli.Command{Name: "key", Summary: "relying-party API keys", Commands: key.Commands,
 		Example: "  edgetrust-central " + adminHelp["rp key add"].Example + "\n  edgetrust-central " + adminHelp["rp key revoke"].Example,
 		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp key needs add or revoke") }})
-	cert := adminGroup("rp", "", "issue: a TLS client certificate from the relying party's CSR")
+	cert := adminGroup("rp", "", "issue: a TLS client certificate from the relying party's CSR", "revoke: revoke one certificate by serial")
 	for _, k := range cert.Commands {
 		name := k.Name
 		k.Run = func(ctx context.Context, e *cli.Env, args []string) error {
@@ -150,7 +150,7 @@ var rpGroup = func() *cli.Command {
 		}
 	}
 	g.Commands = append(g.Commands, &cli.Command{Name: "cert", Summary: "relying-party TLS client certificates", Commands: cert.Commands,
-		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp cert needs issue") }})
+		Default: func(context.Context, *cli.Env, []string) error { return cli.Usagef("rp cert needs issue or revoke") }})
 	return g
 }()
 

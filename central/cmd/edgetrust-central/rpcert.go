@@ -82,8 +82,18 @@ func rpCertIssuer(st store.Store, ca *tlsca.CA, now func() time.Time) httpapi.RP
 			if rp.Status != trustfeed.Active {
 				return core.Fail(http.StatusConflict, enrol.CodeNotActive, "relying party %s is %s: no certificate", rpID, rp.Status)
 			}
+			rp.PruneCerts(now())
+			if len(rp.Certs) >= store.MaxRPCerts {
+				return core.Fail(http.StatusConflict, enrol.CodeConflict, "relying party %s holds %d unexpired certificates; let some expire first", rpID, len(rp.Certs))
+			}
 			if c, err = ca.IssueRP(csr, rpID, time.Duration(q.Days)*24*time.Hour, now()); err != nil {
 				return core.BadRequest("%v", err)
+			}
+			// Kept so that one certificate can be revoked by its serial
+			// (rp cert revoke) without suspending the party.
+			rp.Certs = append(rp.Certs, store.RPCert{Serial: c.Leaf.SerialNumber.Text(16), NotAfter: c.Leaf.NotAfter.UTC(), Issued: now().UTC()})
+			if err := tx.PutRelyingParty(ctx, rp); err != nil {
+				return err
 			}
 			return core.Audit(ctx, tx, now(), a.Actor(), auditRPCert, "rp:"+rpID, tlsca.IssuedDetail(c.Leaf, "admin"))
 		})
@@ -152,4 +162,21 @@ func rpCertIssue(ctx context.Context, c *adminClient, id, csrFile, out string, d
 	fmt.Fprintf(stderr, "TLS client certificate for relying party %s written to %s (serial %s, valid until %s; chain to central's TLS root %s)\n",
 		id, out, r.Serial, r.NotAfter.Format(time.RFC3339), r.RootSHA256)
 	return nil
+}
+
+// rpCertRevoke is `rp cert revoke`: one certificate, by serial.
+func rpCertRevoke(ctx context.Context, c *adminClient, id, serial, reason string, stdout io.Writer) error {
+	var rp store.RelyingParty
+	if err := c.call(ctx, "POST", "/v1/admin/relying-parties/"+url.PathEscape(id)+"/tls-cert/revoke",
+		httpapi.RPCertRevokeRequest{Serial: serial, Reason: reason}, &rp); err != nil {
+		return err
+	}
+	n := 0
+	for _, k := range rp.Certs {
+		if !k.Revoked.IsZero() {
+			n++
+		}
+	}
+	_, err := fmt.Fprintf(stdout, "certificate %s of relying party %s revoked; the trust feed now lists %d revoked certificate(s) of %s, and appliances refuse them at the next request. The party, its API keys and its other certificates are unchanged.\n", serial, id, n, id)
+	return err
 }

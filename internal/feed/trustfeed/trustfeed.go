@@ -79,6 +79,24 @@ type RelyingParty struct {
 	Attributes []string `json:"attributes,omitempty"`
 	Keys       []RPKey  `json:"keys,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
+	// RevokedCerts are the serials (lower-case hex, as
+	// big.Int.Text(16)) of this party's TLS client certificates central
+	// revoked before their end (rp cert revoke); appliances refuse them.
+	// A certificate leaves the list once it has expired.
+	RevokedCerts []string `json:"revokedCerts,omitempty"`
+}
+
+// MaxRevokedRPCerts bounds RevokedCerts.
+const MaxRevokedRPCerts = 256
+
+// RevokedCert reports whether serial (big.Int.Text(16)) is in RevokedCerts.
+func (r *RelyingParty) RevokedCert(serial string) bool {
+	for _, s := range r.RevokedCerts {
+		if s == serial {
+			return true
+		}
+	}
+	return false
 }
 
 // RPKey is one relying-party API key as the feed carries it.
@@ -150,6 +168,14 @@ func Decode(kind string, data []byte) (any, error) {
 		for _, k := range x.Keys {
 			if len(k.ID) != 16 || len(k.SHA256) != sha256.Size {
 				return nil, errors.New("trustfeed: relying-party key needs a 16-character id and a SHA-256")
+			}
+		}
+		if len(x.RevokedCerts) > MaxRevokedRPCerts {
+			return nil, fmt.Errorf("trustfeed: relying party with %d revoked certificates (at most %d)", len(x.RevokedCerts), MaxRevokedRPCerts)
+		}
+		for _, s := range x.RevokedCerts {
+			if s == "" || len(s) > 40 || strings.Trim(s, "0123456789abcdef") != "" {
+				return nil, errors.New("trustfeed: a revoked certificate serial must be 1–40 lower-case hex digits")
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package trustfeed
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -34,10 +35,18 @@ func TestRelyingPartyEntry(t *testing.T) {
 	if rp.ID != "kiosk" || len(rp.Keys) != 1 || rp.AuthTypes[0] != "demo" {
 		t.Fatalf("%+v", rp)
 	}
+	if v, err := Decode(KindRP, []byte(`{"id":"kiosk","status":"active","revokedCerts":["5f3a0c19d2e4b7a1"]}`)); err != nil ||
+		!v.(*RelyingParty).RevokedCert("5f3a0c19d2e4b7a1") || v.(*RelyingParty).RevokedCert("5f3a") {
+		t.Fatalf("revokedCerts: %v", err)
+	}
 	for _, bad := range []string{
 		`{"id":"kiosk","status":"active","keys":[{"id":"short","sha256":"` + base64.StdEncoding.EncodeToString(h) + `"}]}`,
 		`{"id":"kiosk","status":"active","keys":[{"id":"00112233445566ff","sha256":"AAAA"}]}`,
 		`{"id":"","status":"active"}`,
+		`{"id":"kiosk","status":"active","revokedCerts":["ABCDEF"]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":[""]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":["` + strings.Repeat("a", 41) + `"]}`,
+		`{"id":"kiosk","status":"active","revokedCerts":[` + strings.Repeat(`"a",`, MaxRevokedRPCerts) + `"b"]}`,
 	} {
 		if _, err := Decode(KindRP, []byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
@@ -82,4 +91,26 @@ func TestDecodeStrict(t *testing.T) {
 	if _, err := Decode(KindDevice, []byte(`{"serial":"SN1","vendorId":"v1","status":"revoked","since":"2026"}`)); err != nil {
 		t.Errorf("open contract: %v", err)
 	}
+}
+
+// FuzzDecodeRelyingParty: a relying-party entry either is refused or has
+// an id, a valid status and revoked serials within the bounds.
+func FuzzDecodeRelyingParty(f *testing.F) {
+	f.Add([]byte(`{"id":"kiosk","status":"active","revokedCerts":["5f3a0c19d2e4b7a1"]}`))
+	f.Add([]byte(`{"id":"kiosk","status":"revoked","keys":[{"id":"00112233445566ff","sha256":"AAAA"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := Decode(KindRP, b)
+		if err != nil {
+			return
+		}
+		rp := v.(*RelyingParty)
+		if rp.ID == "" || !ValidStatus(rp.Status) || len(rp.RevokedCerts) > MaxRevokedRPCerts {
+			t.Fatalf("accepted %+v", rp)
+		}
+		for _, s := range rp.RevokedCerts {
+			if s == "" || len(s) > 40 || strings.Trim(s, "0123456789abcdef") != "" {
+				t.Fatalf("accepted serial %q", s)
+			}
+		}
+	})
 }
