@@ -1,10 +1,14 @@
 package sbi
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"unsafe"
 )
 
 // ErrDigitalID marks digital ID content problems.
@@ -46,6 +50,71 @@ func DecodeDigitalID(s string) (d *DigitalID, jws *JWS, err error) {
 		return nil, nil, err
 	}
 	return d, jws, nil
+}
+
+// decodeDigitalIDCached is DecodeDigitalID for the digital IDs of
+// captures: a device's signed digital ID is the same string in every
+// capture for up to DigitalIDMaxAge, so its decoding is kept by the
+// SHA-256 of the string (bounded like the header cache) and handed out as
+// copies whose slices are the caller's own. Errors are not kept.
+func decodeDigitalIDCached(s string) (*DigitalID, *JWS, error) {
+	k := sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
+	digitalIDs.mu.RLock()
+	e := digitalIDs.m[k]
+	digitalIDs.mu.RUnlock()
+	if e == nil {
+		d, j, err := DecodeDigitalID(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		e = &didEntry{d: *d}
+		if j != nil {
+			e.j = copyJWS(j, true)
+		}
+		digitalIDs.mu.Lock()
+		if len(digitalIDs.m) >= maxCachedCerts {
+			for old := range digitalIDs.m {
+				delete(digitalIDs.m, old)
+				break
+			}
+		}
+		digitalIDs.m[k] = e
+		digitalIDs.mu.Unlock()
+	}
+	d := e.d
+	if e.j == nil {
+		return &d, nil, nil
+	}
+	return &d, copyJWS(e.j, false), nil
+}
+
+type didEntry struct {
+	d DigitalID
+	j *JWS
+}
+
+var digitalIDs = struct {
+	mu sync.RWMutex
+	m  map[[32]byte]*didEntry
+}{m: make(map[[32]byte]*didEntry)}
+
+// copyJWS is j with exported slices of its own. For the cache (keep) the
+// signing input is cloned too, so that the entry does not keep the whole
+// request it was cut from; copies handed out share it (a string) and the
+// signature (never written).
+func copyJWS(j *JWS, keep bool) *JWS {
+	cp := *j
+	cp.Header.X5C = slices.Clone(j.Header.X5C)
+	cp.Payload = slices.Clone(j.Payload)
+	cp.Chain = slices.Clone(j.Chain)
+	if keep {
+		cp.sig = slices.Clone(j.sig)
+		cp.input = strings.Clone(j.input)
+		for i, x := range cp.Header.X5C {
+			cp.Header.X5C[i] = strings.Clone(x)
+		}
+	}
+	return &cp
 }
 
 // Check returns every content problem: empty fields, a type/subtype pair

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -293,6 +294,62 @@ func (j *JWS) VerifySignature() error {
 		return ErrSignature
 	}
 	return nil
+}
+
+// verifySignatureOnce is VerifySignature for a JWS the protocol repeats
+// byte for byte: a device's digital ID is signed at most every
+// DigitalIDMaxAge and travels in every capture until then. A signature
+// that verified is remembered by the SHA-256 of its signing input and
+// signature (the input holds the x5c header, so it names the key too);
+// the same bytes again are the same verification, so it is not repeated.
+// Failures are not remembered. Only the verification is cached: the
+// caller still checks validity, chains and content at its own time.
+func (j *JWS) verifySignatureOnce() error {
+	h := sha256.New()
+	h.Write(unsafe.Slice(unsafe.StringData(j.input), len(j.input)))
+	h.Write([]byte{0})
+	h.Write(j.sig)
+	var k [32]byte
+	h.Sum(k[:0])
+	if verifiedSigs.has(k) {
+		return nil
+	}
+	if err := j.VerifySignature(); err != nil {
+		return err
+	}
+	verifiedSigs.add(k)
+	return nil
+}
+
+// sigCache is the set of signatures that verified, bounded; when full an
+// arbitrary entry makes room.
+type sigCache struct {
+	mu sync.RWMutex
+	m  map[[32]byte]struct{}
+}
+
+// maxVerifiedSigs bounds sigCache (32 bytes an entry: 128 kB at most).
+const maxVerifiedSigs = 4096
+
+var verifiedSigs = sigCache{m: make(map[[32]byte]struct{})}
+
+func (c *sigCache) has(k [32]byte) bool {
+	c.mu.RLock()
+	_, ok := c.m[k]
+	c.mu.RUnlock()
+	return ok
+}
+
+func (c *sigCache) add(k [32]byte) {
+	c.mu.Lock()
+	if len(c.m) >= maxVerifiedSigs {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = struct{}{}
+	c.mu.Unlock()
 }
 
 // CheckValidity checks the leaf's validity period at t.

@@ -282,3 +282,97 @@ func TestPeek(t *testing.T) {
 		t.Errorf("padded payload: %v", err)
 	}
 }
+
+// TestVerifySignatureOnce: a signature that verified is remembered by its
+// bytes; a different signature over the same input, or the same signature
+// under another header (another key), is verified afresh and refused.
+func TestVerifySignatureOnce(t *testing.T) {
+	p := getPKI(t)
+	id := Identity{Signer: opaqueSigner{p.deviceKey}, Chain: p.device.Chain}
+	s, err := id.Sign([]byte(`{"serialNo":"once"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		j, err := ParseJWS(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.verifySignatureOnce(); err != nil {
+			t.Fatalf("pass %d: %v", i, err)
+		}
+	}
+	j, _ := ParseJWS(s)
+	k := sha256.New()
+	k.Write([]byte(j.input))
+	k.Write([]byte{0})
+	k.Write(j.sig)
+	var key [32]byte
+	k.Sum(key[:0])
+	if !verifiedSigs.has(key) {
+		t.Fatal("a verified signature was not remembered")
+	}
+	// Same input, another signature: not remembered, verified, refused.
+	parts := strings.Split(s, ".")
+	bad := []byte(parts[2])
+	bad[10] ^= 1
+	if bad[10] == '.' || bad[10] == '=' {
+		bad[10] = 'A'
+	}
+	jb, err := ParseJWS(parts[0] + "." + parts[1] + "." + string(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := jb.verifySignatureOnce(); !errors.Is(err, ErrSignature) {
+			t.Fatalf("pass %d: tampered signature: %v", i, err)
+		}
+	}
+	// The good signature under another device's header (its key).
+	other := p.ftm
+	so, err := other.Sign([]byte(`{"serialNo":"once"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jo, err := ParseJWS(strings.Split(so, ".")[0] + "." + parts[1] + "." + parts[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jo.verifySignatureOnce(); !errors.Is(err, ErrSignature) {
+		t.Fatalf("signature moved under another key's header: %v", err)
+	}
+}
+
+// TestDecodeDigitalIDCached: the cached decoding equals DecodeDigitalID's, and
+// what a caller does to its copy does not reach the next caller.
+func TestDecodeDigitalIDCached(t *testing.T) {
+	p := getPKI(t)
+	payload, _ := json.Marshal(DigitalID{SerialNo: "CACHE1", Make: "m", Model: "x", Type: TypeFinger, DeviceSubType: "Single",
+		DeviceProvider: "p", DeviceProviderID: "p1", DateTime: "2026-12-08T00:00:00.000Z"})
+	s, err := p.ftm.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, wj, err := DecodeDigitalID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		d, j, err := decodeDigitalIDCached(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d != *want || string(j.Payload) != string(wj.Payload) || j.input != wj.input || string(j.sig) != string(wj.sig) ||
+			len(j.Chain) != len(wj.Chain) || !j.Chain[0].Equal(wj.Chain[0]) || len(j.Header.X5C) != len(wj.Header.X5C) {
+			t.Fatalf("pass %d: cached decoding differs", i)
+		}
+		if err := j.VerifySignature(); err != nil {
+			t.Fatalf("pass %d: %v", i, err)
+		}
+		// Scribble on the copy.
+		d.SerialNo, j.Payload[0], j.Chain[0], j.Header.X5C[0] = "EVIL", 'X', nil, "evil"
+	}
+	if _, _, err := decodeDigitalIDCached("not.a.jws"); err == nil {
+		t.Fatal("a malformed digital ID decoded")
+	}
+}

@@ -56,7 +56,7 @@ func BenchmarkDemoAuth(b *testing.B) {
 }
 
 // mustDelegate makes a decision delegate for c's signing key.
-func mustDelegate(b *testing.B, c *auth.Config) *delegate.Holder {
+func mustDelegate(b testing.TB, c *auth.Config) *delegate.Holder {
 	h, err := delegate.NewHolder(c.SigningKey, auth.DelegateUse, c.ApplianceID, time.Hour, nil)
 	if err != nil {
 		b.Fatal(err)

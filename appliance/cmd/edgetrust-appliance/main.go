@@ -29,6 +29,8 @@ Usage:
                                         ask a running appliance to verify an SBI capture answer
   edgetrust-appliance verify-qr (--text T | --image FILE) (--trust FILE --list-key FILE | --issuer-key FILE)
                                         verify a Claim 169 identity QR offline
+  edgetrust-appliance loadtest (--state DIR | --api URL --ca FILE) (--auth FILE | --verify FILE)
+                                        size an appliance: N concurrent clients, throughput, p50/p95/p99
   edgetrust-appliance audit verify|show --state DIR
                                         check the decision log's Merkle tree and TPM-signed checkpoints
   edgetrust-appliance version
@@ -77,6 +79,7 @@ var program = &cli.Program{Name: "edgetrust-appliance", Help: usage, Commands: [
 	cmd("status", "show the running appliance's status", status),
 	cmd("verify", "verify a capture with the running appliance", verify),
 	cmd("verify-qr", "verify a Claim 169 QR code offline", verifyQR),
+	cmd("loadtest", "drive a running appliance with concurrent auth and verify requests", loadtestCmd),
 	cmd("enrol", "enrol the appliance with central (TPM-attested)", enrolCmd),
 	{Name: "audit", Summary: "verify or show the decision log", Help: auditUsage, Default: func(ctx context.Context, e *cli.Env, args []string) error {
 		return auditCmd(ctx, args, e.Stdout, e.Stderr)

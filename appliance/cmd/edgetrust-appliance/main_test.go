@@ -7,10 +7,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +27,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/internal/feedtest"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 )
 
 func TestMain(m *testing.M) {
@@ -77,6 +82,27 @@ func waitStatus(ts *testscript.TestScript, state string, what string, cond func(
 	ts.Fatalf("%s: not within 30s (last status %+v)", what, last)
 }
 
+func fakeAppliance(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		IndividualID string `json:"individualId"`
+	}
+	json.NewDecoder(r.Body).Decode(&req)
+	switch {
+	case r.Header.Get("Authorization") != "Bearer etr_0123456789abcdef_secret" && r.URL.Path == "/v1/auth":
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"an API key is required"}`)
+	case r.URL.Path == "/v1/captures/verify":
+		fmt.Fprint(w, `{"valid":true,"reasons":[]}`)
+	case strings.HasPrefix(req.IndividualID, "1"):
+		fmt.Fprint(w, `{"jws":"x","decision":{"authStatus":true,"errors":[]}}`)
+	case strings.HasPrefix(req.IndividualID, "2"):
+		fmt.Fprint(w, `{"jws":"x","decision":{"authStatus":false,"errors":[{"code":"bio-mismatch","message":"no"}]}}`)
+	default:
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":"boom"}`)
+	}
+}
+
 // TestScripts pins the command-line behaviour in testdata/*.txt.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
@@ -95,6 +121,18 @@ func TestScripts(t *testing.T) {
 				feeds.Store(ts, srv)
 				ts.Setenv("CENTRAL", srv.URL())
 				if err := os.WriteFile(ts.MkAbs("feed.pem"), srv.PublicKeyPEM(), 0o644); err != nil {
+					ts.Fatalf("%v", err)
+				}
+			},
+			// fakeappliance: an HTTPS server answering /v1/auth and
+			// /v1/captures/verify as the appliance does (individualId
+			// "1…" accepted, "2…" refused bio-mismatch, others a 500);
+			// sets $APPLIANCE and writes its certificate to appliance-ca.pem.
+			"fakeappliance": func(ts *testscript.TestScript, neg bool, args []string) {
+				srv := httptest.NewTLSServer(http.HandlerFunc(fakeAppliance))
+				ts.Defer(srv.Close)
+				ts.Setenv("APPLIANCE", srv.URL)
+				if err := os.WriteFile(ts.MkAbs("appliance-ca.pem"), pki.CertPEM(srv.Certificate()), 0o644); err != nil {
 					ts.Fatalf("%v", err)
 				}
 			},
