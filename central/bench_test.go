@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -29,7 +30,9 @@ import (
 // Two wire formats, in the same run: "before" publishes one whole device
 // entry per device and sends plain JSON (Config.PerDeviceStatusEntries,
 // Accept-Encoding: identity); "after" publishes device-status entries of
-// 500 serials and sends gzip.
+// 500 serials and sends gzip. EDGETRUST_BENCH_ALL=1 adds
+// "per-device-gzip": whole device entries, gzip (central run with
+// --feed-per-device-status).
 //
 //	go test -run '^$' -bench FeedSync100k -benchtime 1x ./central/
 //	EDGETRUST_PG_DSN=postgres://... go test -run '^$' -bench FeedSync100k -benchtime 1x ./central/
@@ -43,14 +46,18 @@ func BenchmarkFeedSync100k(b *testing.B) {
 	for _, w := range []struct {
 		name      string
 		perDevice bool
-	}{{"before", true}, {"after", false}} {
+		accept    string
+	}{{"before", true, "identity"}, {"per-device-gzip", true, "gzip"}, {"after", false, "gzip"}} {
+		if w.name == "per-device-gzip" && os.Getenv("EDGETRUST_BENCH_ALL") == "" {
+			continue // --feed-per-device-status: EDGETRUST_BENCH_ALL=1
+		}
 		b.Run("badger/"+w.name, func(b *testing.B) {
 			st, err := badgerstore.Open(b.TempDir(), badgerstore.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			benchFeedSync(b, st, n, w.perDevice)
+			benchFeedSync(b, st, n, w.perDevice, w.accept)
 		})
 		b.Run("postgres/"+w.name, func(b *testing.B) {
 			dsn := storetest.PostgresDSN(b)
@@ -59,12 +66,12 @@ func BenchmarkFeedSync100k(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			benchFeedSync(b, st, n, w.perDevice)
+			benchFeedSync(b, st, n, w.perDevice, w.accept)
 		})
 	}
 }
 
-func benchFeedSync(b *testing.B, st store.Store, n int, perDevice bool) {
+func benchFeedSync(b *testing.B, st store.Store, n int, perDevice bool, accept string) {
 	keys, err := InitKeyring(b.TempDir(), []byte("benchmark passphrase"), time.Now())
 	if err != nil {
 		b.Fatal(err)
@@ -79,14 +86,16 @@ func benchFeedSync(b *testing.B, st store.Store, n int, perDevice bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// n enrolled devices with real-sized certificates (not timed).
+	// n enrolled devices with real-sized certificates (not timed), each
+	// its own (so each device entry carries its own thumbprints, as in the
+	// field, and gzip cannot fold them into one another).
 	serials := make([]string, n)
 	for i := 0; i < n; i += 1000 {
 		var ds []*store.Device
 		for j := i; j < min(i+1000, n); j++ {
 			serials[j] = fmt.Sprintf("ACME-%08d", j)
 			ds = append(ds, &store.Device{Serial: serials[j], VendorID: "ACME", Type: "Finger", SubType: "Single",
-				Status: trustfeed.Active, DeviceCert: v.CACert, FTMCert: v.CACert})
+				Status: trustfeed.Active, DeviceCert: append(slices.Clip(v.CACert), serials[j]...), FTMCert: append(append(slices.Clip(v.CACert), 'F'), serials[j]...)})
 		}
 		err := st.Update(ctx, func(tx store.Tx) error { return tx.PutDevices(ctx, ds...) })
 		if err != nil {
@@ -97,10 +106,6 @@ func benchFeedSync(b *testing.B, st store.Store, n int, perDevice bool) {
 	defer srv.Close()
 	pub := c.FeedPublicKey()
 	fo := feed.Follower{Origin: trustfeed.Name, Keys: map[string]ed25519.PublicKey{feed.KeyID(pub): pub}}
-	accept := "gzip"
-	if perDevice {
-		accept = "identity"
-	}
 
 	for it := 0; it < b.N; it++ {
 		// The follower is up to date before the revocations.
