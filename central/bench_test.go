@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
@@ -67,6 +69,7 @@ func BenchmarkFeedSync100k(b *testing.B) {
 			}
 			defer st.Close()
 			benchFeedSync(b, st, n, w.perDevice, w.accept)
+			pgSizes(b, dsn, n)
 		})
 	}
 }
@@ -193,6 +196,33 @@ func syncAll(base, accept string, fo feed.Follower, st *feed.State) (int64, map[
 		}
 		if ns.Head.Size >= b.Latest {
 			return total, revoked, nil
+		}
+	}
+}
+
+// pgSizes reports PostgreSQL's bytes (tables, indexes, TOAST) per device,
+// per audit row and per trust-feed entry after the run: the per-unit
+// storage docs/scale.md sizes central from.
+func pgSizes(b *testing.B, dsn string, n int) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, t := range []struct{ table, count, unit string }{
+		{"devices", "SELECT count(*) FROM devices", "pg-B/device"},
+		{"audit", "SELECT count(*) FROM audit", "pg-B/audit-row"},
+		{"feed_entries", "SELECT count(*) FROM feed_entries WHERE feed = 'trust'", "pg-B/feed-entry"},
+	} {
+		var size, rows int64
+		if err := conn.QueryRow(ctx, "SELECT pg_total_relation_size($1::regclass)", t.table).Scan(&size); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, t.count).Scan(&rows); err != nil {
+			b.Fatal(err)
+		}
+		if rows > 0 {
+			b.ReportMetric(float64(size)/float64(rows), t.unit)
 		}
 	}
 }
