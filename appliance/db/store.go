@@ -30,9 +30,8 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	// The record store's read tuning (internal/records.BadgerOptions:
-	// indexes in memory, 0.1 % bloom filters, 256 MiB block cache), with
-	// every write synced.
+	// The record store's options (internal/records.BadgerOptions: indexes
+	// in memory, 32 MiB block cache), with every write synced.
 	opts := records.BadgerOptions(dir).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log.With("component", "badger")}).
