@@ -42,6 +42,12 @@ type Config struct {
 	// between rounds (default 10 min; negative: no loop, for tests) and
 	// the fault hook. Store, Now, Log and the appliance hooks are set here.
 	Attest attest.Config
+	// PerDeviceStatusEntries publishes bulk device status changes as one
+	// whole device entry per device instead of device-status entries of
+	// up to 500 serials: only while appliances older than the
+	// device-status entry kind still follow the feed (docs/api/central.md,
+	// "Feeds").
+	PerDeviceStatusEntries bool
 }
 
 // Central is the registry service. Its methods are what the HTTP API calls.
@@ -94,6 +100,7 @@ func New(c Config) (*Central, error) {
 		return ppl.StartBackfill(ctx, tx, ap, feeds.ApplianceGroup(ap), "")
 	}
 	ce.reg = registry.New(ce.st, ce.keys, ce.now)
+	ce.reg.PerDeviceStatusEntries = c.PerDeviceStatusEntries
 	ce.reg.Reinstated, ce.reg.Kick = backfill, ppl.Kick
 	ce.enr = &enrolment.Service{Store: ce.st, Keys: ce.keys, Registry: ce.reg, Now: ce.now, Log: ce.log, TTL: ce.ttl, EK: ce.ekPolicy,
 		Backfill: backfill, Kick: ppl.Kick}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/internal/feed"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
 )
@@ -190,5 +191,79 @@ func TestUndoRevocation(t *testing.T) {
 	es := fo.sync(t, h)
 	if len(es) != 2 || !strings.Contains(string(es[1].Data), `"status":"active"`) || !strings.Contains(string(es[1].Data), "revoked by mistake") {
 		t.Fatalf("feed after undo: %d entries", len(es))
+	}
+}
+
+// TestBulkStatusIsOneEntryPer500Devices: a status change of many devices is
+// published as device-status entries of up to 500 serials (status and
+// reason only; the devices' certificates were published when they
+// enrolled), one device's change as its whole device entry, and with
+// PerDeviceStatusEntries (appliances not upgraded yet) as whole device
+// entries again. Over HTTP with Accept-Encoding: gzip the thousand
+// revocations cost under 40 bytes each.
+func TestBulkStatusIsOneEntryPer500Devices(t *testing.T) {
+	h := newHarness(t)
+	var serials []string
+	var ds []*store.Device
+	for i := range 1001 {
+		sn := fmt.Sprintf("ACME-%06d", i)
+		serials = append(serials, sn)
+		ds = append(ds, &store.Device{Serial: sn, VendorID: "ACME", Status: trustfeed.Active, DeviceCert: []byte{1}})
+	}
+	if err := h.st.Update(ctx, func(tx store.Tx) error { return tx.PutDevices(ctx, ds...) }); err != nil {
+		t.Fatal(err)
+	}
+	fo := h.follower()
+	fo.sync(t, h)
+	if _, err := h.c.SetDeviceStatus(ctx, h.admin, serials[:1000], StatusChange{Status: trustfeed.Revoked, Reason: "lost shipment"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.SetDeviceStatus(ctx, h.admin, serials[1000:], StatusChange{Status: trustfeed.Suspended, Reason: "check"}); err != nil {
+		t.Fatal(err)
+	}
+	// The wire: gzip asked for, as appliances do.
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/v1/feeds/trust?after=%d", h.srv.URL, fo.st.Head.Size), nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rsp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wire, err := feed.ReadBody(rsp.Body, rsp.Header.Get("Content-Encoding"), 1<<20)
+	rsp.Body.Close()
+	if err != nil || rsp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip answer: %v, Content-Encoding %q", err, rsp.Header.Get("Content-Encoding"))
+	}
+	if per := float64(wire) / 1001; per > 40 {
+		t.Errorf("%.1f bytes per status change on the wire, goal ≤ 40", per)
+	}
+	es := fo.sync(t, h)
+	if len(es) != 3 || es[0].Kind != trustfeed.KindDeviceStatus || es[1].Kind != trustfeed.KindDeviceStatus || es[2].Kind != trustfeed.KindDevice {
+		t.Fatalf("%d entries after a bulk and a single change", len(es))
+	}
+	got := map[string]bool{}
+	for _, e := range es[:2] {
+		v, err := trustfeed.Decode(e.Kind, e.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := v.(*trustfeed.DeviceStatus)
+		if x.Status != trustfeed.Revoked || x.Reason != "lost shipment" || len(x.Serials) != 500 {
+			t.Fatalf("device-status entry: %s %q %d serials", x.Status, x.Reason, len(x.Serials))
+		}
+		for _, sn := range x.Serials {
+			got[sn] = true
+		}
+	}
+	if len(got) != 1000 || got[serials[1000]] {
+		t.Fatalf("device-status entries list %d devices", len(got))
+	}
+
+	h.c.reg.PerDeviceStatusEntries = true
+	if _, err := h.c.SetDeviceStatus(ctx, h.admin, serials[:3], StatusChange{Status: trustfeed.Active, Reason: "found", UndoRevocation: true}); err != nil {
+		t.Fatal(err)
+	}
+	es = fo.sync(t, h)
+	if len(es) != 3 || es[0].Kind != trustfeed.KindDevice || es[2].Kind != trustfeed.KindDevice {
+		t.Fatalf("per-device mode: %d entries, first %q", len(es), es[0].Kind)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/edgetrust/edgetrust/internal/records"
 )
 
 // Store is an open database.
@@ -28,13 +30,12 @@ func Open(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	opts := badger.DefaultOptions(dir).
+	// The record store's options (internal/records.BadgerOptions: indexes
+	// in memory, 32 MiB block cache), with every write synced.
+	opts := records.BadgerOptions(dir).
 		WithSyncWrites(true).
-		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{log.With("component", "badger")}).
-		WithValueLogFileSize(64 << 20).
-		WithBlockCacheSize(32 << 20).
-		WithNumCompactors(2)
+		WithValueLogFileSize(64 << 20)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {

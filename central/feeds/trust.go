@@ -41,6 +41,20 @@ func DeviceEntry(d *store.Device) store.NewEntry {
 		Type: d.Type, SubType: d.SubType, Status: d.Status, DeviceCertSHA256: Thumb(d.DeviceCert), FTMCertSHA256: Thumb(d.FTMCert), Reason: d.Reason}}
 }
 
+// DeviceStatusEntries are the trust-feed entries of one status change of
+// many devices: one device-status entry per trustfeed.MaxStatusSerials
+// serials, in order. Only for devices already published (a follower keeps
+// the rest of each device's state).
+func DeviceStatusEntries(serials []string, status, reason string) []store.NewEntry {
+	var es []store.NewEntry
+	for i := 0; i < len(serials); i += trustfeed.MaxStatusSerials {
+		part := serials[i:min(i+trustfeed.MaxStatusSerials, len(serials))]
+		es = append(es, store.NewEntry{Kind: trustfeed.KindDeviceStatus, Data: trustfeed.DeviceStatus{
+			Status: status, Reason: reason, Serials: append([]string(nil), part...)}})
+	}
+	return es
+}
+
 // ApplianceEntry is an appliance's trust-feed entry.
 func ApplianceEntry(a *store.Appliance) store.NewEntry {
 	return store.NewEntry{Kind: trustfeed.KindAppliance, Data: trustfeed.Appliance{ID: a.ID, Status: a.Status,

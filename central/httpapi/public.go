@@ -101,7 +101,9 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 	if view.Source != "" {
 		hd.Set(HeaderFeedSource, view.Source)
 	}
-	httpx.WriteJSON(w, http.StatusOK, b)
+	// gzip when the follower accepts it and the batch is large enough
+	// (docs/api/central.md, "Feeds").
+	feeds.WriteBatch(w, r, b)
 }
 
 // applianceAudit serves POST /v1/appliances/{id}/audit. It needs no token:

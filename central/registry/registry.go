@@ -40,6 +40,11 @@ type Registry struct {
 	Reinstated func(ctx context.Context, tx store.Tx, ap *store.Appliance) error
 	Kick       func()
 
+	// PerDeviceStatusEntries publishes a bulk status change as one whole
+	// device entry per device, as before the device-status entry kind:
+	// for appliances that do not know that kind yet (a rolling upgrade).
+	PerDeviceStatusEntries bool
+
 	caMu sync.Mutex
 	cas  map[string]*keys.CA // vendor id → unlocked provider CA
 }
@@ -324,6 +329,12 @@ func (r *Registry) SetDeviceStatus(ctx context.Context, a *core.Admin, serials [
 			devs = append(devs, d)
 			events = append(events, store.AuditEvent{Time: now, Actor: a.Actor(), Action: statusAction("device", s.Status), Subject: "device:" + sn, Detail: detail})
 			entries = append(entries, feeds.DeviceEntry(d))
+		}
+		if len(serials) > 1 && !r.PerDeviceStatusEntries {
+			// A bulk change: one device-status entry per 500 serials
+			// (≈ 20 bytes a device on the wire) instead of each device's
+			// whole state (≈ 480 bytes).
+			entries = feeds.DeviceStatusEntries(serials, s.Status, s.Reason)
 		}
 		if err := tx.PutDevices(ctx, devs...); err != nil {
 			return err

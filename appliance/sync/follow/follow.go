@@ -312,6 +312,9 @@ func (s *Syncer) fetch(ctx context.Context, after uint64, wait time.Duration) (*
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	// Asked for explicitly (so the transport does not decompress behind
+	// our back): the body is decompressed here, bounded by MaxBody.
+	req.Header.Set("Accept-Encoding", "gzip")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	resp, err := s.cfg.Client.Do(req)
 	if err != nil {
@@ -322,12 +325,17 @@ func (s *Syncer) fetch(ctx context.Context, after uint64, wait time.Duration) (*
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 		return nil, fmt.Errorf("central answered %s: %s", resp.Status, printable(snippet))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading batch: %w", err)
-	}
-	if int64(len(body)) > s.cfg.MaxBody {
+	// At most MaxBody bytes on the wire and, decompressed, at most
+	// MaxBody bytes of JSON: a zip bomb stops at the limit.
+	body, wire, err := feed.ReadBody(resp.Body, resp.Header.Get("Content-Encoding"), s.cfg.MaxBody)
+	s.m.wire.Add(float64(wire))
+	switch {
+	case errors.Is(err, feed.ErrTooLarge):
 		return nil, &RefusedError{Reason: "malformed", Err: fmt.Errorf("%w: batch body over %d bytes", feed.ErrMalformed, s.cfg.MaxBody)}
+	case errors.Is(err, feed.ErrMalformed):
+		return nil, &RefusedError{Reason: "malformed", Err: err}
+	case err != nil:
+		return nil, fmt.Errorf("reading batch: %w", err)
 	}
 	// Strict JSON (internal/jsonx) before any signature is checked: no
 	// duplicate members or invalid UTF-8, at most feed.MaxBatchEntries
@@ -468,6 +476,7 @@ type metrics struct {
 	applied     prometheus.Counter
 	refused     *prometheus.CounterVec
 	fetchErrors prometheus.Counter
+	wire        prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, name string, s *Syncer) *metrics {
@@ -481,6 +490,8 @@ func newMetrics(reg prometheus.Registerer, name string, s *Syncer) *metrics {
 			Help: "Batches refused (bad signature, unknown key, fork, rollback, gap, malformed, future checkpoint, bad entry).", ConstLabels: labels}, []string{"reason"}),
 		fetchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgetrust_appliance_feed_fetch_errors_total",
 			Help: "Polls that failed before a batch was received (central unreachable, HTTP errors).", ConstLabels: labels}),
+		wire: prometheus.NewCounter(prometheus.CounterOpts{Name: "edgetrust_appliance_feed_wire_bytes_total",
+			Help: "Batch body bytes received from central as sent (gzip-compressed when central compressed them).", ConstLabels: labels}),
 	}
 	if reg != nil {
 		age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "edgetrust_appliance_feed_checkpoint_age_seconds",
@@ -492,7 +503,7 @@ func newMetrics(reg prometheus.Registerer, name string, s *Syncer) *metrics {
 				}
 				return s.cfg.Now().Sub(t).Seconds()
 			})
-		reg.MustRegister(m.size, m.applied, m.refused, m.fetchErrors, age)
+		reg.MustRegister(m.size, m.applied, m.refused, m.fetchErrors, m.wire, age)
 	}
 	return m
 }

@@ -1,9 +1,12 @@
 package follow
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -302,5 +305,79 @@ func TestNewChecksReplicas(t *testing.T) {
 	}
 	if _, err := New(Config{Central: "http://a", Replicas: many, Feed: "trust", Keys: keys}, &memSink{}); err == nil {
 		t.Errorf("%d URLs accepted", 1+len(many))
+	}
+}
+
+// TestGzipBatches: the follower asks for gzip itself, applies a compressed
+// batch exactly as a plain one, counts the wire bytes, and refuses a zip
+// bomb (a small body decompressing past MaxBody) and a body that says gzip
+// but is not, as malformed, applying nothing.
+func TestGzipBatches(t *testing.T) {
+	srv, _ := feedtest.New("trust")
+	defer srv.Close()
+	for i := range 50 {
+		if _, err := srv.Append("device", map[string]string{"serial": strings.Repeat("S", 20) + string(rune('a'+i%26)), "vendorId": "v", "status": "revoked"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mode atomic.Value
+	mode.Store("gzip")
+	var asked atomic.Value
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.Header.Get("Accept-Encoding"))
+		rsp, err := http.Get(srv.URL() + r.URL.RequestURI())
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		plain, _ := io.ReadAll(rsp.Body)
+		rsp.Body.Close()
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		switch mode.Load() {
+		case "gzip":
+			zw.Write(plain)
+		case "bomb":
+			zw.Write(plain[:len(plain)-1])
+			zw.Write(bytes.Repeat([]byte(" "), 8<<20))
+			zw.Write([]byte("}"))
+		case "liar":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(plain)
+			return
+		}
+		zw.Close()
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write(buf.Bytes())
+	}))
+	defer hs.Close()
+	reg := prometheus.NewRegistry()
+	sink := &memSink{}
+	s := newSyncer(t, hs.URL, sink, Config{Keys: srv.Keys(), MaxBody: 1 << 20, Registerer: reg})
+
+	for _, m := range []string{"bomb", "liar"} {
+		mode.Store(m)
+		_, err := s.Poll(t.Context(), 0)
+		var re *RefusedError
+		if !errors.As(err, &re) || re.Reason != "malformed" {
+			t.Fatalf("%s: %v, want a malformed refusal", m, err)
+		}
+		if len(sink.entries) != 0 {
+			t.Fatalf("%s: entries applied", m)
+		}
+	}
+	mode.Store("gzip")
+	before := testutil.ToFloat64(s.m.wire)
+	if _, err := s.Poll(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if asked.Load() != "gzip" {
+		t.Errorf("Accept-Encoding %q, want gzip", asked.Load())
+	}
+	if len(sink.entries) != 50 || sink.st.Head.Size != 50 {
+		t.Fatalf("applied %d entries, size %d", len(sink.entries), sink.st.Head.Size)
+	}
+	if wire := testutil.ToFloat64(s.m.wire) - before; wire <= 0 || wire > 8<<10 {
+		t.Errorf("wire bytes %v for 50 compressed entries", wire)
 	}
 }

@@ -339,6 +339,9 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 	devices := map[string]*DeviceRecord{}
 	appliances := map[string]*ApplianceRecord{}
 	rps := map[string]*RPRecord{}
+	var bulk []uint64           // seqs of device-status entries
+	var bulkN int               // devices they list
+	single := map[string]bool{} // devices last changed by a device entry
 	err := r.st.DB.Update(func(txn *badger.Txn) error {
 		var cur feed.State
 		if _, err := db.GetJSON(txn, db.FeedStateKey(FeedName), &cur); err != nil {
@@ -368,6 +371,28 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 					}
 				}
 				devices[x.Serial] = mergeDevice(old, x, rec)
+				single[x.Serial] = true
+			case *trustfeed.DeviceStatus:
+				for _, sn := range x.Serials {
+					old := devices[sn]
+					if old == nil {
+						old = &DeviceRecord{}
+						if _, err := db.GetJSON(txn, []byte(db.DevicePrefix+sn), old); err != nil {
+							return err
+						}
+					}
+					// The status changes, nothing else. A serial this
+					// appliance never saw published (central publishes
+					// status only for devices it published) is kept with
+					// its status alone: no vendor and no certificate, so no
+					// capture can match it.
+					n := *old
+					n.Serial, n.Status, n.Reason, n.Record = sn, x.Status, x.Reason, rec
+					devices[sn] = &n
+					delete(single, sn)
+				}
+				bulk = append(bulk, d.seq)
+				bulkN += len(x.Serials)
 			case *trustfeed.Appliance:
 				old := appliances[x.ID]
 				if old == nil {
@@ -445,8 +470,13 @@ func (r *Registry) Apply(entries []feed.Entry, next feed.State) error {
 		snap.Roots, snap.Anchors = roots(vs)
 		snap.Vendors, snap.Generation = vs, r.gen
 	}
+	if len(bulk) > 0 {
+		// One line per call, not per device: a bulk revocation lists
+		// thousands.
+		r.log.Info("device status changes", "entries", len(bulk), "devices", bulkN, "first_seq", bulk[0], "last_seq", bulk[len(bulk)-1])
+	}
 	for id, d := range devices {
-		if d.Status != trustfeed.Active {
+		if single[id] && d.Status != trustfeed.Active {
 			r.log.Info("device status", "device", id, "vendor", d.VendorID, "status", d.Status, "seq", d.Seq)
 		}
 	}

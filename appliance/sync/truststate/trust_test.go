@@ -2,6 +2,7 @@ package truststate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -294,4 +295,59 @@ func waitFor(t testing.TB, d time.Duration, cond func() bool) {
 		}
 	}
 	t.Fatalf("condition not met within %v", d)
+}
+
+// A device-status entry changes the status and reason of every device it
+// lists and nothing else (certificates, vendor, type stay); a serial the
+// appliance never saw is kept with its status alone, so it matches no
+// capture; one undecodable device-status entry refuses its whole batch.
+func TestDeviceStatusEntryChangesOnlyStatus(t *testing.T) {
+	e := newEnv(t)
+	ca := caCert(t, "v1 CA")
+	e.append(trustfeed.KindVendor, trustfeed.Vendor{ID: "v1", Name: "V", Status: trustfeed.Active, CACert: ca})
+	var serials []string
+	want := map[string]trustfeed.Device{}
+	for i := range 5 {
+		d := device(fmt.Sprintf("SN-%d", i), "v1", trustfeed.Active)
+		d.Type = "Finger"
+		e.append(trustfeed.KindDevice, d)
+		want[d.Serial] = d
+		serials = append(serials, d.Serial)
+	}
+	e.pollAll()
+	e.append(trustfeed.KindDeviceStatus, trustfeed.DeviceStatus{Status: trustfeed.Revoked, Reason: "lost batch", Serials: []string{serials[1], serials[2], serials[3], "SN-unknown"}})
+	e.pollAll()
+	for i, sn := range serials {
+		got, err := e.reg.Device(sn)
+		if err != nil || got == nil {
+			t.Fatalf("%s: %v %v", sn, got, err)
+		}
+		w := want[sn]
+		status, reason := trustfeed.Active, ""
+		if i >= 1 && i < 4 {
+			status, reason = trustfeed.Revoked, "lost batch"
+		}
+		if got.Status != status || got.Reason != reason || got.DeviceCertSHA256 != w.DeviceCertSHA256 || got.VendorID != "v1" || got.Type != "Finger" {
+			t.Errorf("%s after device-status: %+v", sn, got)
+		}
+	}
+	unk, _ := e.reg.Device("SN-unknown")
+	if unk == nil || unk.Status != trustfeed.Revoked || unk.VendorID != "" || unk.DeviceCertSHA256 != "" {
+		t.Fatalf("unknown serial: %+v", unk)
+	}
+	if !strings.Contains(e.log.String(), `"msg":"device status changes","entries":1,"devices":4`) {
+		t.Errorf("no summary line in the log:\n%s", e.log.String())
+	}
+
+	size := e.reg.Snapshot().Size
+	e.append(trustfeed.KindDeviceStatus, json.RawMessage(`{"status":"active","serials":["SN-0","SN-0"]}`))
+	if _, err := e.sync.Poll(e.t.Context(), 0); err == nil {
+		t.Fatal("a batch with a bad device-status entry was not refused")
+	}
+	if e.reg.Snapshot().Size != size {
+		t.Fatal("a device-status entry listing a serial twice was applied")
+	}
+	if got, _ := e.reg.Device("SN-1"); got.Status != trustfeed.Revoked {
+		t.Fatalf("refused batch changed SN-1: %+v", got)
+	}
 }

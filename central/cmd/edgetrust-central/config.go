@@ -35,6 +35,7 @@ type Config struct {
 	EnrolRate            float64 `json:"enrolRate"`
 	AdminRate            float64 `json:"adminRate"`
 	TrustProxy           bool    `json:"trustProxy"`
+	FeedPerDeviceStatus  bool    `json:"feedPerDeviceStatus"`
 	LogLevel             string  `json:"logLevel"`
 	LogFormat            string  `json:"logFormat"`
 	CaptureMaxAge        string  `json:"captureMaxAge"`

@@ -125,6 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&c.EnrolRate, "enrol-rate", 5, "enrolment requests per second per client address (burst 4×)")
 	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
+	fs.BoolVar(&c.FeedPerDeviceStatus, "feed-per-device-status", false, "publish a bulk device status change as one whole device entry per device, not device-status entries of 500 serials; only while appliances older than the device-status entry still follow the feed")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json, or text for people")
 	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
@@ -214,7 +215,8 @@ state directory's central-keys.age on each (same passphrase); optionally
 		return err
 	}
 	defer st.Close()
-	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log, CaptureMaxAge: maxAge})
+	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log, CaptureMaxAge: maxAge,
+		PerDeviceStatusEntries: c.FeedPerDeviceStatus})
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,10 @@ const (
 	KindDevice    = "device"
 	KindAppliance = "appliance"
 	KindRP        = "rp"
+	// KindDeviceStatus is one status change of many devices at once
+	// (DeviceStatus): what a bulk revocation publishes instead of one
+	// whole-device entry per serial.
+	KindDeviceStatus = "device-status"
 )
 
 // Statuses.
@@ -57,6 +61,24 @@ type Device struct {
 	FTMCertSHA256    string `json:"ftmCertSha256,omitempty"`
 	Reason           string `json:"reason,omitempty"`
 }
+
+// DeviceStatus sets the status (and reason) of each device it lists,
+// keeping everything else a follower holds for them: a status-only change
+// of up to MaxStatusSerials devices in one entry. Central publishes it for
+// bulk status changes of devices it has already published, so a follower
+// that has applied the feed from its start knows every serial listed.
+type DeviceStatus struct {
+	Status  string   `json:"status"`
+	Reason  string   `json:"reason,omitempty"`
+	Serials []string `json:"serials"`
+}
+
+// Limits of a DeviceStatus entry: 500 serials of at most 64 characters
+// keep it well inside one feed entry (feed.MaxEntrySize, 64 KiB).
+const (
+	MaxStatusSerials = 500
+	MaxSerialLen     = 64
+)
 
 // Appliance is an enrolled appliance.
 type Appliance struct {
@@ -144,6 +166,8 @@ func Decode(kind string, data []byte) (any, error) {
 		v = &Appliance{}
 	case KindRP:
 		v = &RelyingParty{}
+	case KindDeviceStatus:
+		v = &DeviceStatus{}
 	default:
 		return nil, fmt.Errorf("trustfeed: unknown entry kind %q", kind)
 	}
@@ -163,6 +187,11 @@ func Decode(kind string, data []byte) (any, error) {
 		}
 	case *Appliance:
 		id, status = x.ID, x.Status
+	case *DeviceStatus:
+		if err := x.check(); err != nil {
+			return nil, err
+		}
+		id, status = x.Serials[0], x.Status
 	case *RelyingParty:
 		id, status = x.ID, x.Status
 		for _, k := range x.Keys {
@@ -183,4 +212,29 @@ func Decode(kind string, data []byte) (any, error) {
 		return nil, fmt.Errorf("trustfeed: %s entry needs an id and a status of active, suspended or revoked", kind)
 	}
 	return v, nil
+}
+
+// check bounds a DeviceStatus: 1–MaxStatusSerials serials, each 1–64
+// printable ASCII characters without spaces, none listed twice (a serial
+// listed twice would be applied twice in one entry).
+func (d *DeviceStatus) check() error {
+	if len(d.Serials) == 0 || len(d.Serials) > MaxStatusSerials {
+		return fmt.Errorf("trustfeed: device-status entry lists %d serials, want 1–%d", len(d.Serials), MaxStatusSerials)
+	}
+	seen := make(map[string]struct{}, len(d.Serials))
+	for _, sn := range d.Serials {
+		if sn == "" || len(sn) > MaxSerialLen {
+			return fmt.Errorf("trustfeed: device-status entry: a serial must be 1–%d characters", MaxSerialLen)
+		}
+		for i := 0; i < len(sn); i++ {
+			if sn[i] <= ' ' || sn[i] > '~' {
+				return errors.New("trustfeed: device-status entry: a serial must be printable ASCII without spaces")
+			}
+		}
+		if _, dup := seen[sn]; dup {
+			return fmt.Errorf("trustfeed: device-status entry lists %q twice", sn)
+		}
+		seen[sn] = struct{}{}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package trustfeed
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,57 @@ func FuzzDecodeRelyingParty(f *testing.F) {
 		for _, s := range rp.RevokedCerts {
 			if s == "" || len(s) > 40 || strings.Trim(s, "0123456789abcdef") != "" {
 				t.Fatalf("accepted serial %q", s)
+			}
+		}
+	})
+}
+
+func TestDeviceStatusEntry(t *testing.T) {
+	v, err := Decode(KindDeviceStatus, []byte(`{"status":"revoked","reason":"stolen","serials":["SN1","SN2"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := v.(*DeviceStatus)
+	if ds.Status != Revoked || ds.Reason != "stolen" || len(ds.Serials) != 2 || ds.Serials[1] != "SN2" {
+		t.Fatalf("%+v", ds)
+	}
+	many := `"S0"`
+	for i := 1; i <= MaxStatusSerials; i++ {
+		many += fmt.Sprintf(`,"S%d"`, i)
+	}
+	long := strings.Repeat("x", MaxSerialLen+1)
+	for _, bad := range []string{
+		`{"status":"revoked","serials":[]}`,
+		`{"status":"revoked"}`,
+		`{"status":"gone","serials":["SN1"]}`,
+		`{"status":"revoked","serials":["SN1","SN1"]}`,
+		`{"status":"revoked","serials":[""]}`,
+		`{"status":"revoked","serials":["S N"]}`,
+		`{"status":"revoked","serials":["` + long + `"]}`,
+		`{"status":"revoked","serials":[` + many + `]}`,
+		`{"status":"revoked","serials":["SN1"],"status":"active"}`,
+	} {
+		if _, err := Decode(KindDeviceStatus, []byte(bad)); err == nil {
+			t.Errorf("accepted %.80s", bad)
+		}
+	}
+}
+
+// FuzzDecode: any bytes under any kind decode or are refused, never panic;
+// what decodes keeps the bounds consumers rely on.
+func FuzzDecode(f *testing.F) {
+	f.Add(KindDeviceStatus, []byte(`{"status":"revoked","reason":"r","serials":["SN1","SN2"]}`))
+	f.Add(KindDevice, []byte(`{"serial":"SN1","vendorId":"v1","status":"revoked"}`))
+	f.Add(KindVendor, []byte(`{"id":"v","status":"active","caCert":"AAAA"}`))
+	f.Add(KindRP, []byte(`{"id":"kiosk","status":"active","keys":[]}`))
+	f.Fuzz(func(t *testing.T, kind string, data []byte) {
+		v, err := Decode(kind, data)
+		if err != nil {
+			return
+		}
+		if ds, ok := v.(*DeviceStatus); ok {
+			if len(ds.Serials) == 0 || len(ds.Serials) > MaxStatusSerials || !ValidStatus(ds.Status) {
+				t.Fatalf("out of bounds: %+v", ds)
 			}
 		}
 	})
