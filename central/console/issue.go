@@ -256,6 +256,9 @@ func (c *Console) issueUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(bad) > 0 {
 		d.Problem = fmt.Sprintf("%d rows cannot be issued as they are; fix them and upload the file again. Nothing was issued.", len(bad))
+		if len(bad) == 1 {
+			d.Problem = "1 row cannot be issued as it is; fix it and upload the file again. Nothing was issued."
+		}
 		d.Errors, d.More = bad, len(bad) >= MaxRowErrors
 		c.issueRefused(w, r, http.StatusUnprocessableEntity, d)
 		return
