@@ -21,7 +21,7 @@ import (
 // The admin console's flags and its first one-time code (central/console).
 
 func consoleFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.ConsoleOrigin, "console-origin", "", "serve the admin console on /console/ for browsers reaching central at this origin, e.g. https://central.example:8443 (a host name in --tls-san; passkeys are bound to it); empty: no console")
+	fs.StringVar(&c.ConsoleOrigin, "console-origin", "", "serve the admin console on /console/ for browsers reaching central at this origin, e.g. https://central.example:8443 (a host name in --tls-san; passkeys are bound to it); empty: no console. With an issuer key in STATE/issuer (issuer init) the console also issues Claim 169 QR codes, unlocking the key with EDGETRUST_ISSUER_PASSPHRASE or else central's passphrase")
 }
 
 func enableConsole(ce *central.Central, c Config, log *slog.Logger) error {
