@@ -140,6 +140,7 @@ func TestIssueFromCSV(t *testing.T) {
 	if st != http.StatusOK {
 		t.Fatalf("zip: %d", st)
 	}
+	t.Logf("zip of 3 credentials: %d bytes", len(zb))
 	zr, err := zip.NewReader(strings.NewReader(zb), int64(len(zb)))
 	if err != nil {
 		t.Fatal(err)

@@ -19,10 +19,10 @@ import (
 // identity data).
 type RowError struct {
 	// Row is the CSV row (the header is row 1) or the JSONL line.
-	Row int
+	Row int `json:"row"`
 	// Field is the column or JSON member at fault, "" for the row as a whole.
-	Field string
-	Msg   string
+	Field string `json:"field,omitempty"`
+	Msg   string `json:"message"`
 }
 
 func (e *RowError) detail() string {
