@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -10,19 +9,15 @@ import (
 	"testing"
 
 	"github.com/edgetrust/edgetrust/sbi"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // The agent's JWS verify with an independent implementation: the npm jose
 // library, run by node from testdata/jose (npm ci there installs it; CI does).
 func TestJoseVerifiesAgentJWS(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/jose")
-	node, err := exec.LookPath("node")
-	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "jose")); err != nil || serr != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("node or testdata/jose/node_modules missing: run npm ci --prefix agent/testdata/jose")
-		}
-		t.Skip("node or the jose package is not installed (npm ci --prefix agent/testdata/jose); skipping the jose interop test")
-	}
+	node := testtool.Node(t, dir, "jose", "npm ci --prefix agent/testdata/jose")
 	h := startDev(t, t.TempDir())
 	var jws []string
 	entries, _, err := h.cl.Info(ctx, h.port)

@@ -50,3 +50,19 @@ func (c *Central) SetAttestPolicy(ctx context.Context, a *Admin, p attest.Policy
 func (c *Central) ReleaseQuarantine(ctx context.Context, a *Admin, n wire.Node, reason string) (*attest.NodeStatus, error) {
 	return c.att.ReleaseQuarantine(ctx, a, n, reason)
 }
+
+// AddGoldenRelease verifies and keeps a vendor's signed golden release
+// (audited).
+func (c *Central) AddGoldenRelease(ctx context.Context, a *Admin, sr *attest.SignedRelease) (*attest.ReleaseRecord, error) {
+	return c.att.AddRelease(ctx, a, sr)
+}
+
+// GoldenReleases lists a vendor's golden releases.
+func (c *Central) GoldenReleases(ctx context.Context, vendor string) ([]attest.ReleaseRecord, error) {
+	return c.att.Releases(ctx, vendor)
+}
+
+// IssueReleaseSigner certifies a vendor's release-signing key (audited).
+func (c *Central) IssueReleaseSigner(ctx context.Context, a *Admin, vendor string, csr []byte, days int) (*attest.SignerCert, error) {
+	return c.att.IssueSigner(ctx, a, vendor, csr, days)
+}

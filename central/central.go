@@ -102,6 +102,7 @@ func New(c Config) (*Central, error) {
 		Backfill: backfill, Kick: ppl.Kick}
 	ac := c.Attest
 	ac.Store, ac.Now, ac.Log, ac.Reinstated, ac.Kick = ce.st, ce.now, ce.log, backfill, ppl.Kick
+	ac.VendorCA = ce.reg.VendorCA
 	runAttest := ac.Interval >= 0
 	if ac.Interval < 0 {
 		ac.Interval = 0

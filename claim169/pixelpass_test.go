@@ -8,13 +8,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgetrust/edgetrust/claim169/base45"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // TestPixelpassDecodesWhatWeIssue: MOSIP's own JS codec reads every QR we
@@ -25,13 +26,7 @@ import (
 // not a function").
 func TestPixelpassDecodesWhatWeIssue(t *testing.T) {
 	dir, _ := filepath.Abs("testdata/pixelpass")
-	node, err := exec.LookPath("node")
-	if _, serr := os.Stat(filepath.Join(dir, "node_modules", "@mosip", "pixelpass")); err != nil || serr != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("node or testdata/pixelpass/node_modules missing: run npm ci --ignore-scripts --prefix claim169/testdata/pixelpass")
-		}
-		t.Skip("node or @mosip/pixelpass not installed (npm ci --ignore-scripts --prefix claim169/testdata/pixelpass)")
-	}
+	node := testtool.Node(t, dir, "@mosip/pixelpass", "npm ci --ignore-scripts --prefix claim169/testdata/pixelpass")
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	var texts []string

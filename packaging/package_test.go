@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // maxExposure is the highest `systemd-analyze security --offline=yes`
@@ -102,20 +104,7 @@ var sonamePackage = map[string]string{
 // tool fails, saying what to install.
 func need(t *testing.T, tool, install string) string {
 	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	missing(t, fmt.Sprintf("%s not found (install: %s)", tool, install))
-	return ""
-}
-
-func missing(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; set EDGETRUST_REQUIRE_TOOLS=1 to fail instead")
+	return testtool.Need(t, install, tool)
 }
 
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {
@@ -205,7 +194,7 @@ func TestPackages(t *testing.T) {
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		missing(t, fmt.Sprintf("nfpm %s did not install (go install github.com/goreleaser/nfpm/v2/cmd/nfpm@%s needs the module proxy): %v\n%s", nv, nv, err, out))
+		testtool.Missing(t, fmt.Sprintf("nfpm %s (go install failed: %v\n%s)", nv, err, out), "go install github.com/goreleaser/nfpm/v2/cmd/nfpm@"+nv+" (needs the module proxy)")
 	}
 	nfpm := filepath.Join(gobin, "nfpm")
 

@@ -23,6 +23,8 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // tlsCA stands in for central's TLS CA (central/tlsca has its own tests):
@@ -234,12 +236,5 @@ func TestRPCertIndependentClients(t *testing.T) {
 // it when EDGETRUST_REQUIRE_TOOLS is set (CI).
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s is not installed and EDGETRUST_REQUIRE_TOOLS is set (scripts/install-deps.sh installs it)", name)
-		}
-		t.Skipf("%s not installed (scripts/install-deps.sh; set EDGETRUST_REQUIRE_TOOLS to fail instead)", name)
-	}
-	return p
+	return testtool.Need(t, "scripts/install-deps.sh", name)
 }

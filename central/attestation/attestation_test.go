@@ -392,9 +392,13 @@ func TestClockWentBack(t *testing.T) {
 	if vd := h.submit(h.evidence(n)); vd.Status != attest.Attested {
 		t.Fatal(vd)
 	}
-	h.v.mu.Lock()
-	h.v.nodes[n.id].clock += 1 << 40 // the last quote claimed a later clock than this TPM has
-	h.v.mu.Unlock()
+	// The last quote claimed a later clock than this TPM has.
+	if err := h.st.ModifyAttest(ctx, n.id.String(), func(s *store.AttestNode) (*store.AttestNode, error) {
+		s.Clock += 1 << 40
+		return s, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	h.next()
 	h.wantFailed(h.submit(h.evidence(n)), n, attest.ReasonCounters)
 }

@@ -13,14 +13,15 @@
 //
 // Policies are versioned and kept in the audit log (action
 // attest-policy.set, subject attest-policy:<scope>): every change is an
-// audit row, and the newest row is the policy. Outcomes, challenges and
-// counters are per process and in memory: after a restart every node is
-// pending until it answers, and becomes stale like any other if it does
-// not.
+// audit row, and the newest row is the policy. Outcomes, challenges (only
+// the nonce's hash) and counters are in the store (store.AttestStore), read
+// and written under a per-node lock, so every replica hands out the same
+// challenge and reports the same state; rounds are claimed in the store, so
+// one replica runs each.
 //
 // The loop is supervised (a panic restarts it) and watched: Health and the
 // edgetrust_central_attest_loop_up metric go false when no round completed
-// within 1.5 intervals, and a node's state is computed from the time of its
+// on any replica, or this replica's loop did not tick, within 1.5 intervals, and a node's state is computed from the time of its
 // last good quote, never from a flag the loop sets, so a dead loop cannot
 // make nodes look attested.
 //

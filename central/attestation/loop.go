@@ -52,38 +52,62 @@ func Metrics() []prometheus.Collector {
 		Name: "edgetrust_central_attest_last_round_timestamp_seconds", Help: "When the last attestation round completed (Unix time).",
 	}, func() float64 {
 		if v := current.Load(); v != nil {
-			return float64(v.lastRound.Load()) / 1e9
+			if t := v.Health().LastRound; !t.IsZero() {
+				return float64(t.UnixNano()) / 1e9
+			}
 		}
 		return 0
 	})
 	return []prometheus.Collector{mVerdicts, mQuarantines, mRounds, mRestarts, mNodes, up, last}
 }
 
-// Health is the loop's liveness.
+// Health is the attestation loop's liveness: of the rounds across every
+// replica (the shared round record) and of this replica's own loop.
 type Health struct {
-	Healthy   bool      `json:"healthy"`
-	Running   bool      `json:"running"`
+	Healthy bool `json:"healthy"`
+	// Running: this replica's loop is running.
+	Running bool `json:"running"`
+	// LastRound is when a round last completed on any replica; Rounds
+	// counts them; Holder is the replica that claimed the latest round.
 	LastRound time.Time `json:"lastRound"`
 	Rounds    uint64    `json:"rounds"`
-	Restarts  uint64    `json:"restarts"`
-	Interval  string    `json:"interval"`
-	Message   string    `json:"message,omitempty"`
+	Holder    string    `json:"holder,omitempty"`
+	// LastTick is when this replica's loop last ran or declined a round.
+	LastTick time.Time `json:"lastTick"`
+	Restarts uint64    `json:"restarts"`
+	Interval string    `json:"interval"`
+	Message  string    `json:"message,omitempty"`
 }
 
-// Health says whether rounds are happening: healthy when one completed
-// within 1.5 intervals.
+// Health says whether rounds are happening: healthy when this replica's
+// loop ticked and some replica completed a round within 1.5 intervals.
 func (v *Verifier) Health() Health {
-	last := time.Unix(0, v.lastRound.Load())
-	h := Health{Running: v.running.Load(), LastRound: last.UTC(), Rounds: v.rounds.Load(), Restarts: v.restarts.Load(), Interval: v.interval.String()}
-	h.Healthy = h.Running && v.now().Sub(last) <= v.interval+v.interval/2
-	if !h.Healthy {
-		h.Message = fmt.Sprintf("no attestation round completed since %s: nodes are not being attested and will go stale", h.LastRound.Format(time.RFC3339))
+	now := v.now()
+	h := Health{Running: v.running.Load(), LastTick: time.Unix(0, v.lastTick.Load()).UTC(), Restarts: v.restarts.Load(), Interval: v.interval.String()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r, err := v.st.AttestRound(ctx)
+	h.LastRound, h.Rounds, h.Holder = r.Finished, r.Rounds, r.Holder
+	limit := v.interval + v.interval/2
+	switch {
+	case err != nil:
+		h.Message = "cannot read the attestation round record from the store: " + err.Error()
+	case !h.Running:
+		h.Message = "this replica's attestation loop is not running"
+	case now.Sub(h.LastTick) > limit:
+		h.Message = fmt.Sprintf("this replica's attestation loop has not ticked since %s: it is stuck", h.LastTick.Format(time.RFC3339))
+	case r.Finished.IsZero() || now.Sub(r.Finished) > limit:
+		h.Message = fmt.Sprintf("no attestation round completed on any replica since %s: nodes are not being attested and will go stale", h.LastRound.Format(time.RFC3339))
+	default:
+		h.Healthy = true
 	}
 	return h
 }
 
-// Run runs rounds every interval until stop is closed. A panicking round is
-// recovered, counted and the loop restarted after a second.
+// Run runs the loop until stop is closed: every half interval it claims
+// the next round in the store, which succeeds on one replica once per
+// interval, and runs it. A panicking round is recovered, counted and the
+// loop restarted after a second.
 func (v *Verifier) Run(stop <-chan struct{}) {
 	v.running.Store(true)
 	defer v.running.Store(false)
@@ -109,11 +133,11 @@ func (v *Verifier) supervised(stop <-chan struct{}) (stopped bool) {
 			stopped = false
 		}
 	}()
-	t := time.NewTicker(v.interval)
+	t := time.NewTicker(v.interval / 2)
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), v.interval)
-		err := v.Round(ctx)
+		_, err := v.Tick(ctx)
 		cancel()
 		if err != nil {
 			v.log.Error("attestation round failed", "err", err)
@@ -126,10 +150,34 @@ func (v *Verifier) supervised(stop <-chan struct{}) (stopped bool) {
 	}
 }
 
-// Round asks every enrolled, unrevoked node for a fresh quote and
-// quarantines the stale ones whose policy says so. It is what the loop
-// runs; tests call it directly.
+// roundGap is how long after a round's claim no replica claims another:
+// 0.9 of an interval, so a replica ticking every half interval runs the
+// next round about one interval after the last, whoever ran that.
+func (v *Verifier) roundGap() time.Duration { return v.interval - v.interval/10 }
+
+// Tick claims the next round and runs it if this replica won the claim
+// (another replica did not start one within the last 0.9 interval). It
+// reports whether it ran a round.
+func (v *Verifier) Tick(ctx context.Context) (bool, error) {
+	won, err := v.st.ClaimAttestRound(ctx, v.holder, v.now(), v.roundGap())
+	v.lastTick.Store(v.now().UnixNano())
+	if err != nil || !won {
+		return false, err
+	}
+	return true, v.round(ctx)
+}
+
+// Round runs a round now, whatever other replicas did (tests, and an
+// operator's forced round): it asks every enrolled, unrevoked node for a
+// fresh quote and quarantines the stale ones whose policy says so.
 func (v *Verifier) Round(ctx context.Context) error {
+	if _, err := v.st.ClaimAttestRound(ctx, v.holder, v.now(), 0); err != nil {
+		return err
+	}
+	return v.round(ctx)
+}
+
+func (v *Verifier) round(ctx context.Context) error {
 	if v.cfg.RoundHook != nil {
 		v.cfg.RoundHook()
 	}
@@ -173,19 +221,38 @@ func (v *Verifier) Round(ctx context.Context) error {
 	counts := map[string]float64{}
 	var stale []attest.Node
 	now := v.now()
-	for _, r := range nodes {
-		p, err := v.Policy(ctx, r.scope)
+	for len(nodes) > 0 {
+		batch := nodes[:min(len(nodes), 1000)]
+		nodes = nodes[len(batch):]
+		keys := make([]string, len(batch))
+		for i, r := range batch {
+			keys[i] = nodeKey(r.n)
+		}
+		states, err := v.st.AttestNodes(ctx, keys)
 		if err != nil {
 			return err
 		}
-		v.mu.Lock()
-		s := v.state(r.n)
-		s.due = true
-		ns := v.view(r.n, s, p, now)
-		v.mu.Unlock()
-		counts[ns.State]++
-		if ns.State == attest.Stale && p.OnStale == OnStaleQuarantine && r.status == trustfeed.Active {
-			stale = append(stale, r.n)
+		var fresh []*store.AttestNode
+		for _, r := range batch {
+			p, err := v.Policy(ctx, r.scope)
+			if err != nil {
+				return err
+			}
+			s := states[nodeKey(r.n)]
+			if s == nil {
+				s = newState(r.n, now)
+				fresh = append(fresh, s)
+			}
+			ns := v.view(r.n, s, p, now)
+			counts[ns.State]++
+			if ns.State == attest.Stale && p.OnStale == OnStaleQuarantine && r.status == trustfeed.Active {
+				stale = append(stale, r.n)
+			}
+		}
+		// A node seen for the first time starts its stale clock now, on
+		// every replica.
+		if err := v.st.InitAttestNodes(ctx, fresh); err != nil {
+			return err
 		}
 	}
 	for _, n := range stale {
@@ -196,15 +263,16 @@ func (v *Verifier) Round(ctx context.Context) error {
 	for _, st := range []string{attest.Attested, attest.Failed, attest.Stale, attest.Pending} {
 		mNodes.WithLabelValues(st).Set(counts[st])
 	}
-	v.lastRound.Store(v.now().UnixNano())
-	v.rounds.Add(1)
+	if err := v.st.FinishAttestRound(ctx, v.now()); err != nil {
+		return err
+	}
 	mRounds.Inc()
 	return nil
 }
 
 // List returns the status of every enrolled, unrevoked node (devices in
-// serial order after after, up to limit, then appliances when the devices
-// are exhausted).
+// serial order, up to limit, then appliances when the devices are
+// exhausted).
 func (v *Verifier) List(ctx context.Context, kind string, limit int) ([]NodeStatus, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
@@ -241,6 +309,14 @@ func (v *Verifier) List(ctx context.Context, kind string, limit int) ([]NodeStat
 	if err != nil {
 		return nil, err
 	}
+	keys := make([]string, len(nodes))
+	for i, n := range nodes {
+		keys[i] = nodeKey(n)
+	}
+	states, err := v.st.AttestNodes(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]NodeStatus, 0, len(nodes))
 	now := v.now()
 	for _, n := range nodes {
@@ -248,9 +324,11 @@ func (v *Verifier) List(ctx context.Context, kind string, limit int) ([]NodeStat
 		if err != nil {
 			return nil, err
 		}
-		v.mu.Lock()
-		out = append(out, v.view(n, v.state(n), p, now))
-		v.mu.Unlock()
+		s := states[nodeKey(n)]
+		if s == nil {
+			s = newState(n, now)
+		}
+		out = append(out, v.view(n, s, p, now))
 	}
 	return out, nil
 }

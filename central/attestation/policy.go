@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/central/store"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/jsonx"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
@@ -35,6 +36,14 @@ type Policy struct {
 	// vendor registers with each release). Empty: any measurement, subject
 	// to MinFirmware.
 	Firmware []Golden `json:"firmware,omitempty"`
+	// Releases names the vendor's signed golden releases (AddRelease) whose
+	// firmware measurements are allowed, in addition to Firmware; each
+	// must be registered when the policy is set. The newest version of
+	// each release is used.
+	Releases []string `json:"releases,omitempty"`
+	// GoldenFromReleases is set by central when it answers: how many golden
+	// values the referenced releases add.
+	GoldenFromReleases int `json:"goldenFromReleases,omitempty"`
 	// MinFirmware is the lowest firmware version accepted (remote downgrade
 	// protection, independent of the device's NV floor), e.g. "1.2.0".
 	MinFirmware string `json:"minFirmware,omitempty"`
@@ -43,6 +52,13 @@ type Policy struct {
 	// AllowDebugPCR accepts a non-zero debug PCR (16); by default it must
 	// be zero: something that extends it is debug or test firmware.
 	AllowDebugPCR bool `json:"allowDebugPcr,omitempty"`
+	// RequireBootLog makes the evidence carry the platform's TCG boot log,
+	// which must reproduce the quoted PCRs 0–7 (quoted whenever this is
+	// set). Without it a boot log that comes is still checked.
+	RequireBootLog bool `json:"requireBootLog,omitempty"`
+	// RequireSecureBoot makes the boot log show UEFI Secure Boot enabled
+	// (implies RequireBootLog).
+	RequireSecureBoot bool `json:"requireSecureBoot,omitempty"`
 	// StaleAfter is how many intervals a node may go without a good quote
 	// before it is stale (default 3).
 	StaleAfter int `json:"staleAfter,omitempty"`
@@ -54,6 +70,41 @@ type Policy struct {
 	// Updated and UpdatedBy are set by central.
 	Updated   time.Time `json:"updated,omitzero"`
 	UpdatedBy string    `json:"updatedBy,omitempty"`
+
+	// allowed is Firmware and the releases' golden values (resolve).
+	allowed  []Golden
+	resolved bool
+}
+
+// golden is every allowed firmware measurement.
+func (p *Policy) golden() []Golden {
+	if p.resolved {
+		return p.allowed
+	}
+	return p.Firmware
+}
+
+// resolve adds the golden values of the policy's releases.
+func (v *Verifier) resolve(ctx context.Context, p *Policy) error {
+	p.allowed, p.resolved, p.GoldenFromReleases = slices.Clone(p.Firmware), true, 0
+	if len(p.Releases) == 0 {
+		return nil
+	}
+	return v.st.View(ctx, func(tx store.Tx) error {
+		have, err := releases(ctx, tx, p.Scope)
+		if err != nil {
+			return err
+		}
+		for _, name := range p.Releases {
+			i := slices.IndexFunc(have, func(h ReleaseRecord) bool { return h.Release == name })
+			if i < 0 {
+				return fmt.Errorf("attest: policy %s version %d names release %q, which is not registered", p.Scope, p.Version, name)
+			}
+			p.allowed = append(p.allowed, have[i].Firmware...)
+			p.GoldenFromReleases += len(have[i].Firmware)
+		}
+		return nil
+	})
 }
 
 // Golden is one allowed firmware measurement.
@@ -99,6 +150,14 @@ func (p *Policy) Check() error {
 	for _, x := range p.PCRs {
 		if x < 0 || x >= tpm.NumPCRs {
 			return core.BadRequest("pcrs: %d is out of range 0–%d", x, tpm.NumPCRs-1)
+		}
+	}
+	if len(p.Releases) > 64 {
+		return core.BadRequest("releases: at most 64")
+	}
+	for i, r := range p.Releases {
+		if _, err := firmware.ParseVersion(r); err != nil {
+			return core.BadRequest("releases[%d] %q: want a release name such as 1.3.0: %v", i, r, err)
 		}
 	}
 	if len(p.Firmware) > MaxGolden {
@@ -154,6 +213,9 @@ func (p *Policy) Check() error {
 func (p *Policy) QuotePCRs() []int {
 	s := []int{tpm.PCRFirmware, tpm.PCRDebug}
 	s = append(s, p.PCRs...)
+	if p.RequireBootLog || p.RequireSecureBoot {
+		s = append(s, attest.BootPCRs...)
+	}
 	for k := range p.PCRValues {
 		n, _ := strconv.Atoi(k)
 		s = append(s, n)
@@ -169,27 +231,35 @@ const ActionPolicySet = "attest-policy.set"
 
 // loadPolicy reads a scope's newest policy from the audit log (nil: none).
 func loadPolicy(ctx context.Context, st store.Store, scope string) (*Policy, error) {
-	var last *store.AuditEvent
+	var p *Policy
 	err := st.View(ctx, func(tx store.Tx) error {
-		var after uint64
-		for {
-			rows, err := tx.Audit(ctx, store.AuditFilter{Subject: policySubject(scope), After: after, Limit: 1000})
-			if err != nil {
-				return err
-			}
-			for i := range rows {
-				if rows[i].Action == ActionPolicySet {
-					last = &rows[i]
-				}
-			}
-			if len(rows) < 1000 {
-				return nil
-			}
-			after = rows[len(rows)-1].Seq
-		}
+		var err error
+		p, err = loadPolicyTx(ctx, tx, scope)
+		return err
 	})
-	if err != nil || last == nil {
-		return nil, err
+	return p, err
+}
+
+func loadPolicyTx(ctx context.Context, tx store.Tx, scope string) (*Policy, error) {
+	var last *store.AuditEvent
+	var after uint64
+	for {
+		rows, err := tx.Audit(ctx, store.AuditFilter{Subject: policySubject(scope), After: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			if rows[i].Action == ActionPolicySet {
+				last = &rows[i]
+			}
+		}
+		if len(rows) < 1000 {
+			break
+		}
+		after = rows[len(rows)-1].Seq
+	}
+	if last == nil {
+		return nil, nil
 	}
 	var p Policy
 	if err := json.Unmarshal(last.Detail, &p); err != nil {

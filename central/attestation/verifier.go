@@ -3,9 +3,12 @@ package attestation
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +26,7 @@ import (
 	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/enrol"
 	"github.com/edgetrust/edgetrust/internal/feed/trustfeed"
+	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
@@ -43,6 +47,12 @@ type Config struct {
 	// RoundHook, when set, runs at the start of each round: the fault hook
 	// tests use to hang or crash the loop.
 	RoundHook func()
+	// VendorCA opens a vendor's provider CA to issue release-signing
+	// certificates (IssueSigner; nil: not offered).
+	VendorCA func(v *store.Vendor) (*pki.CA, error)
+	// Replica names this process in the shared round record (default: a
+	// random "replica-…").
+	Replica string
 }
 
 // DefaultInterval is the default time between attestation rounds.
@@ -73,27 +83,23 @@ const (
 
 const usedNonces = 8
 
+// challenge is what verifyQuote needs of the answered challenge.
 type challenge struct {
-	nonce   []byte
-	pcrs    []int
-	wire    *attest.Challenge
-	expires time.Time
+	nonce []byte
+	pcrs  []int
 }
 
-type nodeState struct {
-	status          string // attested, failed or pending
-	reason, message string
-	lastGood        time.Time
-	lastCheck       time.Time
-	since           time.Time // first seen, or released: the stale clock starts here without a good quote
-	firmware        []string
-	policyVersion   int
-	haveCounters    bool
-	clock           uint64
-	reset, restart  uint32
-	ch              *challenge
-	used            [][]byte
-	due             bool
+func nonceHash(nonce []byte) []byte {
+	h := sha256.Sum256(nonce)
+	return h[:]
+}
+
+func nodeKey(n attest.Node) string { return n.String() }
+
+// newState is the state of a node seen for the first time: pending, its
+// stale clock starting now, due for a challenge.
+func newState(n attest.Node, now time.Time) *store.AttestNode {
+	return &store.AttestNode{Node: nodeKey(n), Status: attest.Pending, Since: now.UTC(), Due: true}
 }
 
 // Verifier is central's attestation verifier.
@@ -104,14 +110,15 @@ type Verifier struct {
 	log      *slog.Logger
 	interval time.Duration
 
+	// holder names this replica in the shared round record.
+	holder string
+
 	mu       sync.Mutex
-	nodes    map[attest.Node]*nodeState
 	policies map[string]cachedPolicy
 
-	lastRound atomic.Int64 // unix nanos of the last completed round
-	rounds    atomic.Uint64
-	restarts  atomic.Uint64
-	running   atomic.Bool
+	lastTick atomic.Int64 // unix nanos of this replica's last loop tick (a round run or declined)
+	restarts atomic.Uint64
+	running  atomic.Bool
 }
 
 type cachedPolicy struct {
@@ -123,8 +130,13 @@ const policyCacheTTL = 30 * time.Second
 
 // New makes a Verifier; Run starts its loop.
 func New(c Config) *Verifier {
-	v := &Verifier{cfg: c, st: c.Store, now: c.Now, log: c.Log, interval: c.Interval,
-		nodes: map[attest.Node]*nodeState{}, policies: map[string]cachedPolicy{}}
+	v := &Verifier{cfg: c, st: c.Store, now: c.Now, log: c.Log, interval: c.Interval, holder: c.Replica,
+		policies: map[string]cachedPolicy{}}
+	if v.holder == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		v.holder = "replica-" + hex.EncodeToString(b[:])
+	}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -134,7 +146,7 @@ func New(c Config) *Verifier {
 	if v.interval <= 0 {
 		v.interval = DefaultInterval
 	}
-	v.lastRound.Store(v.now().UnixNano())
+	v.lastTick.Store(v.now().UnixNano())
 	current.Store(v)
 	return v
 }
@@ -209,6 +221,9 @@ func (v *Verifier) Policy(ctx context.Context, scope string) (*Policy, error) {
 	if p == nil {
 		p = DefaultPolicy(scope)
 	}
+	if err := v.resolve(ctx, p); err != nil {
+		return nil, err
+	}
 	v.mu.Lock()
 	v.policies[scope] = cachedPolicy{p: p, fetched: v.now()}
 	v.mu.Unlock()
@@ -220,7 +235,7 @@ func (v *Verifier) SetPolicy(ctx context.Context, a *core.Admin, p Policy) (*Pol
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
-	err := v.st.Update(ctx, func(tx store.Tx) error {
+	err := v.st.View(ctx, func(tx store.Tx) error {
 		if p.Scope != ApplianceScope {
 			if _, err := tx.Vendor(ctx, p.Scope); errors.Is(err, store.ErrNotFound) {
 				return core.NotFound("vendor", p.Scope)
@@ -228,46 +243,56 @@ func (v *Verifier) SetPolicy(ctx context.Context, a *core.Admin, p Policy) (*Pol
 				return err
 			}
 		}
+		if len(p.Releases) == 0 {
+			return nil
+		}
+		if p.Scope == ApplianceScope {
+			return core.BadRequest("releases: golden releases are a vendor's; the appliance scope pins pcrValues instead")
+		}
+		have, err := releases(ctx, tx, p.Scope)
+		if err != nil {
+			return err
+		}
+		for _, r := range p.Releases {
+			if !slices.ContainsFunc(have, func(h ReleaseRecord) bool { return h.Release == r }) {
+				return core.Fail(http.StatusNotFound, enrol.CodeNotFound, "releases: %s has no signed release %q (add it with attest golden add --signed FILE)", p.Scope, r)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	old, err := loadPolicy(ctx, v.st, p.Scope)
-	if err != nil {
-		return nil, err
-	}
-	p.Version = 1
-	if old != nil {
-		p.Version = old.Version + 1
-	}
-	p.Updated, p.UpdatedBy = v.now().UTC().Truncate(time.Second), a.Actor()
+	p.Updated, p.UpdatedBy, p.GoldenFromReleases = v.now().UTC().Truncate(time.Second), a.Actor(), 0
 	err = v.st.Update(ctx, func(tx store.Tx) error {
+		// The version is read in the transaction that appends (the audit
+		// head serialises appends), so two admins never make one version.
+		old, err := loadPolicyTx(ctx, tx, p.Scope)
+		if err != nil {
+			return err
+		}
+		p.Version = 1
+		if old != nil {
+			p.Version = old.Version + 1
+		}
 		return core.Audit(ctx, tx, v.now(), a.Actor(), ActionPolicySet, policySubject(p.Scope), p)
 	})
 	if err != nil {
 		return nil, err
 	}
 	v.mu.Lock()
-	v.policies[p.Scope] = cachedPolicy{p: &p, fetched: v.now()}
+	delete(v.policies, p.Scope)
 	v.mu.Unlock()
-	return &p, nil
+	return v.Policy(ctx, p.Scope)
 }
 
-func (v *Verifier) state(n attest.Node) *nodeState {
-	s := v.nodes[n]
-	if s == nil {
-		s = &nodeState{status: attest.Pending, since: v.now(), due: true}
-		v.nodes[n] = s
-	}
-	return s
-}
-
-// Challenge returns the node's outstanding challenge, minting one when the
-// round asked for a fresh quote or the node has not been checked within an
-// interval. Asking again returns the same challenge: anyone may ask, but
-// only the node's TPM can recover the nonce, and asking cannot cancel the
-// node's challenge.
+// Challenge returns the node's outstanding challenge, minting one when a
+// round started since the node was last checked, the node has not been
+// checked within an interval, or an admin released it. Asking again — on
+// any replica — returns the same challenge: anyone may ask, but only the
+// node's TPM can recover the nonce, and asking cannot cancel the node's
+// challenge. The state is read and written under the node's lock in the
+// store, so two replicas never mint two challenges for one node.
 func (v *Verifier) Challenge(ctx context.Context, n attest.Node) (*attest.Challenge, error) {
 	e, err := v.enrolled(ctx, n)
 	if err != nil {
@@ -277,34 +302,52 @@ func (v *Verifier) Challenge(ctx context.Context, n attest.Node) (*attest.Challe
 	if err != nil {
 		return nil, err
 	}
+	round, err := v.st.AttestRound(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	s := v.state(n)
-	if s.ch != nil && now.Before(s.ch.expires) {
-		return s.ch.wire, nil
-	}
-	if !s.due && !s.lastCheck.IsZero() && now.Sub(s.lastCheck) < v.interval {
-		return nil, core.Fail(http.StatusConflict, "attest_not_due", "%s was checked at %s; the next challenge is due at %s",
-			n, s.lastCheck.UTC().Format(time.RFC3339), s.lastCheck.Add(v.interval).UTC().Format(time.RFC3339))
-	}
-	akName, _, err := tpm.AKName(e.akPublic)
+	var w *attest.Challenge
+	err = v.st.ModifyAttest(ctx, nodeKey(n), func(s *store.AttestNode) (*store.AttestNode, error) {
+		w = nil
+		if s == nil {
+			s = newState(n, now)
+		}
+		if s.Challenge != nil && now.Before(s.Challenge.Expires) {
+			w = new(attest.Challenge)
+			return nil, json.Unmarshal(s.Challenge.Wire, w)
+		}
+		due := s.Due || s.LastCheck.IsZero() || s.CheckedRound < round.Claims || now.Sub(s.LastCheck) >= v.interval
+		if !due {
+			return nil, core.Fail(http.StatusConflict, "attest_not_due", "%s was checked at %s; the next challenge is due at %s",
+				n, s.LastCheck.UTC().Format(time.RFC3339), s.LastCheck.Add(v.interval).UTC().Format(time.RFC3339))
+		}
+		akName, _, err := tpm.AKName(e.akPublic)
+		if err != nil {
+			return nil, err
+		}
+		nonce := make([]byte, attest.NonceSize)
+		if _, err := rand.Read(nonce); err != nil {
+			return nil, err
+		}
+		blob, secret, err := tpm.MakeCredential(e.ekPublic, akName, nonce)
+		if err != nil {
+			return nil, err
+		}
+		pcrs := p.QuotePCRs()
+		w = &attest.Challenge{Node: n, CredentialBlob: blob, EncryptedSecret: secret, PCRs: pcrs,
+			Issued: now.UTC().Truncate(time.Second), Expires: now.Add(v.interval).UTC().Truncate(time.Second)}
+		wb, err := json.Marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		s.Challenge = &store.AttestChallenge{NonceHash: nonceHash(nonce), PCRs: pcrs, Wire: wb, Expires: now.Add(v.interval).UTC()}
+		s.Due = false
+		return s, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, attest.NonceSize)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	blob, secret, err := tpm.MakeCredential(e.ekPublic, akName, nonce)
-	if err != nil {
-		return nil, err
-	}
-	pcrs := p.QuotePCRs()
-	w := &attest.Challenge{Node: n, CredentialBlob: blob, EncryptedSecret: secret, PCRs: pcrs,
-		Issued: now.UTC().Truncate(time.Second), Expires: now.Add(v.interval).UTC().Truncate(time.Second)}
-	s.ch = &challenge{nonce: nonce, pcrs: pcrs, wire: w, expires: now.Add(v.interval)}
-	s.due = false
 	return w, nil
 }
 
@@ -325,59 +368,79 @@ func (v *Verifier) Submit(ctx context.Context, ev *attest.Evidence) (*attest.Ver
 	if err != nil {
 		return nil, err
 	}
+	round, err := v.st.AttestRound(ctx)
+	if err != nil {
+		return nil, err
+	}
 	nonce, nerr := tpm.QuoteNonce(&ev.Quote)
 	sigErr := tpm.VerifyAttestationSignature(akPub, &ev.Quote.Attestation)
 	now := v.now()
+	var nh []byte
+	if nerr == nil {
+		nh = nonceHash(nonce)
+	}
 
-	v.mu.Lock()
-	s := v.state(ev.Node)
-	current := nerr == nil && s.ch != nil && now.Before(s.ch.expires) && subtle.ConstantTimeCompare(nonce, s.ch.nonce) == 1
-	if !current && (sigErr != nil || nerr != nil) {
-		v.mu.Unlock()
+	var verdict *attest.Verdict
+	var fw []string
+	var reason, msg string
+	unverified := false
+	err = v.st.ModifyAttest(ctx, nodeKey(ev.Node), func(s *store.AttestNode) (*store.AttestNode, error) {
+		verdict, fw, reason, msg, unverified = nil, nil, "", "", false
+		if s == nil {
+			s = newState(ev.Node, now)
+		}
+		current := nh != nil && s.Challenge != nil && now.Before(s.Challenge.Expires) && subtle.ConstantTimeCompare(nh, s.Challenge.NonceHash) == 1
+		if !current && (sigErr != nil || nerr != nil) {
+			unverified = true
+			return nil, nil
+		}
+		var ch *challenge
+		if current {
+			ch = &challenge{nonce: nonce, pcrs: s.Challenge.PCRs}
+			s.Challenge = nil
+			s.Used = append(s.Used, nh)
+			if len(s.Used) > usedNonces {
+				s.Used = s.Used[len(s.Used)-usedNonces:]
+			}
+		}
+		replayed := !current && slices.ContainsFunc(s.Used, func(u []byte) bool { return subtle.ConstantTimeCompare(u, nh) == 1 })
+		var info *tpm.QuoteInfo
+		switch {
+		case sigErr != nil:
+			reason, msg = attest.ReasonBadSignature, "the quote's signature does not verify with the AK central bound to this node's EK at enrolment"
+		case replayed:
+			reason, msg = attest.ReasonReplayedNonce, "the quote answers a challenge that was already answered (a replayed quote)"
+		case !current:
+			reason, msg = attest.ReasonNonce, "the quote is signed by the node's AK but over a nonce central did not issue for the outstanding challenge"
+		default:
+			info, reason, msg = verifyQuote(akPub, ev, ch)
+			if reason == "" && s.HaveCounters && info.ResetCount == s.Reset && info.RestartCount == s.Restart && info.Clock < s.Clock {
+				reason, msg = attest.ReasonCounters, fmt.Sprintf("the TPM clock went back from %d to %d ms without a reset or restart", s.Clock, info.Clock)
+			}
+			if reason == "" {
+				fw, reason, msg = checkPolicy(p, ev, ch.pcrs)
+			}
+		}
+		s.LastCheck, s.CheckedRound = now.UTC(), round.Claims
+		s.PolicyVersion = p.Version
+		if reason == "" {
+			s.Status, s.Reason, s.Message, s.LastGood, s.Firmware = attest.Attested, "", "", now.UTC(), fw
+			s.HaveCounters, s.Clock, s.Reset, s.Restart = true, info.Clock, info.ResetCount, info.RestartCount
+		} else {
+			s.Status, s.Reason, s.Message = attest.Failed, reason, msg
+		}
+		verdict = &attest.Verdict{Node: ev.Node, Status: s.Status, Reason: s.Reason, Message: s.Message, Time: now.UTC(),
+			Firmware: fw, PolicyVersion: p.Version}
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if unverified {
 		mVerdicts.WithLabelValues("unverified").Inc()
 		return nil, core.Fail(http.StatusForbidden, CodeUnverified,
 			"the evidence does not answer %s's outstanding challenge and is not signed by its enrolled AK; nothing was recorded", ev.Node)
 	}
-	var ch *challenge
-	if current {
-		ch = s.ch
-		s.ch = nil
-		s.used = append(s.used, ch.nonce)
-		if len(s.used) > usedNonces {
-			s.used = s.used[1:]
-		}
-	}
-	replayed := !current && slices.ContainsFunc(s.used, func(u []byte) bool { return subtle.ConstantTimeCompare(u, nonce) == 1 })
-	var verdict *attest.Verdict
-	var info *tpm.QuoteInfo
-	fw, reason, msg := []string(nil), "", ""
-	switch {
-	case sigErr != nil:
-		reason, msg = attest.ReasonBadSignature, "the quote's signature does not verify with the AK central bound to this node's EK at enrolment"
-	case replayed:
-		reason, msg = attest.ReasonReplayedNonce, "the quote answers a challenge that was already answered (a replayed quote)"
-	case !current:
-		reason, msg = attest.ReasonNonce, "the quote is signed by the node's AK but over a nonce central did not issue for the outstanding challenge"
-	default:
-		info, reason, msg = verifyQuote(akPub, ev, ch)
-		if reason == "" && s.haveCounters && info.ResetCount == s.reset && info.RestartCount == s.restart && info.Clock < s.clock {
-			reason, msg = attest.ReasonCounters, fmt.Sprintf("the TPM clock went back from %d to %d ms without a reset or restart", s.clock, info.Clock)
-		}
-		if reason == "" {
-			fw, reason, msg = checkPolicy(p, ev, ch.pcrs)
-		}
-	}
-	s.lastCheck = now
-	s.policyVersion = p.Version
-	if reason == "" {
-		s.status, s.reason, s.message, s.lastGood, s.firmware = attest.Attested, "", "", now, fw
-		s.haveCounters, s.clock, s.reset, s.restart = true, info.Clock, info.ResetCount, info.RestartCount
-	} else {
-		s.status, s.reason, s.message = attest.Failed, reason, msg
-	}
-	verdict = &attest.Verdict{Node: ev.Node, Status: s.status, Reason: s.reason, Message: s.message, Time: now.UTC(),
-		Firmware: fw, PolicyVersion: p.Version}
-	v.mu.Unlock()
 
 	mVerdicts.WithLabelValues(verdictLabel(verdict)).Inc()
 	if verdict.Status == attest.Failed {
@@ -416,7 +479,10 @@ func verifyQuote(akPub any, ev *attest.Evidence, ch *challenge) (*tpm.QuoteInfo,
 	if !slices.Equal(info.PCRs, ch.pcrs) {
 		return nil, attest.ReasonPCRMismatch, fmt.Sprintf("the quote covers PCRs %v; the challenge asked for %v", info.PCRs, ch.pcrs)
 	}
-	if err := tpm.CheckReplay(ev.EventLog, ch.pcrs, ev.Quote.PCRs); err != nil {
+	// PCRs 0–7 are the platform's: explained by its TCG boot log (checked
+	// with the policy) or pinned, never by the node's own event log.
+	own := slices.DeleteFunc(slices.Clone(ch.pcrs), func(i int) bool { return slices.Contains(attest.BootPCRs, i) })
+	if err := tpm.CheckReplay(ev.EventLog, own, ev.Quote.PCRs); err != nil {
 		return nil, attest.ReasonLogReplay, err.Error()
 	}
 	return info, "", ""
@@ -425,6 +491,9 @@ func verifyQuote(akPub any, ev *attest.Evidence, ch *challenge) (*tpm.QuoteInfo,
 // checkPolicy applies the scope's policy to quoted PCRs and the log (which
 // already replays to them). It returns the firmware versions measured.
 func checkPolicy(p *Policy, ev *attest.Evidence, pcrs []int) ([]string, string, string) {
+	if reason, msg := checkBootLog(p, ev, pcrs); reason != "" {
+		return nil, reason, msg
+	}
 	if !p.AllowDebugPCR && slices.Contains(pcrs, tpm.PCRDebug) && !bytes.Equal(ev.Quote.PCRs[tpm.PCRDebug], make([]byte, 32)) {
 		return nil, attest.ReasonDebugPCR, fmt.Sprintf("debug PCR %d is not zero: debug or test firmware extended it", tpm.PCRDebug)
 	}
@@ -455,15 +524,15 @@ func checkPolicy(p *Policy, ev *attest.Evidence, pcrs []int) ([]string, string, 
 		if fe != nil {
 			version = fe.Firmware
 		}
-		if len(p.Firmware) > 0 {
-			i := slices.IndexFunc(p.Firmware, func(g Golden) bool {
+		if golden := p.golden(); len(golden) > 0 {
+			i := slices.IndexFunc(golden, func(g Golden) bool {
 				return g.Digest == digest && (g.Model == "" || (fe != nil && fe.Model == g.Model))
 			})
 			if i < 0 {
 				return nil, attest.ReasonUnknownFW, fmt.Sprintf("firmware measurement %s (version %q) is not among the policy's golden values", digest, version)
 			}
-			if p.Firmware[i].Version != "" {
-				version = p.Firmware[i].Version
+			if golden[i].Version != "" {
+				version = golden[i].Version
 			}
 		}
 		if !min.IsZero() {
@@ -499,28 +568,40 @@ type NodeStatus struct {
 // view computes a node's status at now: stale when its last good quote (or,
 // never attested, when it was first seen or released) is older than the
 // policy's window, whatever the loop did or did not do.
-func (v *Verifier) view(n attest.Node, s *nodeState, p *Policy, now time.Time) NodeStatus {
-	base := s.since
-	if s.lastGood.After(base) {
-		base = s.lastGood
+func (v *Verifier) view(n attest.Node, s *store.AttestNode, p *Policy, now time.Time) NodeStatus {
+	base := s.Since
+	if s.LastGood.After(base) {
+		base = s.LastGood
 	}
-	ns := NodeStatus{Node: n, State: s.status, Reason: s.reason, Message: s.message, LastAttested: s.lastGood.UTC(),
-		LastChecked: s.lastCheck.UTC(), StaleAt: base.Add(time.Duration(p.StaleAfter) * v.interval).UTC(),
-		Firmware: s.firmware, PolicyVersion: s.policyVersion, Challenged: s.ch != nil}
-	if s.lastGood.IsZero() {
+	ns := NodeStatus{Node: n, State: s.Status, Reason: s.Reason, Message: s.Message, LastAttested: s.LastGood.UTC(),
+		LastChecked: s.LastCheck.UTC(), StaleAt: base.Add(time.Duration(p.StaleAfter) * v.interval).UTC(),
+		Firmware: s.Firmware, PolicyVersion: s.PolicyVersion, Challenged: s.Challenge != nil && now.Before(s.Challenge.Expires)}
+	if s.LastGood.IsZero() {
 		ns.LastAttested = time.Time{}
 	}
-	if s.lastCheck.IsZero() {
+	if s.LastCheck.IsZero() {
 		ns.LastChecked = time.Time{}
 	}
-	if s.status != attest.Failed && !now.Before(ns.StaleAt) {
+	if s.Status != attest.Failed && !now.Before(ns.StaleAt) {
 		ns.State, ns.Reason = attest.Stale, attest.ReasonStale
 		ns.Message = fmt.Sprintf("no good quote since %s (window: %d × %s)", base.UTC().Format(time.RFC3339), p.StaleAfter, v.interval)
 	}
 	return ns
 }
 
-// Status returns a node's attestation status.
+// stateOf reads a node's stored state (a fresh pending one when it has none).
+func (v *Verifier) stateOf(ctx context.Context, n attest.Node, now time.Time) (*store.AttestNode, error) {
+	m, err := v.st.AttestNodes(ctx, []string{nodeKey(n)})
+	if err != nil {
+		return nil, err
+	}
+	if s := m[nodeKey(n)]; s != nil {
+		return s, nil
+	}
+	return newState(n, now), nil
+}
+
+// Status returns a node's attestation status, the same on every replica.
 func (v *Verifier) Status(ctx context.Context, n attest.Node) (*NodeStatus, error) {
 	e, err := v.enrolled(ctx, n)
 	if err != nil {
@@ -530,9 +611,12 @@ func (v *Verifier) Status(ctx context.Context, n attest.Node) (*NodeStatus, erro
 	if err != nil {
 		return nil, err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	ns := v.view(n, v.state(n), p, v.now())
+	now := v.now()
+	s, err := v.stateOf(ctx, n, now)
+	if err != nil {
+		return nil, err
+	}
+	ns := v.view(n, s, p, now)
 	return &ns, nil
 }
 
@@ -674,9 +758,43 @@ func (v *Verifier) ReleaseQuarantine(ctx context.Context, a *core.Admin, n attes
 	if err := v.release(ctx, n, a.Actor(), reason); err != nil {
 		return nil, err
 	}
-	v.mu.Lock()
-	s := v.state(n)
-	s.status, s.reason, s.message, s.since, s.due = attest.Pending, "", "", v.now(), true
-	v.mu.Unlock()
+	now := v.now()
+	err := v.st.ModifyAttest(ctx, nodeKey(n), func(s *store.AttestNode) (*store.AttestNode, error) {
+		if s == nil {
+			s = newState(n, now)
+		}
+		s.Status, s.Reason, s.Message, s.Since, s.Due = attest.Pending, "", "", now.UTC(), true
+		return s, nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return v.Status(ctx, n)
+}
+
+// checkBootLog replays the TCG boot log, when one came and the quote covers
+// any of PCRs 0–7, and applies the policy's boot-log rules.
+func checkBootLog(p *Policy, ev *attest.Evidence, pcrs []int) (string, string) {
+	covered := slices.ContainsFunc(pcrs, func(i int) bool { return slices.Contains(attest.BootPCRs, i) })
+	need := p.RequireBootLog || p.RequireSecureBoot
+	if len(ev.BootLog) == 0 || !covered {
+		if need {
+			return attest.ReasonBootLogAbsent, "the policy requires the platform's TCG boot log for PCRs 0–7 and the evidence has none"
+		}
+		return "", ""
+	}
+	quoted := make(map[int][]byte, len(attest.BootPCRs))
+	for _, i := range attest.BootPCRs {
+		if v, ok := ev.Quote.PCRs[i]; ok {
+			quoted[i] = v
+		}
+	}
+	bl, err := attest.ReplayBootLog(ev.BootLog, quoted, crypto.SHA256)
+	if err != nil {
+		return attest.ReasonBootLog, err.Error()
+	}
+	if p.RequireSecureBoot && (bl.SecureBoot == nil || !*bl.SecureBoot) {
+		return attest.ReasonSecureBootOff, "the policy requires UEFI Secure Boot and the boot log does not show it enabled"
+	}
+	return "", ""
 }

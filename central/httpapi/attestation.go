@@ -25,6 +25,9 @@ type AttestService interface {
 	AttestPolicy(ctx context.Context, scope string) (*attest.Policy, error)
 	SetAttestPolicy(ctx context.Context, a *core.Admin, p attest.Policy) (*attest.Policy, error)
 	ReleaseQuarantine(ctx context.Context, a *core.Admin, n wire.Node, reason string) (*attest.NodeStatus, error)
+	AddGoldenRelease(ctx context.Context, a *core.Admin, sr *attest.SignedRelease) (*attest.ReleaseRecord, error)
+	GoldenReleases(ctx context.Context, vendor string) ([]attest.ReleaseRecord, error)
+	IssueReleaseSigner(ctx context.Context, a *core.Admin, vendor string, csr []byte, days int) (*attest.SignerCert, error)
 }
 
 func init() { Registry.MustRegister(attest.Metrics()...) }
@@ -99,6 +102,29 @@ func (h *api) attestRoutes(route func(string, http.HandlerFunc), admin func(stri
 			return nil, err
 		}
 		return as.ReleaseQuarantine(ctx, a, wire.Node{Kind: r.PathValue("kind"), ID: r.PathValue("id")}, q.Reason)
+	})
+	admin("POST /v1/admin/attest/golden", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
+		var sr attest.SignedRelease
+		if err := jsonx.Decode(r.Body, &sr, attest.SignedReleaseLimits); err != nil {
+			return nil, core.BodyError(err)
+		}
+		return as.AddGoldenRelease(ctx, a, &sr)
+	})
+	admin("GET /v1/admin/attest/golden/{vendor}", func(ctx context.Context, _ *core.Admin, r *http.Request) (any, error) {
+		return as.GoldenReleases(ctx, r.PathValue("vendor"))
+	})
+	admin("POST /v1/admin/attest/signers/{vendor}", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
+		var q struct {
+			CSR  []byte `json:"csr"`
+			Days int    `json:"days"`
+		}
+		if err := decodeJSON(r, &q, adminBody); err != nil {
+			return nil, err
+		}
+		if len(q.CSR) == 0 {
+			return nil, badRequest("csr: the vendor's PKCS#10 request (DER, base64) is required")
+		}
+		return as.IssueReleaseSigner(ctx, a, r.PathValue("vendor"), q.CSR, q.Days)
 	})
 	admin("GET /v1/admin/attest-policies/{scope}", func(ctx context.Context, _ *core.Admin, r *http.Request) (any, error) {
 		return as.AttestPolicy(ctx, r.PathValue("scope"))

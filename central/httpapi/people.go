@@ -89,8 +89,8 @@ func (h *api) peopleRoutes(route func(string, http.HandlerFunc), admin func(stri
 		}
 		return map[string]string{"key": key, "keyId": id}, nil
 	})
-	admin("POST /v1/admin/relying-parties/{id}/keys/{key}/revoke", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
-		return c.RevokeRPKey(ctx, a, r.PathValue("id"), r.PathValue("key"))
+	admin("POST /v1/admin/relying-parties/{id}/keys/{keyId}/revoke", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
+		return c.RevokeRPKey(ctx, a, r.PathValue("id"), r.PathValue("keyId"))
 	})
 	admin("POST /v1/admin/relying-parties/{id}/status", func(ctx context.Context, a *core.Admin, r *http.Request) (any, error) {
 		var q core.StatusChange

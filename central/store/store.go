@@ -419,6 +419,8 @@ type Store interface {
 	// replica. It has one consumer (central's feed broadcaster) and carries
 	// no data: waiters re-read the feed.
 	Changed() <-chan struct{}
+	// AttestStore is the continuous-attestation state.
+	AttestStore
 	Close() error
 }
 
@@ -531,4 +533,86 @@ func (n *Notifier) Notify() {
 	case n.ch <- struct{}{}:
 	default:
 	}
+}
+
+// AttestNode is one node's continuous-attestation state (central/attestation),
+// kept in the store so that every replica sees the same outcome and the
+// same outstanding challenge. Node is "device:<serial>" or
+// "appliance:<id>".
+type AttestNode struct {
+	Node string `json:"node"`
+	// Status is attested, failed or pending (stale is computed when asked).
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// LastGood is the time of the last good quote, LastCheck of the last
+	// verdict; Since is when the node was first seen or released (the stale
+	// clock starts there without a good quote).
+	LastGood      time.Time `json:"lastGood,omitzero"`
+	LastCheck     time.Time `json:"lastCheck,omitzero"`
+	Since         time.Time `json:"since"`
+	Firmware      []string  `json:"firmware,omitempty"`
+	PolicyVersion int       `json:"policyVersion,omitempty"`
+	// The TPM clock and the reset and restart counts of the last good quote.
+	HaveCounters bool   `json:"haveCounters,omitempty"`
+	Clock        uint64 `json:"clock,omitempty"`
+	Reset        uint32 `json:"reset,omitempty"`
+	Restart      uint32 `json:"restart,omitempty"`
+	// Challenge is the outstanding challenge (nil: none).
+	Challenge *AttestChallenge `json:"challenge,omitempty"`
+	// Used holds the SHA-256 of the last answered nonces (replay detection).
+	Used [][]byte `json:"used,omitempty"`
+	// CheckedRound is the round (AttestRound.Claims) of the last check.
+	CheckedRound uint64 `json:"checkedRound,omitempty"`
+	// Due asks for a fresh challenge before an interval passed (after an
+	// admin lifted a quarantine).
+	Due bool `json:"due,omitempty"`
+}
+
+// AttestChallenge is an outstanding challenge. Only the SHA-256 of its nonce
+// is stored: reading the store does not let anyone answer it.
+type AttestChallenge struct {
+	NonceHash []byte          `json:"nonceHash"`
+	PCRs      []int           `json:"pcrs"`
+	Wire      json.RawMessage `json:"wire"` // what GET /v1/attest/challenge returns, so asking again gives the same
+	Expires   time.Time       `json:"expires"`
+}
+
+// AttestRound is the shared record of attestation rounds across replicas.
+type AttestRound struct {
+	// Holder is the replica that claimed the latest round, at Started.
+	Holder  string    `json:"holder"`
+	Started time.Time `json:"started,omitzero"`
+	// Claims counts the rounds claimed (a node checked in an older round
+	// is due for a new challenge).
+	Claims uint64 `json:"claims"`
+	// Finished is when a round last completed, Rounds how many have.
+	Finished time.Time `json:"finished,omitzero"`
+	Rounds   uint64    `json:"rounds"`
+}
+
+// AttestStore is the attestation state both stores keep. Its writes do not
+// take the registry's writer lock (PostgreSQL: a per-node advisory lock and
+// a one-row round claim), so attestation traffic does not queue behind
+// registry changes; a quarantine is a registry change and goes through
+// Update.
+type AttestStore interface {
+	// ModifyAttest runs f with node's stored state (nil: none yet) while
+	// holding that node's lock across replicas, and stores the state f
+	// returns (nil: nothing is written). f may run more than once.
+	ModifyAttest(ctx context.Context, node string, f func(cur *AttestNode) (*AttestNode, error)) error
+	// AttestNodes returns the stored states among nodes, by node.
+	AttestNodes(ctx context.Context, nodes []string) (map[string]*AttestNode, error)
+	// InitAttestNodes stores those of ns that have no state yet (a node
+	// with one is left as it is).
+	InitAttestNodes(ctx context.Context, ns []*AttestNode) error
+	// ClaimAttestRound claims a round for holder at now. It succeeds only
+	// when no round was claimed in (now-minGap, now], so replicas ticking on
+	// their own clocks run one round per interval between them; minGap 0
+	// always succeeds.
+	ClaimAttestRound(ctx context.Context, holder string, now time.Time, minGap time.Duration) (bool, error)
+	// FinishAttestRound records that a round completed at now.
+	FinishAttestRound(ctx context.Context, now time.Time) error
+	// AttestRound returns the shared round record.
+	AttestRound(ctx context.Context) (AttestRound, error)
 }

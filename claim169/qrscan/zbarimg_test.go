@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // TestCrossCheckZbarimg writes images to disk and reads them with the
@@ -15,13 +17,7 @@ import (
 // independent of this package's code paths (its own file loading and
 // conversion), and checks both agree with the encoded text.
 func TestCrossCheckZbarimg(t *testing.T) {
-	zbarimg, err := exec.LookPath("zbarimg")
-	if err != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("zbarimg not found and EDGETRUST_REQUIRE_TOOLS=1: install Debian package zbar-tools")
-		}
-		t.Skip("zbarimg not found (Debian package zbar-tools); set EDGETRUST_REQUIRE_TOOLS=1 to make this a failure")
-	}
+	zbarimg := testtool.Need(t, "apt-get install zbar-tools", "zbarimg")
 	dir := t.TempDir()
 	set := samples(t, ratesSeed, 8) // one of each degradation
 	agreed := 0

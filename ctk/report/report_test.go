@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 func sample() *Report {
@@ -103,19 +105,7 @@ func TestWriteAll(t *testing.T) {
 // TestHTMLInChromium opens report.html in headless Chromium and checks
 // the rendered DOM shows the summary and every case.
 func TestHTMLInChromium(t *testing.T) {
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("chromium is not installed (Debian: apt-get install -y chromium) and EDGETRUST_REQUIRE_TOOLS=1")
-		}
-		t.Skip("chromium not installed (Debian: apt-get install -y chromium); set EDGETRUST_REQUIRE_TOOLS=1 to make this a failure")
-	}
+	bin := testtool.Need(t, "apt-get install -y chromium", "chromium", "chromium-browser", "google-chrome")
 	dir := t.TempDir()
 	r := sample()
 	if err := r.WriteAll(dir); err != nil {

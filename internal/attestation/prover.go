@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
@@ -16,6 +17,9 @@ type Prover struct {
 	// Log is the event log of the node's measurements; nil: an empty log
 	// (every PCR the quote covers must then still be all zero).
 	Log *tpm.EventLog
+	// BootLog, when set, returns the platform's TCG boot log (ReadBootLog;
+	// nil bytes: none), sent when the challenge covers any of PCRs 0–7.
+	BootLog func() ([]byte, error)
 }
 
 // Prove recovers the challenge's nonce (TPM2_ActivateCredential: only the
@@ -42,5 +46,11 @@ func (p *Prover) Prove(ctx context.Context, c *Challenge) (*Evidence, error) {
 	if events == nil {
 		events = []tpm.Event{}
 	}
-	return &Evidence{Node: c.Node, Quote: *q, EventLog: events}, nil
+	ev := &Evidence{Node: c.Node, Quote: *q, EventLog: events}
+	if p.BootLog != nil && slices.ContainsFunc(c.PCRs, func(i int) bool { return i < len(BootPCRs) }) {
+		if ev.BootLog, err = p.BootLog(); err != nil {
+			return nil, fmt.Errorf("attest: reading the boot log: %w", err)
+		}
+	}
+	return ev, nil
 }

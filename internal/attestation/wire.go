@@ -56,6 +56,10 @@ type Evidence struct {
 	Node
 	Quote    tpm.Quote   `json:"quote"`
 	EventLog []tpm.Event `json:"eventLog"`
+	// BootLog is the platform's TCG PC Client event log (the raw bytes of
+	// BootLogPath), explaining PCRs 0–7, where the platform has one and the
+	// challenge covers any of those PCRs (≤ MaxBootLog).
+	BootLog []byte `json:"bootLog,omitempty"`
 }
 
 // Outcomes.
@@ -140,6 +144,9 @@ func (e *Evidence) Check() error {
 		if p < 0 || p >= tpm.NumPCRs || len(v) != sha256.Size {
 			return fmt.Errorf("evidence: quote.pcrs: PCR %d must be 0–%d with a 32-byte value", p, tpm.NumPCRs-1)
 		}
+	}
+	if len(e.BootLog) > MaxBootLog {
+		return fmt.Errorf("evidence: bootLog is %d bytes, more than %d", len(e.BootLog), MaxBootLog)
 	}
 	if len(e.EventLog) > tpm.MaxEvents {
 		return fmt.Errorf("evidence: more than %d events", tpm.MaxEvents)

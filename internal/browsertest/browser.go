@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // Options say how to start the browser.
@@ -31,16 +31,7 @@ type Options struct {
 // EDGETRUST_REQUIRE_TOOLS=1).
 func Chromium(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-		t.Fatal("chromium is not installed (Debian: apt-get install -y chromium; scripts/install-deps.sh does it) and EDGETRUST_REQUIRE_TOOLS=1")
-	}
-	t.Skip("chromium not installed (Debian: apt-get install -y chromium); set EDGETRUST_REQUIRE_TOOLS=1 to make this a failure")
-	return ""
+	return testtool.Need(t, "apt-get install -y chromium (scripts/install-deps.sh does it)", "chromium", "chromium-browser", "google-chrome")
 }
 
 // New starts a headless Chromium with a fresh profile and returns a context

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/claim169/base45"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // TestClaim169IssueAndVerifyOffline: central issues identity QR codes and
@@ -52,7 +54,7 @@ func TestClaim169IssueAndVerifyOffline(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != qrText {
 			t.Fatalf("zbarimg read %q (%v), we wrote %q", out, err, qrText)
 		}
-	} else if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
+	} else if testtool.Required() {
 		t.Fatal("zbarimg is not installed (apt-get install zbar-tools)")
 	}
 

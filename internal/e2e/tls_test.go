@@ -21,20 +21,15 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/internal/pki"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // tool finds an independent client; missing, it skips the test, or fails
 // it when EDGETRUST_REQUIRE_TOOLS is set (CI).
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s is not installed and EDGETRUST_REQUIRE_TOOLS is set (scripts/install-deps.sh installs it)", name)
-		}
-		t.Skipf("%s not installed (scripts/install-deps.sh; set EDGETRUST_REQUIRE_TOOLS to fail instead)", name)
-	}
-	return p
+	return testtool.Need(t, "scripts/install-deps.sh", name)
 }
 
 // TestTLSKeysAndRPCertificates, real processes: an appliance enrolled

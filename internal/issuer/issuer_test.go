@@ -17,6 +17,8 @@ import (
 	"github.com/edgetrust/edgetrust/claim169"
 	"github.com/edgetrust/edgetrust/claim169/trust"
 	"github.com/edgetrust/edgetrust/internal/keyring"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 var pass = []byte("correct horse battery staple")
@@ -167,12 +169,7 @@ func TestRevokedCredential(t *testing.T) {
 // An independent decoder reads the QR PNGs we write: zbarimg --raw gives
 // back the exact text.
 func TestZbarimgReadsIssuedPNG(t *testing.T) {
-	if _, err := exec.LookPath("zbarimg"); err != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("zbarimg is not installed (apt-get install zbar-tools)")
-		}
-		t.Skip("zbarimg not installed (apt-get install zbar-tools); skipping the independent-decoder check")
-	}
+	testtool.Need(t, "apt-get install zbar-tools", "zbarimg")
 	e := setup(t)
 	in := `{"claim169":{"id":"3918592438","fullName":"Janardhan BS","dateOfBirth":"19840401","gender":1,"address":"New City, METRO LINE, PA","email":"janardhan@example.com","phone":"+919876543210","nationality":"IN"}}`
 	if _, err := Issue(context.Background(), e.is, strings.NewReader(in), "json", Options{OutDir: e.out, PNG: true, Issuer: e.key.Issuer, Validity: time.Hour}); err != nil {

@@ -71,12 +71,12 @@ func (f *fakeCentral) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]string{"chain": string(pki.CertPEM(c)) + string(pki.CertPEM(f.ca.Cert))})
 }
 
-// TestApplianceCertificate: the appliance asks with its TPM signing key
-// first, saves key (0600) and chain, renews over mutual TLS with the
-// certificate it holds, and refuses a certificate for another identity.
-func TestApplianceCertificate(t *testing.T) {
+// startFakeCentral is central's TLS CA behind an mTLS listener (the
+// network boundary to central; central/tlsca has its own tests).
+func startFakeCentral(t *testing.T) (*fakeCentral, *httptest.Server, *pki.CA) {
+	t.Helper()
 	rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	root, err := pki.SelfSigned(rk, pki.Profile{Subject: pkix.Name{CommonName: "test TLS root"}, Validity: 24 * time.Hour}, time.Now())
+	root, err := pki.SelfSigned(rk, pki.Profile{Subject: pkix.Name{CommonName: "test TLS root"}, Validity: 365 * 24 * time.Hour}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,15 @@ func TestApplianceCertificate(t *testing.T) {
 	srv.TLS = tlsx.ServerConfig(tlsx.ServerOptions{ClientCAs: []*x509.Certificate{root.Cert}})
 	srv.TLS.Certificates = []tls.Certificate{{Certificate: [][]byte{sc.Raw, root.Cert.Raw}, PrivateKey: sk}}
 	srv.StartTLS()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return fc, srv, root
+}
+
+// TestApplianceCertificate: the appliance asks with its TPM signing key
+// first, saves key (0600) and chain, renews over mutual TLS with the
+// certificate it holds, and refuses a certificate for another identity.
+func TestApplianceCertificate(t *testing.T) {
+	fc, srv, root := startFakeCentral(t)
 
 	state := t.TempDir()
 	// Pinned: the first handshake saves central's root for serve.

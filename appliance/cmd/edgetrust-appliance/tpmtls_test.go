@@ -8,13 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,27 +28,6 @@ import (
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 	"github.com/edgetrust/edgetrust/internal/tpm"
 )
-
-// startFakeCentral is central's TLS CA behind an mTLS listener (the
-// network boundary to central; central/tlsca has its own tests).
-func startFakeCentral(t *testing.T) (*fakeCentral, *httptest.Server, *pki.CA) {
-	t.Helper()
-	rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	root, err := pki.SelfSigned(rk, pki.Profile{Subject: pkix.Name{CommonName: "test TLS root"}, Validity: 365 * 24 * time.Hour}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	sc, _ := root.Issue(sk.Public(), pki.Profile{Subject: pkix.Name{CommonName: "central"}, Validity: time.Hour,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}, time.Now())
-	fc := &fakeCentral{ca: root}
-	srv := httptest.NewUnstartedServer(fc)
-	srv.TLS = tlsx.ServerConfig(tlsx.ServerOptions{ClientCAs: []*x509.Certificate{root.Cert}})
-	srv.TLS.Certificates = []tls.Certificate{{Certificate: [][]byte{sc.Raw, root.Cert.Raw}, PrivateKey: sk}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return fc, srv, root
-}
 
 // TestTPMTLSKey: an appliance whose state holds the software TLS key of
 // an older version moves to a TPM key on its next renewal and deletes the

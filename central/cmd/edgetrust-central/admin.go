@@ -37,7 +37,7 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	reason := fs.String("reason", "", "why (kept in the registry, the audit log and the trust feed)")
 	undo := fs.Bool("undo-revocation", false, "reinstate: allow reinstating a revoked vendor, device or appliance (needs --reason; audited)")
 	ttl := fs.String("ttl", "", "token lifetime, e.g. 15m (default 15m, at most 24h)")
-	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id")
+	appliance := fs.String("appliance", "", "token create: an appliance enrolment token, bound to this appliance id; attest status / quarantine lift: the appliance")
 	var serials, attrs, authTypes, captures stringList
 	fs.Var(&serials, "serial", "device serial; repeatable for revoke/suspend/reinstate")
 	fs.Var(&attrs, "attr", "identity attribute a relying party may receive; repeatable")
@@ -50,15 +50,19 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	uin := fs.String("uin", "", "person / vid: the person's UIN")
 	vidNum := fs.String("vid", "", "vid revoke: the VID")
 	keyID := fs.String("key", "", "rp key revoke: the key id (the 16 hex digits after etr_)")
-	csrFile := fs.String("csr", "", "rp cert issue: the relying party's PKCS#10 request `FILE` (PEM or DER), signed by its own key")
-	outFile := fs.String("out", "", "rp cert issue: write the certificate chain (PEM) to this `FILE` (default: stdout)")
-	days := fs.Int("days", 0, "rp cert issue: the certificate's life in days, 1-30 (default 30)")
+	csrFile := fs.String("csr", "", "rp cert issue / attest signer issue: the PKCS#10 request `FILE` (PEM or DER), signed by the requester's own key")
+	outFile := fs.String("out", "", "rp cert issue / attest signer issue / attest golden sign: write the result to this `FILE` (default: stdout)")
+	days := fs.Int("days", 0, "rp cert issue: the certificate's life in days, 1-30 (default 30); attest signer issue: 1-730 (default 365)")
+	af := attestFlags(fs)
 	showNumbers := fs.Bool("show-numbers", false, "vid list, person show: print full VID numbers, also with --json (default: masked)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if group+" "+verb == "attest golden sign" {
+		return goldenSign(af, *outFile, stdout, stderr) // offline, at the vendor: no central, no token
 	}
 	tok := strings.TrimSpace(os.Getenv("EDGETRUST_CENTRAL_ADMIN_TOKEN"))
 	if *tokenFile != "" {
@@ -108,6 +112,10 @@ func adminCommand(ctx context.Context, group, verb string, args []string, stdout
 	}
 	statusVerb := map[string]string{"revoke": "revoked", "suspend": "suspended", "reinstate": "active"}
 
+	if group == "attest" {
+		return attestAdmin(ctx, c, verb, af, attestArgs{appliance: *appliance, reason: *reason, vendor: *vendor, csr: *csrFile, out: *outFile, days: *days},
+			&raw, show, stdout)
+	}
 	switch group + " " + verb {
 	case "vendor add":
 		if err := errors.Join(need(*id, "id"), need(*name, "name")); err != nil {

@@ -44,6 +44,22 @@ var adminHelp = map[string]cli.Help{
 	"vid revoke":          {Usage: "vid revoke --vid VID --reason TEXT", About: "Revokes a VID.", Example: `vid revoke --vid 9876543210 --reason "lost card"`},
 	"audit list":          {Usage: "audit list [--subject device:SN] [--after N]", About: "Lists the audit log.", Example: "audit list --subject vendor:ACME"},
 	"audit verify":        {Usage: "audit verify", About: "Checks the audit log's hash chain.", Example: "audit verify"},
+	"attest status": {Usage: "attest status [--device SERIAL | --appliance ID]", About: "Shows a node's attestation state — attested (with the time), failed (with the reason), stale or pending — the same on every replica; without a node, every node's and whether attestation rounds are running.",
+		Example: "attest status --device SN1"},
+	"attest quarantine lift": {Usage: "attest quarantine lift --device SERIAL | --appliance ID --reason TEXT", About: "Lifts an attestation quarantine (a suspension whose reason starts attestation-) after review; audited. The node is pending and must answer its next challenge within the policy's window, or it is quarantined again.",
+		Example: `attest quarantine lift --device SN1 --reason "re-flashed with 1.3.0 by the field team"`},
+	"attest policy show": {Usage: "attest policy show --scope VENDOR|appliance", About: "Shows a scope's attestation policy (version 0 is the default: log must replay, debug PCR zero, any firmware, stale nodes only reported).",
+		Example: "attest policy show --scope ACME"},
+	"attest policy set": {Usage: "attest policy set --scope VENDOR|appliance --file POLICY.json", About: "Stores a new version of a scope's policy (audited). The file's fields are in docs/api/central.md: releases names the vendor's signed golden releases whose firmware is allowed, minFirmware the remote downgrade floor.",
+		Example: `attest policy set --scope ACME --file acme-policy.json   # {"releases": ["1.3.0"], "minFirmware": "1.3.0"}`},
+	"attest golden sign": {Usage: "attest golden sign --release RELEASE.json --signing-key KEY.pem --cert CERT.pem [--out FILE]", About: "Run at the vendor, offline: signs a firmware release's golden values (the measurement edgetrust-bridge prints for each module) with the vendor's release-signing key, for attest golden add. Needs no central and no admin token.",
+		Example: "attest golden sign --release r130.json --signing-key acme-release.key --cert acme-release.pem --out r130.signed.json"},
+	"attest golden add": {Usage: "attest golden add --signed FILE", About: "Registers a vendor's signed golden release. Central refuses it unless the signature verifies under a release-signing certificate of that vendor's provider CA (attest signer issue); adding a release again makes its next version. Audited.",
+		Example: "attest golden add --signed r130.signed.json"},
+	"attest golden list": {Usage: "attest golden list --vendor ID", About: "Lists a vendor's golden releases (the newest version of each) and their measurements.",
+		Example: "attest golden list --vendor ACME"},
+	"attest signer issue": {Usage: "attest signer issue --vendor ID --csr FILE [--days N] [--out FILE]", About: "Certifies a vendor's release-signing key from its CSR under the vendor's provider CA (codeSigning, 1-730 days, default 365); the key never leaves the vendor. Audited.",
+		Example: "attest signer issue --vendor ACME --csr acme-release.csr --out acme-release.pem   # openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout acme-release.key -subj /CN=acme-release -out acme-release.csr"},
 }
 
 // adminNote is what every admin command's help ends with.

@@ -49,6 +49,14 @@ People and VIDs (records reach the appliances of the person's group, sealed to e
   edgetrust-central audit list [--subject device:SN] [--after N]
   edgetrust-central audit verify            check the audit log's hash chain
 
+Continuous attestation (decision 0018):
+  edgetrust-central attest status [--device SN | --appliance ID]
+  edgetrust-central attest policy show|set --scope VENDOR|appliance [--file POLICY.json]
+  edgetrust-central attest signer issue --vendor ID --csr FILE     a vendor's release-signing certificate
+  edgetrust-central attest golden sign --release R.json --signing-key K --cert C   (at the vendor, offline)
+  edgetrust-central attest golden add --signed FILE | list --vendor ID
+  edgetrust-central attest quarantine lift --device SN | --appliance ID --reason TEXT
+
 Claim 169 identity QR codes (run where the state directory is):
   edgetrust-central issuer init --state DIR [--alg EdDSA|ES256] [--issuer URI]
   edgetrust-central credential issue --state DIR --in people.csv --out qr/ --png
@@ -168,6 +176,7 @@ var program = &cli.Program{Name: "edgetrust-central", Help: usage, Commands: []*
 		"show: show a person", "lock: lock auth types", "unlock: unlock auth types"),
 	adminGroup("vid", "virtual ids", "issue: issue a VID", "list: list a person's VIDs", "revoke: revoke a VID"),
 	adminGroup("audit", "the audit log", "list: list audit entries", "verify: check the audit log's hash chain"),
+	attestGroup,
 	issuerGroup("issuer", "the Claim 169 issuer key", "init: create the issuer key"),
 	issuerGroup("credential", "Claim 169 identity QR codes", "issue: issue credentials from a file", "revoke: revoke a credential"),
 	issuerGroup("trust", "trust lists for offline verifiers", "export: write the signed trust and revocation lists"),

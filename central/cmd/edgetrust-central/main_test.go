@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -22,6 +23,14 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
+		// [requiretools]: EDGETRUST_REQUIRE_TOOLS=1 (CI), where a missing
+		// tool fails the script instead of skipping it.
+		Condition: func(cond string) (bool, error) {
+			if cond == "requiretools" {
+				return os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("EDGETRUST_CENTRAL_PASSPHRASE", "")
 			return nil

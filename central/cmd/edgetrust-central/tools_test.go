@@ -18,6 +18,8 @@ import (
 	"github.com/edgetrust/edgetrust/central"
 	"github.com/edgetrust/edgetrust/central/tlsca"
 	"github.com/edgetrust/edgetrust/internal/pki"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // tool finds an independent client (openssl, curl; scripts/install-deps.sh
@@ -25,14 +27,7 @@ import (
 // EDGETRUST_REQUIRE_TOOLS is set (CI).
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s is not installed and EDGETRUST_REQUIRE_TOOLS is set (scripts/install-deps.sh installs it)", name)
-		}
-		t.Skipf("%s not installed (scripts/install-deps.sh; set EDGETRUST_REQUIRE_TOOLS to fail instead)", name)
-	}
-	return p
+	return testtool.Need(t, "scripts/install-deps.sh", name)
 }
 
 // writeKeyPair writes an ECDSA key (PKCS#8 PEM) and returns it.

@@ -542,16 +542,7 @@ func (t *tx) PutConsoleAdmin(_ context.Context, a *store.ConsoleAdmin) error {
 }
 
 func (t *tx) ConsoleAdmins(_ context.Context) ([]store.ConsoleAdmin, error) {
-	var out []store.ConsoleAdmin
-	err := t.scan([]byte(pConAdmin), nil, false, func(_, v []byte) (bool, error) {
-		var a store.ConsoleAdmin
-		if err := json.Unmarshal(v, &a); err != nil {
-			return false, err
-		}
-		out = append(out, a)
-		return true, nil
-	})
-	return out, err
+	return listJSON[store.ConsoleAdmin](t, pConAdmin)
 }
 
 func (t *tx) ConsoleSession(_ context.Context, id string) (*store.ConsoleSession, error) {
@@ -564,33 +555,11 @@ func (t *tx) PutConsoleSession(_ context.Context, s *store.ConsoleSession) error
 }
 
 func (t *tx) DeleteConsoleSession(_ context.Context, id string) error {
-	if _, err := t.get([]byte(pConSess + id)); err != nil {
-		return err
-	}
-	return t.txn.Delete([]byte(pConSess + id))
+	return t.deleteExisting(pConSess + id)
 }
 
 func (t *tx) DeleteExpiredConsoleSessions(_ context.Context, now time.Time) (int, error) {
-	var dead [][]byte
-	err := t.scan([]byte(pConSess), nil, false, func(k, v []byte) (bool, error) {
-		var s store.ConsoleSession
-		if err := json.Unmarshal(v, &s); err != nil {
-			return false, err
-		}
-		if s.Expires.Before(now) {
-			dead = append(dead, bytes.Clone(k))
-		}
-		return true, nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range dead {
-		if err := t.txn.Delete(k); err != nil {
-			return 0, err
-		}
-	}
-	return len(dead), nil
+	return deleteExpired(t, pConSess, now, func(s store.ConsoleSession) time.Time { return s.Expires })
 }
 
 func (t *tx) PutFeedPositions(_ context.Context, ps []store.FeedPosition) error {
@@ -633,21 +602,32 @@ func (t *tx) PutSession(_ context.Context, s *store.Session) error {
 }
 
 func (t *tx) DeleteSession(_ context.Context, id string) error {
-	if _, err := t.get([]byte(pSession + id)); err != nil {
-		return err
-	}
-	return t.txn.Delete([]byte(pSession + id))
+	return t.deleteExisting(pSession + id)
 }
 
 func (t *tx) DeleteExpiredSessions(_ context.Context, now time.Time) (int, error) {
+	return deleteExpired(t, pSession, now, func(s store.Session) time.Time { return s.Expires })
+}
+
+// deleteExisting deletes key, or answers store.ErrNotFound as get does.
+func (t *tx) deleteExisting(key string) error {
+	if _, err := t.get([]byte(key)); err != nil {
+		return err
+	}
+	return t.txn.Delete([]byte(key))
+}
+
+// deleteExpired deletes the JSON values under prefix whose expiry is
+// before now and says how many went.
+func deleteExpired[T any](t *tx, prefix string, now time.Time, expires func(T) time.Time) (int, error) {
 	var dead [][]byte
-	err := t.scan([]byte(pSession), nil, false, func(k, v []byte) (bool, error) {
-		var s store.Session
-		if err := json.Unmarshal(v, &s); err != nil {
+	err := t.scan([]byte(prefix), nil, false, func(k, v []byte) (bool, error) {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
 			return false, err
 		}
-		if s.Expires.Before(now) {
-			dead = append(dead, k)
+		if expires(x).Before(now) {
+			dead = append(dead, k) // scan hands out copies
 		}
 		return true, nil
 	})

@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS audit_head (id int PRIMARY KEY CHECK (id = 1), seq bi
 INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '\x0000000000000000000000000000000000000000000000000000000000000000') ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS feed_entries (feed text NOT NULL, seq bigint NOT NULL, root bytea NOT NULL, body bytea NOT NULL, PRIMARY KEY (feed, seq));
 CREATE TABLE IF NOT EXISTS feed_heads (feed text PRIMARY KEY, size bigint NOT NULL, head bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS attest_nodes (node text PRIMARY KEY, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS attest_round (id int PRIMARY KEY CHECK (id = 1), holder text NOT NULL, started timestamptz, claims bigint NOT NULL, finished timestamptz, rounds bigint NOT NULL);
+INSERT INTO attest_round (id, holder, claims, rounds) VALUES (1, '', 0, 0) ON CONFLICT DO NOTHING;
 CREATE OR REPLACE FUNCTION edgetrust_insert_only() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN RAISE EXCEPTION 'edgetrust: table % is insert-only', TG_TABLE_NAME; END $$;
 DROP TRIGGER IF EXISTS audit_insert_only ON audit;

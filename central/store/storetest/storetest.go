@@ -43,6 +43,8 @@ func Run(t *testing.T, open Opener) {
 		{"FeedAppendAndRead", testFeed},
 		{"RollbackWritesNothing", testRollback},
 		{"ConcurrentReplicasAppend", testConcurrent},
+		{"AttestationState", testAttestState},
+		{"AttestationRounds", testAttestRounds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.f(t, open(t)) })

@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"github.com/edgetrust/edgetrust/sbi/iso"
+
+	"github.com/edgetrust/edgetrust/internal/testtool"
 )
 
 // Tolerances of the golden parity test. The Go passes use float32 like
@@ -209,14 +211,8 @@ func TestGoldenParity(t *testing.T) {
 func requireNode(t *testing.T) (node, dir string) {
 	t.Helper()
 	dir, _ = filepath.Abs("testdata/golden")
-	node, err := exec.LookPath("node")
-	_, serr := os.Stat(filepath.Join(dir, "node_modules", "@vladmandic", "face-api", "package.json"))
-	if err != nil || serr != nil {
-		if os.Getenv("EDGETRUST_REQUIRE_TOOLS") == "1" {
-			t.Fatal("node or testdata/golden/node_modules missing: run scripts/install-deps.sh (npm ci --ignore-scripts --prefix internal/biometric/face/testdata/golden)")
-		}
-		t.Skip("node or face-api's npm package not installed (scripts/install-deps.sh); skipping")
-	}
+	node = testtool.Node(t, dir, "@vladmandic/face-api/package.json",
+		"scripts/install-deps.sh (npm ci --ignore-scripts --prefix internal/biometric/face/testdata/golden)")
 	return node, dir
 }
 
