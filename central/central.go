@@ -69,6 +69,7 @@ type Central struct {
 	feeds    *feeds.Server
 	console  http.Handler   // /console/ (EnableConsole), nil: off
 	pos      *feedPositions // appliances' trust-feed positions
+	posDone  chan struct{}  // closed when pos's last flush is over
 	stop     chan struct{}
 	stopOnce sync.Once
 }
@@ -78,7 +79,7 @@ func New(c Config) (*Central, error) {
 	if c.Store == nil || c.Keys == nil {
 		return nil, errors.New("central: a store and a keyring are required")
 	}
-	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, stop: make(chan struct{}), pos: newFeedPositions()}
+	ce := &Central{st: c.Store, keys: c.Keys, ek: c.EK, now: c.Now, log: c.Log, ttl: c.SessionTTL, stop: make(chan struct{})}
 	if ce.now == nil {
 		ce.now = time.Now
 	}
@@ -88,6 +89,8 @@ func New(c Config) (*Central, error) {
 	if ce.ttl <= 0 {
 		ce.ttl = 2 * time.Minute
 	}
+	ce.pos = newFeedPositions(ce.st, ce.log)
+	ce.posDone = make(chan struct{})
 	ppl, err := people.New(people.Config{Store: ce.st, Keys: ce.keys, Now: ce.now, Log: ce.log, CaptureMaxAge: c.CaptureMaxAge})
 	if err != nil {
 		return nil, err
@@ -115,6 +118,7 @@ func New(c Config) (*Central, error) {
 	if runAttest {
 		go ce.att.Run(ce.stop)
 	}
+	go func() { defer close(ce.posDone); ce.pos.loop(ce.stop, PositionFlush) }()
 	ce.feeds = feeds.NewServer(ce.st, ce.keys.Feed, ce.now)
 	go ce.feeds.Run(ce.stop)
 	go ppl.BackfillLoop(ce.stop)
@@ -140,8 +144,12 @@ func (c *Central) ekPolicy() enrol.EKPolicy {
 	return c.ek
 }
 
-// Close stops background work (not the store).
-func (c *Central) Close() { c.stopOnce.Do(func() { close(c.stop) }) }
+// Close stops background work (not the store), after writing the
+// appliances' last feed positions to the store.
+func (c *Central) Close() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	<-c.posDone
+}
 
 // Store returns the store.
 func (c *Central) Store() store.Store { return c.st }

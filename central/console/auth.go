@@ -484,7 +484,12 @@ func sessionFrom(ctx context.Context) *session {
 
 // authed admits requests with a live session; POSTs also need the
 // session's CSRF token.
-func (c *Console) authed(h http.HandlerFunc) http.Handler {
+func (c *Console) authed(h http.HandlerFunc) http.Handler { return c.authedUpload(h, 0) }
+
+// authedUpload is authed for a route that takes a multipart/form-data
+// upload of at most limit bytes (held in memory, never spooled to disk);
+// with limit 0 a POST is a url-encoded form of at most maxBody.
+func (c *Console) authedUpload(h http.HandlerFunc, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := c.session(r)
 		if err != nil {
@@ -498,10 +503,24 @@ func (c *Console) authed(h http.HandlerFunc) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-			if err := r.ParseForm(); err != nil {
-				c.fail(w, r, http.StatusBadRequest, "The form could not be read (too large?).")
-				return
+			if limit > 0 {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+				if err := r.ParseMultipartForm(limit); err != nil {
+					var mb *http.MaxBytesError
+					if errors.As(err, &mb) {
+						c.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The upload is larger than %d MiB; split the file.", limit>>20))
+						return
+					}
+					c.fail(w, r, http.StatusBadRequest, "The upload could not be read: send the form the page offers (multipart/form-data).")
+					return
+				}
+				defer r.MultipartForm.RemoveAll()
+			} else {
+				r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+				if err := r.ParseForm(); err != nil {
+					c.fail(w, r, http.StatusBadRequest, "The form could not be read (too large?).")
+					return
+				}
 			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				c.fail(w, r, http.StatusForbidden, "This change was refused: its form token is missing or stale. Reload the page and try again.")

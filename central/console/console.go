@@ -73,6 +73,9 @@ type Config struct {
 	Idle, MaxAge time.Duration
 	// CodeTTL is how long an invite is valid (default 24 h).
 	CodeTTL time.Duration
+	// Issuer is optional: without it the issuance page says how to set
+	// one up (edgetrust-central issuer init).
+	Issuer *Issuer
 }
 
 // Defaults.
@@ -96,6 +99,8 @@ type Console struct {
 	limit  *httpx.Limiter
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+
+	jobs *jobs // Claim 169 issuance jobs (issue.go)
 
 	countMu sync.Mutex // device counts of the overview (deviceCounts)
 	count   counts
@@ -140,7 +145,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: webauthn: %w", err)
 	}
-	c := &Console{c: cfg, st: cfg.Service.Store(), wa: wa, origin: origin, limit: httpx.NewLimiter(cfg.SignInRate, cfg.SignInBurst)}
+	c := &Console{c: cfg, st: cfg.Service.Store(), wa: wa, origin: origin, limit: httpx.NewLimiter(cfg.SignInRate, cfg.SignInBurst), jobs: newJobs()}
 	if err := c.parse(); err != nil {
 		return nil, err
 	}
@@ -244,6 +249,11 @@ func (c *Console) routes() {
 	m.Handle("GET /console/people", c.authed(c.peoplePage))
 	m.Handle("GET /console/people/{uin}", c.authed(c.person))
 	m.Handle("POST /console/people/{uin}/demographics", c.authed(c.demographics))
+	m.Handle("GET /console/issue", c.authed(c.issuePage))
+	m.Handle("POST /console/issue", c.authedUpload(c.issueUpload, MaxUpload))
+	m.Handle("GET /console/issue/{job}", c.authed(c.jobPage))
+	m.Handle("GET /console/issue/{job}/status", c.authed(c.jobStatus))
+	m.Handle("GET /console/issue/{job}/zip", c.authed(c.jobZip))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, http.StatusNotFound, "No such console page. Start from the overview.")
 	})

@@ -78,12 +78,17 @@ func setup(t testing.TB, cfg console.Config) *env {
 // cookie's secret (the store keeps only its SHA-256).
 func (e *env) session(t testing.TB) (string, *store.ConsoleAdmin) {
 	t.Helper()
+	return e.sessionFor(t, "0123456789abcdef0123456789abcdef", "Ana")
+}
+
+func (e *env) sessionFor(t testing.TB, id, name string) (string, *store.ConsoleAdmin) {
+	t.Helper()
 	b := make([]byte, 32)
 	rand.Read(b)
 	secret := base64.RawURLEncoding.EncodeToString(b)
 	h := sha256.Sum256([]byte(secret))
 	now := e.clk.Now()
-	a := &store.ConsoleAdmin{ID: "0123456789abcdef0123456789abcdef", Name: "Ana", Created: now, CreatedBy: "system"}
+	a := &store.ConsoleAdmin{ID: id, Name: name, Created: now, CreatedBy: "system"}
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutConsoleAdmin(ctx, a); err != nil {
 			return err

@@ -164,7 +164,7 @@ func (c *Console) vendors(w http.ResponseWriter, r *http.Request) {
 type devicesData struct {
 	Q, Vendor, Status string
 	Devices           []registry.DeviceView
-	Next              string // query of the next page ("" on the last)
+	Next              string // URL of the next page ("" on the last)
 	Vendors           []registry.VendorView
 }
 
@@ -208,7 +208,7 @@ func (c *Console) devices(w http.ResponseWriter, r *http.Request) {
 				nq.Set(k, v)
 			}
 		}
-		d.Next = nq.Encode()
+		d.Next = "/console/devices?" + nq.Encode()
 	}
 	if d.Vendors, err = c.c.Service.Vendors(ctx); err != nil {
 		c.failErr(w, r, err)

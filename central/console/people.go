@@ -52,7 +52,7 @@ func (c *Console) peoplePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(d.Rows) > PageSize {
 		d.Rows = d.Rows[:PageSize]
-		d.Next = url.Values{"group": {d.Group}, "after": {d.Rows[PageSize-1].UIN}}.Encode()
+		d.Next = "/console/people?" + url.Values{"group": {d.Group}, "after": {d.Rows[PageSize-1].UIN}}.Encode()
 	}
 	p := c.base(r, "People", "people")
 	p.Data = d

@@ -215,6 +215,16 @@ type ConsoleCredential struct {
 	LastUsed time.Time       `json:"lastUsed,omitzero"`
 }
 
+// FeedPosition is an appliance's last trust-feed request as a central
+// replica saw it: the appliance had applied every entry up to After when
+// it asked, at Seen. Replicas write the positions of the appliances that
+// poll them, so every replica's console shows every appliance.
+type FeedPosition struct {
+	Appliance string    `json:"appliance"`
+	After     uint64    `json:"after"`
+	Seen      time.Time `json:"seen"`
+}
+
 // ConsoleSession is a signed-in console session. ID is the hex SHA-256 of
 // the cookie's secret, never the secret.
 type ConsoleSession struct {
@@ -397,6 +407,13 @@ type Tx interface {
 	DeleteConsoleSession(ctx context.Context, id string) error
 	// DeleteExpiredConsoleSessions removes sessions that expired before now.
 	DeleteExpiredConsoleSessions(ctx context.Context, now time.Time) (int, error)
+
+	// PutFeedPositions records appliances' trust-feed positions. A
+	// position not newer (by Seen) than the stored one for its appliance
+	// is ignored, so replicas flushing in any order keep the latest.
+	PutFeedPositions(ctx context.Context, ps []FeedPosition) error
+	// FeedPositions lists every recorded position, by appliance id.
+	FeedPositions(ctx context.Context) ([]FeedPosition, error)
 
 	// AuditHead returns the last audit row's seq and hash (0 and 32 zero
 	// bytes when empty). In PostgreSQL it locks the chain until commit.

@@ -100,6 +100,18 @@ func (l *rowLimit) Read(p []byte) (int, error) {
 }
 
 func readCSV(r io.Reader, yield func(Record) error) error {
+	return scanCSV(r, func(rec Record, bad *RowError) error {
+		if bad != nil {
+			return fmt.Errorf("input line %d: %s", bad.Row, bad.detail())
+		}
+		return yield(rec)
+	})
+}
+
+// scanCSV reads a CSV upload row by row. A row whose content cannot be
+// issued is passed to yield as a *RowError and reading goes on; the
+// header, CSV syntax and row size stop it with an error.
+func scanCSV(r io.Reader, yield func(Record, *RowError) error) error {
 	lim := &rowLimit{r: r, max: MaxRecord + 64<<10}
 	cr := csv.NewReader(lim)
 	cr.ReuseRecord = false
@@ -118,6 +130,7 @@ func readCSV(r io.Reader, yield func(Record) error) error {
 			return fmt.Errorf("input: CSV header: column %q given twice", name)
 		}
 		seen[name] = true
+		header[i] = name
 	}
 	for n := 2; ; n++ {
 		lim.n = 0
@@ -132,58 +145,66 @@ func readCSV(r io.Reader, yield func(Record) error) error {
 		if cr.InputOffset()-start > MaxRecord {
 			return fmt.Errorf("input line %d: %w", n, errRowTooLarge)
 		}
-		for i, v := range row {
-			// encoding/json would turn invalid bytes into U+FFFD and
-			// sign that: refuse instead (never quoting the value).
-			if !utf8.ValidString(v) {
-				return fmt.Errorf("input line %d: %s is not UTF-8", n, strings.TrimSpace(header[i]))
-			}
-		}
-		id := map[string]any{}
-		var in claim169.ClaimsJSON
-		for i, v := range row {
-			name := strings.TrimSpace(header[i])
-			if v == "" {
-				continue
-			}
-			switch {
-			case cwtFields[name]:
-				switch name {
-				case "issuer":
-					in.Issuer = v
-				case "subject":
-					in.Subject = v
-				default:
-					t, err := parseTime(v)
-					if err != nil {
-						return fmt.Errorf("input line %d: %s: %w", n, name, err)
-					}
-					switch name {
-					case "expiresAt":
-						in.ExpiresAt = &t
-					case "notBefore":
-						in.NotBefore = &t
-					case "issuedAt":
-						in.IssuedAt = &t
-					}
-				}
-			case intFields[name]:
-				x, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return fmt.Errorf("input line %d: %s must be a number", n, name)
-				}
-				id[name] = x
-			default:
-				id[name] = v
-			}
-		}
-		if in.Claim169, err = json.Marshal(id); err != nil {
-			return err
-		}
-		if err := yield(Record{Line: n, In: in}); err != nil {
+		rec, bad := csvRecord(header, row, n)
+		if err := yield(rec, bad); err != nil {
 			return err
 		}
 	}
+}
+
+// csvRecord converts one CSV row (row n of the file) to a record.
+func csvRecord(header, row []string, n int) (Record, *RowError) {
+	for i, v := range row {
+		// encoding/json would turn invalid bytes into U+FFFD and
+		// sign that: refuse instead (never quoting the value).
+		if !utf8.ValidString(v) {
+			return Record{}, &RowError{Row: n, Field: header[i], Msg: "is not UTF-8"}
+		}
+	}
+	id := map[string]any{}
+	var in claim169.ClaimsJSON
+	for i, v := range row {
+		name := header[i]
+		if v == "" {
+			continue
+		}
+		switch {
+		case cwtFields[name]:
+			switch name {
+			case "issuer":
+				in.Issuer = v
+			case "subject":
+				in.Subject = v
+			default:
+				t, err := parseTime(v)
+				if err != nil {
+					return Record{}, &RowError{Row: n, Field: name, Msg: err.Error()}
+				}
+				switch name {
+				case "expiresAt":
+					in.ExpiresAt = &t
+				case "notBefore":
+					in.NotBefore = &t
+				case "issuedAt":
+					in.IssuedAt = &t
+				}
+			}
+		case intFields[name]:
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return Record{}, &RowError{Row: n, Field: name, Msg: "must be a number"}
+			}
+			id[name] = x
+		default:
+			id[name] = v
+		}
+	}
+	b, err := json.Marshal(id)
+	if err != nil {
+		return Record{}, &RowError{Row: n, Msg: err.Error()}
+	}
+	in.Claim169 = b
+	return Record{Line: n, In: in}, nil
 }
 
 // parseTime takes Unix seconds or an RFC 3339 time.
@@ -240,15 +261,7 @@ func Issue(ctx context.Context, is *claim169.Issuer, in io.Reader, format string
 		if err != nil {
 			return fmt.Errorf("record on line %d: %w", r.Line, err)
 		}
-		if c.Issuer == "" {
-			c.Issuer = o.Issuer
-		}
-		if c.IssuedAt.IsZero() {
-			c.IssuedAt = now().UTC().Truncate(time.Second)
-		}
-		if c.ExpiresAt.IsZero() && o.Validity > 0 {
-			c.ExpiresAt = c.IssuedAt.Add(o.Validity)
-		}
+		Defaults{Issuer: o.Issuer, Validity: o.Validity}.Apply(c, now())
 		text, err := is.Issue(c)
 		if err != nil {
 			return fmt.Errorf("record on line %d: %w", r.Line, err)

@@ -1,4 +1,5 @@
-// Passkey ceremonies for the console's sign-in and registration pages. The
+// Passkey ceremonies for the console's sign-in and registration pages, and
+// the live regions (propagation, issuance progress). The
 // server keeps the challenge; this only moves bytes between it and the
 // browser's WebAuthn API.
 "use strict";
@@ -76,13 +77,18 @@
   // fails accessibility checks.
   function live(el) {
     const every = Number(el.dataset.refresh) * 1000;
-    setInterval(async () => {
+    // A fresh copy without data-refresh is final (an issuance job that
+    // ended): show it and stop asking.
+    const timer = setInterval(async () => {
       try {
         const res = await fetch(location.href, { credentials: "same-origin" });
         if (!res.ok) return;
         const doc = new DOMParser().parseFromString(await res.text(), "text/html");
         const fresh = doc.getElementById(el.id);
-        if (fresh) el.replaceChildren(...fresh.childNodes);
+        if (!fresh) return;
+        el.replaceChildren(...fresh.childNodes);
+        if (fresh.dataset.state) el.dataset.state = fresh.dataset.state;
+        if (!fresh.hasAttribute("data-refresh")) clearInterval(timer);
       } catch (e) { /* offline for a moment: keep the last view */ }
     }, every);
   }

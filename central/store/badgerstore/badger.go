@@ -34,6 +34,7 @@ const (
 	pSession   = "s\x00"
 	pConAdmin  = "ca\x00"  // console admin id → JSON
 	pConSess   = "cs\x00"  // console session id (hash) → JSON
+	pFeedPos   = "fp\x00"  // appliance id → FeedPosition JSON
 	pAudit     = "au\x00"  // seq(8) → event JSON
 	pAuditSubj = "aus\x00" // subject NUL seq(8) → ""
 	kAuditHead = "auh"
@@ -559,6 +560,36 @@ func (t *tx) DeleteConsoleSession(_ context.Context, id string) error {
 
 func (t *tx) DeleteExpiredConsoleSessions(_ context.Context, now time.Time) (int, error) {
 	return deleteExpired(t, pConSess, now, func(s store.ConsoleSession) time.Time { return s.Expires })
+}
+
+func (t *tx) PutFeedPositions(_ context.Context, ps []store.FeedPosition) error {
+	for _, p := range ps {
+		var old store.FeedPosition
+		err := t.getJSON(pFeedPos+p.Appliance, &old)
+		if err == nil && !p.Seen.After(old.Seen) {
+			continue
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := t.putJSON(pFeedPos+p.Appliance, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) FeedPositions(_ context.Context) ([]store.FeedPosition, error) {
+	var out []store.FeedPosition
+	err := t.scan([]byte(pFeedPos), nil, false, func(_, v []byte) (bool, error) {
+		var p store.FeedPosition
+		if err := json.Unmarshal(v, &p); err != nil {
+			return false, err
+		}
+		out = append(out, p)
+		return true, nil
+	})
+	return out, err
 }
 
 func (t *tx) Session(_ context.Context, id string) (*store.Session, error) {

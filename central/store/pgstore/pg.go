@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS tokens (id text PRIMARY KEY, kind text NOT NULL, revo
 CREATE TABLE IF NOT EXISTS sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS console_admins (id text PRIMARY KEY, doc bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS console_sessions (id text PRIMARY KEY, expires timestamptz NOT NULL, doc bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_positions (appliance text PRIMARY KEY, after bigint NOT NULL, seen timestamptz NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq bigint PRIMARY KEY, subject text NOT NULL, doc bytea NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_subject ON audit (subject, seq);
 CREATE TABLE IF NOT EXISTS audit_head (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL, hash bytea NOT NULL);
@@ -637,6 +638,41 @@ func (t *tx) PutConsoleAdmin(ctx context.Context, a *store.ConsoleAdmin) error {
 
 func (t *tx) ConsoleAdmins(ctx context.Context) ([]store.ConsoleAdmin, error) {
 	return listDocs[store.ConsoleAdmin](ctx, t, "SELECT doc FROM console_admins ORDER BY id")
+}
+
+func (t *tx) PutFeedPositions(ctx context.Context, ps []store.FeedPosition) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	ids, afters, seens := make([]string, len(ps)), make([]int64, len(ps)), make([]time.Time, len(ps))
+	for i, p := range ps {
+		ids[i], afters[i], seens[i] = p.Appliance, int64(p.After), p.Seen.UTC()
+	}
+	// One statement for the batch; DISTINCT ON keeps one row per appliance
+	// (ON CONFLICT may not touch a row twice), the newest.
+	return t.exec(ctx, `INSERT INTO feed_positions (appliance, after, seen)
+		SELECT DISTINCT ON (a) a, f, s FROM unnest($1::text[], $2::bigint[], $3::timestamptz[]) AS u(a, f, s) ORDER BY a, s DESC
+		ON CONFLICT (appliance) DO UPDATE SET after = EXCLUDED.after, seen = EXCLUDED.seen WHERE feed_positions.seen < EXCLUDED.seen`,
+		ids, afters, seens)
+}
+
+func (t *tx) FeedPositions(ctx context.Context) ([]store.FeedPosition, error) {
+	rows, err := t.tx.Query(ctx, "SELECT appliance, after, seen FROM feed_positions ORDER BY appliance")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.FeedPosition
+	for rows.Next() {
+		var p store.FeedPosition
+		var after int64
+		if err := rows.Scan(&p.Appliance, &after, &p.Seen); err != nil {
+			return nil, err
+		}
+		p.After, p.Seen = uint64(after), p.Seen.UTC()
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 func (t *tx) ConsoleSession(ctx context.Context, id string) (*store.ConsoleSession, error) {

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"DevicesListing", testDevices},
 		{"TokensAndSessions", testTokensSessions},
 		{"ConsoleAdminsAndSessions", testConsole},
+		{"FeedPositionsAcrossReplicas", testFeedPositions},
 		{"PeopleAndVIDs", testPeople},
 		{"RoundTrip", testRoundTrip},
 		{"AuditChain", testAudit},
@@ -335,6 +336,44 @@ func testConsole(t *testing.T, open func(int) store.Store) {
 		}
 		return nil
 	})
+}
+
+// testFeedPositions: positions written by one replica are read by the
+// other; an older position never replaces a newer one, whichever replica
+// writes it, and a batch may name an appliance twice.
+func testFeedPositions(t *testing.T, open func(int) store.Store) {
+	a, b := open(0), open(1)
+	update(t, a, func(tx store.Tx) error {
+		return tx.PutFeedPositions(ctx, []store.FeedPosition{
+			{Appliance: "ap-2", After: 7, Seen: t0},
+			{Appliance: "ap-1", After: 5, Seen: t0},
+			{Appliance: "ap-1", After: 6, Seen: t0.Add(time.Second)},
+		})
+	})
+	update(t, b, func(tx store.Tx) error {
+		return tx.PutFeedPositions(ctx, []store.FeedPosition{
+			{Appliance: "ap-1", After: 4, Seen: t0.Add(-time.Minute)}, // older: ignored
+			{Appliance: "ap-2", After: 9, Seen: t0.Add(time.Minute)},
+			{Appliance: "ap-3", After: 1, Seen: t0},
+		})
+	})
+	update(t, a, func(tx store.Tx) error { return tx.PutFeedPositions(ctx, nil) })
+	for i, s := range []store.Store{a, b} {
+		view(t, s, func(tx store.Tx) error {
+			ps, err := tx.FeedPositions(ctx)
+			if err != nil {
+				return err
+			}
+			got := map[string]store.FeedPosition{}
+			for _, p := range ps {
+				got[p.Appliance] = p
+			}
+			if len(ps) != 3 || got["ap-1"].After != 6 || !got["ap-1"].Seen.Equal(t0.Add(time.Second)) || got["ap-2"].After != 9 || got["ap-3"].After != 1 {
+				t.Errorf("replica %d: positions %+v", i, ps)
+			}
+			return nil
+		})
+	}
 }
 
 func testAudit(t *testing.T, open func(int) store.Store) {

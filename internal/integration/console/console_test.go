@@ -64,7 +64,7 @@ func serverCert(t *testing.T) (tls.Certificate, *x509.Certificate) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, c
 }
 
-func start(t *testing.T) *site {
+func start(t *testing.T, opts ...func(*console.Config)) *site {
 	t.Helper()
 	st, err := badgerstore.Open("", badgerstore.Options{InMemory: true})
 	if err != nil {
@@ -86,7 +86,11 @@ func start(t *testing.T) *site {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	s := &site{ce: ce, keys: keys, st: st, origin: "https://localhost:" + port}
-	if err := ce.EnableConsole(console.Config{Origin: s.origin}); err != nil {
+	cfg := console.Config{Origin: s.origin}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := ce.EnableConsole(cfg); err != nil {
 		t.Fatal(err)
 	}
 	tc, cert := serverCert(t)
