@@ -34,11 +34,12 @@ fuzz-long: deps ## every fuzz target for 10 minutes (FUZZTIME), then a table; no
 bench: deps ## run benchmarks; compare runs with benchstat
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$${COUNT:-1} ./... | tee bench.txt
 
-lint: ## gofmt, go vet, the layering check, docs/cli.md current, staticcheck
+lint: ## gofmt, go vet, the layering check, docs/cli.md current, every route in docs/api, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run ./scripts/layercheck
 	$(GO) run ./scripts/clidoc -check
+	$(GO) run ./scripts/apidoc
 	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -version >/dev/null 2>&1; then \
 		$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...; \
 	else echo "staticcheck $(STATICCHECK_VERSION) did not install; skipped (gofmt and go vet ran)"; fi
