@@ -24,6 +24,9 @@ type Device struct {
 	cfg    DeviceConfig
 	dir    string
 	sensor sensors.Sensor
+	// now is the service's clock (Options.Now): every signed timestamp
+	// (digital ID dateTime, data timestamp) comes from it.
+	now func() time.Time
 
 	mu        sync.Mutex
 	status    string // Ready, Not Ready or Not Registered (set by keys or operator)
@@ -218,6 +221,7 @@ func (d *Device) newBuilder(c *Config, port int, devKey, ftmKey *tpm.Key, devCrt
 		DeviceKey:       sbi.Identity{Signer: countingSigner{devKey}, Chain: []*x509.Certificate{devCrt}},
 		FTMKey:          sbi.Identity{Signer: countingSigner{ftmKey}, Chain: []*x509.Certificate{ftmCrt}},
 		DigitalIDMaxAge: digitalIDMaxAge,
+		Now:             d.now,
 	}
 }
 

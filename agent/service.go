@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 		return nil, err
 	}
 	for _, dc := range cfg.Devices {
-		d := &Device{cfg: dc, dir: filepath.Join(cfg.State, "devices", dc.ID)}
+		d := &Device{cfg: dc, dir: filepath.Join(cfg.State, "devices", dc.ID), now: s.now}
 		if d.sensor, err = s.openSensor(ctx, dc, o); err != nil {
 			return nil, fmt.Errorf("device %s: sensor: %w", dc.ID, err)
 		}
