@@ -318,6 +318,10 @@ func (h *api) clientAddr(r *http.Request) string {
 	return host
 }
 
+// CodeInsufficientStorage is the error code of a write refused because
+// the store's disk is full (507).
+const CodeInsufficientStorage = "insufficient_storage"
+
 // writeError answers with {"error": {...}}; internal errors are logged and
 // answered without detail.
 func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -326,6 +330,9 @@ func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			e = fail(http.StatusServiceUnavailable, enrol.CodeInternal, "request cancelled")
+		case errors.Is(err, store.ErrNoSpace):
+			h.log.Error("write refused: the disk is nearly full", "path", r.URL.Path, "err", err)
+			e = fail(http.StatusInsufficientStorage, CodeInsufficientStorage, "central's disk is full: nothing was written; reads go on; retry once an operator has freed space")
 		default:
 			h.log.Error("request failed", "path", r.URL.Path, "err", err)
 			e = fail(http.StatusInternalServerError, enrol.CodeInternal, "internal error; see central's log")

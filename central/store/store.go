@@ -20,6 +20,10 @@ var (
 	// ErrConflict is returned by Update when a concurrent transaction won;
 	// Update retries it a few times before giving up.
 	ErrConflict = errors.New("store: conflicting concurrent update")
+	// ErrNoSpace is returned by Update when the disk under the store has
+	// too little space left to write safely; nothing was written, and
+	// reads go on. The API answers 507 insufficient_storage.
+	ErrNoSpace = errors.New("store: not enough free disk space to write")
 )
 
 // Vendor is a device provider and its provider CA.
