@@ -24,6 +24,11 @@ var (
 	// too little space left to write safely; nothing was written, and
 	// reads go on. The API answers 507 insufficient_storage.
 	ErrNoSpace = errors.New("store: not enough free disk space to write")
+	// ErrUnavailable wraps errors that mean the database server cannot be
+	// reached (down, restarting, connection lost): nothing was written,
+	// and the same request may succeed shortly. The API answers 503
+	// store_unavailable with Retry-After.
+	ErrUnavailable = errors.New("store: the database is unavailable")
 )
 
 // Vendor is a device provider and its provider CA.
