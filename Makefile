@@ -5,7 +5,7 @@ BIN   := bin
 CMDS  := $(shell $(GO) list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... 2>/dev/null | grep '/cmd/edgetrust-')
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: help deps build test demo fuzz fuzz-long bench lint clean package
+.PHONY: help deps build test demo fuzz fuzz-long faults bench lint clean package
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -30,6 +30,10 @@ fuzz: deps ## run every fuzz target briefly (FUZZTIME=10s each)
 
 fuzz-long: deps ## every fuzz target for 10 minutes (FUZZTIME), then a table; not in CI
 	FUZZTIME=$${FUZZTIME:-10m} bash scripts/fuzz.sh
+
+faults: deps ## fault injection at full counts (20 kills each; docs/reliability.md); not in CI
+	set -o pipefail; EDGETRUST_FAULTS=full $(GO) test -p 1 -count=1 -v -timeout 60m -run '^(TestFault|TestModule)' ./internal/e2e/ ./internal/sensor/capture/ 2>&1 | \
+		tee faults.txt | grep -E '^(=== RUN|--- |ok|FAIL)|faults_.*_test.go'
 
 bench: deps ## run benchmarks; compare runs with benchstat
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$${COUNT:-1} ./... | tee bench.txt
@@ -56,4 +60,4 @@ package: build ## Debian packages of central, appliance, agent, bridge, ctk into
 	done; ls $(BIN)/*.deb
 
 clean: ## remove build output
-	rm -rf $(BIN) bench.txt
+	rm -rf $(BIN) bench.txt faults.txt

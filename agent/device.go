@@ -24,7 +24,6 @@ type Device struct {
 	cfg    DeviceConfig
 	dir    string
 	sensor sensors.Sensor
-
 	mu        sync.Mutex
 	status    string // Ready, Not Ready or Not Registered (set by keys or operator)
 	capturing bool   // a CAPTURE/RCAPTURE is running
@@ -35,7 +34,9 @@ type Device struct {
 	ftmKey    *tpm.Key
 	// unregistered answers discovery and info while Not Registered.
 	unregistered *sbi.Builder
-	// now is the service's clock: certificate validity and answer times.
+	// now is the service's clock (Options.Now): certificate validity,
+	// answer times and every signed timestamp (digital ID dateTime, data
+	// timestamp) come from it.
 	now func() time.Time
 	// rot is the automatic rotation's state (rotate.go).
 	rot rotState

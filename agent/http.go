@@ -176,7 +176,7 @@ func (d *Device) unregisteredBuilder(c *Config, port int) *sbi.Builder {
 		Env: sbi.EnvNone, SubIDs: subIDs(d.cfg.Type, d.cfg.SubType), Port: port,
 		DigitalID: sbi.DigitalID{SerialNo: d.cfg.ID, Make: d.cfg.Make, Model: d.cfg.Model, Type: d.cfg.Type,
 			DeviceSubType: d.cfg.SubType, DeviceProvider: c.Provider, DeviceProviderID: c.ProviderID},
-	}}
+	}, Now: d.now}
 }
 
 func (d *Device) discovery() (sbi.Discovery, error) {

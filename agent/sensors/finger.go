@@ -172,7 +172,11 @@ func (f *Finger) Capture(ctx context.Context, s Spec) ([]sbi.Segment, error) {
 				wait = deadline // no frame yet: keep waiting for the finger
 			}
 			res, err := f.dev.Capture(ctx, capture.Request{Purpose: purpose, Position: pos, Timeout: timeUntil(wait)})
-			if err != nil && !errors.Is(err, capture.ErrNoFinger) && ctx.Err() == nil {
+			// A module that stopped answering is a device failure even
+			// when the request's deadline ran out while waiting for it:
+			// only "no finger" (and the caller's own cancellation) mean
+			// no biometric.
+			if err != nil && !errors.Is(err, capture.ErrNoFinger) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				return nil, err
 			}
 			if err == nil && (best == nil || res.Quality > best.Quality) {

@@ -213,12 +213,16 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Delegate != nil {
 		// A delegate for another appliance or use, or not vouched for by
-		// this key, would sign decisions no relying party accepts.
+		// this key, would sign decisions no relying party accepts. It is
+		// checked on the handler's clock, the one the holder made it on.
 		_, cred, err := cfg.Delegate.Current()
 		if err == nil {
-			_, err = delegate.Verify(cred, cfg.SigningKey.Public(), DelegateUse, cfg.ApplianceID, time.Now(), DelegateSkew)
+			_, err = delegate.Verify(cred, cfg.SigningKey.Public(), DelegateUse, cfg.ApplianceID, cfg.Now(), DelegateSkew)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("auth: the decision delegate: %w", err)
@@ -226,9 +230,6 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if cfg.TargetFMR == 0 {
 		cfg.TargetFMR = DefaultTargetFMR

@@ -117,3 +117,32 @@ func TestDelegateExpiredAtDecisionTime(t *testing.T) {
 		t.Fatalf("a decision was signed with an expired delegate: %s", b.body)
 	}
 }
+
+// TestDelegateOnConfiguredClock: the handler checks its delegate on its
+// own clock (Config.Now), the one the appliance made the delegate on, not
+// the host's: an appliance whose clock runs a day off still starts and
+// signs, and a delegate only valid by the host's clock is refused.
+func TestDelegateOnConfiguredClock(t *testing.T) {
+	for _, skew := range []time.Duration{24 * time.Hour, -24 * time.Hour} {
+		now := func() time.Time { return time.Now().Add(skew) }
+		newFixture(t, func(c *auth.Config) {
+			h, err := delegate.NewHolder(c.SigningKey, auth.DelegateUse, c.ApplianceID, time.Hour, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Delegate, c.Now = h, now
+		})
+	}
+	// The converse: a delegate made on the host's clock, a handler a day
+	// fast: the credential has expired by the handler's clock.
+	f := newFixture(t, nil)
+	h, err := delegate.NewHolder(f.signer.Key, auth.DelegateUse, "EDGE-T", time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = auth.New(auth.Config{Trust: f.reg, Records: f.recs, Captures: f.capv, SigningKey: f.signer.Key, Chain: f.signer.Chain,
+		ApplianceID: "EDGE-T", Auditor: f.audit, RPRate: -1, Delegate: h, Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
+	if err == nil || !strings.Contains(err.Error(), "delegate") {
+		t.Fatalf("a delegate expired by the handler's clock was accepted: %v", err)
+	}
+}

@@ -319,6 +319,14 @@ func (h *api) clientAddr(r *http.Request) string {
 	return host
 }
 
+// CodeInsufficientStorage is the error code of a write refused because
+// the store's disk is full (507).
+const CodeInsufficientStorage = "insufficient_storage"
+
+// CodeStoreUnavailable is the error code of a request refused because
+// central's database cannot be reached (503, Retry-After).
+const CodeStoreUnavailable = "store_unavailable"
+
 // writeError answers with {"error": {...}}; internal errors are logged and
 // answered without detail.
 func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -327,6 +335,13 @@ func (h *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		switch {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			e = fail(http.StatusServiceUnavailable, enrol.CodeInternal, "request cancelled")
+		case errors.Is(err, store.ErrUnavailable):
+			h.log.Error("the database is unavailable", "path", r.URL.Path, "err", err)
+			w.Header().Set("Retry-After", "1")
+			e = fail(http.StatusServiceUnavailable, CodeStoreUnavailable, "central cannot reach its database (restarting or down): nothing was written; retry in a moment")
+		case errors.Is(err, store.ErrNoSpace):
+			h.log.Error("write refused: the disk is nearly full", "path", r.URL.Path, "err", err)
+			e = fail(http.StatusInsufficientStorage, CodeInsufficientStorage, "central's disk is full: nothing was written; reads go on; retry once an operator has freed space")
 		default:
 			h.log.Error("request failed", "path", r.URL.Path, "err", err)
 			e = fail(http.StatusInternalServerError, enrol.CodeInternal, "internal error; see central's log")

@@ -20,6 +20,15 @@ var (
 	// ErrConflict is returned by Update when a concurrent transaction won;
 	// Update retries it a few times before giving up.
 	ErrConflict = errors.New("store: conflicting concurrent update")
+	// ErrNoSpace is returned by Update when the disk under the store has
+	// too little space left to write safely; nothing was written, and
+	// reads go on. The API answers 507 insufficient_storage.
+	ErrNoSpace = errors.New("store: not enough free disk space to write")
+	// ErrUnavailable wraps errors that mean the database server cannot be
+	// reached (down, restarting, connection lost): nothing was written,
+	// and the same request may succeed shortly. The API answers 503
+	// store_unavailable with Retry-After.
+	ErrUnavailable = errors.New("store: the database is unavailable")
 )
 
 // Vendor is a device provider and its provider CA.

@@ -14,6 +14,7 @@ import (
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/clockskew"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
 
@@ -83,7 +84,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll})
+	// A deliberately wrong clock, for fault injection only (internal/clockskew).
+	now, skew, err := clockskew.FromEnv()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if skew != 0 {
+		log.Warn("the clock is skewed on purpose (a test setting): every signed timestamp is off", "env", clockskew.Env, "skew", skew.String())
+	}
+	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll, Now: now})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
+	"github.com/edgetrust/edgetrust/internal/clockskew"
 	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
@@ -223,6 +224,16 @@ See docs/api/appliance.md.
 	// appliance.Start would otherwise make its own from CentralCA.
 	cfg.CentralCA = ""
 	opts := appliance.Options{Logger: log, NewAuditor: auditor(cfg, *auditEvery, *auditInterval, at.upload), Keys: keys}
+	// A deliberately wrong clock, for fault injection only (internal/clockskew):
+	// the clock captures, QR codes and the trust data are judged by.
+	now, skew, err := clockskew.FromEnv()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	if skew != 0 {
+		log.Warn("the clock is skewed on purpose (a test setting): verdicts are judged on it", "env", clockskew.Env, "skew", skew.String())
+	}
+	opts.Now = now
 	opts.Sync.Client = at.central
 	opts.Collectors = append(opts.Collectors, at.expiryGauge(time.Now))
 	opts.AttestPoll = *attestPoll

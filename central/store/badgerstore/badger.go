@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -47,6 +48,8 @@ type Store struct {
 	db      *badger.DB
 	wmu     sync.Mutex // serialises Update
 	changed *store.Notifier
+	dir     string // checked for free space before a write ("" : not checked)
+	minFree int64
 }
 
 // Options tune Open.
@@ -56,7 +59,19 @@ type Options struct {
 	NoSync bool
 	// InMemory keeps everything in memory (tests).
 	InMemory bool
+	// MinFree is the free space (bytes) the store's filesystem must have
+	// for Update to write; below it Update returns store.ErrNoSpace and
+	// writes nothing. Badger writes its write-ahead log and value log
+	// through memory maps of sparse files: on a full filesystem a write
+	// is not an error but a SIGBUS that kills the process (found by
+	// internal/e2e's TestFaultBadgerDiskFull), so the check comes first.
+	// 0 means DefaultMinFree; negative disables it.
+	MinFree int64
 }
+
+// DefaultMinFree is Options.MinFree's default: far more than one
+// transaction of central's (at most a few MiB) needs.
+const DefaultMinFree = 32 << 20
 
 // Open opens (creating) the store in dir.
 func Open(dir string, o Options) (*Store, error) {
@@ -73,7 +88,30 @@ func Open(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: opening %s: %w (is another central running on this state directory?)", dir, err)
 	}
-	return &Store{db: db, changed: store.NewNotifier()}, nil
+	st := &Store{db: db, changed: store.NewNotifier()}
+	if !o.InMemory && o.MinFree >= 0 {
+		st.dir, st.minFree = dir, o.MinFree
+		if st.minFree == 0 {
+			st.minFree = DefaultMinFree
+		}
+	}
+	return st, nil
+}
+
+// checkSpace refuses a write when the filesystem is nearly full.
+func (s *Store) checkSpace() error {
+	if s.dir == "" {
+		return nil
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &fs); err != nil {
+		return nil // cannot tell: let badger try
+	}
+	if free := int64(fs.Bavail) * int64(fs.Bsize); free < s.minFree {
+		return fmt.Errorf("%w: %d MiB free under %s, central writes only with at least %d MiB; free some space (reads go on meanwhile)",
+			store.ErrNoSpace, free>>20, s.dir, s.minFree>>20)
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -89,6 +127,9 @@ func (s *Store) Update(ctx context.Context, f func(store.Tx) error) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.checkSpace(); err != nil {
+		return err
+	}
 	t := &tx{txn: s.db.NewTransaction(true)}
 	defer t.txn.Discard()
 	if err := f(t); err != nil {

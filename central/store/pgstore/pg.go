@@ -7,8 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -153,7 +157,7 @@ func (s *Store) closePools() {
 func redact(err error) error {
 	var pe *pgconn.ConnectError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("cannot connect to PostgreSQL: %v", pe.Unwrap())
+		return fmt.Errorf("cannot connect to PostgreSQL: %v (%w)", pe.Unwrap(), store.ErrUnavailable)
 	}
 	var pa *pgconn.ParseConfigError
 	if errors.As(err, &pa) {
@@ -271,10 +275,33 @@ func (s *Store) Update(ctx context.Context, f func(store.Tx) error) error {
 			}
 		}
 		if err = s.update(ctx, f); err == nil || !retryable(err) {
-			return err
+			return unavailable(err)
 		}
 	}
+	if u := unavailable(err); errors.Is(u, store.ErrUnavailable) {
+		return u
+	}
 	return fmt.Errorf("%w: %v", store.ErrConflict, err)
+}
+
+// unavailable wraps an error that says the server cannot be reached (a
+// refused or lost connection, a server shutting down or starting up) with
+// store.ErrUnavailable; other errors are returned as they are.
+func unavailable(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	var ne net.Error
+	down := errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		(errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03")) ||
+		strings.Contains(err.Error(), "conn closed")
+	if !down {
+		return err
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, redact(err))
 }
 
 func (s *Store) update(ctx context.Context, f func(store.Tx) error) error {
@@ -297,16 +324,16 @@ func (s *Store) update(ctx context.Context, f func(store.Tx) error) error {
 func (s *Store) View(ctx context.Context, f func(store.Tx) error) error {
 	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
 	if err != nil {
-		return fmt.Errorf("pgstore: %w", redact(err))
+		return unavailable(fmt.Errorf("pgstore: %w", err))
 	}
 	defer ptx.Rollback(ctx)
-	return f(&tx{tx: ptx, ro: true})
+	return unavailable(f(&tx{tx: ptx, ro: true}))
 }
 
 // ReadFeed implements store.Store.
 func (s *Store) ReadFeed(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, error) {
 	recs, size, _, err := s.ReadFeedView(ctx, name, after, limit)
-	return recs, size, err
+	return recs, size, unavailable(err)
 }
 
 // readFeed reads a feed from pool in one repeatable-read transaction.

@@ -212,7 +212,8 @@ func (s *Store) ReadStats() ReadStats {
 
 // ReadFeedView implements store.FeedViewer: feed reads from the standby
 // when it is fresh enough, else from the primary.
-func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, limit int) ([]store.FeedRecord, uint64, store.FeedView, error) {
+func (s *Store) ReadFeedView(ctx context.Context, name string, after uint64, limit int) (_ []store.FeedRecord, _ uint64, _ store.FeedView, err error) {
+	defer func() { err = unavailable(err) }() // a server down or restarting: 503, not 500
 	var standby []store.FeedRecord
 	var standbySize uint64
 	standbyOK := false

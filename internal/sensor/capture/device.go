@@ -212,7 +212,7 @@ const pollInterval = 50 * time.Millisecond
 // Capture waits for a finger, uploads the image and builds the record.
 // Without a finger it returns an error wrapping ErrNoFinger once the
 // timeout has passed, never earlier (MOSIP checks that too).
-func (d *Device) Capture(ctx context.Context, req Request) (*Result, error) {
+func (d *Device) Capture(ctx context.Context, req Request) (res *Result, err error) {
 	if err := checkPosition(req.Purpose, req.Position); err != nil {
 		return nil, err
 	}
@@ -223,8 +223,11 @@ func (d *Device) Capture(ctx context.Context, req Request) (*Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	start := time.Now()
-	d.indicate(ctx, true)
-	defer d.indicate(context.WithoutCancel(ctx), false)
+	d.indicate(ctx, true, nil)
+	// The LED goes off even when the request was cancelled, but never on a
+	// line that just went dead: that would only add its retries to the
+	// caller's wait (see indicate).
+	defer func() { d.indicate(context.WithoutCancel(ctx), false, err) }()
 
 	if fd := d.cfg.FingerDetect; fd != nil {
 		if err := fd.Wait(ctx, timeout); err != nil {
@@ -275,9 +278,17 @@ func (d *Device) Capture(ctx context.Context, req Request) (*Result, error) {
 	return &Result{Record: rec, Quality: q.Score, Width: b.Dx(), Height: b.Dy(), CapturedAt: at}, nil
 }
 
+// ledBudget bounds one Aura LED command, retries included: the module
+// acknowledges in milliseconds, and an LED is not worth holding a capture
+// for (a dead line would otherwise cost Timeout x (Retries+1) per command,
+// 3 s with the defaults, before and again after the capture).
+const ledBudget = 300 * time.Millisecond
+
 // indicate drives the LEDs; failures only matter for the log, and modules
 // without an Aura ring answer with a confirmation code that is ignored.
-func (d *Device) indicate(ctx context.Context, waiting bool) {
+// After a capture that failed because the module stopped answering
+// (capErr), the Aura command is not sent at all.
+func (d *Device) indicate(ctx context.Context, waiting bool, capErr error) {
 	if d.cfg.LED != nil {
 		if err := d.cfg.LED.Set(waiting); err != nil {
 			d.log.Debug("LED", "err", err)
@@ -286,11 +297,24 @@ func (d *Device) indicate(ctx context.Context, waiting bool) {
 	if d.info.ProdInfo == nil {
 		return // R307-class: no Aura ring
 	}
+	if lineDead(capErr) {
+		d.log.Debug("Aura LED left as it is: the module stopped answering", "err", capErr)
+		return
+	}
 	mode := r30x.LEDOff
 	if waiting {
 		mode = r30x.LEDBreathing
 	}
+	ctx, cancel := context.WithTimeout(ctx, ledBudget)
+	defer cancel()
 	if err := d.s.LED(ctx, mode, r30x.LEDBlue, 0x40, 0); err != nil {
 		d.log.Debug("Aura LED", "err", err)
 	}
+}
+
+// lineDead reports whether err says the module stopped answering or its
+// replies stopped arriving whole.
+func lineDead(err error) bool {
+	return err != nil && (errors.Is(err, r30x.ErrNoAnswer) || errors.Is(err, r30x.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded))
 }

@@ -57,6 +57,14 @@ type Faults struct {
 	// Corrupt packets (acks or image data) is broken.
 	CorruptAfter int
 	Corrupt      int
+	// UnplugAfter, when positive, sends that many reply packets (counted
+	// from SetFaults) and then nothing more, as if the module were pulled
+	// out mid-exchange, e.g. half-way through an image upload; SetFaults
+	// with it cleared plugs the module back in.
+	UnplugAfter int
+	// Stall delays every reply packet, as a module wedged or a line
+	// stalled would (bounded to 10 s so a test cannot hang on it).
+	Stall time.Duration
 }
 
 // Stats counts what the emulator has seen and done.
@@ -66,7 +74,11 @@ type Stats struct {
 	Corrupted int // reply packets sent with a broken checksum
 	Images    int // images uploaded in full
 	BadInput  int // packets from the host that failed to decode
+	Dropped   int // reply packets not sent because the module was unplugged (Faults.UnplugAfter)
 }
+
+// maxStall bounds Faults.Stall.
+const maxStall = 10 * time.Second
 
 // Emulator is one emulated module.
 type Emulator struct {
@@ -393,12 +405,21 @@ func (e *Emulator) send(w io.Writer, kind packet.Kind, payload []byte, withNoise
 		noise = e.f.Garbage
 	}
 	e.sent++
+	if e.f.UnplugAfter > 0 && e.sent > e.f.UnplugAfter {
+		e.st.Dropped++
+		e.mu.Unlock()
+		return nil // unplugged: the bytes go nowhere
+	}
 	corrupt := e.f.Corrupt > 0 && e.sent > e.f.CorruptAfter && e.sent <= e.f.CorruptAfter+e.f.Corrupt
 	e.st.Packets++
 	if corrupt {
 		e.st.Corrupted++
 	}
+	stall := min(e.f.Stall, maxStall)
 	e.mu.Unlock()
+	if stall > 0 {
+		time.Sleep(stall)
+	}
 	if corrupt {
 		b[len(b)-1] ^= 0xFF
 	}
