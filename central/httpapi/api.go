@@ -44,13 +44,16 @@ var (
 	mAuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgetrust_central_auth_failures_total", Help: "Failed credential checks (result refused) and checks refused unrun because the address or credential failed too often (result throttled), by check (admin, enrolment).",
 	}, []string{"check", "result"})
+	mLockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgetrust_central_auth_lockouts_total", Help: "Lock-outs after FailureBurst failed credential checks, by check (admin, enrolment) and what was locked (addr, admin-token, enrol-token, session); each is an auth.lockout row in the audit log.",
+	}, []string{"check", "subject"})
 )
 
 // Registry holds central's metrics (served on /metrics).
 var Registry = prometheus.NewRegistry()
 
 func init() {
-	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries, mAuthFailures,
+	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries, mAuthFailures, mLockouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -101,7 +104,7 @@ func New(svc Service, log *slog.Logger, o Options) http.Handler {
 		o.FailureBurst = 10
 	}
 	h := &api{svc: svc, log: log, enrolLimit: httpx.NewLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: httpx.NewLimiter(o.AdminRate, 4*o.AdminRate),
-		failures: httpx.NewFailures(o.FailureRate, o.FailureBurst), trustProxy: o.TrustProxy}
+		failures: httpx.NewFailures(o.FailureRate, o.FailureBurst), failureBurst: int(o.FailureBurst), trustProxy: o.TrustProxy}
 	mux := http.NewServeMux()
 	route := func(pattern string, f http.HandlerFunc) {
 		name := pattern[strings.IndexByte(pattern, ' ')+1:]
@@ -275,6 +278,7 @@ type api struct {
 	log                    *slog.Logger
 	enrolLimit, adminLimit *httpx.Limiter
 	failures               *httpx.Failures
+	failureBurst           int
 	trustProxy             bool
 }
 

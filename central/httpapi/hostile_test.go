@@ -271,6 +271,36 @@ func TestCredentialThrottle(t *testing.T) {
 	if code := start("203.0.113.2", h.deviceToken(t, "ACME")); code == http.StatusTooManyRequests || code == http.StatusUnauthorized {
 		t.Errorf("a real token from another address: %d, want it checked", code)
 	}
+
+	// Each lock-out is an auth.lockout row in the hash-chained audit log,
+	// naming the address or the token id, never a presented secret, with
+	// the Retry-After the 429s carry (one failure token at 0.001/s).
+	rows, err := h.c.Audit(context.Background(), store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		if r.Action != "auth.lockout" {
+			continue
+		}
+		got = append(got, r.Subject)
+		if strings.Contains(string(r.Detail), "guess") || strings.Contains(string(r.Detail), "wrong") || strings.Contains(r.Subject, "wrong") {
+			t.Errorf("lock-out row names a secret: %s %s", r.Subject, r.Detail)
+		}
+		if !strings.Contains(string(r.Detail), `"retryAfterSeconds":1000`) || !strings.Contains(string(r.Detail), `"failures":3`) {
+			t.Errorf("lock-out detail %s", r.Detail)
+		}
+	}
+	if want := "addr:192.0.2.1 admin-token:" + id + " addr:203.0.113.1"; strings.Join(got, " ") != want {
+		t.Errorf("lock-outs audited %q, want %q", strings.Join(got, " "), want)
+	}
+	if _, err := h.c.VerifyAudit(context.Background()); err != nil {
+		t.Errorf("audit chain after lock-outs: %v", err)
+	}
+	if rec, _ := httpxtest.Serve(srv, "GET", "/v1/admin/vendors", "", from("192.0.2.1", h.token)); rec.Header().Get("Retry-After") != "1000" {
+		t.Errorf("Retry-After %q, want 1000", rec.Header().Get("Retry-After"))
+	}
 }
 
 // authFailures reads edgetrust_central_auth_failures_total{check,result}
