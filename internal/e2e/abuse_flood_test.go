@@ -16,7 +16,8 @@ import (
 // legitimate client keeps being served (its p99 is logged, with the RSS of
 // both daemons), memory stays bounded. Loopback only.
 func TestAbuseFlood(t *testing.T) {
-	w := newAbuseWorld(t, []string{"--admin-rate", "20", "--enrol-rate", "5"}, []string{"--qr-rate-limit", "50"})
+	w := newAbuseWorld(t, []string{"--admin-rate", "20", "--enrol-rate", "5", "--console-origin", "https://localhost:{port}"}, []string{"--qr-rate-limit", "50"})
+	consoleOrigin := strings.Replace(w.centralURL, "127.0.0.1", "localhost", 1)
 	procs := map[string]*proc{"central": w.central, "appliance": w.appliance}
 	var seq atomic.Int64
 	qrBody := []byte(`{"text":"HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH"}`)
@@ -50,6 +51,18 @@ func TestAbuseFlood(t *testing.T) {
 			},
 			legit: func(c *http.Client) int {
 				return status(c, w.centralReq("GET", "/v1/admin/whoami", "10.9.0.2", true, nil))
+			}},
+		{name: "central POST /console/api/signin/begin (the console's sign-in; the sign-in page is read meanwhile)",
+			flood: func(c *http.Client) int {
+				req := w.centralReq("POST", "/console/api/signin/begin", "", false, []byte(`{}`))
+				req.Header.Del("X-Forwarded-For") // the console limits by the TCP peer
+				req.Header.Set("Origin", consoleOrigin)
+				return status(c, req)
+			},
+			legit: func(c *http.Client) int {
+				req := w.centralReq("GET", "/console/signin", "", false, nil)
+				req.Header.Del("X-Forwarded-For")
+				return status(c, req)
 			}},
 		{name: "central POST /v1/enrol/start (guessed tokens; a real appliance enrols meanwhile)",
 			flood: func(c *http.Client) int {

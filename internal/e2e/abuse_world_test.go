@@ -59,8 +59,10 @@ func newAbuseWorld(t *testing.T, centralFlags, applianceFlags []string) *abuseWo
 	os.WriteFile(allow, []byte(ek1+"\n"+ek2+"\n"), 0o644)
 	w.centralPort = freePort(t)
 	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", w.centralPort)
-	w.centralArgs = append([]string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", w.centralPort),
-		"--ek-allow", allow, "--trust-proxy"}, centralFlags...)
+	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", w.centralPort), "--ek-allow", allow, "--trust-proxy"}
+	for _, f := range centralFlags { // {port} is central's port
+		w.centralArgs = append(w.centralArgs, strings.ReplaceAll(f, "{port}", strconv.Itoa(w.centralPort)))
+	}
 	w.startCentral()
 	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
 		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
