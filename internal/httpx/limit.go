@@ -120,8 +120,8 @@ func (f *Failures) Blocked(keys ...string) bool {
 
 // Fail records a failed check against each key and returns the keys this
 // failure locked out: those whose last token it spent, unless their
-// previous lock-out was reported less than RetryAfter×burst ago (the time
-// the bucket takes to refill). So a guesser who keeps going is reported
+// previous lock-out was reported less than burst/rate ago (the time the
+// bucket takes to refill). So a guesser who keeps going is reported
 // once per refill period per key, not once per guess: the lock-outs can be
 // audited without the audit log becoming the flood. Empty keys are ignored.
 func (f *Failures) Fail(keys ...string) (locked []string) {
