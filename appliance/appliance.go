@@ -224,7 +224,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/qr/verify", &qrverify.Handler{Verifier: qrv, Logger: a.log})
+	mux.Handle("/v1/qr/verify", &qrverify.Handler{Verifier: qrv, Logger: a.log, Rate: cfg.QRRateLimit})
 	mux.Handle(verifypage.Prefix, verifypage.Handler()) // the page people verify QRs with, over the same listener
 	if a.auth != nil {
 		mux.Handle("/v1/auth", a.auth)

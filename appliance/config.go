@@ -68,6 +68,9 @@ type Config struct {
 	// POST /v1/qr/verify answers that none is loaded.
 	QRTrustList   string `json:"qrTrustList"`
 	QRRevocations string `json:"qrRevocations"`
+	// QRRateLimit is QR verifications per second, all clients together
+	// (default qrverify.DefaultRate, burst qrverify.RateBurst).
+	QRRateLimit float64 `json:"qrRateLimit"`
 
 	// ID is the appliance's id at central: its records feed is
 	// records.<id>. Default: the id it was enrolled as (edgetrust-appliance

@@ -234,6 +234,19 @@ func (c *Central) CreateAdminToken(ctx context.Context, actor, name string) (str
 	return tok, rec, nil
 }
 
+// AuditLockout appends an auth.lockout row (httpapi.Service): subject is
+// "addr:<IP>", "admin-token:<id>", "enrol-token:<id>" or
+// "session:sha256:<prefix>" — public ids, never a presented secret.
+func (c *Central) AuditLockout(ctx context.Context, check, subject string, failures, retryAfter int) error {
+	if len(subject) > 200 {
+		subject = subject[:200]
+	}
+	return c.st.Update(ctx, func(tx store.Tx) error {
+		return c.audit(ctx, tx, "central", "auth.lockout", subject,
+			map[string]any{"check": check, "failures": failures, "retryAfterSeconds": retryAfter})
+	})
+}
+
 // HasAdmin reports whether any admin token exists.
 func (c *Central) HasAdmin(ctx context.Context) (bool, error) {
 	var n int

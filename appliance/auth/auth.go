@@ -38,6 +38,22 @@ type Auditor interface {
 	Decision(ctx context.Context, d AuditDecision) error
 }
 
+// LockoutAuditor is an Auditor that also records credential lock-outs
+// (decisionlog.Log is one). A lock-out names the address or the API key id
+// (the public half) that failed FailBurst times, never a presented secret.
+type LockoutAuditor interface {
+	Lockout(ctx context.Context, l AuditLockout) error
+}
+
+// AuditLockout is one lock-out as the LockoutAuditor gets it.
+type AuditLockout struct {
+	Time    time.Time
+	Subject string // "addr:<IP>" or "key:<key id>"
+	// Failures is the burst that was spent, RetryAfter the wait for the
+	// next try in seconds.
+	Failures, RetryAfter int
+}
+
 // AuditDecision is one decision as the Auditor gets it.
 type AuditDecision struct {
 	Time          time.Time
@@ -308,7 +324,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, status, msg := h.authenticate(r)
 	if status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(int(1/FailRate)))
+		w.Header().Set("Retry-After", strconv.Itoa(h.fails.RetryAfter()))
 		h.refuse(w, "", status, "throttled", msg)
 		return
 	}
@@ -408,7 +424,7 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		// validity period at the handshake; here: is it a relying party's?
 		id, _, err := tlsx.PeerIdentity(r.TLS)
 		if err != nil || id.Kind != tlsx.KindRP {
-			return h.failed(addr, "", "no-certificate", "a relying-party client certificate from central is required (edgetrust-central rp cert issue)")
+			return h.failed(r, addr, "", "no-certificate", "a relying-party client certificate from central is required (edgetrust-central rp cert issue)")
 		}
 		certRP, certSerial = id.ID, r.TLS.PeerCertificates[0].SerialNumber.Text(16)
 	}
@@ -416,7 +432,7 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		rp := h.cfg.Trust.Snapshot().RPs[certRP]
 		if rp == nil {
 			h.log.Warn("relying-party certificate refused: not on the trust feed", "rp", certRP)
-			return h.failed(addr, "", "refused", "relying party "+certRP+" is not known to this appliance's trust feed")
+			return h.failed(r, addr, "", "refused", "relying party "+certRP+" is not known to this appliance's trust feed")
 		}
 		if rp.RevokedCert(certSerial) {
 			return h.revokedCert(addr, rp.ID, certSerial)
@@ -426,26 +442,26 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 	hdr := r.Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(hdr, " ")
 	if hdr == "" {
-		return h.failed(addr, "", "missing", "missing Authorization: Bearer <API key from central>")
+		return h.failed(r, addr, "", "missing", "missing Authorization: Bearer <API key from central>")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return h.failed(addr, "", "malformed", "Authorization must be Bearer <API key>")
+		return h.failed(r, addr, "", "malformed", "Authorization must be Bearer <API key>")
 	}
 	id, secret, ok := trustfeed.ParseRPKey(strings.TrimSpace(key))
 	if !ok {
-		return h.failed(addr, "", "malformed", "malformed API key: want etr_<16 hex>_<secret>")
+		return h.failed(r, addr, "", "malformed", "malformed API key: want etr_<16 hex>_<secret>")
 	}
 	rp, k := h.cfg.Trust.Snapshot().RPByKeyID(id)
 	if rp == nil || !trustfeed.RPKeyMatches(secret, *k) {
 		h.log.Warn("relying-party API key refused", "keyId", id)
 		if h.fails.Blocked("key:" + id) {
-			return h.failed(addr, "key:"+id, "throttled", "too many failed checks of this API key; retry later")
+			return h.failed(r, addr, "key:"+id, "throttled", "too many failed checks of this API key; retry later")
 		}
-		return h.failed(addr, "key:"+id, "refused", "unknown or revoked API key")
+		return h.failed(r, addr, "key:"+id, "refused", "unknown or revoked API key")
 	}
 	if certRP != "" && certRP != rp.ID {
 		h.log.Warn("relying-party API key and client certificate disagree", "certificate", certRP, "key", rp.ID)
-		return h.failed(addr, "key:"+id, "mismatch", "the API key and the client certificate belong to different relying parties")
+		return h.failed(r, addr, "key:"+id, "mismatch", "the API key and the client certificate belong to different relying parties")
 	}
 	if certRP != "" && rp.RevokedCert(certSerial) {
 		return h.revokedCert(addr, rp.ID, certSerial)
@@ -473,14 +489,33 @@ func rpStatus(rp *truststate.RPRecord) (*truststate.RPRecord, int, string) {
 }
 
 // failed records a failed credential check against the address and key
-// id buckets and counts it. A "throttled" failure answers 429.
-func (h *Handler) failed(addr, keyID, reason, msg string) (*truststate.RPRecord, int, string) {
-	h.fails.Fail(addr, keyID)
+// id buckets and counts it. A "throttled" failure answers 429. A failure
+// that locks a bucket out is logged, counted and audited (lockout).
+func (h *Handler) failed(r *http.Request, addr, keyID, reason, msg string) (*truststate.RPRecord, int, string) {
+	for _, k := range h.fails.Fail(addr, keyID) {
+		h.lockout(r.Context(), k)
+	}
 	h.m.credFailures.WithLabelValues(reason).Inc()
 	if reason == "throttled" {
 		return nil, http.StatusTooManyRequests, msg
 	}
 	return nil, http.StatusUnauthorized, msg
+}
+
+// lockout reports that key ("addr:..." or "key:...") has spent its
+// FailBurst failures: a Warn log line, a metric, and an entry in the
+// decision log when the Auditor keeps lock-outs. An audit error is logged,
+// not answered: the request is refused either way.
+func (h *Handler) lockout(ctx context.Context, key string) {
+	kind, _, _ := strings.Cut(key, ":")
+	h.m.lockouts.WithLabelValues(kind).Inc()
+	h.log.Warn("API-key checks locked out after repeated failures", "subject", key, "failures", FailBurst,
+		"retryAfterSeconds", h.fails.RetryAfter())
+	if la, ok := h.cfg.Auditor.(LockoutAuditor); ok {
+		if err := la.Lockout(ctx, AuditLockout{Time: time.Now(), Subject: key, Failures: FailBurst, RetryAfter: h.fails.RetryAfter()}); err != nil {
+			h.log.Error("auditing a lock-out failed", "subject", key, "err", err.Error())
+		}
+	}
 }
 
 // sourceAddr is the client's IP address (the TCP peer: behind a TLS
@@ -503,6 +538,8 @@ type metrics struct {
 	seconds   prometheus.Histogram
 	// credFailures counts failed API-key checks by reason.
 	credFailures *prometheus.CounterVec
+	// lockouts counts lock-outs by what was locked (addr, key).
+	lockouts *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -517,9 +554,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time to decide, sign and audit an authentication (capture verification, TPM and matching included).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_credential_failures_total",
 			Help: "Failed relying-party API-key checks by reason: missing, malformed, refused (unknown key or wrong secret), throttled (answered 429)."}, []string{"reason"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "edgetrust_appliance_auth_lockouts_total",
+			Help: "Lock-outs of API-key checks after FailBurst failures, by what was locked: addr (a source address) or key (an API key id). Each is in the decision log."}, []string{"subject"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.reasons, m.refused, m.seconds, m.credFailures)
+		reg.MustRegister(m.decisions, m.reasons, m.refused, m.seconds, m.credFailures, m.lockouts)
 	}
 	return m
 }

@@ -33,7 +33,10 @@
 // decided is what a gateway or log reads (docs/decisions/0013). Failed API
 // keys are throttled per source address and per key id (httpx.Failures,
 // FailBurst then FailRate a second, 429): a guesser is slowed, the holder
-// of the right key is not.
+// of the right key is not. Each lock-out (the failure that empties a
+// bucket, once per refill period) is logged, counted and, when the Auditor
+// is a LockoutAuditor (decisionlog.Log), recorded in the decision log by
+// address or key id, never the secret.
 //
 // Every decision goes to the Auditor before it is answered; if it cannot
 // be recorded the request fails (503) and a one-time VID's use is given

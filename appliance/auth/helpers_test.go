@@ -47,9 +47,17 @@ const (
 
 // auditLog is a test Auditor: it keeps every decision and can be made to fail.
 type auditLog struct {
-	mu   sync.Mutex
-	all  []auth.AuditDecision
-	fail bool
+	mu       sync.Mutex
+	all      []auth.AuditDecision
+	lockouts []auth.AuditLockout
+	fail     bool
+}
+
+func (a *auditLog) Lockout(_ context.Context, l auth.AuditLockout) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lockouts = append(a.lockouts, l)
+	return nil
 }
 
 func (a *auditLog) Decision(_ context.Context, d auth.AuditDecision) error {

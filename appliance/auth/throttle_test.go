@@ -79,4 +79,36 @@ func TestFailedKeysThrottled(t *testing.T) {
 	if got["refused"] != auth.FailBurst || got["throttled"] != 4 || got["malformed"] != auth.FailBurst || got["missing"] != 0 {
 		t.Fatalf("credential failures counted %v", got)
 	}
+	// Each lock-out was audited once (the first guessing address, the key
+	// id it guessed, the second address), naming no secret, and counted.
+	f.audit.mu.Lock()
+	lockouts := f.audit.lockouts
+	f.audit.mu.Unlock()
+	var subjects []string
+	for _, l := range lockouts {
+		subjects = append(subjects, l.Subject)
+		if l.Failures != auth.FailBurst || l.RetryAfter != 5 || l.Time.IsZero() {
+			t.Errorf("lock-out %+v", l)
+		}
+		if strings.Contains(l.Subject, wrong.secret) || strings.Contains(l.Subject, good.secret) {
+			t.Errorf("a lock-out names a secret: %q", l.Subject)
+		}
+	}
+	if want := "addr:203.0.113.7 key:" + good.id + " addr:203.0.113.8"; strings.Join(subjects, " ") != want {
+		t.Fatalf("lock-outs audited: %q, want %q", strings.Join(subjects, " "), want)
+	}
+	if rec := send("203.0.113.7", wrong.String()); rec.Header().Get("Retry-After") != "5" {
+		t.Fatalf("Retry-After %q, want 5 (one failure token at auth.FailRate)", rec.Header().Get("Retry-After"))
+	}
+	var locked float64
+	for _, mf := range c {
+		if mf.GetName() == "edgetrust_appliance_auth_lockouts_total" {
+			for _, m := range mf.GetMetric() {
+				locked += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if locked != 3 {
+		t.Fatalf("lock-outs counted %v, want 3", locked)
+	}
 }

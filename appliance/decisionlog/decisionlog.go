@@ -28,9 +28,11 @@ const (
 	secretName = "audit-hmac"
 )
 
-// Entry is one stored decision.
+// Entry is one stored decision, or (Kind "lockout") one lock-out of
+// relying-party API-key checks.
 type Entry struct {
 	V             int       `json:"v"`
+	Kind          string    `json:"kind,omitempty"` // "" a decision; KindLockout
 	Time          time.Time `json:"time"`
 	RP            string    `json:"rp"`
 	VIDHash       string    `json:"vidHmac"`          // hex HMAC-SHA256(key, "vid\0" || VID)
@@ -39,7 +41,16 @@ type Entry struct {
 	Status        bool      `json:"authStatus"`       // the decision
 	Reasons       []string  `json:"reasons"`          // reason codes
 	Device        string    `json:"device,omitempty"` // serial of the capturing device
+	// A lock-out: the address ("addr:<IP>") or API key id ("key:<id>",
+	// the public half) that failed Failures times, and the seconds until
+	// its next try. The presented secrets are never stored.
+	Subject    string `json:"subject,omitempty"`
+	Failures   int    `json:"failures,omitempty"`
+	RetryAfter int    `json:"retryAfter,omitempty"`
 }
+
+// KindLockout marks a lock-out entry.
+const KindLockout = "lockout"
 
 // Config configures a Log. DB, Signer and Sealer are required.
 type Config struct {
@@ -149,6 +160,27 @@ func (l *Log) Decision(ctx context.Context, d auth.AuditDecision) error {
 	e := Entry{V: 1, Time: d.Time.UTC(), RP: clip(d.RP), VIDHash: l.mac("vid", d.VID), TransactionID: l.mac("txn", d.TransactionID),
 		AuthTypes: clipAll(d.AuthTypes, maxTypes), Status: d.Status, Reasons: clipAll(d.Reasons, maxReasons), Device: clip(d.Device)}
 	if e.Time.IsZero() {
+		e.Time = l.cfg.Now().UTC()
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := l.log.Append(b); err != nil {
+		return err
+	}
+	if l.log.Size()-l.signedSize() >= uint64(l.cfg.Every) {
+		_, err := l.Checkpoint(ctx)
+		return err
+	}
+	return nil
+}
+
+// Lockout appends one lock-out of API-key checks (auth.LockoutAuditor).
+func (l *Log) Lockout(ctx context.Context, lo auth.AuditLockout) error {
+	e := Entry{V: 1, Kind: KindLockout, Time: lo.Time.UTC(), Subject: clip(lo.Subject), Failures: lo.Failures, RetryAfter: lo.RetryAfter,
+		AuthTypes: []string{}, Reasons: []string{}}
+	if lo.Time.IsZero() {
 		e.Time = l.cfg.Now().UTC()
 	}
 	b, err := json.Marshal(e)

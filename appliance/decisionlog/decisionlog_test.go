@@ -85,3 +85,46 @@ func TestDecisionLog(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLockoutEntries: a lock-out of API-key checks is an entry of its own
+// kind in the same hash-chained log, under the same signed checkpoints.
+func TestLockoutEntries(t *testing.T) {
+	ctx := context.Background()
+	tp, err := tpm.Open(ctx, "sim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	key, err := tp.CreateKey(ctx, tpm.RSA2048Sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(t.TempDir(), "db")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := Config{DB: db, Origin: "appliance/EDGE-1", Signer: key, Sealer: records.TPMSealer{TPM: tp}, Every: 2, Interval: time.Hour}
+	l, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var la auth.LockoutAuditor = l
+	if err := la.Lockout(ctx, auth.AuditLockout{Time: time.Now(), Subject: "key:0123456789abcdef", Failures: 10, RetryAfter: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Decision(ctx, auth.AuditDecision{Time: time.Now(), RP: "kiosk-a", TransactionID: "t", VID: testVID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := l.Audit().Entry(0)
+	var e Entry
+	if err := json.Unmarshal(b, &e); err != nil || e.Kind != KindLockout || e.Subject != "key:0123456789abcdef" || e.Failures != 10 || e.RetryAfter != 5 || e.VIDHash != "" {
+		t.Fatalf("lock-out entry %s: %v", b, err)
+	}
+	if rep, err := Verify(db, cfg.Origin, key.Public()); err != nil || !rep.OK() || rep.Entries != 2 {
+		t.Fatalf("log with a lock-out: %+v %v", rep, err)
+	}
+}

@@ -25,6 +25,8 @@ const (
 	MaxBody   = 8 << 20 // an image
 	MaxText   = 8 << 10 // QR text (the largest QR holds 4,296 characters)
 	RateBurst = 50
+	// DefaultRate is Handler.Rate's default.
+	DefaultRate = 200
 )
 
 // Lists loads the trust and revocation lists from files, verified with the
@@ -144,7 +146,8 @@ type Request struct {
 type Handler struct {
 	Verifier *trust.Verifier
 	Logger   *slog.Logger
-	// Rate is requests per second (burst RateBurst); 0 means 200.
+	// Rate is requests per second, all clients together (burst
+	// RateBurst); 0 means DefaultRate.
 	Rate float64
 
 	once sync.Once
@@ -155,7 +158,7 @@ func (h *Handler) allow() bool {
 	h.once.Do(func() {
 		rate := h.Rate
 		if rate <= 0 {
-			rate = 200
+			rate = DefaultRate
 		}
 		h.lim = httpx.NewLimiter(rate, RateBurst)
 	})

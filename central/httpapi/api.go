@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,13 +45,19 @@ var (
 	mAuthFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "edgetrust_central_auth_failures_total", Help: "Failed credential checks (result refused) and checks refused unrun because the address or credential failed too often (result throttled), by check (admin, enrolment).",
 	}, []string{"check", "result"})
+	mWaitersRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgetrust_central_feed_waiters_refused_total", Help: "Feed long polls answered 429 at once because MaxFeedWaiters (limit total) or MaxFeedWaitersPerClient (limit client) were waiting.",
+	}, []string{"limit"})
+	mLockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "edgetrust_central_auth_lockouts_total", Help: "Lock-outs after FailureBurst failed credential checks, by check (admin, enrolment) and what was locked (addr, admin-token, enrol-token, session); each is an auth.lockout row in the audit log.",
+	}, []string{"check", "subject"})
 )
 
 // Registry holds central's metrics (served on /metrics).
 var Registry = prometheus.NewRegistry()
 
 func init() {
-	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries, mAuthFailures,
+	Registry.MustRegister(mRequests, mEnrolments, mWaiters, mFeedEntries, mAuthFailures, mLockouts, mWaitersRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -76,6 +83,12 @@ type Options struct {
 	// and a check is refused (429) unrun while either is empty. Zero: 0.5
 	// a second, burst 10. Successful checks spend nothing.
 	FailureRate, FailureBurst float64
+	// MaxFeedWaiters and MaxFeedWaitersPerClient bound the feed long polls
+	// (GET /v1/feeds/{name}?wait=...) waiting at once, in all and per
+	// client address: one past either is answered 429 with Retry-After
+	// at once instead of waiting. Zero: 2000 and 8 (an appliance follows
+	// two feeds). Requests without wait are not counted.
+	MaxFeedWaiters, MaxFeedWaitersPerClient int
 	// RPCert, when set, serves POST PathRPCert (rpcert.go): relying-party
 	// TLS client certificates from central's TLS CA, which the command holds.
 	RPCert RPCertFunc
@@ -100,8 +113,15 @@ func New(svc Service, log *slog.Logger, o Options) http.Handler {
 	if o.FailureBurst <= 0 {
 		o.FailureBurst = 10
 	}
+	if o.MaxFeedWaiters <= 0 {
+		o.MaxFeedWaiters = DefaultMaxFeedWaiters
+	}
+	if o.MaxFeedWaitersPerClient <= 0 {
+		o.MaxFeedWaitersPerClient = DefaultMaxFeedWaitersPerClient
+	}
 	h := &api{svc: svc, log: log, enrolLimit: httpx.NewLimiter(o.EnrolRate, 4*o.EnrolRate), adminLimit: httpx.NewLimiter(o.AdminRate, 4*o.AdminRate),
-		failures: httpx.NewFailures(o.FailureRate, o.FailureBurst), trustProxy: o.TrustProxy}
+		failures: httpx.NewFailures(o.FailureRate, o.FailureBurst), failureBurst: int(o.FailureBurst), trustProxy: o.TrustProxy,
+		waiters: &waiters{max: o.MaxFeedWaiters, perClient: o.MaxFeedWaitersPerClient, by: map[string]int{}}}
 	mux := http.NewServeMux()
 	route := func(pattern string, f http.HandlerFunc) {
 		name := pattern[strings.IndexByte(pattern, ' ')+1:]
@@ -276,7 +296,47 @@ type api struct {
 	log                    *slog.Logger
 	enrolLimit, adminLimit *httpx.Limiter
 	failures               *httpx.Failures
+	failureBurst           int
 	trustProxy             bool
+	waiters                *waiters
+}
+
+// Feed long-poll bounds (Options.MaxFeedWaiters...).
+const (
+	DefaultMaxFeedWaiters          = 2000
+	DefaultMaxFeedWaitersPerClient = 8
+)
+
+// waiters counts the feed long polls waiting, in all and per client.
+type waiters struct {
+	mu             sync.Mutex
+	max, perClient int
+	total          int
+	by             map[string]int
+}
+
+// enter takes a waiting slot for client, or says which bound is full.
+func (w *waiters) enter(client string) (ok bool, full string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.total >= w.max {
+		return false, "total"
+	}
+	if w.by[client] >= w.perClient {
+		return false, "client"
+	}
+	w.total++
+	w.by[client]++
+	return true, ""
+}
+
+func (w *waiters) leave(client string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.total--
+	if w.by[client]--; w.by[client] <= 0 {
+		delete(w.by, client)
+	}
 }
 
 func securityHeaders(h http.Handler) http.Handler {

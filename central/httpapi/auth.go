@@ -2,10 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgetrust/edgetrust/central/core"
 	"github.com/edgetrust/edgetrust/internal/enrol"
@@ -17,12 +21,13 @@ import (
 // session the request claims.
 type guard struct {
 	h     *api
+	r     *http.Request
 	check string
 	keys  []string
 }
 
 func (h *api) guard(r *http.Request, check string) *guard {
-	return &guard{h: h, check: check, keys: []string{"addr:" + h.clientAddr(r)}}
+	return &guard{h: h, r: r, check: check, keys: []string{"addr:" + h.clientAddr(r)}}
 }
 
 var errThrottled = fail(http.StatusTooManyRequests, enrol.CodeRateLimited, "too many failed attempts from this address or with this credential; retry later")
@@ -52,8 +57,35 @@ var credentialCodes = map[string]bool{
 func (g *guard) done(err error) {
 	var e *enrol.Error
 	if errors.As(err, &e) && credentialCodes[e.Code] {
-		g.h.failures.Fail(g.keys...)
+		for _, k := range g.h.failures.Fail(g.keys...) {
+			g.lockout(k)
+		}
 		mAuthFailures.WithLabelValues(g.check, "refused").Inc()
+	}
+}
+
+// lockout reports that key spent its FailureBurst: a Warn line, a metric
+// and an auth.lockout audit row (httpx.Failures reports a key once per
+// refill period, so a guesser who keeps going adds a row every
+// FailureBurst/FailureRate seconds, not one per guess). An enrolment
+// session id is a bearer secret of its own: only a hash prefix of it is
+// written. An audit error is logged; the request is refused either way.
+func (g *guard) lockout(key string) {
+	kind, id, _ := strings.Cut(key, ":")
+	if kind == "session" {
+		sum := sha256.Sum256([]byte(id))
+		key = "session:sha256:" + hex.EncodeToString(sum[:8])
+	}
+	mLockouts.WithLabelValues(g.check, kind).Inc()
+	retry := g.h.failures.RetryAfter()
+	g.h.log.Warn("credential checks locked out after repeated failures", "check", g.check, "subject", key,
+		"failures", g.h.failureBurst, "retryAfterSeconds", retry)
+	// The request's context may be cancelled by the time this runs; the
+	// row must be written anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.r.Context()), 5*time.Second)
+	defer cancel()
+	if err := g.h.svc.AuditLockout(ctx, g.check, key, g.h.failureBurst, retry); err != nil {
+		g.h.log.Error("auditing a lock-out failed", "check", g.check, "subject", key, "err", err.Error())
 	}
 }
 
@@ -75,7 +107,9 @@ func (h *api) enrolStep(step string, f func(ctx context.Context, r io.Reader, g 
 			if errors.As(err, &e) {
 				code = e.Code
 			}
-			if code == enrol.CodeRateLimited {
+			if errors.Is(err, errThrottled) {
+				w.Header().Set("Retry-After", strconv.Itoa(h.failures.RetryAfter()))
+			} else if code == enrol.CodeRateLimited {
 				w.Header().Set("Retry-After", "1")
 			}
 			mEnrolments.WithLabelValues(step, code).Inc()
@@ -106,7 +140,7 @@ func (h *api) adminSized(limit int64, f func(ctx context.Context, a *core.Admin,
 		g := h.guard(r, "admin")
 		id, _, _ := core.SplitToken(core.AdminPrefix, tok)
 		if err := g.claim("admin-token", id); err != nil {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Retry-After", strconv.Itoa(h.failures.RetryAfter()))
 			h.writeError(w, r, err)
 			return
 		}

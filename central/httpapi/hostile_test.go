@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -271,6 +273,36 @@ func TestCredentialThrottle(t *testing.T) {
 	if code := start("203.0.113.2", h.deviceToken(t, "ACME")); code == http.StatusTooManyRequests || code == http.StatusUnauthorized {
 		t.Errorf("a real token from another address: %d, want it checked", code)
 	}
+
+	// Each lock-out is an auth.lockout row in the hash-chained audit log,
+	// naming the address or the token id, never a presented secret, with
+	// the Retry-After the 429s carry (one failure token at 0.001/s).
+	rows, err := h.c.Audit(context.Background(), store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		if r.Action != "auth.lockout" {
+			continue
+		}
+		got = append(got, r.Subject)
+		if strings.Contains(string(r.Detail), "guess") || strings.Contains(string(r.Detail), "wrong") || strings.Contains(r.Subject, "wrong") {
+			t.Errorf("lock-out row names a secret: %s %s", r.Subject, r.Detail)
+		}
+		if !strings.Contains(string(r.Detail), `"retryAfterSeconds":1000`) || !strings.Contains(string(r.Detail), `"failures":3`) {
+			t.Errorf("lock-out detail %s", r.Detail)
+		}
+	}
+	if want := "addr:192.0.2.1 admin-token:" + id + " addr:203.0.113.1"; strings.Join(got, " ") != want {
+		t.Errorf("lock-outs audited %q, want %q", strings.Join(got, " "), want)
+	}
+	if _, err := h.c.VerifyAudit(context.Background()); err != nil {
+		t.Errorf("audit chain after lock-outs: %v", err)
+	}
+	if rec, _ := httpxtest.Serve(srv, "GET", "/v1/admin/vendors", "", from("192.0.2.1", h.token)); rec.Header().Get("Retry-After") != "1000" {
+		t.Errorf("Retry-After %q, want 1000", rec.Header().Get("Retry-After"))
+	}
 }
 
 // authFailures reads edgetrust_central_auth_failures_total{check,result}
@@ -344,4 +376,85 @@ func (h *testCentral) deviceToken(t *testing.T, vendor string) string {
 		t.Fatal(err)
 	}
 	return r.Token
+}
+
+// TestFeedWaitersBounded: feed long polls waiting at once are bounded per
+// client address and in all; one past a bound is answered 429 with
+// Retry-After at once, and a request without wait is never counted.
+func TestFeedWaitersBounded(t *testing.T) {
+	h := newCentral(t)
+	srv := httptest.NewServer(h.c.Handler(central.HTTPOptions{TrustProxy: true, MaxFeedWaiters: 3, MaxFeedWaitersPerClient: 2}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r0, err := http.Get(srv.URL + "/v1/feeds/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r0.Body.Close()
+	head := r0.Header.Get(httpapi.HeaderFeedHead)
+	get := func(ctx context.Context, addr, wait string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/feeds/trust?after="+head+wait, nil)
+		req.Header.Set("X-Forwarded-For", addr)
+		return http.DefaultClient.Do(req)
+	}
+	var wg sync.WaitGroup
+	hold := func(addr string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, err := get(ctx, addr, "&wait=60s"); err == nil {
+				r.Body.Close()
+			}
+		}()
+	}
+	waiting := func(n float64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for waiters(t) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v long polls waiting, want %v", waiters(t), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	base := waiters(t)
+	hold("192.0.2.1")
+	hold("192.0.2.1")
+	waiting(base + 2)
+	expect := func(addr, wait string, code int) {
+		t.Helper()
+		r, err := get(context.Background(), addr, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != code || (code == http.StatusTooManyRequests && r.Header.Get("Retry-After") == "") {
+			t.Fatalf("%s wait %q: %d (Retry-After %q), want %d", addr, wait, r.StatusCode, r.Header.Get("Retry-After"), code)
+		}
+	}
+	expect("192.0.2.1", "&wait=60s", http.StatusTooManyRequests) // third from one address
+	expect("192.0.2.1", "", http.StatusOK)                       // no wait: not a waiter
+	hold("192.0.2.2")
+	waiting(base + 3)
+	expect("192.0.2.3", "&wait=60s", http.StatusTooManyRequests) // past the total
+	cancel()
+	wg.Wait()
+	waiting(base)
+	expect("192.0.2.3", "&wait=1ms", http.StatusOK) // the slots came back
+}
+
+// waiters reads edgetrust_central_feed_waiters.
+func waiters(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := httpapi.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "edgetrust_central_feed_waiters" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
 }

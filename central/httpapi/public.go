@@ -83,6 +83,22 @@ func (h *api) feed(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
+	if wait > 0 {
+		client := h.clientAddr(r)
+		ok, full := h.waiters.enter(client)
+		if !ok {
+			mWaitersRefused.WithLabelValues(full).Inc()
+			w.Header().Set("Retry-After", "1")
+			msg := "too many feed long polls waiting from this address (at most %d); retry in a second, or ask without wait"
+			n := h.waiters.perClient
+			if full == "total" {
+				msg, n = "too many feed long polls waiting (at most %d in all); retry in a second", h.waiters.max
+			}
+			h.writeError(w, r, fail(http.StatusTooManyRequests, enrol.CodeRateLimited, msg, n))
+			return
+		}
+		defer h.waiters.leave(client)
+	}
 	mWaiters.Inc()
 	ctx, view := feeds.WithView(r.Context())
 	b, err := h.svc.WaitBatch(ctx, r.PathValue("name"), after, limit, wait)

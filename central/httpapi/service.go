@@ -38,6 +38,10 @@ type Service interface {
 	CreateAdminToken(ctx context.Context, actor, name string) (string, *store.Token, error)
 	CreateEnrolmentToken(ctx context.Context, a *core.Admin, q core.TokenRequest) (*core.TokenResponse, error)
 	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error)
+	// AuditLockout appends an auth.lockout row: subject (an address or a
+	// credential's public id, never a secret) failed check's credential
+	// failures times and waits retryAfter seconds per new try.
+	AuditLockout(ctx context.Context, check, subject string, failures, retryAfter int) error
 	VerifyAudit(ctx context.Context) (uint64, error)
 
 	Vendors(ctx context.Context) ([]registry.VendorView, error)

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/edgetrust/edgetrust/internal/jsonx"
@@ -90,7 +92,7 @@ func ConfigFile(fs *flag.FlagSet, b []byte, set map[string]bool) error {
 		return fmt.Errorf("data after the JSON object")
 	}
 	spelled := map[string]string{}
-	for k := range file {
+	for _, k := range slices.Sorted(maps.Keys(file)) {
 		name := Kebab(k)
 		if other, ok := spelled[name]; ok {
 			a, b := min(k, other), max(k, other)
@@ -98,7 +100,10 @@ func ConfigFile(fs *flag.FlagSet, b []byte, set map[string]bool) error {
 		}
 		spelled[name] = k
 	}
-	for k, raw := range file {
+	// In sorted order, so the error a file with several problems gets is
+	// always the same one (map order would pick a different one each run).
+	for _, k := range slices.Sorted(maps.Keys(file)) {
+		raw := file[k]
 		name := Kebab(k)
 		f := fs.Lookup(name)
 		if f == nil || name == "config" {

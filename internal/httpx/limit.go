@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -19,8 +20,9 @@ type Limiter struct {
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	tokens   float64
+	last     time.Time
+	lockedAt time.Time // Failures: when this key's last lock-out was reported
 }
 
 // MaxKeys bounds the buckets one Limiter keeps.
@@ -38,18 +40,26 @@ func (l *Limiter) Allow(key string) bool { return l.take(key, true) }
 func (l *Limiter) Blocked(key string) bool { return !l.take(key, false) }
 
 func (l *Limiter) take(key string, spend bool) bool {
+	ok, _ := l.takeLocked(key, spend)
+	return ok
+}
+
+// takeLocked is take; when it spends the last token of a bucket whose
+// previous lock-out is older than the time to refill the whole bucket, it
+// says so (locked) and notes the time.
+func (l *Limiter) takeLocked(key string, spend bool) (ok, locked bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	b, ok := l.buckets[key]
 	if !ok {
 		if !spend {
-			return true // a key never seen has a full bucket
+			return true, false // a key never seen has a full bucket
 		}
 		if len(l.buckets) >= MaxKeys || now.Sub(l.swept) > time.Minute {
 			l.sweep(now)
 			if len(l.buckets) >= MaxKeys {
-				return false
+				return false, false
 			}
 		}
 		b = &bucket{tokens: l.burst, last: now}
@@ -58,18 +68,27 @@ func (l *Limiter) take(key string, spend bool) bool {
 	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens < 1 {
-		return false
+		return false, false
 	}
 	if spend {
 		b.tokens--
+		if b.tokens < 1 && (b.lockedAt.IsZero() || now.Sub(b.lockedAt) > l.refill()) {
+			b.lockedAt = now
+			return true, true
+		}
 	}
-	return true
+	return true, false
+}
+
+// refill is how long an empty bucket takes to fill up.
+func (l *Limiter) refill() time.Duration {
+	return time.Duration(l.burst / l.rate * float64(time.Second))
 }
 
 // sweep drops the buckets that have refilled: they hold nothing a new
 // bucket would not.
 func (l *Limiter) sweep(now time.Time) {
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	full := l.refill()
 	for k, b := range l.buckets {
 		if now.Sub(b.last) > full {
 			delete(l.buckets, k)
@@ -99,11 +118,23 @@ func (f *Failures) Blocked(keys ...string) bool {
 	return false
 }
 
-// Fail records a failed check against each key. Empty keys are ignored.
-func (f *Failures) Fail(keys ...string) {
+// Fail records a failed check against each key and returns the keys this
+// failure locked out: those whose last token it spent, unless their
+// previous lock-out was reported less than burst/rate ago (the time the
+// bucket takes to refill). So a guesser who keeps going is reported
+// once per refill period per key, not once per guess: the lock-outs can be
+// audited without the audit log becoming the flood. Empty keys are ignored.
+func (f *Failures) Fail(keys ...string) (locked []string) {
 	for _, k := range keys {
 		if k != "" {
-			f.l.Allow(k)
+			if _, l := f.l.takeLocked(k, true); l {
+				locked = append(locked, k)
+			}
 		}
 	}
+	return locked
 }
+
+// RetryAfter is how long a locked-out key waits for its next try (one
+// token), in whole seconds, at least 1: the Retry-After of a 429.
+func (f *Failures) RetryAfter() int { return max(1, int(math.Ceil(1/f.l.rate))) }

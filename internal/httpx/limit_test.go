@@ -81,3 +81,38 @@ func TestFailuresSpareSuccess(t *testing.T) {
 		t.Fatalf("Blocked created buckets: %d", len(f.l.buckets))
 	}
 }
+
+// TestFailuresReportLockouts: Fail names a key when it locks it out, once
+// per refill period however long the guessing goes on, so the lock-outs
+// can be audited without flooding the audit log.
+func TestFailuresReportLockouts(t *testing.T) {
+	f := NewFailures(0.5, 3) // refill: 6 s
+	now := fakeClock(f.l)
+	for i := range 2 {
+		if l := f.Fail("addr:a", "key:k"); len(l) != 0 {
+			t.Fatalf("failure %d of 3 reported a lock-out: %v", i+1, l)
+		}
+	}
+	if l := f.Fail("addr:a", "key:k"); fmt.Sprint(l) != "[addr:a key:k]" {
+		t.Fatalf("third failure locked out %v, want both keys", l)
+	}
+	if f.RetryAfter() != 2 {
+		t.Fatalf("RetryAfter %d, want 2 (one token at 0.5/s)", f.RetryAfter())
+	}
+	// The guesser waits for each token and spends it: locked again each
+	// time, reported again only once the refill period has passed.
+	reports := 0
+	for range 10 {
+		*now = now.Add(2 * time.Second)
+		if f.Blocked("addr:a") {
+			t.Fatal("no token after Retry-After")
+		}
+		reports += len(f.Fail("addr:a"))
+		if !f.Blocked("addr:a") {
+			t.Fatal("not locked again after spending the refilled token")
+		}
+	}
+	if reports < 2 || reports > 4 {
+		t.Fatalf("%d lock-out reports over 20 s of guessing at a 6 s refill, want 2-4", reports)
+	}
+}

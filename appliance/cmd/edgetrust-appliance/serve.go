@@ -13,6 +13,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/api"
 	"github.com/edgetrust/edgetrust/appliance/auth"
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
+	"github.com/edgetrust/edgetrust/appliance/qrverify"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/clockskew"
@@ -45,6 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxFuture := fs.Duration("capture-max-future", captureverify.DefaultMaxFuture, "how far in the future a capture's timestamps may be (clock skew)")
 	rate := fs.Float64("rate-limit", api.DefaultRateLimit, "verifications per second the API accepts (burst: one second's worth); negative: unlimited")
 	inflight := fs.Int("max-in-flight", 0, "verifications running at once (default 4 × cores); more wait up to 2s, then 503")
+	qrRate := fs.Float64("qr-rate-limit", qrverify.DefaultRate, "QR verifications per second POST /v1/qr/verify accepts from all clients together (burst 50), then 429 with Retry-After")
 	qrTrust := fs.String("qr-trust", "", "`FILE`: signed Claim 169 trust list (edgetrust-central trust export) for POST /v1/qr/verify; reloaded when it changes")
 	qrRev := fs.String("qr-revocations", "", "`FILE`: signed Claim 169 revocation list; reloaded when it changes")
 	id := fs.String("id", "", "the appliance's `ID` at central, naming its records feed records.<ID> (default: the id it was enrolled as)")
@@ -163,6 +165,9 @@ See docs/api/appliance.md.
 	dur("capture-max-future", &cfg.CaptureMaxFuture, *maxFuture)
 	if set["rate-limit"] || cfg.RateLimit == 0 {
 		cfg.RateLimit = *rate
+	}
+	if set["qr-rate-limit"] || cfg.QRRateLimit == 0 {
+		cfg.QRRateLimit = *qrRate
 	}
 	if set["max-in-flight"] || cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = *inflight

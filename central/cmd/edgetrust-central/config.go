@@ -36,9 +36,13 @@ type Config struct {
 	AdminRate            float64 `json:"adminRate"`
 	TrustProxy           bool    `json:"trustProxy"`
 	FeedPerDeviceStatus  bool    `json:"feedPerDeviceStatus"`
-	LogLevel             string  `json:"logLevel"`
-	LogFormat            string  `json:"logFormat"`
-	CaptureMaxAge        string  `json:"captureMaxAge"`
+	// MaxFeedWaiters and MaxFeedWaitersPerClient bound the feed long polls
+	// waiting at once (httpapi.Options).
+	MaxFeedWaiters          int    `json:"maxFeedWaiters"`
+	MaxFeedWaitersPerClient int    `json:"maxFeedWaitersPerClient"`
+	LogLevel                string `json:"logLevel"`
+	LogFormat               string `json:"logFormat"`
+	CaptureMaxAge           string `json:"captureMaxAge"`
 	// ConsoleOrigin turns on the admin console (/console/) for browsers
 	// reaching central at this https origin (consoleflags.go).
 	ConsoleOrigin string `json:"consoleOrigin"`

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central"
+	"github.com/edgetrust/edgetrust/central/httpapi"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
 	"github.com/edgetrust/edgetrust/central/store/pgstore"
@@ -124,6 +125,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.InsecureHTTPLoopback, "insecure-http-loopback", false, "serve plain HTTP instead of TLS, on a loopback --addr only (development)")
 	fs.Float64Var(&c.EnrolRate, "enrol-rate", 5, "enrolment requests per second per client address (burst 4×)")
 	fs.Float64Var(&c.AdminRate, "admin-rate", 20, "admin requests per second per client address (burst 4×)")
+	fs.IntVar(&c.MaxFeedWaiters, "max-feed-waiters", httpapi.DefaultMaxFeedWaiters, "feed long polls (GET /v1/feeds/NAME?wait=...) waiting at once, in all; one more is answered 429 with Retry-After")
+	fs.IntVar(&c.MaxFeedWaitersPerClient, "max-feed-waiters-per-client", httpapi.DefaultMaxFeedWaitersPerClient, "feed long polls waiting at once per client address (an appliance follows 2 feeds); one more is answered 429")
 	fs.BoolVar(&c.TrustProxy, "trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy that sets it)")
 	fs.BoolVar(&c.FeedPerDeviceStatus, "feed-per-device-status", false, "publish a bulk device status change as one whole device entry per device, not device-status entries of 500 serials; only while appliances older than the device-status entry still follow the feed")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -287,7 +290,8 @@ state directory's central-keys.age on each (same passphrase); optionally
 	}
 	defer ln.Close()
 	lookup := applianceLookup(st)
-	h := routes(ce.Handler(central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy, RPCert: rpCertIssuer(st, ca, time.Now)}),
+	h := routes(ce.Handler(central.HTTPOptions{EnrolRate: c.EnrolRate, AdminRate: c.AdminRate, TrustProxy: c.TrustProxy,
+		MaxFeedWaiters: c.MaxFeedWaiters, MaxFeedWaitersPerClient: c.MaxFeedWaitersPerClient, RPCert: rpCertIssuer(st, ca, time.Now)}),
 		&tlsca.Server{CA: ca, Appliance: lookup, Log: log, Audit: audit}, lookup, log)
 	addr := ln.Addr().String()
 	info["url"] = scheme + "://" + addr

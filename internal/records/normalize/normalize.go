@@ -52,6 +52,13 @@ func Text(s string) string {
 		case unicode.Is(unicode.Cf, r):
 			continue
 		case unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.M, r):
+			if unicode.Is(unicode.Cherokee, r) {
+				// Unicode folds Cherokee to its capitals, but folding a
+				// capital with cases.Fold gives the small letter back, so
+				// Text(Text(s)) flipped (found by FuzzName): settle on the
+				// capitals, the folded form of CaseFolding.txt.
+				r = unicode.ToUpper(r)
+			}
 			b.WriteRune(r)
 			space = false
 		default: // spaces, punctuation, symbols, controls
@@ -61,7 +68,10 @@ func Text(s string) string {
 			}
 		}
 	}
-	return strings.TrimSuffix(b.String(), " ")
+	// Dropping an apostrophe or a format character can bring a combining
+	// mark next to a letter ("c'\u0301" → "c\u0301"): compose again, or
+	// Text(Text(s)) would differ from Text(s) (found by FuzzName).
+	return norm.NFC.String(strings.TrimSuffix(b.String(), " "))
 }
 
 // Name is Text with leading honorifics removed ("Dr. Mrs. Asha Rao" is

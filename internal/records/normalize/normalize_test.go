@@ -84,6 +84,28 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// TestTextComposesAfterDropping is FuzzName's find: an apostrophe between
+// a letter and a combining mark left the pair uncomposed, so normalising
+// twice gave another string (and "Ać" would not match "Ac'́" typed with
+// the combining accent).
+func TestTextComposesAfterDropping(t *testing.T) {
+	for _, s := range []string{"AAC'\u0301000", "c\u200b\u0301", "c\u0301", "\u0107"} {
+		if got := Name(s); got != Name(got) || (strings.HasPrefix(s, "c") || strings.HasPrefix(s, "\u0107")) && got != "\u0107" {
+			t.Errorf("Name(%q) = %q, Name of that %q", s, got, Name(got))
+		}
+	}
+}
+
+// TestTextCherokeeStable: FuzzName's second find, Cherokee small letters
+// and capitals normalised into each other on every pass.
+func TestTextCherokeeStable(t *testing.T) {
+	for _, s := range []string{"\uab71", "\u13a1", "0\uab71"} {
+		if got := Text(s); got != Text(got) || !strings.HasSuffix(got, "\u13a1") {
+			t.Errorf("Text(%q) = %q, Text of that %q", s, got, Text(got))
+		}
+	}
+}
+
 func FuzzName(f *testing.F) {
 	f.Add("Dr. Asha Rao")
 	f.Add("Jose\u0301\u200b")
