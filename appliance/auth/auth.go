@@ -435,7 +435,7 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 			return h.failed(r, addr, "", "refused", "relying party "+certRP+" is not known to this appliance's trust feed")
 		}
 		if rp.RevokedCert(certSerial) {
-			return h.revokedCert(addr, rp.ID, certSerial)
+			return h.revokedCert(r, addr, rp.ID, certSerial)
 		}
 		return rpStatus(rp)
 	}
@@ -464,16 +464,16 @@ func (h *Handler) authenticate(r *http.Request) (*truststate.RPRecord, int, stri
 		return h.failed(r, addr, "key:"+id, "mismatch", "the API key and the client certificate belong to different relying parties")
 	}
 	if certRP != "" && rp.RevokedCert(certSerial) {
-		return h.revokedCert(addr, rp.ID, certSerial)
+		return h.revokedCert(r, addr, rp.ID, certSerial)
 	}
 	return rpStatus(rp)
 }
 
 // revokedCert refuses a certificate central revoked on its own (rp cert
 // revoke): the party and its other certificates stay accepted.
-func (h *Handler) revokedCert(addr, rp, serial string) (*truststate.RPRecord, int, string) {
+func (h *Handler) revokedCert(r *http.Request, addr, rp, serial string) (*truststate.RPRecord, int, string) {
 	h.log.Warn("relying-party certificate refused: revoked by central", "rp", rp, "serial", serial)
-	return h.failed(addr, "", "cert-revoked", "this client certificate of relying party "+rp+" (serial "+serial+
+	return h.failed(r, addr, "", "cert-revoked", "this client certificate of relying party "+rp+" (serial "+serial+
 		") is revoked by central; present another one, or have central issue a new one (edgetrust-central rp cert issue)")
 }
 
