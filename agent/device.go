@@ -21,9 +21,9 @@ import (
 // Device is one biometric device: its configuration, its TPM keys and
 // certificates, its sensor and its status. One capture runs at a time.
 type Device struct {
-	cfg    DeviceConfig
-	dir    string
-	sensor sensors.Sensor
+	cfg       DeviceConfig
+	dir       string
+	sensor    sensors.Sensor
 	mu        sync.Mutex
 	status    string // Ready, Not Ready or Not Registered (set by keys or operator)
 	capturing bool   // a CAPTURE/RCAPTURE is running
