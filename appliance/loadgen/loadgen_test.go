@@ -22,7 +22,6 @@ import (
 type fake struct {
 	mu     sync.Mutex
 	paths  map[string]int
-	auths  []string
 	n      atomic.Int64
 	block  chan struct{} // when set, requests after the first `free` wait on it
 	free   int64

@@ -327,7 +327,7 @@ func TestGzipBatches(t *testing.T) {
 		asked.Store(r.Header.Get("Accept-Encoding"))
 		rsp, err := http.Get(srv.URL() + r.URL.RequestURI())
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		plain, _ := io.ReadAll(rsp.Body)
