@@ -162,18 +162,7 @@ func (l *Log) Decision(ctx context.Context, d auth.AuditDecision) error {
 	if e.Time.IsZero() {
 		e.Time = l.cfg.Now().UTC()
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	if _, err := l.log.Append(b); err != nil {
-		return err
-	}
-	if l.log.Size()-l.signedSize() >= uint64(l.cfg.Every) {
-		_, err := l.Checkpoint(ctx)
-		return err
-	}
-	return nil
+	return l.append(ctx, e)
 }
 
 // Lockout appends one lock-out of API-key checks (auth.LockoutAuditor).
@@ -183,6 +172,11 @@ func (l *Log) Lockout(ctx context.Context, lo auth.AuditLockout) error {
 	if lo.Time.IsZero() {
 		e.Time = l.cfg.Now().UTC()
 	}
+	return l.append(ctx, e)
+}
+
+// append writes one entry and signs a checkpoint every cfg.Every bytes.
+func (l *Log) append(ctx context.Context, e Entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
