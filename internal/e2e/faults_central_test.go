@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgetrust/edgetrust/central/store/storetest"
 )
 
 // TestFaultCentralKilledMidEnrolment (issue #14): central is SIGKILLed in
@@ -44,18 +43,7 @@ func centralKills(t *testing.T, storeKind string, kills int) {
 	}
 	allow := filepath.Join(root, "ek-allow.txt")
 	os.WriteFile(allow, []byte(strings.Join(eks, "\n")+"\n"), 0o644)
-	port := freePort(t)
-	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", port)
-	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--ek-allow", allow}
-	if storeKind == "postgres" {
-		w.vars = append(w.vars, "EDGETRUST_CENTRAL_PG_DSN="+storetest.PostgresDSN(t))
-		w.centralArgs = append(w.centralArgs, "--store", "postgres")
-	}
-	w.startCentral()
-	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
-		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
-		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(w.cState, "tls", "root.pem"))
-	pin := rootPin(t, w.cState)
+	pin := w.serveCentral(t, storeKind, allow)
 	feedKey := filepath.Join(root, "feed-key.pem")
 	os.WriteFile(feedKey, []byte(w.run("edgetrust-central", "feed-key", "--state", w.cState)), 0o644)
 

@@ -74,18 +74,7 @@ func registryFlow(t *testing.T, storeKind string) {
 	allow := filepath.Join(root, "ek-allow.txt")
 	os.WriteFile(allow, []byte(strings.Fields(ek)[0]+"\n"+applEK+"\n"), 0o644)
 
-	port := freePort(t)
-	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", port)
-	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--ek-allow", allow}
-	if storeKind == "postgres" {
-		w.vars = append(w.vars, "EDGETRUST_CENTRAL_PG_DSN="+storetest.PostgresDSN(t))
-		w.centralArgs = append(w.centralArgs, "--store", "postgres")
-	}
-	w.startCentral()
-	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
-		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
-		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(w.cState, "tls", "root.pem"))
-	pin := rootPin(t, w.cState)
+	pin := w.serveCentral(t, storeKind, allow)
 
 	w.run("edgetrust-central", "vendor", "add", "--id", "EDGETRUST.SBI", "--name", "edgetrust")
 	tok := strings.TrimSpace(w.run("edgetrust-central", "token", "create", "--vendor", "EDGETRUST.SBI"))
@@ -225,6 +214,25 @@ func registryFlow(t *testing.T, storeKind string) {
 		v := w.captureAndVerify(finger, sbi.TypeFinger)
 		return v.Valid && !v.Stale
 	})
+}
+
+// serveCentral starts central on a free port with the EK allow-list, on
+// badger or (storeKind "postgres") PostgreSQL, points the admin CLI at it
+// and returns its TLS root's pin.
+func (w *world) serveCentral(t *testing.T, storeKind, allow string) string {
+	port := freePort(t)
+	w.centralURL = fmt.Sprintf("https://127.0.0.1:%d", port)
+	w.centralArgs = []string{"serve", "--state", w.cState, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--ek-allow", allow}
+	if storeKind == "postgres" {
+		w.vars = append(w.vars, "EDGETRUST_CENTRAL_PG_DSN="+storetest.PostgresDSN(t))
+		w.centralArgs = append(w.centralArgs, "--store", "postgres")
+	}
+	w.startCentral()
+	w.vars = append(w.vars, "EDGETRUST_CENTRAL_URL="+w.centralURL,
+		"EDGETRUST_CENTRAL_ADMIN_TOKEN_FILE="+filepath.Join(w.cState, "admin-token"),
+		"EDGETRUST_CENTRAL_ROOT="+filepath.Join(w.cState, "tls", "root.pem"))
+	pin := rootPin(t, w.cState)
+	return pin
 }
 
 func (w *world) startCentral() {
