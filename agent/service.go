@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
@@ -42,6 +43,7 @@ type Service struct {
 	evlog      *tpm.EventLog
 	attestHTTP *http.Client
 	attestStop context.CancelFunc
+	bootLog    func() ([]byte, error) // Options.BootLog
 
 	closeOnce sync.Once
 }
@@ -58,6 +60,12 @@ type Options struct {
 	// --attest-poll; DefaultAttestPoll is the suggested value). Zero: no
 	// loop (Attest can still be called).
 	AttestPoll time.Duration
+	// BootLog is the platform's TCG boot log the agent sends with each
+	// quote that covers PCRs 0–7 (serve --boot-log): "" means
+	// attestation.BootLogPath, attestation.NoBootLog sends none. A
+	// missing file sends none (no TPM driver or firmware log); central's
+	// policy decides whether that fails (requireBootLog).
+	BootLog string
 }
 
 // DevTPMURL returns the TPM URL --dev uses: the simulator with a seed kept in
@@ -90,7 +98,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: o.Logger, now: o.Now, enc: map[string]*x509.Certificate{}}
+	s := &Service{cfg: cfg, log: o.Logger, now: o.Now, enc: map[string]*x509.Certificate{}, bootLog: attest.BootLogFile(o.BootLog)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

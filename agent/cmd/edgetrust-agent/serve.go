@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
 )
@@ -27,6 +28,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	env := fs.String("env", "", "environment the device is registered for: Staging, Developer, Pre-Production, Production (default Developer)")
 	metrics := fs.String("metrics", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (off by default)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask the central the devices were enrolled with for an attestation challenge this often, e.g. 1m (0: off)")
+	bootLog := fs.String("boot-log", attest.BootLogPath, "the platform's TCG boot log, sent with each quote of PCRs 0-7 so central can replay it (a missing file sends none; \""+attest.NoBootLog+"\" never sends one)")
 	var logf cli.LogFlags
 	logf.Register(fs, "json")
 	var encCerts stringList
@@ -79,7 +81,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll})
+	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll, BootLog: *bootLog})
 	if err != nil {
 		return err
 	}
