@@ -79,7 +79,7 @@ func (s *Service) Attest(ctx context.Context) ([]*attest.Verdict, error) {
 		return nil, fmt.Errorf("attest: loading the AK: %w", err)
 	}
 	c := &attest.Client{URL: ce.URL, HTTP: s.attestHTTP}
-	p := &attest.Prover{TPM: s.tpm, AK: ak, Log: s.evlog}
+	p := &attest.Prover{TPM: s.tpm, AK: ak, Log: s.evlog, BootLog: s.bootLog}
 	var out []*attest.Verdict
 	var errs []error
 	for _, id := range ce.Devices {

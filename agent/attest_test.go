@@ -27,6 +27,7 @@ type fakeVerifier struct {
 	mu       sync.Mutex
 	nonces   map[string][]byte
 	got      []*attest.Evidence
+	pcrs     []int // asked for; nil: 14 and 16
 }
 
 func (f *fakeVerifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +47,11 @@ func (f *fakeVerifier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.nonces[n.ID] = nonce
 		f.mu.Unlock()
-		httpx.WriteJSON(w, 200, attest.Challenge{Node: n, CredentialBlob: blob, EncryptedSecret: secret, PCRs: []int{14, 16},
+		pcrs := f.pcrs
+		if pcrs == nil {
+			pcrs = []int{14, 16}
+		}
+		httpx.WriteJSON(w, 200, attest.Challenge{Node: n, CredentialBlob: blob, EncryptedSecret: secret, PCRs: pcrs,
 			Issued: time.Now(), Expires: time.Now().Add(time.Minute)})
 	case attest.PathEvidence:
 		ev, err := attest.DecodeEvidence(r.Body)

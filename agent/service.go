@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent/devpki"
 	"github.com/edgetrust/edgetrust/agent/sensors"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/pki"
 	"github.com/edgetrust/edgetrust/internal/sensor/firmware"
 	"github.com/edgetrust/edgetrust/internal/tpm"
@@ -45,7 +46,8 @@ type Service struct {
 	rotateStop context.CancelFunc
 	rotateDone chan struct{}
 	// rotMu runs one rotation at a time (the loop and rotate-key).
-	rotMu sync.Mutex
+	rotMu   sync.Mutex
+	bootLog func() ([]byte, error) // Options.BootLog
 
 	closeOnce sync.Once
 }
@@ -66,6 +68,12 @@ type Options struct {
 	// due for rotation (rotate.go); zero is DefaultRotateCheck, negative
 	// runs no loop (tests call RotateDue with their clock).
 	RotateCheck time.Duration
+	// BootLog is the platform's TCG boot log the agent sends with each
+	// quote that covers PCRs 0–7 (serve --boot-log): "" means
+	// attestation.BootLogPath, attestation.NoBootLog sends none. A
+	// missing file sends none (no TPM driver or firmware log); central's
+	// policy decides whether that fails (requireBootLog).
+	BootLog string
 }
 
 // DevTPMURL returns the TPM URL --dev uses: the simulator with a seed kept in
@@ -98,7 +106,7 @@ func Start(ctx context.Context, cfg Config, o Options) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: o.Logger, now: o.Now, enc: map[string]*x509.Certificate{}}
+	s := &Service{cfg: cfg, log: o.Logger, now: o.Now, enc: map[string]*x509.Certificate{}, bootLog: attest.BootLogFile(o.BootLog)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

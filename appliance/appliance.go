@@ -33,6 +33,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
 	"github.com/edgetrust/edgetrust/appliance/verifypage"
 	c169trust "github.com/edgetrust/edgetrust/claim169/trust"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/delegate"
 	"github.com/edgetrust/edgetrust/internal/feed/recordfeed"
 	"github.com/edgetrust/edgetrust/internal/httpx"
@@ -75,6 +76,11 @@ type Options struct {
 	// AttestPoll, when positive, is how often the appliance asks central
 	// for an attestation challenge (attest.go); zero: no loop.
 	AttestPoll time.Duration
+	// BootLog is the platform's TCG boot log sent with each quote that
+	// covers PCRs 0–7 (serve --boot-log): "" means
+	// attestation.BootLogPath, attestation.NoBootLog sends none; a missing
+	// file sends none and central's policy decides (requireBootLog).
+	BootLog string
 }
 
 // AuditEnv is what an auditor is made from.
@@ -108,6 +114,7 @@ type Appliance struct {
 	// centralClient is Options.Sync.Client: how the command reaches
 	// central (pinned TLS); nil: built from CentralCA or the defaults.
 	centralClient *http.Client
+	bootLog       func() ([]byte, error) // Options.BootLog
 	verifier      *captureverify.Verifier
 	api           *api.API
 	qrLists       *qrverify.Lists
@@ -132,7 +139,8 @@ func Start(ctx context.Context, cfg Config, o Options) (*Appliance, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &Appliance{cfg: cfg, log: o.Logger, reg: prometheus.NewRegistry(), centralClient: o.Sync.Client}
+	a := &Appliance{cfg: cfg, log: o.Logger, reg: prometheus.NewRegistry(), centralClient: o.Sync.Client,
+		bootLog: attest.BootLogFile(o.BootLog)}
 	ok := false
 	defer func() {
 		if !ok {

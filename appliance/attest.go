@@ -20,7 +20,8 @@ import (
 // own connection and answers with a quote of its TPM under the AK central
 // bound to its EK at enrolment (internal/attestation). The appliance
 // extends no PCR itself, so its event log is empty: PCRs 14 and 16 must be
-// zero, and PCRs 0–7 are what the appliance policy pins.
+// zero, and PCRs 0–7 are what the appliance policy pins and what the
+// platform's TCG boot log (Options.BootLog) explains.
 
 // Attest runs one attestation round for this appliance. It needs the TPM,
 // central and the enrolment's id and AK (state/appliance-id, tpm/ak.key).
@@ -50,7 +51,7 @@ func (a *Appliance) Attest(ctx context.Context) (*attest.Verdict, error) {
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment}}
 	}
 	c := &attest.Client{URL: a.cfg.Central, HTTP: hc}
-	p := &attest.Prover{TPM: a.keys.TPM, AK: ak, Log: tpm.NewEventLog(a.keys.TPM)}
+	p := &attest.Prover{TPM: a.keys.TPM, AK: ak, Log: tpm.NewEventLog(a.keys.TPM), BootLog: a.bootLog}
 	v, err := c.Round(ctx, p, attest.Node{Kind: attest.KindAppliance, ID: strings.TrimSpace(string(idb))})
 	if err != nil {
 		return nil, err

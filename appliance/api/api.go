@@ -218,6 +218,10 @@ type DeviceInfo struct {
 	Reason           string    `json:"reason,omitempty"`
 	Seq              uint64    `json:"seq"`
 	Time             time.Time `json:"time"`
+	// AttestedAt/AttestedUntil: the attestation horizon central last
+	// published for the device (decision 0018); absent when none.
+	AttestedAt    time.Time `json:"attestedAt,omitzero"`
+	AttestedUntil time.Time `json:"attestedUntil,omitzero"`
 }
 
 func (a *API) device(w http.ResponseWriter, r *http.Request) {
@@ -237,7 +241,8 @@ func (a *API) device(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := DeviceInfo{Serial: d.Serial, Vendor: d.VendorID, Status: d.Status, Type: d.Type, SubType: d.SubType,
-		DeviceCertSHA256: d.DeviceCertSHA256, FTMCertSHA256: d.FTMCertSHA256, Reason: d.Reason, Seq: d.Seq, Time: d.Time}
+		DeviceCertSHA256: d.DeviceCertSHA256, FTMCertSHA256: d.FTMCertSHA256, Reason: d.Reason, Seq: d.Seq, Time: d.Time,
+		AttestedAt: d.AttestedAt, AttestedUntil: d.AttestedUntil}
 	if v := a.cfg.Trust.Snapshot().Vendors[d.VendorID]; v != nil {
 		info.VendorStatus = v.Status
 	}

@@ -45,6 +45,12 @@ const (
 	ReasonNoTrustData    = "no-trust-data"
 )
 
+// ReasonAttestationExpired: the device's attestedUntil horizon on the trust
+// feed has passed (no good quote within its policy's offline lease, as far
+// as this appliance knows), judged by the appliance's own clock, so it holds
+// while offline (docs/decisions/0018-attestation.md, "Offline verifiers").
+const ReasonAttestationExpired = "device-attestation-expired"
+
 // Verifier verifies captures. Trust is required; the rest have defaults.
 type Verifier struct {
 	Trust *truststate.Registry
@@ -362,6 +368,11 @@ func (v *Verifier) checkDevice(rs results, snap *truststate.Snapshot, resp *sbi.
 			rs.add(ReasonQuarantined, "device %s is quarantined by central: its TPM attestation failed or went stale (%s); an admin must release it or it must attest again", serial, rec.Reason)
 		} else {
 			rs.add(ReasonDeviceSusp, "device %s is suspended by central%s", serial, because(rec.Reason))
+		}
+	default:
+		if !rec.AttestedUntil.IsZero() && now.After(rec.AttestedUntil) {
+			rs.add(ReasonAttestationExpired, "device %s has no TPM attestation recent enough: central last vouched for it at %s, until %s; it must attest again, and this appliance receive central's trust feed, before its captures are accepted",
+				serial, rec.AttestedAt.UTC().Format(time.RFC3339), rec.AttestedUntil.UTC().Format(time.RFC3339))
 		}
 	}
 	switch {

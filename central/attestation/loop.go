@@ -24,6 +24,10 @@ var (
 	mQuarantines = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgetrust_central_attest_quarantines_total", Help: "Nodes quarantined by the attestation verifier.",
 	})
+	mHorizons = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edgetrust_central_attest_horizons_published_total",
+		Help: "Device attestedUntil horizons published on the trust feed (one per device per policy step, decision 0018).",
+	})
 	mRounds = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edgetrust_central_attest_rounds_total", Help: "Attestation rounds completed.",
 	})
@@ -58,7 +62,7 @@ func Metrics() []prometheus.Collector {
 		}
 		return 0
 	})
-	return []prometheus.Collector{mVerdicts, mQuarantines, mRounds, mRestarts, mNodes, up, last}
+	return []prometheus.Collector{mVerdicts, mQuarantines, mRounds, mRestarts, mNodes, up, last, mHorizons}
 }
 
 // Health is the attestation loop's liveness: of the rounds across every

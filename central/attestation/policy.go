@@ -64,6 +64,17 @@ type Policy struct {
 	StaleAfter int `json:"staleAfter,omitempty"`
 	// OnStale is "quarantine" (default) or "warn".
 	OnStale string `json:"onStale,omitempty"`
+	// OfflineLease is how many intervals after a good quote central vouches
+	// for a device on the trust feed (its attestedUntil horizon): every
+	// appliance, offline or not, refuses the device's captures once it has
+	// passed (default 144: a day at the default 10-minute interval).
+	// OfflineStep is how far the horizon must move before central
+	// publishes it again (default a quarter of the lease), so a device
+	// costs the feed one entry per step, not one per round; its effective
+	// lease is between OfflineLease−OfflineStep and OfflineLease intervals
+	// after its last good quote. Decision 0018, "Offline verifiers".
+	OfflineLease int `json:"offlineLease,omitempty"`
+	OfflineStep  int `json:"offlineStep,omitempty"`
 	// AutoRelease lifts an attestation quarantine at the next good quote;
 	// by default only an admin lifts it.
 	AutoRelease bool `json:"autoRelease,omitempty"`
@@ -121,10 +132,12 @@ type Golden struct {
 
 // Defaults and limits of a policy.
 const (
-	DefaultStaleAfter = 3
-	MaxGolden         = 256
-	OnStaleQuarantine = "quarantine"
-	OnStaleWarn       = "warn"
+	DefaultStaleAfter   = 3
+	DefaultOfflineLease = 144
+	MaxOfflineLease     = 10000
+	MaxGolden           = 256
+	OnStaleQuarantine   = "quarantine"
+	OnStaleWarn         = "warn"
 )
 
 // PolicyLimits bound a policy body (the admin API).
@@ -137,7 +150,8 @@ var PolicyLimits = jsonx.Limits{MaxBytes: 128 << 10, MaxDepth: 3, MaxArray: MaxG
 // whose OnStale defaults to quarantine). Failed evidence quarantines under
 // every policy.
 func DefaultPolicy(scope string) *Policy {
-	return &Policy{Scope: scope, StaleAfter: DefaultStaleAfter, OnStale: OnStaleWarn}
+	return &Policy{Scope: scope, StaleAfter: DefaultStaleAfter, OnStale: OnStaleWarn,
+		OfflineLease: DefaultOfflineLease, OfflineStep: DefaultOfflineLease / 4}
 }
 
 // Check validates a policy an admin sends and fills its defaults.
@@ -205,6 +219,19 @@ func (p *Policy) Check() error {
 	case OnStaleQuarantine, OnStaleWarn:
 	default:
 		return core.BadRequest("onStale %q: want quarantine or warn", p.OnStale)
+	}
+	if p.OfflineLease == 0 {
+		p.OfflineLease = DefaultOfflineLease
+	}
+	if p.OfflineStep == 0 {
+		p.OfflineStep = max(1, p.OfflineLease/4)
+	}
+	if p.OfflineLease < 1 || p.OfflineLease > MaxOfflineLease {
+		return core.BadRequest("offlineLease: 1–%d intervals", MaxOfflineLease)
+	}
+	if p.OfflineStep < 1 || p.OfflineStep+p.StaleAfter > p.OfflineLease {
+		return core.BadRequest("offlineStep: 1 or more intervals, and offlineStep + staleAfter (%d + %d) must not exceed offlineLease (%d), or appliances would refuse a device still inside its attestation window",
+			p.OfflineStep, p.StaleAfter, p.OfflineLease)
 	}
 	return nil
 }

@@ -450,6 +450,11 @@ func (v *Verifier) Submit(ctx context.Context, ev *attest.Evidence) (*attest.Ver
 		}
 	} else {
 		v.log.Info("node attested", "node", ev.Node.String(), "firmware", strings.Join(fw, ","), "policyVersion", p.Version)
+		if ev.Node.Kind == attest.KindDevice {
+			if err := v.renewHorizon(ctx, ev.Node.ID, verdict.Time, p); err != nil {
+				return nil, err
+			}
+		}
 		if p.AutoRelease && e.status == trustfeed.Suspended && IsQuarantine(e.reason) {
 			if err := v.release(ctx, ev.Node, Actor, "a good quote under policy version "+strconv.Itoa(p.Version)); err != nil && !isNotQuarantined(err) {
 				return nil, err
@@ -618,6 +623,36 @@ func (v *Verifier) Status(ctx context.Context, n attest.Node) (*NodeStatus, erro
 	}
 	ns := v.view(n, s, p, now)
 	return &ns, nil
+}
+
+// renewHorizon moves a device's attestedUntil horizon on the trust feed to
+// at + the policy's lease, when that moves it by at least the policy's step
+// (or it has none): one feed entry per device per step, not per round.
+func (v *Verifier) renewHorizon(ctx context.Context, serial string, at time.Time, p *Policy) error {
+	lease := time.Duration(p.OfflineLease) * v.interval
+	step := time.Duration(p.OfflineStep) * v.interval
+	until := at.Add(lease).UTC()
+	published := false
+	err := v.st.Update(ctx, func(tx store.Tx) error {
+		published = false
+		d, err := tx.Device(ctx, serial)
+		if err != nil {
+			return err
+		}
+		if d.Status == trustfeed.Revoked || (!d.AttestedUntil.IsZero() && until.Sub(d.AttestedUntil) < step) {
+			return nil
+		}
+		d.AttestedAt, d.AttestedUntil = at.UTC(), until
+		if err := tx.PutDevices(ctx, d); err != nil {
+			return err
+		}
+		published = true
+		return feeds.Publish(ctx, tx, v.now().UTC(), feeds.DeviceEntry(d))
+	})
+	if err == nil && published {
+		mHorizons.Inc()
+	}
+	return err
 }
 
 // quarantine suspends an active node with reason, audited and published.

@@ -38,7 +38,8 @@ func VendorEntry(v *store.Vendor) store.NewEntry {
 // DeviceEntry is a device's trust-feed entry.
 func DeviceEntry(d *store.Device) store.NewEntry {
 	return store.NewEntry{Kind: trustfeed.KindDevice, Data: trustfeed.Device{Serial: d.Serial, VendorID: d.VendorID,
-		Type: d.Type, SubType: d.SubType, Status: d.Status, DeviceCertSHA256: Thumb(d.DeviceCert), FTMCertSHA256: Thumb(d.FTMCert), Reason: d.Reason}}
+		Type: d.Type, SubType: d.SubType, Status: d.Status, DeviceCertSHA256: Thumb(d.DeviceCert), FTMCertSHA256: Thumb(d.FTMCert), Reason: d.Reason,
+		AttestedAt: d.AttestedAt.UTC(), AttestedUntil: d.AttestedUntil.UTC()}}
 }
 
 // DeviceStatusEntries are the trust-feed entries of one status change of

@@ -73,6 +73,10 @@ type Device struct {
 	Certs            []CertRecord `json:"certs"` // every certificate issued, oldest first
 	Enrolled         time.Time    `json:"enrolled"`
 	Updated          time.Time    `json:"updated"`
+	// AttestedAt and AttestedUntil are the attestation horizon central last
+	// published for the device (trustfeed.Device; decision 0018).
+	AttestedAt    time.Time `json:"attestedAt,omitzero"`
+	AttestedUntil time.Time `json:"attestedUntil,omitzero"`
 }
 
 // Appliance is an enrolled edge appliance.

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 
@@ -96,16 +97,42 @@ func ReplayBootLog(raw []byte, quoted map[int][]byte, alg crypto.Hash) (bl *Boot
 
 // ReadBootLog reads the platform's boot log (nil, nil where it has none:
 // no TPM driver, or a platform without a firmware log).
-func ReadBootLog() ([]byte, error) {
-	b, err := os.ReadFile(BootLogPath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+func ReadBootLog() ([]byte, error) { return BootLogFile(BootLogPath)() }
+
+// NoBootLog is the BootLogFile path that turns the boot log off.
+const NoBootLog = "none"
+
+// BootLogFile returns a Prover.BootLog that reads the TCG boot log at path
+// (BootLogPath when empty; nil for NoBootLog). A missing file is no log,
+// not an error: the node sends none and the policy decides
+// (requireBootLog). A larger file than MaxBootLog is an error.
+func BootLogFile(path string) func() ([]byte, error) {
+	if path == NoBootLog {
+		return nil
 	}
-	if err != nil {
-		return nil, err
+	if path == "" {
+		path = BootLogPath
 	}
-	if len(b) > MaxBootLog {
-		return nil, fmt.Errorf("boot log %s: %d bytes, more than %d", BootLogPath, len(b), MaxBootLog)
+	return func() ([]byte, error) {
+		f, err := os.Open(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("boot log %s: %w", path, err)
+		}
+		defer f.Close()
+		// securityfs reports size 0, so read to a bound, not by Stat.
+		b, err := io.ReadAll(io.LimitReader(f, MaxBootLog+1))
+		if err != nil {
+			return nil, fmt.Errorf("boot log %s: %w", path, err)
+		}
+		if len(b) > MaxBootLog {
+			return nil, fmt.Errorf("boot log %s: more than %d bytes", path, MaxBootLog)
+		}
+		if len(b) == 0 {
+			return nil, nil
+		}
+		return b, nil
 	}
-	return b, nil
 }

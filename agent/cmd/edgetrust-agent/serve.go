@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgetrust/edgetrust/agent"
 	"github.com/edgetrust/edgetrust/agent/devpki"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/clockskew"
 	"github.com/edgetrust/edgetrust/internal/tlsx"
@@ -29,6 +30,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	metrics := fs.String("metrics", "", "serve /metrics and /healthz on this address, e.g. 127.0.0.1:9464 (off by default)")
 	keyRotation := fs.String("key-rotation", "", "replace each device signing key after this long, attested as at enrolment: whole days (30d) or a duration (720h), 1h to 30d (default 30d, the SBI schedule; a key is also replaced at 2/3 of its certificate's life)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask the central the devices were enrolled with for an attestation challenge this often, e.g. 1m (0: off)")
+	bootLog := fs.String("boot-log", attest.BootLogPath, "the platform's TCG boot log, sent with each quote of PCRs 0-7 so central can replay it (a missing file sends none; \""+attest.NoBootLog+"\" never sends one)")
 	var logf cli.LogFlags
 	logf.Register(fs, "json")
 	var encCerts stringList
@@ -92,7 +94,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if skew != 0 {
 		log.Warn("the clock is skewed on purpose (a test setting): every signed timestamp is off", "env", clockskew.Env, "skew", skew.String())
 	}
-	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll, Now: now})
+	svc, err := agent.Start(ctx, cfg, agent.Options{Logger: log, AttestPoll: *attestPoll, Now: now, BootLog: *bootLog})
 	if err != nil {
 		return err
 	}

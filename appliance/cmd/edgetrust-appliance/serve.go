@@ -15,6 +15,7 @@ import (
 	"github.com/edgetrust/edgetrust/appliance/captureverify"
 	"github.com/edgetrust/edgetrust/appliance/qrverify"
 	"github.com/edgetrust/edgetrust/appliance/tpmkey"
+	attest "github.com/edgetrust/edgetrust/internal/attestation"
 	"github.com/edgetrust/edgetrust/internal/cli"
 	"github.com/edgetrust/edgetrust/internal/clockskew"
 	"github.com/edgetrust/edgetrust/internal/delegate"
@@ -60,6 +61,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rpAuth := fs.String("rp-auth", auth.RPAuthCertKey, "how relying parties authenticate on POST /v1/auth: cert+key (a client certificate from central, edgetrust-central rp cert issue, and the API key), cert (the certificate alone) or key (the API key alone: an explicit fallback that logs a warning at start, and the only choice with --insecure-http-loopback)")
 	rpBurst := fs.Int("rp-burst", auth.DefaultRPBurst, "how many authentications a relying party may ask for at once (token bucket size)")
 	attestPoll := fs.Duration("attest-poll", 0, "ask central for an attestation challenge this often and answer with a TPM quote, e.g. 1m (0: off; decision 0018)")
+	bootLog := fs.String("boot-log", attest.BootLogPath, "the platform's TCG boot log, sent with each quote of PCRs 0-7 so central can replay it (a missing file sends none; \""+attest.NoBootLog+"\" never sends one)")
 	unwrap := fs.String("unwrap", unwrapDefault(), "where session keys are unwrapped: software (a TPM-sealed key in memory, fast; decision 0017) or tpm (every unwrap in the chip); fixed when the state directory gets its encryption key")
 	signing := fs.String("decision-signing", appliance.SignDelegated, "delegated: decisions signed ES256 by an in-memory key the TPM key vouches for (fast); tpm: every decision signed RS256 in the TPM (a chip's signing time each)")
 	dlife := fs.Duration("delegate-lifetime", delegate.DefaultLifetime, "how long a decision delegate's credential is valid (2m to 24h); renewed at half of it")
@@ -242,6 +244,7 @@ See docs/api/appliance.md.
 	opts.Sync.Client = at.central
 	opts.Collectors = append(opts.Collectors, at.expiryGauge(time.Now))
 	opts.AttestPoll = *attestPoll
+	opts.BootLog = *bootLog
 	if !*insecureHTTP {
 		opts.TLS = at.server
 	}

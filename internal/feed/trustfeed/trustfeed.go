@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/edgetrust/edgetrust/internal/jsonx"
 )
@@ -60,6 +61,15 @@ type Device struct {
 	DeviceCertSHA256 string `json:"deviceCertSha256,omitempty"`
 	FTMCertSHA256    string `json:"ftmCertSha256,omitempty"`
 	Reason           string `json:"reason,omitempty"`
+	// AttestedAt is the time of the good TPM quote that last moved
+	// AttestedUntil; AttestedUntil is the horizon up to which central
+	// vouches for the device's attestation (decision 0018, "Offline
+	// verifiers"). A verifier refuses the device's captures after
+	// AttestedUntil, offline or not. Both absent: central publishes no
+	// horizon for the device (never attested, or its policy publishes
+	// none), and only its status counts.
+	AttestedAt    time.Time `json:"attestedAt,omitzero"`
+	AttestedUntil time.Time `json:"attestedUntil,omitzero"`
 }
 
 // DeviceStatus sets the status (and reason) of each device it lists,
@@ -184,6 +194,9 @@ func Decode(kind string, data []byte) (any, error) {
 		id, status = x.Serial, x.Status
 		if x.VendorID == "" {
 			return nil, errors.New("trustfeed: device entry without vendorId")
+		}
+		if x.AttestedAt.IsZero() != x.AttestedUntil.IsZero() || x.AttestedUntil.Before(x.AttestedAt) {
+			return nil, errors.New("trustfeed: device entry needs attestedAt and attestedUntil together, attestedUntil not before attestedAt")
 		}
 	case *Appliance:
 		id, status = x.ID, x.Status
