@@ -208,6 +208,9 @@ func runAgent(ctx context.Context, bin string) error {
 	if err := ch.registryDemo(ctx); err != nil {
 		return err
 	}
+	if err := ch.attestDemo(ctx); err != nil {
+		return err
+	}
 	if err := ch.authDemo(ctx); err != nil {
 		return err
 	}

@@ -148,7 +148,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	c.centralURL = "https://" + addr
-	c.centralArgs = []string{"serve", "--state", cState, "--addr", addr, "--ek-allow", allow}
+	c.centralArgs = []string{"serve", "--state", cState, "--addr", addr, "--ek-allow", allow, "--attest-interval", "2s"}
 	if c.central, err = c.background(ctx, "edgetrust-central", c.centralArgs...); err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func startChain(ctx context.Context, bin, state string) (*chain, error) {
 		return nil, err
 	}
 	fmt.Println("\nThe device side: edgetrust-agent serve")
-	if c.agent, err = startAgent(ctx, bin, aState, "--encryption-cert", applianceDomain+"="+applCert, "--encryption-cert", c.ctkCert); err != nil {
+	if c.agent, err = startAgent(ctx, bin, aState, "--encryption-cert", applianceDomain+"="+applCert, "--encryption-cert", c.ctkCert, "--attest-poll", "2s"); err != nil {
 		return nil, err
 	}
 	step("agent serving its 6 enrolled devices on central's certificates; keys in the TPM")

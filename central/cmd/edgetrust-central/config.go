@@ -43,6 +43,7 @@ type Config struct {
 	LogLevel                string `json:"logLevel"`
 	LogFormat               string `json:"logFormat"`
 	CaptureMaxAge           string `json:"captureMaxAge"`
+	AttestInterval          string `json:"attestInterval"`
 	// ConsoleOrigin turns on the admin console (/console/) for browsers
 	// reaching central at this https origin (consoleflags.go).
 	ConsoleOrigin string `json:"consoleOrigin"`

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgetrust/edgetrust/central"
+	attest "github.com/edgetrust/edgetrust/central/attestation"
 	"github.com/edgetrust/edgetrust/central/httpapi"
 	"github.com/edgetrust/edgetrust/central/store"
 	"github.com/edgetrust/edgetrust/central/store/badgerstore"
@@ -133,6 +134,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json, or text for people")
 	fs.StringVar(&c.CaptureMaxAge, "capture-max-age", central.EnrolCaptureMaxAge.String(),
 		"how old an RCAPTURE answer may be when a person is enrolled from it (registration captured offline and uploaded later), at most "+central.MaxCaptureMaxAge.String())
+	fs.StringVar(&c.AttestInterval, "attest-interval", attest.DefaultInterval.String(),
+		"time between attestation rounds: each asks every enrolled device and appliance for a fresh TPM quote (decision 0018), 1s to 24h")
 	consoleFlags(fs, c)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: edgetrust-central serve [flags]
@@ -183,6 +186,10 @@ state directory's central-keys.age on each (same passphrase); optionally
 	if err != nil || maxAge < time.Minute || maxAge > central.MaxCaptureMaxAge {
 		return cli.Usage(fmt.Errorf("--capture-max-age %q: want a duration from 1m to %s, e.g. 24h", c.CaptureMaxAge, central.MaxCaptureMaxAge))
 	}
+	attestEvery, err := time.ParseDuration(c.AttestInterval)
+	if err != nil || attestEvery < time.Second || attestEvery > 24*time.Hour {
+		return cli.Usage(fmt.Errorf("--attest-interval %q: want a duration from 1s to 24h, e.g. 10m", c.AttestInterval))
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return cli.Usage(errors.New("--tls-cert and --tls-key go together"))
 	}
@@ -219,7 +226,7 @@ state directory's central-keys.age on each (same passphrase); optionally
 	}
 	defer st.Close()
 	ce, err := central.New(central.Config{Store: st, Keys: keys, EK: ek, Log: log, CaptureMaxAge: maxAge,
-		PerDeviceStatusEntries: c.FeedPerDeviceStatus})
+		PerDeviceStatusEntries: c.FeedPerDeviceStatus, Attest: attest.Config{Interval: attestEvery}})
 	if err != nil {
 		return err
 	}
