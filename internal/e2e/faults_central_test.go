@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestFaultCentralKilledMidEnrolment (issue #14): central is SIGKILLed in
