@@ -85,7 +85,10 @@ func newAbuseWorld(t *testing.T, centralFlags, applianceFlags []string) *abuseWo
 	aport := freePort(t)
 	w.applianceURL = fmt.Sprintf("https://127.0.0.1:%d", aport)
 	w.applianceArgs = append([]string{"serve", "--state", w.pState, "--tpm", "sim", "--listen", fmt.Sprintf("127.0.0.1:%d", aport),
-		"--central", w.centralURL, "--feed-key", w.feedKey, "--poll-wait", "2s"}, applianceFlags...)
+		"--central", w.centralURL, "--feed-key", w.feedKey, "--poll-wait", "2s",
+		// API keys alone: the brute-force and flood tests aim at the key
+		// check, the fallback an operator enables explicitly.
+		"--rp-auth", "key"}, applianceFlags...)
 	w.startAppliance()
 	waitFor(t, "the relying parties reach the appliance", 30*time.Second, w.appliance, func() bool {
 		return w.authStatus(http.DefaultClient, "kiosk-b") == http.StatusOK

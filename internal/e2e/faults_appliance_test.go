@@ -36,7 +36,7 @@ func TestFaultApplianceKilledDuringSync(t *testing.T) {
 	root := t.TempDir()
 	w := &authWorld{world: &world{env: &env{t: t, vars: []string{"EDGETRUST_CENTRAL_PASSPHRASE=e2e passphrase 0123456789"}},
 		cState: filepath.Join(root, "central"), aState: filepath.Join(root, "agent"), pState: filepath.Join(root, "appliance")},
-		sw: sw, root: root, rpKeys: map[string]string{}, enrolled: map[uint64]enrolledPerson{}}
+		sw: sw, root: root, rpKeys: map[string]string{}, rpClients: map[string]*http.Client{}, enrolled: map[uint64]enrolledPerson{}}
 	w.setUp()
 	w.enrolPerson(7, map[string]string{"fullName": "Asha Rao", "dateOfBirth": "1990-04-01", "gender": "F"})
 	asha := w.enrolled[7]

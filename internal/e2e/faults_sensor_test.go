@@ -71,7 +71,10 @@ func TestFaultSensorLine(t *testing.T) {
 		want  []string
 	}{
 		{"unplugged before answering", emulator.Faults{UnplugAfter: 1}, []string{sbi.CodeExtraction}},
-		{"unplugged mid-image", emulator.Faults{UnplugAfter: 20}, []string{sbi.CodeExtraction}},
+		// Mid-image, the module's silence can outlast the request: the
+		// driver then sees the request's deadline, not a dead module, and
+		// the agent answers 101 (seen under -race on a loaded machine).
+		{"unplugged mid-image", emulator.Faults{UnplugAfter: 20}, []string{sbi.CodeExtraction, sbi.CodeNoBiometric}},
 		{"garbage on the line", emulator.Faults{Garbage: 40, Corrupt: 1 << 20}, []string{sbi.CodeExtraction}},
 		{"stalled line", emulator.Faults{Stall: 5 * time.Second}, []string{sbi.CodeExtraction, sbi.CodeNoBiometric}},
 		{"no finger", emulator.Faults{NoFinger: true}, []string{sbi.CodeNoBiometric}},

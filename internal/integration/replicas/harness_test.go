@@ -85,7 +85,9 @@ func runReplica(name string) error {
 	}
 	defer c.Close()
 	return c.Serve(ctx, central.ServeOptions{
-		HTTPOptions: central.HTTPOptions{EnrolRate: 1e6, AdminRate: 1e6},
+		// Every simulated appliance calls from 127.0.0.1: lift the
+		// per-address long-poll bound (8) past the fan-out's count.
+		HTTPOptions: central.HTTPOptions{EnrolRate: 1e6, AdminRate: 1e6, MaxFeedWaiters: 20000, MaxFeedWaitersPerClient: 20000},
 		Addr:        "127.0.0.1:0",
 		OnListen:    func(addr string) { fmt.Printf("URL http://%s\n", addr) },
 	})
