@@ -129,19 +129,27 @@ func (f trustFeed) rootAt(t *testing.T, n uint64) []byte {
 }
 
 // devices is the status of every device after the first n entries: the
-// latest device entry per serial.
+// latest device entry, or bulk device-status entry naming it, per serial.
 func (f trustFeed) devices(t *testing.T, n uint64) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, e := range f.Decoded[:n] {
-		if e.Kind != trustfeed.KindDevice {
-			continue
+		switch e.Kind {
+		case trustfeed.KindDevice:
+			var d trustfeed.Device
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			out[d.Serial] = d.Status
+		case trustfeed.KindDeviceStatus:
+			var ds trustfeed.DeviceStatus
+			if err := json.Unmarshal(e.Data, &ds); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ds.Serials {
+				out[s] = ds.Status
+			}
 		}
-		var d trustfeed.Device
-		if err := json.Unmarshal(e.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		out[d.Serial] = d.Status
 	}
 	return out
 }
