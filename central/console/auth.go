@@ -261,63 +261,40 @@ func (c *Console) registerBegin(w http.ResponseWriter, r *http.Request) {
 // registerFinish checks the new passkey, spends the code, creates the admin
 // and signs them in.
 func (c *Console) registerFinish(w http.ResponseWriter, r *http.Request) {
-	if c.limited(w, r) {
-		return
-	}
-	b, err := readBody(r)
-	if err != nil {
-		c.writeErr(w, r, err)
-		return
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes(b)
-	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, "the browser's passkey answer could not be read; try again")
-		return
-	}
-	ctx, now := r.Context(), c.c.Now()
-	var secret string
-	var admin *store.ConsoleAdmin
-	err = c.st.Update(ctx, func(tx store.Tx) error {
-		cer, err := takeCeremony(ctx, tx, kindRegister, r.URL.Query().Get("ceremony"), now)
-		if err != nil {
-			return err
-		}
-		code, err := tx.Token(ctx, cer.CodeID)
-		if err != nil || code.Kind != store.TokenConsole || !code.Used.IsZero() || code.Revoked || !now.Before(code.Expires) {
-			return errCode
-		}
-		a := &store.ConsoleAdmin{ID: cer.AdminID, Name: cer.Name, Created: now.UTC(), CreatedBy: code.CreatedBy}
-		cred, err := c.wa.CreateCredential(user{a}, cer.Data, parsed)
-		if err != nil {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "the passkey was not accepted: %s", webauthnReason(err))
-		}
-		raw, err := json.Marshal(cred)
-		if err != nil {
-			return err
-		}
-		a.Credentials = []store.ConsoleCredential{{ID: cred.ID, WebAuthn: raw, Added: now.UTC()}}
-		code.Used = now.UTC()
-		if err := tx.PutToken(ctx, code); err != nil {
-			return err
-		}
-		if err := tx.PutConsoleAdmin(ctx, a); err != nil {
-			return err
-		}
-		if err := core.Audit(ctx, tx, now, actor(a), "console-admin.register", "console-admin:"+a.ID,
-			map[string]string{"name": a.Name, "code": code.ID, "invitedBy": code.CreatedBy}); err != nil {
-			return err
-		}
-		secret, err = c.newSession(ctx, tx, a, now)
-		admin = a
-		return err
-	})
-	if err != nil {
-		c.writeErr(w, r, err)
-		return
-	}
-	c.c.Log.Info("console admin registered", "admin", admin.ID)
-	c.setCookie(w, secret)
-	writeJSON(w, http.StatusOK, map[string]string{"next": "/console/"})
+	finishCeremony(c, w, r, protocol.ParseCredentialCreationResponseBytes, "console admin registered",
+		func(ctx context.Context, tx store.Tx, parsed *protocol.ParsedCredentialCreationData, now time.Time, out **store.ConsoleAdmin) error {
+			cer, err := takeCeremony(ctx, tx, kindRegister, r.URL.Query().Get("ceremony"), now)
+			if err != nil {
+				return err
+			}
+			code, err := tx.Token(ctx, cer.CodeID)
+			if err != nil || code.Kind != store.TokenConsole || !code.Used.IsZero() || code.Revoked || !now.Before(code.Expires) {
+				return errCode
+			}
+			a := &store.ConsoleAdmin{ID: cer.AdminID, Name: cer.Name, Created: now.UTC(), CreatedBy: code.CreatedBy}
+			cred, err := c.wa.CreateCredential(user{a}, cer.Data, parsed)
+			if err != nil {
+				return core.Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "the passkey was not accepted: %s", webauthnReason(err))
+			}
+			raw, err := json.Marshal(cred)
+			if err != nil {
+				return err
+			}
+			a.Credentials = []store.ConsoleCredential{{ID: cred.ID, WebAuthn: raw, Added: now.UTC()}}
+			code.Used = now.UTC()
+			if err := tx.PutToken(ctx, code); err != nil {
+				return err
+			}
+			if err := tx.PutConsoleAdmin(ctx, a); err != nil {
+				return err
+			}
+			if err := core.Audit(ctx, tx, now, actor(a), "console-admin.register", "console-admin:"+a.ID,
+				map[string]string{"name": a.Name, "code": code.ID, "invitedBy": code.CreatedBy}); err != nil {
+				return err
+			}
+			*out = a
+			return nil
+		})
 }
 
 // webauthnReason is a short, safe reason from a go-webauthn error.
@@ -351,72 +328,49 @@ var errSignIn = core.Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "this
 
 // signinFinish verifies the passkey's assertion and starts a session.
 func (c *Console) signinFinish(w http.ResponseWriter, r *http.Request) {
-	if c.limited(w, r) {
-		return
-	}
-	b, err := readBody(r)
-	if err != nil {
-		c.writeErr(w, r, err)
-		return
-	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes(b)
-	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, "the browser's passkey answer could not be read; try again")
-		return
-	}
-	ctx, now := r.Context(), c.c.Now()
-	var secret string
-	var admin *store.ConsoleAdmin
-	err = c.st.Update(ctx, func(tx store.Tx) error {
-		cer, err := takeCeremony(ctx, tx, kindSignIn, r.URL.Query().Get("ceremony"), now)
-		if err != nil {
-			return err
-		}
-		var a *store.ConsoleAdmin
-		find := func(_, handle []byte) (webauthn.User, error) {
-			if len(handle) == 0 || len(handle) > 64 {
-				return nil, errSignIn
-			}
-			var err error
-			a, err = tx.ConsoleAdmin(ctx, string(handle))
+	finishCeremony(c, w, r, protocol.ParseCredentialRequestResponseBytes, "console sign-in",
+		func(ctx context.Context, tx store.Tx, parsed *protocol.ParsedCredentialAssertionData, now time.Time, out **store.ConsoleAdmin) error {
+			cer, err := takeCeremony(ctx, tx, kindSignIn, r.URL.Query().Get("ceremony"), now)
 			if err != nil {
-				return nil, errSignIn
+				return err
 			}
-			return user{a}, nil
-		}
-		_, cred, err := c.wa.ValidatePasskeyLogin(find, cer.Data, parsed)
-		if err != nil || a == nil || a.Disabled {
-			return errSignIn
-		}
-		if cred.Authenticator.CloneWarning {
-			return core.Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "this passkey's signature counter went backwards (a cloned authenticator?); it is refused — ask another admin to check the audit log")
-		}
-		for i := range a.Credentials {
-			if bytes.Equal(a.Credentials[i].ID, cred.ID) {
-				raw, err := json.Marshal(cred)
-				if err != nil {
-					return err
+			var a *store.ConsoleAdmin
+			find := func(_, handle []byte) (webauthn.User, error) {
+				if len(handle) == 0 || len(handle) > 64 {
+					return nil, errSignIn
 				}
-				a.Credentials[i].WebAuthn, a.Credentials[i].LastUsed = raw, now.UTC()
+				var err error
+				a, err = tx.ConsoleAdmin(ctx, string(handle))
+				if err != nil {
+					return nil, errSignIn
+				}
+				return user{a}, nil
 			}
-		}
-		if err := tx.PutConsoleAdmin(ctx, a); err != nil {
-			return err
-		}
-		if err := core.Audit(ctx, tx, now, actor(a), "console.signin", "console-admin:"+a.ID, nil); err != nil {
-			return err
-		}
-		secret, err = c.newSession(ctx, tx, a, now)
-		admin = a
-		return err
-	})
-	if err != nil {
-		c.writeErr(w, r, err)
-		return
-	}
-	c.c.Log.Info("console sign-in", "admin", admin.ID)
-	c.setCookie(w, secret)
-	writeJSON(w, http.StatusOK, map[string]string{"next": "/console/"})
+			_, cred, err := c.wa.ValidatePasskeyLogin(find, cer.Data, parsed)
+			if err != nil || a == nil || a.Disabled {
+				return errSignIn
+			}
+			if cred.Authenticator.CloneWarning {
+				return core.Fail(http.StatusUnauthorized, enrol.CodeUnauthorized, "this passkey's signature counter went backwards (a cloned authenticator?); it is refused — ask another admin to check the audit log")
+			}
+			for i := range a.Credentials {
+				if bytes.Equal(a.Credentials[i].ID, cred.ID) {
+					raw, err := json.Marshal(cred)
+					if err != nil {
+						return err
+					}
+					a.Credentials[i].WebAuthn, a.Credentials[i].LastUsed = raw, now.UTC()
+				}
+			}
+			if err := tx.PutConsoleAdmin(ctx, a); err != nil {
+				return err
+			}
+			if err := core.Audit(ctx, tx, now, actor(a), "console.signin", "console-admin:"+a.ID, nil); err != nil {
+				return err
+			}
+			*out = a
+			return nil
+		})
 }
 
 // actor is how a console admin appears in the audit log.
@@ -591,4 +545,43 @@ func (c *Console) signinPage(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) registerPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, http.StatusOK, "register", page{Title: "Register a passkey"})
+}
+
+// finishCeremony is the end of a passkey ceremony (registration or
+// sign-in): read and parse the browser's answer, run step in one
+// transaction to check it and name the admin, start a session there, and
+// set its cookie.
+func finishCeremony[T any](c *Console, w http.ResponseWriter, r *http.Request, parse func([]byte) (T, error), done string,
+	step func(ctx context.Context, tx store.Tx, parsed T, now time.Time, out **store.ConsoleAdmin) error) {
+	if c.limited(w, r) {
+		return
+	}
+	b, err := readBody(r)
+	if err != nil {
+		c.writeErr(w, r, err)
+		return
+	}
+	parsed, err := parse(b)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "the browser's passkey answer could not be read; try again")
+		return
+	}
+	ctx, now := r.Context(), c.c.Now()
+	var secret string
+	var admin *store.ConsoleAdmin
+	err = c.st.Update(ctx, func(tx store.Tx) error {
+		if err := step(ctx, tx, parsed, now, &admin); err != nil {
+			return err
+		}
+		var err error
+		secret, err = c.newSession(ctx, tx, admin, now)
+		return err
+	})
+	if err != nil {
+		c.writeErr(w, r, err)
+		return
+	}
+	c.c.Log.Info(done, "admin", admin.ID)
+	c.setCookie(w, secret)
+	writeJSON(w, http.StatusOK, map[string]string{"next": "/console/"})
 }
